@@ -1,0 +1,35 @@
+/** The gateway's HTTP surface, built over its dependencies (tests build it the same way). */
+import express from 'express';
+import type { Client } from '@temporalio/client';
+import { MODEL_CATALOG } from '@trd/protocol';
+import type { Db } from '../platform/db.js';
+import { requireApiKey } from './api-keys.js';
+import { ApiError, handleErrors } from './errors.js';
+import { jobsRouter } from './jobs.js';
+import { keysRouter } from './keys.js';
+import type { GatewaySettings } from './settings.js';
+
+export function createGatewayApp(deps: { db: Db; temporal: Client; settings: GatewaySettings }): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // The prompt limit is checked per field with a clear message; this bound only stops abuse.
+  app.use(express.json({ limit: deps.settings.maxPromptBytes * 2 + 64 * 1024 }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.use(keysRouter(deps.db));
+  app.get('/v1/models', (_req, res) => {
+    res.json({
+      object: 'list',
+      data: MODEL_CATALOG.map((m) => ({ id: m.key, object: 'model', owned_by: 'trd', name: m.name, context_length: m.contextLength })),
+    });
+  });
+  app.use('/v1/jobs', requireApiKey(deps.db));
+  app.use(jobsRouter(deps));
+  app.use((req, _res) => {
+    throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}`);
+  });
+  app.use(handleErrors);
+  return app;
+}

@@ -1,0 +1,169 @@
+/** The jobs API: accept a job (start its workflow), report it, long-poll it, serve its receipt. */
+import { Router, type Request } from 'express';
+import { createHash } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
+import type { Db } from '../platform/db.js';
+import type { Job, Receipt } from '../generated/prisma/client.js';
+import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
+import { ApiError } from './errors.js';
+import { CreateJobBody, JobIdParam, WaitQuery } from './schemas.js';
+import type { GatewaySettings } from './settings.js';
+
+type LiveStatus = 'queued' | 'running';
+
+export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySettings }): Router {
+  const { db, temporal: client, settings } = deps;
+  const router = Router();
+
+  router.post('/v1/jobs', async (req, res) => {
+    const body = CreateJobBody.parse(req.body ?? {});
+    const model = findModel(body.model);
+    if (!model) throw new ApiError(404, 'model_not_found', `model "${body.model}" is not in the catalog (GET /v1/models lists them)`, 'model');
+    if (body.max_tokens > model.maxOutputTokens) {
+      throw new ApiError(400, 'invalid_request', `max_tokens: at most ${model.maxOutputTokens} for ${model.key}`, 'max_tokens');
+    }
+    const promptBytes = Buffer.byteLength(body.prompt, 'utf8');
+    if (promptBytes > settings.maxPromptBytes) {
+      throw new ApiError(413, 'prompt_too_large', `prompt is ${promptBytes} bytes; the limit is ${settings.maxPromptBytes}`, 'prompt');
+    }
+
+    const customerId = res.locals.customerId as string;
+    const jobId = newJobId();
+    const acceptedAt = new Date();
+    const promptSha256 = createHash('sha256').update(body.prompt).digest('hex');
+    await db.job.create({
+      data: {
+        id: jobId,
+        customerId,
+        model: model.key,
+        promptSha256,
+        maxTokens: body.max_tokens,
+        temperature: body.temperature,
+        seed: body.seed,
+        status: 'queued',
+        acceptedAt,
+      },
+    });
+    const input: JobInput = {
+      jobId,
+      customerId,
+      model: model.key,
+      prompt: body.prompt,
+      promptSha256,
+      maxTokens: body.max_tokens,
+      temperature: body.temperature,
+      seed: body.seed,
+      acceptedAt: acceptedAt.toISOString(),
+      limits: settings.jobLimits,
+    };
+    try {
+      await client.workflow.start<typeof inferenceJob>('inferenceJob', {
+        taskQueue: ORCHESTRATOR_QUEUE,
+        workflowId: workflowIdForJob(jobId),
+        args: [input],
+      });
+    } catch (err) {
+      // Never accepted: say so, and leave no job that looks alive.
+      await db.job.update({ where: { id: jobId }, data: { status: 'failed', error: 'could not be scheduled', finishedAt: new Date() } });
+      console.error(`gateway: starting workflow for ${jobId} failed:`, err);
+      throw new ApiError(503, 'scheduler_unavailable', 'the job could not be scheduled; nothing was charged, please retry');
+    }
+    res.status(202).location(`/v1/jobs/${jobId}`).json({ id: jobId, object: 'job', status: 'queued', model: model.key });
+  });
+
+  router.get('/v1/jobs/:id', async (req, res) => {
+    const jobId = parseJobId(req);
+    const { wait } = WaitQuery.parse(req.query);
+    const waitSeconds = Math.min(wait ?? 0, settings.maxWaitSeconds);
+    let job = await findJob(db, jobId, res.locals.customerId);
+    const handle = client.workflow.getHandle(workflowIdForJob(jobId));
+    if (!isTerminal(job) && waitSeconds > 0) {
+      await waitForWorkflow(client, handle, waitSeconds);
+      job = await findJob(db, jobId, res.locals.customerId);
+    }
+    const live = isTerminal(job) ? null : await liveStatus(handle);
+    res.json(jobView(job, live));
+  });
+
+  router.get('/v1/jobs/:id/receipt', async (req, res) => {
+    const job = await findJob(db, parseJobId(req), res.locals.customerId);
+    if (!job.receipt) {
+      const why = job.status === 'failed' ? 'the job failed, so it has no receipt' : 'the job has not finished yet';
+      throw new ApiError(404, 'receipt_not_found', why);
+    }
+    res.json(job.receipt.document);
+  });
+
+  return router;
+}
+
+function parseJobId(req: Request): string {
+  const parsed = JobIdParam.safeParse(req.params.id);
+  if (!parsed.success) throw new ApiError(404, 'job_not_found', `no job ${JSON.stringify(req.params.id)}`, 'id');
+  return parsed.data;
+}
+
+async function findJob(db: Db, id: string, customerId: string) {
+  // Another customer's job is reported as missing, not forbidden: ids leak nothing.
+  const job = await db.job.findFirst({ where: { id, customerId }, include: { receipt: true } });
+  if (!job) throw new ApiError(404, 'job_not_found', `no job ${id}`, 'id');
+  return job;
+}
+
+function isTerminal(job: Job): boolean {
+  return job.status === 'succeeded' || job.status === 'failed';
+}
+
+/** Waits up to `seconds` for the workflow to close; a timeout is the normal outcome of a long poll. */
+async function waitForWorkflow(client: Client, handle: WorkflowHandle, seconds: number): Promise<void> {
+  try {
+    await client.withDeadline(Date.now() + seconds * 1000, () => handle.result());
+  } catch {
+    // Deadline passed or the workflow failed; the database row says which.
+  }
+}
+
+/** While a job runs, Temporal knows best: its activity is scheduled (queued) or started (running). */
+async function liveStatus(handle: WorkflowHandle): Promise<{ status: LiveStatus; attempt: number } | null> {
+  try {
+    const { raw } = await handle.describe();
+    const inference = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
+    if (!inference) return null;
+    const started = inference.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+    return { status: started ? 'running' : 'queued', attempt: inference.attempt ?? 1 };
+  } catch {
+    return null;
+  }
+}
+
+function jobView(job: Job & { receipt: Receipt | null }, live: { status: LiveStatus; attempt: number } | null) {
+  const finished = job.status === 'succeeded';
+  return {
+    id: job.id,
+    object: 'job',
+    model: job.model,
+    status: live?.status ?? job.status,
+    attempt: live?.attempt,
+    output: job.output,
+    finish_reason: job.finishReason,
+    error: job.error,
+    usage: finished
+      ? { prompt_tokens: job.promptTokens, completion_tokens: job.completionTokens, total_tokens: (job.promptTokens ?? 0) + (job.completionTokens ?? 0) }
+      : null,
+    timings: finished
+      ? {
+          queue_wait_ms: job.queueWaitMs,
+          model_load_ms: job.modelLoadMs,
+          time_to_first_token_ms: job.timeToFirstTokenMs,
+          generation_ms: job.generationMs,
+        }
+      : null,
+    worker_id: job.workerId,
+    created_at: job.acceptedAt.toISOString(),
+    finished_at: job.finishedAt?.toISOString() ?? null,
+    receipt: (job.receipt?.document as unknown as SignedReceipt | undefined) ?? null,
+    receipt_url: job.receipt ? `/v1/jobs/${job.id}/receipt` : null,
+  };
+}

@@ -1,0 +1,26 @@
+/** `tsx gateway/main.ts`: serves the gateway until SIGINT/SIGTERM. */
+import { Client, Connection } from '@temporalio/client';
+import { createDb } from '../platform/db.js';
+import { envString } from '../platform/env.js';
+import { temporalSettings } from '../platform/temporal.js';
+import { createGatewayApp } from './app.js';
+import { gatewaySettings } from './settings.js';
+
+const env = process.env;
+const settings = gatewaySettings(env);
+const temporal = temporalSettings(env);
+const db = createDb(envString(env, 'DATABASE_URL'));
+const connection = await Connection.connect({ address: temporal.address });
+const client = new Client({ connection, namespace: temporal.namespace });
+const app = createGatewayApp({ db, temporal: client, settings });
+const server = app.listen(settings.port, settings.host, () => {
+  console.log(`gateway: listening on http://${settings.host}:${settings.port}`);
+});
+
+async function shutdown(): Promise<void> {
+  server.close();
+  await connection.close();
+  await db.$disconnect();
+}
+process.once('SIGINT', () => void shutdown());
+process.once('SIGTERM', () => void shutdown());

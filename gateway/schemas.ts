@@ -1,0 +1,24 @@
+/** Request schemas: one per request type, the single source of validation. */
+import { z } from 'zod';
+
+export const CreateJobBody = z
+  .object({
+    model: z.string().min(1).max(64),
+    prompt: z.string().min(1, 'must not be empty'),
+    max_tokens: z.number().int().min(1),
+    /** 0 (the default) is greedy decoding: the same prompt gives the same output. */
+    temperature: z.number().min(0).max(2).default(0),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  })
+  .strict();
+export type CreateJobBody = z.infer<typeof CreateJobBody>;
+
+export const JobIdParam = z.string().regex(/^job_[0-9a-f]{32}$/, 'is not a job id');
+
+export const WaitQuery = z.object({
+  wait: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number of seconds')
+    .transform(Number)
+    .optional(),
+});

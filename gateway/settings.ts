@@ -1,0 +1,26 @@
+/** Gateway settings from the environment; every time bound is configurable so tests can shorten it. */
+import type { JobLimits } from '../workflows/inference-job.js';
+import { envInt } from '../platform/env.js';
+
+export interface GatewaySettings {
+  port: number;
+  host: string;
+  maxPromptBytes: number;
+  maxWaitSeconds: number;
+  jobLimits: JobLimits;
+}
+
+export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
+  return {
+    port: envInt(env, 'TRD_GATEWAY_PORT', 8080, { max: 65535 }),
+    host: env.TRD_GATEWAY_HOST || '127.0.0.1',
+    maxPromptBytes: envInt(env, 'TRD_MAX_PROMPT_BYTES', 32 * 1024, { min: 1 }),
+    maxWaitSeconds: envInt(env, 'TRD_MAX_WAIT_SECONDS', 60, { min: 0, max: 600 }),
+    jobLimits: {
+      heartbeatTimeoutMs: envInt(env, 'TRD_HEARTBEAT_TIMEOUT_MS', 10_000, { min: 100 }),
+      deadlineMs: envInt(env, 'TRD_JOB_DEADLINE_MS', 10 * 60_000, { min: 1000 }),
+      maxAttempts: envInt(env, 'TRD_INFERENCE_MAX_ATTEMPTS', 4, { min: 1, max: 100 }),
+      retryInitialIntervalMs: envInt(env, 'TRD_RETRY_INITIAL_INTERVAL_MS', 1000, { min: 10 }),
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/** trd-worker: the GPU owner's runner. */
+import { Command, CommanderError } from 'commander';
+import { modelsCommand } from './commands/models.js';
+import { startCommand } from './commands/start.js';
+
+export function buildCli(): Command {
+  return new Command('trd-worker')
+    .description('TRD Compute runner: earn credits by serving inference on your own GPU')
+    .version('0.1.0')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .addCommand(startCommand())
+    .addCommand(modelsCommand());
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    console.error(`trd-worker: error: ${(err as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Turns `--model <key|path>` into a checked model file: a catalog key is
+ * looked up in the models folder (the generated tiny model is written on
+ * first use), a path is taken as is. Every file is checked as GGUF before
+ * llama.cpp sees it, and hashed for the receipt.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MODEL_CATALOG, assertModelKey, findModel, type CatalogModel } from '@trd/protocol';
+import { checkLoadable, readGgufHeader } from './gguf/reader.js';
+import { writeTinyModel } from './tiny-model.js';
+
+export interface ResolvedModel {
+  key: string;
+  path: string;
+  sha256: string;
+  catalog?: CatalogModel;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export function modelFilePath(modelsDir: string, key: string): string {
+  return join(modelsDir, `${key}.gguf`);
+}
+
+export async function resolveModel(spec: string, opts: { modelsDir: string; keyOverride?: string }): Promise<ResolvedModel> {
+  const looksLikePath = spec.includes('/') || spec.endsWith('.gguf');
+  let path: string;
+  let catalog: CatalogModel | undefined;
+  if (looksLikePath) {
+    path = resolve(spec);
+    if (!existsSync(path)) throw new Error(`model file ${path} does not exist`);
+  } else {
+    catalog = findModel(spec);
+    if (!catalog) throw new Error(`"${spec}" is neither a model file nor a catalog model key`);
+    path = modelFilePath(opts.modelsDir, catalog.key);
+    if (!existsSync(path)) {
+      if (catalog.source.kind !== 'generated') {
+        throw new Error(`${catalog.key} is not downloaded yet: run \`trd-worker models pull ${catalog.key}\` first`);
+      }
+      await writeTinyModel(path, catalog.source.seed);
+    }
+  }
+
+  checkLoadable(await readGgufHeader(path));
+  const sha256 = await sha256File(path);
+  if (looksLikePath) {
+    catalog = opts.keyOverride ? findModel(opts.keyOverride) : undefined;
+    catalog ??= findModelBySha(sha256);
+  }
+  const key = opts.keyOverride ?? catalog?.key;
+  if (!key) throw new Error(`${path} is not a catalog model; name the key it serves with --model-key`);
+  assertModelKey(key);
+  if (catalog?.sha256 && catalog.sha256 !== sha256) {
+    throw new Error(`${path} is not the ${catalog.key} the network serves (sha256 ${sha256}, expected ${catalog.sha256})`);
+  }
+  return { key, path, sha256, catalog };
+}
+
+function findModelBySha(sha256: string): CatalogModel | undefined {
+  return MODEL_CATALOG.find((m) => m.sha256 === sha256);
+}

@@ -1,0 +1,25 @@
+/** `tsx orchestrator/main.ts`: runs the orchestrator worker until SIGINT/SIGTERM. */
+import { NativeConnection } from '@temporalio/worker';
+import { createDb } from '../platform/db.js';
+import { envString } from '../platform/env.js';
+import { loadSigningKey } from '../platform/signing-key.js';
+import { temporalSettings } from '../platform/temporal.js';
+import { createOrchestratorWorker } from './worker.js';
+
+const env = process.env;
+const temporal = temporalSettings(env);
+const db = createDb(envString(env, 'DATABASE_URL'));
+const signingKey = await loadSigningKey(env);
+const connection = await NativeConnection.connect({ address: temporal.address });
+const worker = await createOrchestratorWorker({
+  connection,
+  namespace: temporal.namespace,
+  db,
+  signingKey,
+  workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
+});
+console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, receipts signed by ${signingKey.kid}`);
+// Worker.run() shuts down gracefully on SIGINT/SIGTERM by default.
+await worker.run();
+await connection.close();
+await db.$disconnect();

@@ -1,0 +1,73 @@
+/** The contract between the inference-job workflow and the runners that serve it. */
+
+export interface InferenceTask {
+  jobId: string;
+  model: string;
+  prompt: string;
+  maxTokens: number;
+  /** 0 means greedy decoding. */
+  temperature: number;
+  seed?: number;
+}
+
+export interface InferenceTimings {
+  /** Loading the model for this job; 0 when the runner had it warm. */
+  modelLoadMs: number;
+  timeToFirstTokenMs: number;
+  generationMs: number;
+}
+
+export interface InferenceResult {
+  workerId: string;
+  model: string;
+  modelSha256: string;
+  text: string;
+  promptTokens: number;
+  completionTokens: number;
+  finishReason: 'length' | 'stop';
+  /** ISO 8601 UTC on the runner's clock. */
+  startedAt: string;
+  finishedAt: string;
+  timings: InferenceTimings;
+}
+
+/** Heartbeat details a runner reports while it generates. */
+export interface InferenceProgress {
+  workerId: string;
+  completionTokens: number;
+}
+
+/** The activities a runner registers; workflows import this type only. */
+export interface RunnerActivities {
+  runInference(task: InferenceTask): Promise<InferenceResult>;
+}
+
+/** ApplicationFailure types a runner throws that no retry can fix. */
+export const InferenceErrors = {
+  PromptTooLong: 'PromptTooLong',
+  InvalidTask: 'InvalidTask',
+} as const;
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * What is wrong with a runner's result for this task, or null. Pure, so the
+ * workflow can run it: a runner's answer is checked before it is signed.
+ */
+export function inferenceResultProblem(task: InferenceTask, r: InferenceResult): string | null {
+  if (r.model !== task.model) return `runner served model ${r.model}, the job asked for ${task.model}`;
+  if (!SHA256.test(r.modelSha256)) return 'model hash is not a SHA-256 hex digest';
+  if (typeof r.workerId !== 'string' || !r.workerId) return 'runner did not identify itself';
+  if (!Number.isSafeInteger(r.promptTokens) || r.promptTokens <= 0) return 'prompt token count is not a positive integer';
+  if (!Number.isSafeInteger(r.completionTokens) || r.completionTokens < 0 || r.completionTokens > task.maxTokens) {
+    return `completion token count ${r.completionTokens} is outside 0..${task.maxTokens}`;
+  }
+  if (r.finishReason === 'length' && r.completionTokens !== task.maxTokens) return 'finished for length before max_tokens';
+  if (!ISO_UTC.test(r.startedAt) || !ISO_UTC.test(r.finishedAt)) return 'start and finish times must be ISO 8601 UTC with milliseconds';
+  if (r.finishedAt < r.startedAt) return 'finished before it started';
+  for (const [k, v] of Object.entries(r.timings ?? {})) {
+    if (!Number.isSafeInteger(v) || v < 0) return `timing ${k} is not a non-negative integer of milliseconds`;
+  }
+  return null;
+}

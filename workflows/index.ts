@@ -1,0 +1,1 @@
+export { inferenceJob } from './inference-job.js';
