@@ -40,20 +40,26 @@ export async function startLocalPostgres(opts: { dataDir: string; port: number; 
   const urlFor = (name: string) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${name}`;
   return {
     urlFor,
-    async createDatabase(name, template) {
-      if (!/^[a-z_][a-z0-9_]*$/.test(name) || (template && !/^[a-z_][a-z0-9_]*$/.test(template))) {
-        throw new Error(`invalid database name ${name}`);
-      }
-      const client = new pg.Client({ connectionString: urlFor('postgres') });
-      await client.connect();
-      try {
-        const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-        if (exists.rowCount) return;
-        await client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
-      } finally {
-        await client.end();
-      }
-    },
+    createDatabase: (name, template) => createDatabase(urlFor('postgres'), name, template),
     stop: () => server.stop(),
   };
+}
+
+/**
+ * Creates database `name` unless it exists. With a template, PostgreSQL copies
+ * a migrated database file by file: a fresh database per test file in ~100 ms.
+ */
+export async function createDatabase(adminUrl: string, name: string, template?: string): Promise<void> {
+  for (const n of [name, template ?? 'postgres']) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(n)) throw new Error(`invalid database name ${JSON.stringify(n)}`);
+  }
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount) return;
+    await client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
+  } finally {
+    await client.end();
+  }
 }

@@ -32,6 +32,7 @@ export function fromZodError(err: z.ZodError): ApiError {
   const param = issue.path.join('.') || null;
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s): ${issue.keys.join(', ')}`;
+  else if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) message = `${param} is required`;
   else if (param) message = `${param}: ${issue.message}`;
   return new ApiError(400, 'invalid_request', message, param);
 }

@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express';
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
@@ -70,7 +70,14 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       console.error(`gateway: starting workflow for ${jobId} failed:`, err);
       throw new ApiError(503, 'scheduler_unavailable', 'the job could not be scheduled; nothing was charged, please retry');
     }
-    res.status(202).location(`/v1/jobs/${jobId}`).json({ id: jobId, object: 'job', status: 'queued', model: model.key });
+    // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.
+    const waitSeconds = Math.min(WaitQuery.parse(req.query).wait ?? 0, settings.maxWaitSeconds);
+    if (waitSeconds > 0) await waitForWorkflow(client, client.workflow.getHandle(workflowIdForJob(jobId)), waitSeconds);
+    const job = await findJob(db, jobId, customerId);
+    res
+      .status(isTerminal(job) ? 200 : 202)
+      .location(`/v1/jobs/${jobId}`)
+      .json(jobView(job, null));
   });
 
   router.get('/v1/jobs/:id', async (req, res) => {
@@ -131,7 +138,7 @@ async function liveStatus(handle: WorkflowHandle): Promise<{ status: LiveStatus;
     const { raw } = await handle.describe();
     const inference = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
     if (!inference) return null;
-    const started = inference.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+    const started = inference.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
     return { status: started ? 'running' : 'queued', attempt: inference.attempt ?? 1 };
   } catch {
     return null;

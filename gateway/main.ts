@@ -18,7 +18,9 @@ const server = app.listen(settings.port, settings.host, () => {
 });
 
 async function shutdown(): Promise<void> {
+  // Long polls would hold a plain close() open for up to a minute.
   server.close();
+  server.closeAllConnections();
   await connection.close();
   await db.$disconnect();
 }

