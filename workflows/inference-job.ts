@@ -104,6 +104,8 @@ export function describeInferenceFailure(err: unknown): string {
   const cause = err.cause;
   if (cause instanceof TimeoutFailure) {
     switch (cause.timeoutType) {
+      case 'SCHEDULE_TO_START':
+        return 'no runner took the job before its deadline';
       case 'SCHEDULE_TO_CLOSE':
         return 'no runner completed the job before its deadline';
       case 'HEARTBEAT':

@@ -4,7 +4,7 @@
  * bundle, and the generated tiny model. Test files read where they are from
  * TRD_TEST_* variables.
  */
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { chmod, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,7 @@ export default async function globalSetup(): Promise<void> {
   await postgres.createDatabase('trd_template');
   const [, bundle] = await Promise.all([
     migrateDatabase(postgres.urlFor('trd_template')),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
   ]);
   const bundlePath = join(dir, 'workflow-bundle.js');
   await writeFile(bundlePath, bundle.code);

@@ -6,7 +6,7 @@
  */
 import { expect } from '@jest/globals';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +54,19 @@ function need(name: string): string {
   return v;
 }
 
+let runtimeInstalled = false;
+function quietTemporalLogs(): void {
+  if (runtimeInstalled || process.env.TRD_TEST_ECHO) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by an earlier test file in this process.
+  }
+}
+
 export async function startStack(opts: { jobLimits?: Partial<JobLimits>; settings?: Partial<GatewaySettings> } = {}): Promise<TestStack> {
+  quietTemporalLogs();
   const namespace = namespaceForTestFile(expect.getState().testPath!);
   const temporalAddress = need('TRD_TEST_TEMPORAL_ADDRESS');
   const dbName = `t_${randomBytes(6).toString('hex')}`;
