@@ -1,5 +1,6 @@
 /** The gateway's HTTP surface, built over its dependencies (tests build it the same way). */
 import express from 'express';
+import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { MODEL_CATALOG } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
@@ -8,6 +9,8 @@ import { ApiError, handleErrors } from './errors.js';
 import { jobsRouter } from './jobs.js';
 import { keysRouter } from './keys.js';
 import type { GatewaySettings } from './settings.js';
+
+const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
 
 export function createGatewayApp(deps: { db: Db; temporal: Client; settings: GatewaySettings }): express.Express {
   const app = express();
@@ -19,6 +22,12 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
     res.json({ ok: true });
   });
   app.use(keysRouter(deps.db));
+  // The auditor's page: static, and it checks receipts without trusting this server.
+  // Relative asset URLs need the trailing slash; Express matches /verify and /verify/ alike.
+  app.get('/verify', (req, res) =>
+    req.originalUrl.split('?')[0].endsWith('/') ? res.sendFile(`${VERIFY_WEB}index.html`) : res.redirect(301, '/verify/'),
+  );
+  app.use('/verify/dist', express.static(`${VERIFY_WEB}dist`, { fallthrough: false }));
   app.get('/v1/models', (_req, res) => {
     res.json({
       object: 'list',

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite on real parts. Installs what it needs first (scripts/setup.sh).
-# Extra arguments go to jest (e.g. a test path, or --json --outputFile=report.json).
+# The whole test suite on real parts (PostgreSQL, Temporal, llama.cpp, Chromium).
+# Installs what it needs first. Extra arguments go to jest, e.g. a test path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 export CHECKPOINT_DISABLE=1
-PATH="$(bash scripts/setup.sh --temporal-dir):$PATH"
-exec env NODE_OPTIONS="--experimental-vm-modules ${NODE_OPTIONS:-}" npx jest --runInBand "$@"
+npx tsc -p tsconfig.json --noEmit
+NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning ${NODE_OPTIONS:-}" exec npx jest --runInBand "$@"

@@ -15,6 +15,7 @@ import { startLocalPostgres } from '../../devstack/postgres.js';
 import { findTemporalCli, startTemporalDevServer } from '../../devstack/temporal.js';
 import { writeTinyModel } from '../../gpu-runner/src/tiny-model.js';
 import { WORKFLOWS_PATH } from '../../orchestrator/worker.js';
+import { buildVerifyWeb } from '../../verify-web/build.js';
 import { findModel } from '@trd/protocol';
 import { namespaceForTestFile } from './names.js';
 
@@ -46,6 +47,7 @@ export default async function globalSetup(): Promise<void> {
   const [, bundle] = await Promise.all([
     migrateDatabase(postgres.urlFor('trd_template')),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
+    buildVerifyWeb(),
   ]);
   const bundlePath = join(dir, 'workflow-bundle.js');
   await writeFile(bundlePath, bundle.code);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine; fast when it is all there.
+#   bash scripts/setup.sh              npm packages, Prisma client, Temporal CLI
+#   bash scripts/setup.sh --browser    also Chromium (for the verify-web browser test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CHECKPOINT_DISABLE=1
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  log "Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))"
+  exit 1
+fi
+
+# npm packages: again whenever the lockfile changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+# Prisma client: generated code, not committed. `prisma generate` reads DATABASE_URL but connects nowhere.
+if [ ! -f generated/prisma/client.ts ] || [ prisma/schema.prisma -nt generated/prisma/client.ts ]; then
+  log "generating the Prisma client"
+  DATABASE_URL=${DATABASE_URL:-postgresql://localhost/unused} npx prisma generate >/dev/null
+fi
+
+# Temporal CLI: TEMPORAL_CLI, PATH, or Go's bin folder; else build it with Go.
+gobin=$( (go env GOBIN 2>/dev/null | grep . ) || echo "$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin")
+if [ -n "${TEMPORAL_CLI:-}" ] && [ -x "$TEMPORAL_CLI" ]; then
+  :
+elif command -v temporal >/dev/null 2>&1 || [ -x "$gobin/temporal" ]; then
+  :
+elif command -v go >/dev/null 2>&1; then
+  # Later tags carry a `replace` directive that `go install` refuses.
+  log "building the Temporal CLI with Go (a few minutes, once)"
+  go install github.com/temporalio/cli/cmd/temporal@v1.5.1
+else
+  log "no Temporal CLI and no Go: the Temporal SDK will download the CLI on first start (needs internet)"
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's Chromium for the browser tests"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    log "Chromium is missing: install it (e.g. apt-get install chromium) or set CHROMIUM_PATH"
+  fi
+fi
+
+# The browser verifier's bundle (generated, not committed).
+node --import tsx verify-web/build.ts

@@ -1,0 +1,82 @@
+/** trd-worker's command line: bad flags and bad model files get clear errors and a non-zero exit. */
+import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findModel } from '@trd/protocol';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+
+function trdWorker(...args: string[]) {
+  const r = spawnSync(process.execPath, ['gpu-runner/bin/trd-worker.js', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TRD_WORKER_HOME: dir },
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('trd-worker', () => {
+  test('--help lists its commands', () => {
+    const r = trdWorker('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/start/);
+    expect(r.out).toMatch(/models/);
+  });
+
+  test('a mistyped command gets a suggestion', () => {
+    const r = trdWorker('strat');
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/Did you mean start\?/);
+  });
+
+  test.each([
+    [['start', '--model', 'trd-tiny', '--threads', 'many'], /--threads must be a whole number/],
+    [['start', '--model', 'trd-tiny', '--concurrency', '0'], /--concurrency must be a whole number from 1/],
+    [['start'], /required option '-m, --model/],
+    [['start', '--model', '/no/such/model.gguf'], /model file \/no\/such\/model.gguf does not exist/],
+    [['start', '--model', 'gpt-17'], /"gpt-17" is neither a model file nor a catalog model key/],
+    [['start', '--model', 'qwen2.5-0.5b-instruct', '--models-dir', dir], /trd-worker models pull qwen2.5-0.5b-instruct/],
+  ])('start %j fails clearly', (args, message) => {
+    const r = trdWorker(...args);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(message);
+  });
+
+  test('a file that is not GGUF is refused before llama.cpp sees it', () => {
+    const path = join(dir, 'fake.gguf');
+    writeFileSync(path, 'not a model at all');
+    const r = trdWorker('start', '--model', path, '--model-key', 'trd-tiny');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/not a GGUF file/);
+  });
+
+  test('a GGUF under a pinned key with other bytes is refused', () => {
+    const path = join(dir, 'other.gguf');
+    const made = trdWorker('models', 'make-tiny', '--seed', '5', '--out', path);
+    expect(made.code).toBe(0);
+    const r = trdWorker('start', '--model', path, '--model-key', 'trd-tiny');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/is not the trd-tiny the network serves/);
+  });
+
+  test('models make-tiny writes the catalog model', () => {
+    const out = join(dir, 'tiny.gguf');
+    const r = trdWorker('models', 'make-tiny', '--out', out);
+    expect(r.code).toBe(0);
+    const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
+    expect(sha).toBe(findModel('trd-tiny')!.sha256);
+    expect(r.out).toContain(sha);
+  });
+
+  test('an unreachable Temporal is reported with the address to check', () => {
+    const r = trdWorker('start', '--model', 'trd-tiny', '--models-dir', dir, '--temporal-address', '127.0.0.1:1');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+  });
+});
