@@ -2,9 +2,11 @@
 import { expect, test } from '@jest/globals';
 import pg from 'pg';
 import { migrationNames } from '../../devstack/migrate.js';
+import { TEMPLATE_DB } from '../../devstack/services.js';
+import { serviceEndpoints } from '../support/stack.js';
 
 test('the template database has every committed migration and the schema it creates', async () => {
-  const client = new pg.Client({ connectionString: `${process.env.TRD_TEST_PG_URL_PREFIX}trd_template` });
+  const client = new pg.Client({ connectionString: `${serviceEndpoints().pgUrlPrefix}${TEMPLATE_DB}` });
   await client.connect();
   try {
     const applied = await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY 1');

@@ -11,11 +11,11 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { workflowIdForJob } from '@trd/protocol';
-import { api, startStack, type TestStack } from '../support/stack.js';
+import { api, serviceEndpoints, startStack, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 const REORDERED = fileURLToPath(new URL('../fixtures/workflows/reordered-inference-job.ts', import.meta.url));
-const bundle = () => ({ workflowBundle: { codePath: process.env.TRD_TEST_WORKFLOW_BUNDLE! } });
+const bundle = () => ({ workflowBundle: { codePath: serviceEndpoints().workflowBundlePath } });
 
 let stack: TestStack;
 const live: Record<string, unknown> = {};

@@ -1,0 +1,119 @@
+/**
+ * One platform instance on running services: its own database (cloned from
+ * the migrated template), its own Temporal namespace, the orchestrator worker
+ * and the gateway in this process, and runners as real `trd-worker` child
+ * processes. Tests and the benchmark build on this.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { createApiKey, createCustomer } from '../gateway/api-keys.js';
+import { createGatewayApp } from '../gateway/app.js';
+import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
+import { createOrchestratorWorker } from '../orchestrator/worker.js';
+import { createDb, type Db } from '../platform/db.js';
+import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
+import type { JobLimits } from '../workflows/inference-job.js';
+import { createDatabase } from './postgres.js';
+import { startProcess, type ManagedProcess } from './processes.js';
+import { TEMPLATE_DB, type ServiceEndpoints } from './services.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface LocalPlatform {
+  baseUrl: string;
+  db: Db;
+  client: Client;
+  namespace: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  signingKey: SigningKey;
+  apiKey: string;
+  settings: GatewaySettings;
+  /** Starts a `trd-worker start` process for the tiny model and waits until it polls. */
+  startRunner(opts?: { workerId?: string; extraArgs?: string[] }): Promise<ManagedProcess>;
+  /** Another customer's key. */
+  newApiKey(name?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startPlatform(
+  services: ServiceEndpoints,
+  opts: { namespace: string; jobLimits?: Partial<JobLimits>; settings?: Partial<GatewaySettings>; echo?: (line: string) => void },
+): Promise<LocalPlatform> {
+  const { namespace } = opts;
+  const { temporalAddress } = services;
+  const dbName = `p_${randomBytes(6).toString('hex')}`;
+  await createDatabase(services.pgAdminUrl, dbName, TEMPLATE_DB);
+  const databaseUrl = `${services.pgUrlPrefix}${dbName}`;
+  const db = createDb(databaseUrl);
+  const signingKey = await signingKeyFromPem(generateSigningKeyPem());
+
+  const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+  const orchestrator: Worker = await createOrchestratorWorker({
+    connection: workerConnection,
+    namespace,
+    db,
+    signingKey,
+    workflowBundlePath: services.workflowBundlePath,
+  });
+  const orchestratorRun = orchestrator.run();
+
+  const clientConnection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace });
+  const base = gatewaySettings({});
+  const settings: GatewaySettings = { ...base, ...opts.settings, jobLimits: { ...base.jobLimits, ...opts.jobLimits } };
+  const server: Server = await new Promise((resolve) => {
+    const s = createGatewayApp({ db, temporal: client, settings }).listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as { port: number };
+
+  const runners: ManagedProcess[] = [];
+  const newApiKey = async (name = 'local customer') => createApiKey(db, await createCustomer(db, name), 'local');
+
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    db,
+    client,
+    namespace,
+    databaseUrl,
+    temporalAddress,
+    signingKey,
+    apiKey: await newApiKey(),
+    settings,
+    newApiKey,
+    async startRunner(o = {}) {
+      const workerId = o.workerId ?? `test-runner-${runners.length + 1}`;
+      const runner = startProcess(
+        workerId,
+        process.execPath,
+        [
+          'gpu-runner/bin/trd-worker.js', 'start',
+          '--model', 'trd-tiny',
+          '--models-dir', services.modelsDir,
+          '--worker-id', workerId,
+          '--temporal-address', temporalAddress,
+          '--namespace', namespace,
+          '--shutdown-grace-ms', '2000',
+          ...(o.extraArgs ?? []),
+        ],
+        { cwd: ROOT, echo: opts.echo },
+      );
+      runners.push(runner);
+      await runner.waitFor(/trd-worker: serving/, 60_000);
+      return runner;
+    },
+    async stop() {
+      await Promise.all(runners.map((r) => r.stop()));
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      orchestrator.shutdown();
+      await orchestratorRun;
+      await clientConnection.close();
+      await workerConnection.close();
+      await db.$disconnect();
+    },
+  };
+}
