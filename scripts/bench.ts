@@ -1,0 +1,96 @@
+/**
+ * `npm run bench`: what the network costs on top of llama.cpp, measured in
+ * one run on the same tiny model and prompt.
+ *   1. bare node-llama-cpp in this process: generation tokens/s (1 and 2 threads);
+ *   2. the same generation as jobs through gateway + Temporal + runner: tokens/s,
+ *      and per-job overhead from acceptance to first token, p50/p99.
+ * Options: --jobs N (default 200), --tokens N (default 128), --json (one JSON line, for comparing runs).
+ */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InferenceEngine } from '../gpu-runner/src/engine.js';
+import { startPlatform } from '../devstack/platform.js';
+import { startEphemeralServices } from '../devstack/services.js';
+
+const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200' }, tokens: { type: 'string', default: '128' }, json: { type: 'boolean', default: false } } });
+const JOBS = Number(values.jobs);
+const TOKENS = Number(values.tokens);
+if (!Number.isInteger(JOBS) || JOBS < 1 || !Number.isInteger(TOKENS) || TOKENS < 1 || TOKENS > 512) {
+  console.error('bench: --jobs must be a positive integer and --tokens an integer from 1 to 512');
+  process.exit(2);
+}
+const PROMPT = 'Benchmark prompt: tell me about the network';
+const log = (line: string) => !values.json && console.log(line);
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const services = await startEphemeralServices({ namespaces: ['bench'] });
+try {
+  const modelPath = join(services.modelsDir, 'trd-tiny.gguf');
+  const bare: Record<string, number> = {};
+  for (const threads of [1, 2]) {
+    const engine = await InferenceEngine.load({ modelPath, sequences: 1, threads });
+    const rates: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const g = await engine.generate({ prompt: PROMPT, maxTokens: TOKENS, temperature: 0 });
+      rates.push((g.completionTokens / Math.max(1, g.generationMs)) * 1000);
+    }
+    await engine.dispose();
+    bare[`threads_${threads}`] = Math.round(median(rates));
+    log(`bare node-llama-cpp, ${threads} thread(s): ${bare[`threads_${threads}`]} tok/s (median of 10 × ${TOKENS} tokens)`);
+  }
+
+  const platform = await startPlatform(services, { namespace: 'bench' });
+  await platform.startRunner({ workerId: 'bench-runner', extraArgs: ['--threads', '1'] });
+  const overhead: number[] = [];
+  const roundTrip: number[] = [];
+  const runnerRates: number[] = [];
+  let tokens = 0;
+  const started = performance.now();
+  for (let i = 0; i < JOBS; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${platform.baseUrl}/v1/jobs?wait=60`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${platform.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'trd-tiny', prompt: PROMPT, max_tokens: TOKENS }),
+    });
+    const job = await res.json();
+    if (job.status !== 'succeeded') throw new Error(`job ${i} did not succeed: ${JSON.stringify(job)}`);
+    roundTrip.push(performance.now() - t0);
+    overhead.push(job.timings.queue_wait_ms + job.timings.time_to_first_token_ms);
+    runnerRates.push((job.usage.completion_tokens / Math.max(1, job.timings.generation_ms)) * 1000);
+    tokens += job.usage.completion_tokens;
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  await platform.stop();
+
+  const sortedOverhead = [...overhead].sort((a, b) => a - b);
+  const sortedTrip = [...roundTrip].sort((a, b) => a - b);
+  const result = {
+    model: 'trd-tiny',
+    cores: availableParallelism(),
+    tokens_per_job: TOKENS,
+    jobs: JOBS,
+    bare_tok_s: bare,
+    runner_generation_tok_s_median: Math.round(median(runnerRates)),
+    end_to_end_tok_s: Math.round(tokens / wallSeconds),
+    accepted_to_first_token_ms: { p50: quantile(sortedOverhead, 0.5), p99: quantile(sortedOverhead, 0.99), max: sortedOverhead.at(-1) },
+    http_round_trip_ms: { p50: Math.round(quantile(sortedTrip, 0.5)), p99: Math.round(quantile(sortedTrip, 0.99)) },
+  };
+  if (values.json) console.log(JSON.stringify(result));
+  else {
+    log(`through gateway + Temporal + runner, ${JOBS} sequential jobs of ${TOKENS} tokens:`);
+    log(`  runner generation:            ${result.runner_generation_tok_s_median} tok/s (median per job)`);
+    log(`  end to end:                   ${result.end_to_end_tok_s} tok/s (all tokens / wall time)`);
+    log(`  accepted → first token:       p50 ${result.accepted_to_first_token_ms.p50} ms, p99 ${result.accepted_to_first_token_ms.p99} ms, max ${result.accepted_to_first_token_ms.max} ms`);
+    log(`  POST ?wait round trip:        p50 ${result.http_round_trip_ms.p50} ms, p99 ${result.http_round_trip_ms.p99} ms`);
+  }
+} finally {
+  await services.stop();
+}
