@@ -94,8 +94,10 @@ TRD Compute is running.
   Temporal UI    ${temporal.uiUrl}   (every job is a workflow: inference-job_...)
   dev API key    ${apiKey}
 
-Send a job and wait for its result and receipt:
-  curl -s -X POST ${base}/v1/jobs -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","prompt":"Hello, network","max_tokens":32}' | tee /dev/stderr | sed -E 's/.*"id":"([^"]+)".*/\\1/' | xargs -I{} curl -s '${base}/v1/jobs/{}?wait=30' -H 'Authorization: Bearer ${apiKey}'
+Send a job and wait up to 30 s for its output and signed receipt:
+  curl -s -X POST '${base}/v1/jobs?wait=30' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","prompt":"Hello, network","max_tokens":32}'
+
+Check a receipt in the browser: ${base}/verify/
 
 Ctrl-C stops everything.`);
   await new Promise(() => {});
