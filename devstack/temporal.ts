@@ -58,8 +58,13 @@ export async function waitForTemporal(address: string, timeoutMs: number, exited
   throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${lastError}`);
 }
 
+/**
+ * Runs `temporal server start-dev`: with the CLI found on this machine as our
+ * own child process, or else through the Temporal SDK, which downloads the CLI
+ * (for a machine with internet and no Go).
+ */
 export async function startTemporalDevServer(opts: {
-  cli: string;
+  cli: string | undefined;
   port: number;
   uiPort?: number;
   dbFile?: string;
@@ -67,6 +72,7 @@ export async function startTemporalDevServer(opts: {
   namespaces?: string[];
   logFile?: (line: string) => void;
 }): Promise<TemporalDevServer> {
+  if (!opts.cli) return startWithSdkDownload(opts);
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
   for (const ns of ['default', ...(opts.namespaces ?? [])]) args.push('--namespace', ns);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
@@ -106,3 +112,33 @@ export async function startTemporalDevServer(opts: {
     },
   };
 }
+
+async function startWithSdkDownload(opts: {
+  port: number;
+  uiPort?: number;
+  dbFile?: string;
+  namespaces?: string[];
+  executable?: string;
+}): Promise<TemporalDevServer> {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: opts.executable ? { type: 'existing-path', path: opts.executable } : { type: 'cached-download' },
+      ip: '127.0.0.1',
+      port: opts.port,
+      ui: Boolean(opts.uiPort),
+      uiPort: opts.uiPort,
+      dbFilename: opts.dbFile,
+      log: { format: 'pretty', level: 'warn' },
+      extraArgs: (opts.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
+    },
+  });
+  return {
+    address: `127.0.0.1:${opts.port}`,
+    uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : undefined,
+    stop: () => env.teardown(),
+  };
+}
+
+/** Exposed so the SDK path can be exercised with a local CLI where nothing can be downloaded. */
+export const startTemporalThroughSdk = startWithSdkDownload;

@@ -55,7 +55,7 @@ try {
   say(`database ready, ${applied.length} migration(s) applied`);
 
   const cli = findTemporalCli();
-  if (!cli) throw new Error('no Temporal CLI found: run scripts/setup.sh (it builds one with Go) or set TEMPORAL_CLI');
+  if (!cli) say('no Temporal CLI on this machine: the Temporal SDK downloads it (needs internet)');
   const temporal = await startTemporalDevServer({ cli, port: ports.temporal, uiPort: ports.temporalUi, dbFile: `${STATE}/temporal.db` });
   stops.push(() => temporal.stop());
   say(`Temporal at ${temporal.address}, web UI at ${temporal.uiUrl}`);
