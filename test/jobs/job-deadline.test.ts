@@ -1,0 +1,29 @@
+/** A job nobody takes fails at its deadline with a reason, and leaves no output or receipt. */
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { api, startStack, type TestStack } from '../support/stack.js';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startStack({ jobLimits: { deadlineMs: 1000 } });
+  await stack.startRunner();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+test('a job for a model no runner serves fails at its deadline', async () => {
+  // A runner serves trd-tiny here; nobody serves this catalog model.
+  const res = await api(stack, 'POST', '/v1/jobs?wait=20', { model: 'qwen2.5-0.5b-instruct', prompt: 'anyone?', max_tokens: 5 });
+  expect(res.status).toBe(200);
+  expect(res.json).toMatchObject({ status: 'failed', error: 'no runner took the job before its deadline', output: null, receipt: null, usage: null });
+  const row = await stack.db.job.findUnique({ where: { id: res.json.id }, include: { receipt: true } });
+  expect(row).toMatchObject({ status: 'failed', receipt: null });
+  expect(row?.finishedAt).not.toBeNull();
+});
+
+test('the runner for another model is not disturbed', async () => {
+  const res = await api(stack, 'POST', '/v1/jobs?wait=20', { model: 'trd-tiny', prompt: 'still here', max_tokens: 3 });
+  expect(res.json.status).toBe('succeeded');
+});
