@@ -1,5 +1,6 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
+import { JOB_ID_PATTERN } from '@trd/protocol';
 
 export const CreateJobBody = z
   .object({
@@ -13,7 +14,7 @@ export const CreateJobBody = z
   .strict();
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
 
-export const JobIdParam = z.string().regex(/^job_[0-9a-f]{32}$/, 'is not a job id');
+export const JobIdParam = z.string().regex(JOB_ID_PATTERN, 'is not a job id');
 
 export const WaitQuery = z.object({
   wait: z

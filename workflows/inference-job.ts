@@ -86,6 +86,7 @@ export async function inferenceJob(input: JobInput): Promise<JobOutcome> {
   } catch (err) {
     return fail(input.jobId, `receipt could not be signed: ${rootMessage(err)}`);
   }
+  // Runner's clock against the gateway's: clock skew shows up here, so never below zero.
   const queueWaitMs = Math.max(0, Date.parse(result.startedAt) - Date.parse(input.acceptedAt));
   await platform.recordJobSucceeded({ jobId: input.jobId, result, receipt, queueWaitMs });
   return { status: 'succeeded', receipt, completionTokens: result.completionTokens };

@@ -18,3 +18,9 @@ export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return toHex(new Uint8Array(digest));
 }
+
+/** A SHA-256 digest as receipts carry it. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** UTC time as `Date.prototype.toISOString()` writes it: the only time format in receipts and results. */
+export const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

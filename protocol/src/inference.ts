@@ -1,4 +1,5 @@
 /** The contract between the inference-job workflow and the runners that serve it. */
+import { ISO_UTC_MS, SHA256_HEX } from './encoding.js';
 
 export interface InferenceTask {
   jobId: string;
@@ -48,8 +49,6 @@ export const InferenceErrors = {
   InvalidTask: 'InvalidTask',
 } as const;
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * What is wrong with a runner's result for this task, or null. Pure, so the
@@ -57,14 +56,14 @@ const SHA256 = /^[0-9a-f]{64}$/;
  */
 export function inferenceResultProblem(task: InferenceTask, r: InferenceResult): string | null {
   if (r.model !== task.model) return `runner served model ${r.model}, the job asked for ${task.model}`;
-  if (!SHA256.test(r.modelSha256)) return 'model hash is not a SHA-256 hex digest';
+  if (!SHA256_HEX.test(r.modelSha256)) return 'model hash is not a SHA-256 hex digest';
   if (typeof r.workerId !== 'string' || !r.workerId) return 'runner did not identify itself';
   if (!Number.isSafeInteger(r.promptTokens) || r.promptTokens <= 0) return 'prompt token count is not a positive integer';
   if (!Number.isSafeInteger(r.completionTokens) || r.completionTokens < 0 || r.completionTokens > task.maxTokens) {
     return `completion token count ${r.completionTokens} is outside 0..${task.maxTokens}`;
   }
   if (r.finishReason === 'length' && r.completionTokens !== task.maxTokens) return 'finished for length before max_tokens';
-  if (!ISO_UTC.test(r.startedAt) || !ISO_UTC.test(r.finishedAt)) return 'start and finish times must be ISO 8601 UTC with milliseconds';
+  if (!ISO_UTC_MS.test(r.startedAt) || !ISO_UTC_MS.test(r.finishedAt)) return 'start and finish times must be ISO 8601 UTC with milliseconds';
   if (r.finishedAt < r.startedAt) return 'finished before it started';
   for (const [k, v] of Object.entries(r.timings ?? {})) {
     if (!Number.isSafeInteger(v) || v < 0) return `timing ${k} is not a non-negative integer of milliseconds`;

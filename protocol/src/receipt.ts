@@ -6,6 +6,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { canonicalBytes } from './canonical-json.js';
+import { ISO_UTC_MS, SHA256_HEX } from './encoding.js';
 import { keyIdFor } from './keys.js';
 
 export const RECEIPT_VERSION = 1 as const;
@@ -40,7 +41,6 @@ const STRING_FIELDS = ['kid', 'job_id', 'worker_id', 'model'] as const;
 const COUNT_FIELDS = ['prompt_tokens', 'completion_tokens', 'duration_ms'] as const;
 const TIME_FIELDS = ['started_at', 'finished_at', 'issued_at'] as const;
 const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS]);
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 /** Returns what is wrong with a parsed envelope, or null when its shape is valid. */
 export function envelopeProblem(value: unknown): string | null {
@@ -50,13 +50,13 @@ export function envelopeProblem(value: unknown): string | null {
   for (const k of Object.keys(e)) if (!ENVELOPE_FIELDS.has(k)) return `unknown field "${k}"`;
   for (const k of STRING_FIELDS) if (typeof e[k] !== 'string' || e[k] === '') return `"${k}" must be a non-empty string`;
   for (const k of SHA256_FIELDS) {
-    if (typeof e[k] !== 'string' || !/^[0-9a-f]{64}$/.test(e[k] as string)) return `"${k}" must be 64 lowercase hex digits`;
+    if (typeof e[k] !== 'string' || !SHA256_HEX.test(e[k] as string)) return `"${k}" must be 64 lowercase hex digits`;
   }
   for (const k of COUNT_FIELDS) {
     if (!Number.isSafeInteger(e[k]) || (e[k] as number) < 0) return `"${k}" must be a non-negative integer`;
   }
   for (const k of TIME_FIELDS) {
-    if (typeof e[k] !== 'string' || !ISO_UTC.test(e[k] as string)) return `"${k}" must be an ISO 8601 UTC time`;
+    if (typeof e[k] !== 'string' || !ISO_UTC_MS.test(e[k] as string)) return `"${k}" must be an ISO 8601 UTC time with milliseconds`;
   }
   return null;
 }
