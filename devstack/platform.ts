@@ -33,15 +33,25 @@ export interface LocalPlatform {
   apiKey: string;
   settings: GatewaySettings;
   /** Starts a `trd-worker start` process for the tiny model and waits until it polls. */
-  startRunner(opts?: { workerId?: string; extraArgs?: string[] }): Promise<ManagedProcess>;
+  startRunner(opts?: { workerId?: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv }): Promise<ManagedProcess>;
   /** Another customer's key. */
   newApiKey(name?: string): Promise<string>;
+  /** Stops the orchestrator (with `orchestrator: 'process'`, by this signal: SIGKILL is a crash). */
+  stopOrchestrator(signal?: NodeJS.Signals): Promise<void>;
+  startOrchestrator(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startPlatform(
   services: ServiceEndpoints,
-  opts: { namespace: string; jobLimits?: Partial<JobLimits>; settings?: Partial<GatewaySettings>; echo?: (line: string) => void },
+  opts: {
+    namespace: string;
+    jobLimits?: Partial<JobLimits>;
+    settings?: Partial<GatewaySettings>;
+    echo?: (line: string) => void;
+    /** 'process' runs the orchestrator as its own `orchestrator/main.ts` process, so a test can kill it. */
+    orchestrator?: 'in-process' | 'process';
+  },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
   const { temporalAddress } = services;
@@ -49,17 +59,43 @@ export async function startPlatform(
   await createDatabase(services.pgAdminUrl, dbName, TEMPLATE_DB);
   const databaseUrl = `${services.pgUrlPrefix}${dbName}`;
   const db = createDb(databaseUrl);
-  const signingKey = await signingKeyFromPem(generateSigningKeyPem());
+  const signingKeyPem = generateSigningKeyPem();
+  const signingKey = await signingKeyFromPem(signingKeyPem);
 
-  const workerConnection = await NativeConnection.connect({ address: temporalAddress });
-  const orchestrator: Worker = await createOrchestratorWorker({
-    connection: workerConnection,
-    namespace,
-    db,
-    signingKey,
-    workflowBundlePath: services.workflowBundlePath,
-  });
-  const orchestratorRun = orchestrator.run();
+  let stopCurrentOrchestrator: ((signal: NodeJS.Signals) => Promise<void>) | null = null;
+  const startOrchestrator = async () => {
+    if (opts.orchestrator === 'process') {
+      const child = startProcess('orchestrator', process.execPath, ['--import', 'tsx', 'orchestrator/main.ts'], {
+        cwd: ROOT,
+        env: {
+          DATABASE_URL: databaseUrl,
+          TEMPORAL_ADDRESS: temporalAddress,
+          TEMPORAL_NAMESPACE: namespace,
+          TRD_RECEIPT_SIGNING_KEY: signingKeyPem,
+          TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
+          CHECKPOINT_DISABLE: '1',
+        },
+        echo: opts.echo,
+      });
+      await child.waitFor(/orchestrator: polling/, 60_000);
+      stopCurrentOrchestrator = (signal) => child.stop(signal);
+      return;
+    }
+    const connection = await NativeConnection.connect({ address: temporalAddress });
+    const worker: Worker = await createOrchestratorWorker({ connection, namespace, db, signingKey, workflowBundlePath: services.workflowBundlePath });
+    const running = worker.run();
+    stopCurrentOrchestrator = async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    };
+  };
+  const stopOrchestrator = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    const stop = stopCurrentOrchestrator;
+    stopCurrentOrchestrator = null;
+    await stop?.(signal);
+  };
+  await startOrchestrator();
 
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace });
@@ -84,6 +120,8 @@ export async function startPlatform(
     apiKey: await newApiKey(),
     settings,
     newApiKey,
+    stopOrchestrator,
+    startOrchestrator,
     async startRunner(o = {}) {
       const workerId = o.workerId ?? `test-runner-${runners.length + 1}`;
       const runner = startProcess(
@@ -99,7 +137,7 @@ export async function startPlatform(
           '--shutdown-grace-ms', '2000',
           ...(o.extraArgs ?? []),
         ],
-        { cwd: ROOT, echo: opts.echo },
+        { cwd: ROOT, env: o.env, echo: opts.echo },
       );
       runners.push(runner);
       await runner.waitFor(/trd-worker: serving/, 60_000);
@@ -109,10 +147,8 @@ export async function startPlatform(
       await Promise.all(runners.map((r) => r.stop()));
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      orchestrator.shutdown();
-      await orchestratorRun;
+      await stopOrchestrator();
       await clientConnection.close();
-      await workerConnection.close();
       await db.$disconnect();
     },
   };

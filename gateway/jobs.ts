@@ -12,6 +12,12 @@ import { CreateJobBody, JobIdParam, WaitQuery } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
 
 type LiveStatus = 'queued' | 'running';
+interface Live {
+  status: LiveStatus;
+  attempt: number;
+  /** The runner working on it now. */
+  workerId: string | null;
+}
 
 export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySettings }): Router {
   const { db, temporal: client, settings } = deps;
@@ -133,19 +139,19 @@ async function waitForWorkflow(client: Client, handle: WorkflowHandle, seconds: 
 }
 
 /** While a job runs, Temporal knows best: its activity is scheduled (queued) or started (running). */
-async function liveStatus(handle: WorkflowHandle): Promise<{ status: LiveStatus; attempt: number } | null> {
+async function liveStatus(handle: WorkflowHandle): Promise<Live | null> {
   try {
     const { raw } = await handle.describe();
     const inference = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
     if (!inference) return null;
     const started = inference.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-    return { status: started ? 'running' : 'queued', attempt: inference.attempt ?? 1 };
+    return { status: started ? 'running' : 'queued', attempt: inference.attempt ?? 1, workerId: started ? inference.lastWorkerIdentity || null : null };
   } catch {
     return null;
   }
 }
 
-function jobView(job: Job & { receipt: Receipt | null }, live: { status: LiveStatus; attempt: number } | null) {
+function jobView(job: Job & { receipt: Receipt | null }, live: Live | null) {
   const finished = job.status === 'succeeded';
   return {
     id: job.id,
@@ -167,7 +173,7 @@ function jobView(job: Job & { receipt: Receipt | null }, live: { status: LiveSta
           generation_ms: job.generationMs,
         }
       : null,
-    worker_id: job.workerId,
+    worker_id: live?.workerId ?? job.workerId,
     created_at: job.acceptedAt.toISOString(),
     finished_at: job.finishedAt?.toISOString() ?? null,
     receipt: (job.receipt?.document as unknown as SignedReceipt | undefined) ?? null,

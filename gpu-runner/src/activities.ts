@@ -6,6 +6,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { InferenceErrors, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
 import { PromptTooLongError, type InferenceEngine } from './engine.js';
+import { injectFaults, type RunnerFaults } from './faults.js';
 import type { ResolvedModel } from './model-files.js';
 
 /**
@@ -15,8 +16,13 @@ import type { ResolvedModel } from './model-files.js';
  */
 const HEARTBEAT_EVERY_MS = 200;
 
-export function createRunnerActivities(deps: { engine: InferenceEngine; model: ResolvedModel; workerId: string }): RunnerActivities {
-  const { engine, model, workerId } = deps;
+export function createRunnerActivities(deps: {
+  engine: InferenceEngine;
+  model: ResolvedModel;
+  workerId: string;
+  faults?: RunnerFaults;
+}): RunnerActivities {
+  const { engine, model, workerId, faults } = deps;
   return {
     async runInference(task: InferenceTask): Promise<InferenceResult> {
       const ctx = Context.current();
@@ -43,6 +49,7 @@ export function createRunnerActivities(deps: { engine: InferenceEngine; model: R
               lastBeat = now;
               ctx.heartbeat(progress(n));
             }
+            return faults && injectFaults(faults, n, ctx.cancellationSignal);
           },
         });
         return {

@@ -20,7 +20,8 @@ export interface GenerateRequest {
   temperature: number;
   seed?: number;
   signal?: AbortSignal;
-  onToken?: (count: number) => void;
+  /** Called after each token; generation waits for a returned promise. */
+  onToken?: (count: number) => void | Promise<void>;
 }
 
 export interface Generation {
@@ -99,7 +100,7 @@ export class InferenceEngine {
         req.signal?.throwIfAborted();
         if (output.length === 0) firstTokenAt = performance.now();
         output.push(token);
-        req.onToken?.(output.length);
+        await req.onToken?.(output.length);
         if (output.length >= req.maxTokens) {
           finishReason = 'length';
           break;

@@ -8,6 +8,7 @@ import { taskQueueForModel } from '@trd/protocol';
 import { createRunnerActivities } from './activities.js';
 import { connect, type ConnectionSettings } from './connection.js';
 import { InferenceEngine } from './engine.js';
+import { parseRunnerFaults } from './faults.js';
 import { resolveModel } from './model-files.js';
 
 export interface RunnerSettings {
@@ -31,6 +32,8 @@ export interface RunningRunner {
 }
 
 export async function startRunner(s: RunnerSettings, log: (line: string) => void): Promise<RunningRunner> {
+  const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS);
+  if (faults) log(`WARNING: fault injection is on (TRD_RUNNER_FAULTS=${process.env.TRD_RUNNER_FAULTS}); this runner misbehaves on purpose`);
   const model = await resolveModel(s.model, { modelsDir: s.modelsDir, keyOverride: s.modelKey });
   const engine = await InferenceEngine.load({ modelPath: model.path, sequences: s.concurrency, threads: s.threads });
   log(`loaded ${model.key} from ${model.path} in ${engine.loadMs} ms (sha256 ${model.sha256.slice(0, 12)}…, ${s.threads} thread(s))`);
@@ -41,7 +44,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     namespace: s.connection.namespace,
     taskQueue: queue,
     identity: s.workerId,
-    activities: createRunnerActivities({ engine, model, workerId: s.workerId }),
+    activities: createRunnerActivities({ engine, model, workerId: s.workerId, faults }),
     maxConcurrentActivityTaskExecutions: s.concurrency,
     shutdownGraceTime: s.shutdownGraceMs,
   });

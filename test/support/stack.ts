@@ -34,14 +34,35 @@ function quietTemporalLogs(): void {
   }
 }
 
-export async function startStack(opts: { jobLimits?: Partial<JobLimits>; settings?: Partial<GatewaySettings> } = {}): Promise<TestStack> {
+export async function startStack(
+  opts: { jobLimits?: Partial<JobLimits>; settings?: Partial<GatewaySettings>; orchestrator?: 'in-process' | 'process'; services?: Partial<ServiceEndpoints> } = {},
+): Promise<TestStack> {
   quietTemporalLogs();
-  return startPlatform(serviceEndpoints(), {
-    namespace: namespaceForTestFile(expect.getState().testPath!),
+  return startPlatform({ ...serviceEndpoints(), ...opts.services }, {
+    namespace: testNamespace(),
     jobLimits: { ...TEST_JOB_LIMITS, ...opts.jobLimits },
     settings: opts.settings,
+    orchestrator: opts.orchestrator,
     echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,
   });
+}
+
+/** This test file's own Temporal namespace. */
+export function testNamespace(): string {
+  return namespaceForTestFile(expect.getState().testPath!);
+}
+
+/** Polls GET /v1/jobs/:id until `until` holds for the job; returns it. */
+export async function waitForJob(stack: TestStack, id: string, until: (job: any) => boolean, timeoutMs = 30_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const res = await api(stack, 'GET', `/v1/jobs/${id}`);
+    last = res.json ?? res.text;
+    if (res.status === 200 && until(res.json)) return res.json;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not reach the expected state within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
 }
 
 /** fetch with a JSON body and a parsed JSON answer. */

@@ -1,0 +1,42 @@
+/**
+ * Fault injection for the dispatch tests, from TRD_RUNNER_FAULTS, e.g.
+ * "token-delay-ms=50" (a slow runner) or "stall-after-tokens=3" (a runner
+ * that stops producing tokens but stays alive). Unset in production; the
+ * runner says loudly when it is set.
+ */
+export interface RunnerFaults {
+  tokenDelayMs: number;
+  stallAfterTokens?: number;
+}
+
+export function parseRunnerFaults(spec: string | undefined): RunnerFaults | undefined {
+  if (!spec) return undefined;
+  const faults: RunnerFaults = { tokenDelayMs: 0 };
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, value] = part.split('=');
+    if (!/^\d+$/.test(value ?? '')) throw new Error(`TRD_RUNNER_FAULTS: "${part}" needs a whole number, as in token-delay-ms=50`);
+    if (key === 'token-delay-ms') faults.tokenDelayMs = Number(value);
+    else if (key === 'stall-after-tokens') faults.stallAfterTokens = Number(value);
+    else throw new Error(`TRD_RUNNER_FAULTS: unknown fault "${key}" (known: token-delay-ms, stall-after-tokens)`);
+  }
+  return faults;
+}
+
+/** Runs after each generated token; resolves when generation may go on, rejects when aborted. */
+export function injectFaults(faults: RunnerFaults, tokens: number, signal: AbortSignal): Promise<void> | undefined {
+  const stall = faults.stallAfterTokens !== undefined && tokens >= faults.stallAfterTokens;
+  if (!stall && faults.tokenDelayMs === 0) return undefined;
+  return new Promise((resolve, reject) => {
+    const timer = stall ? undefined : setTimeout(done, faults.tokenDelayMs);
+    function done() {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

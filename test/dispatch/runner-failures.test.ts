@@ -1,0 +1,84 @@
+/**
+ * A runner that dies, stalls or shuts down mid-job loses the job to another
+ * runner; the customer sees one job that took longer, with one receipt.
+ * Every runner here is a real `trd-worker` process; faults are injected
+ * through TRD_RUNNER_FAULTS.
+ */
+import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
+import { workflowIdForJob } from '@trd/protocol';
+import type { ManagedProcess } from '../../devstack/processes.js';
+import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+
+const HEARTBEAT_TIMEOUT_MS = 2000;
+let stack: TestStack;
+const started: ManagedProcess[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ jobLimits: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, retryInitialIntervalMs: 100 } });
+});
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((r) => r.stop('SIGKILL')));
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function runner(workerId: string, faults?: string) {
+  const r = await stack.startRunner({ workerId, env: faults ? { TRD_RUNNER_FAULTS: faults } : undefined });
+  started.push(r);
+  return r;
+}
+
+/** Submits a job and waits until `workerId` is generating it. */
+async function jobRunningOn(workerId: string, maxTokens: number) {
+  const created = await api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `for ${workerId}`, max_tokens: maxTokens });
+  expect(created.status).toBe(202);
+  await waitForJob(stack, created.json.id, (j) => j.status === 'running' && j.worker_id === workerId);
+  return created.json.id as string;
+}
+
+async function expectOneCompletion(jobId: string, workerId: string) {
+  const done = await api(stack, 'GET', `/v1/jobs/${jobId}?wait=30`);
+  expect(done.json).toMatchObject({ status: 'succeeded', worker_id: workerId });
+  expect(done.json.receipt.envelope.worker_id).toBe(workerId);
+  expect(await stack.db.receipt.count({ where: { jobId } })).toBe(1);
+  const history = await stack.client.workflow.getHandle(workflowIdForJob(jobId)).fetchHistory();
+  const startedEvents = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
+  expect(startedEvents).toHaveLength(1);
+  expect(startedEvents[0].activityTaskStartedEventAttributes!.attempt).toBe(2);
+  return done.json;
+}
+
+test('a runner killed mid-generation (SIGKILL) loses the job to another runner', async () => {
+  const slow = await runner('doomed', 'token-delay-ms=40');
+  const jobId = await jobRunningOn('doomed', 300);
+  await runner('rescuer');
+  await slow.stop('SIGKILL');
+  const job = await expectOneCompletion(jobId, 'rescuer');
+  expect(job.usage.completion_tokens).toBe(300);
+});
+
+test('a runner that stalls (alive, no tokens) loses the job within the heartbeat bound', async () => {
+  const stalled = await runner('staller', 'stall-after-tokens=3');
+  const jobId = await jobRunningOn('staller', 20);
+  const stalledAt = Date.now();
+  await runner('rescuer-2');
+  await expectOneCompletion(jobId, 'rescuer-2');
+  // Heartbeat timeout, one retry interval, the rescuer's start-up (counted from the stall) and the job itself.
+  expect(Date.now() - stalledAt).toBeLessThan(HEARTBEAT_TIMEOUT_MS + 8000);
+  expect(stalled.child.exitCode).toBeNull();
+});
+
+test('a runner told to stop (SIGTERM) mid-job hands the job back after its grace period', async () => {
+  const leaving = await runner('leaving', 'token-delay-ms=40');
+  const jobId = await jobRunningOn('leaving', 300);
+  await runner('staying');
+  const stopAsked = Date.now();
+  await leaving.stop('SIGTERM');
+  // Grace is 2 s (devstack/platform.ts): the runner exits once its job is handed back, not after 12 s of generating.
+  expect(Date.now() - stopAsked).toBeLessThan(8000);
+  expect(leaving.child.exitCode ?? leaving.child.signalCode).not.toBe('SIGKILL');
+  await expectOneCompletion(jobId, 'staying');
+});
