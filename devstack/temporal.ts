@@ -11,7 +11,8 @@ import { delimiter, join } from 'node:path';
 export interface TemporalDevServer {
   address: string;
   uiUrl?: string;
-  stop(): Promise<void>;
+  /** SIGTERM by default; SIGKILL is a crash. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 function executable(path: string): boolean {
@@ -102,9 +103,9 @@ export async function startTemporalDevServer(opts: {
   return {
     address,
     uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : undefined,
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       if (exitReason === null) {
-        child.kill('SIGTERM');
+        child.kill(signal);
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await exited;
         clearTimeout(timer);

@@ -28,7 +28,8 @@ function quietTemporalLogs(): void {
   if (runtimeInstalled || process.env.TRD_TEST_ECHO) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    // Errors only: the fault tests make Temporal's clients log every retry while a server is down.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
   } catch {
     // Already installed by an earlier test file in this process.
   }
