@@ -17,6 +17,7 @@ import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import type { JobLimits } from '../workflows/inference-job.js';
 import { createDatabase } from './postgres.js';
+import { freePort } from './ports.js';
 import { startProcess, type ManagedProcess } from './processes.js';
 import { TEMPLATE_DB, type ServiceEndpoints } from './services.js';
 
@@ -39,6 +40,9 @@ export interface LocalPlatform {
   /** Stops the orchestrator (with `orchestrator: 'process'`, by this signal: SIGKILL is a crash). */
   stopOrchestrator(signal?: NodeJS.Signals): Promise<void>;
   startOrchestrator(): Promise<void>;
+  /** Stops the gateway (with `gateway: 'process'`, by this signal); it comes back on the same port. */
+  stopGateway(signal?: NodeJS.Signals): Promise<void>;
+  startGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +55,8 @@ export async function startPlatform(
     echo?: (line: string) => void;
     /** 'process' runs the orchestrator as its own `orchestrator/main.ts` process, so a test can kill it. */
     orchestrator?: 'in-process' | 'process';
+    /** 'process' runs the gateway as its own `gateway/main.ts` process. */
+    gateway?: 'in-process' | 'process';
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -101,10 +107,34 @@ export async function startPlatform(
   const client = new Client({ connection: clientConnection, namespace });
   const base = gatewaySettings({});
   const settings: GatewaySettings = { ...base, ...opts.settings, jobLimits: { ...base.jobLimits, ...opts.jobLimits } };
-  const server: Server = await new Promise((resolve) => {
-    const s = createGatewayApp({ db, temporal: client, settings }).listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const { port } = server.address() as { port: number };
+  const port = await freePort();
+  let stopCurrentGateway: ((signal: NodeJS.Signals) => Promise<void>) | null = null;
+  const startGateway = async () => {
+    if (opts.gateway === 'process') {
+      const child = startProcess('gateway', process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+        cwd: ROOT,
+        env: { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, CHECKPOINT_DISABLE: '1', ...settingsEnv(settings, port) },
+        echo: opts.echo,
+      });
+      await child.waitFor(/gateway: listening/, 60_000);
+      stopCurrentGateway = (signal) => child.stop(signal);
+      return;
+    }
+    const server: Server = await new Promise((resolve) => {
+      const s = createGatewayApp({ db, temporal: client, settings }).listen(port, '127.0.0.1', () => resolve(s));
+    });
+    stopCurrentGateway = async () => {
+      // Long polls would hold a plain close() open.
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    };
+  };
+  const stopGateway = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    const stop = stopCurrentGateway;
+    stopCurrentGateway = null;
+    await stop?.(signal);
+  };
+  await startGateway();
 
   const runners: ManagedProcess[] = [];
   const newApiKey = async (name = 'local customer') => createApiKey(db, await createCustomer(db, name), 'local');
@@ -122,6 +152,8 @@ export async function startPlatform(
     newApiKey,
     stopOrchestrator,
     startOrchestrator,
+    stopGateway,
+    startGateway,
     async startRunner(o = {}) {
       const workerId = o.workerId ?? `test-runner-${runners.length + 1}`;
       const runner = startProcess(
@@ -145,11 +177,24 @@ export async function startPlatform(
     },
     async stop() {
       await Promise.all(runners.map((r) => r.stop()));
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await stopGateway();
       await stopOrchestrator();
       await clientConnection.close();
       await db.$disconnect();
     },
+  };
+}
+
+/** The environment that makes gateway/main.ts use these settings (gateway/settings.ts reads it). */
+function settingsEnv(settings: GatewaySettings, port: number): Record<string, string> {
+  return {
+    TRD_GATEWAY_PORT: String(port),
+    TRD_GATEWAY_HOST: '127.0.0.1',
+    TRD_MAX_PROMPT_BYTES: String(settings.maxPromptBytes),
+    TRD_MAX_WAIT_SECONDS: String(settings.maxWaitSeconds),
+    TRD_HEARTBEAT_TIMEOUT_MS: String(settings.jobLimits.heartbeatTimeoutMs),
+    TRD_JOB_DEADLINE_MS: String(settings.jobLimits.deadlineMs),
+    TRD_INFERENCE_MAX_ATTEMPTS: String(settings.jobLimits.maxAttempts),
+    TRD_RETRY_INITIAL_INTERVAL_MS: String(settings.jobLimits.retryInitialIntervalMs),
   };
 }

@@ -36,7 +36,13 @@ function quietTemporalLogs(): void {
 }
 
 export async function startStack(
-  opts: { jobLimits?: Partial<JobLimits>; settings?: Partial<GatewaySettings>; orchestrator?: 'in-process' | 'process'; services?: Partial<ServiceEndpoints> } = {},
+  opts: {
+    jobLimits?: Partial<JobLimits>;
+    settings?: Partial<GatewaySettings>;
+    orchestrator?: 'in-process' | 'process';
+    gateway?: 'in-process' | 'process';
+    services?: Partial<ServiceEndpoints>;
+  } = {},
 ): Promise<TestStack> {
   quietTemporalLogs();
   return startPlatform({ ...serviceEndpoints(), ...opts.services }, {
@@ -44,6 +50,7 @@ export async function startStack(
     jobLimits: { ...TEST_JOB_LIMITS, ...opts.jobLimits },
     settings: opts.settings,
     orchestrator: opts.orchestrator,
+    gateway: opts.gateway,
     echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,
   });
 }

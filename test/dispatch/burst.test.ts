@@ -1,0 +1,43 @@
+/** 500 jobs at once, two runners: every job completes, none runs to completion twice, both runners work. */
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { api, startStack, type TestStack } from '../support/stack.js';
+
+const JOBS = Number(process.env.TRD_BURST_JOBS || 500);
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startStack({ jobLimits: { deadlineMs: 5 * 60_000 } });
+  await Promise.all([stack.startRunner({ workerId: 'left' }), stack.startRunner({ workerId: 'right' })]);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
+}
+
+test(`${JOBS} jobs submitted at once all complete exactly once`, async () => {
+  const started = Date.now();
+  const created = await Promise.all(
+    Array.from({ length: JOBS }, (_, i) => api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `burst ${i}`, max_tokens: 4 })),
+  );
+  expect(created.map((c) => c.status)).toEqual(Array(JOBS).fill(202));
+  const ids = created.map((c) => c.json.id as string);
+  expect(new Set(ids).size).toBe(JOBS);
+
+  const done = await inBatches(ids, 50, (id) => api(stack, 'GET', `/v1/jobs/${id}?wait=60`));
+  const statuses = done.map((d) => d.json.status);
+  expect(statuses.filter((s) => s !== 'succeeded')).toEqual([]);
+  console.log(`burst: ${JOBS} jobs on 2 runners in ${Date.now() - started} ms`);
+
+  const receipts = await stack.db.receipt.findMany({ select: { jobId: true } });
+  expect(receipts).toHaveLength(JOBS);
+  expect(new Set(receipts.map((r) => r.jobId))).toEqual(new Set(ids));
+  const byWorker = await stack.db.job.groupBy({ by: ['workerId'], _count: true });
+  expect(byWorker.map((g) => g.workerId).sort()).toEqual(['left', 'right']);
+  expect(await stack.db.job.count({ where: { status: 'succeeded' } })).toBe(JOBS);
+});
