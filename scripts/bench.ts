@@ -3,7 +3,8 @@
  * one run on the same tiny model and prompt.
  *   1. bare node-llama-cpp in this process: generation tokens/s (1 and 2 threads);
  *   2. the same generation as jobs through gateway + Temporal + runner: tokens/s,
- *      and per-job overhead from acceptance to first token, p50/p99.
+ *      and per-job overhead from acceptance to first token, p50/p99;
+ *   3. a burst of --jobs jobs at once on two runners: jobs/s sustained and the split between runners.
  * Options: --jobs N (default 200), --tokens N (default 128), --json (one JSON line, for comparing runs).
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -68,6 +69,24 @@ try {
     tokens += job.usage.completion_tokens;
   }
   const wallSeconds = (performance.now() - started) / 1000;
+
+  await platform.startRunner({ workerId: 'bench-runner-2', extraArgs: ['--threads', '1'] });
+  const burstStarted = performance.now();
+  const burst = await Promise.all(
+    Array.from({ length: JOBS }, async (_, i) => {
+      const res = await fetch(`${platform.baseUrl}/v1/jobs?wait=120`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${platform.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'trd-tiny', prompt: `${PROMPT} ${i}`, max_tokens: TOKENS }),
+      });
+      return res.json();
+    }),
+  );
+  const burstSeconds = (performance.now() - burstStarted) / 1000;
+  const failedInBurst = burst.filter((j) => j.status !== 'succeeded').length;
+  if (failedInBurst) throw new Error(`${failedInBurst} burst jobs did not succeed`);
+  const split: Record<string, number> = {};
+  for (const j of burst) split[j.worker_id] = (split[j.worker_id] ?? 0) + 1;
   await platform.stop();
 
   const sortedOverhead = [...overhead].sort((a, b) => a - b);
@@ -82,6 +101,7 @@ try {
     end_to_end_tok_s: Math.round(tokens / wallSeconds),
     accepted_to_first_token_ms: { p50: quantile(sortedOverhead, 0.5), p99: quantile(sortedOverhead, 0.99), max: sortedOverhead.at(-1) },
     http_round_trip_ms: { p50: Math.round(quantile(sortedTrip, 0.5)), p99: Math.round(quantile(sortedTrip, 0.99)) },
+    burst_two_runners: { jobs_per_s: Number((JOBS / burstSeconds).toFixed(1)), tok_s: Math.round((JOBS * TOKENS) / burstSeconds), split },
   };
   if (values.json) console.log(JSON.stringify(result));
   else {
@@ -90,6 +110,7 @@ try {
     log(`  end to end:                   ${result.end_to_end_tok_s} tok/s (all tokens / wall time)`);
     log(`  accepted → first token:       p50 ${result.accepted_to_first_token_ms.p50} ms, p99 ${result.accepted_to_first_token_ms.p99} ms, max ${result.accepted_to_first_token_ms.max} ms`);
     log(`  POST ?wait round trip:        p50 ${result.http_round_trip_ms.p50} ms, p99 ${result.http_round_trip_ms.p99} ms`);
+    log(`burst of ${JOBS} jobs at once on two runners: ${result.burst_two_runners.jobs_per_s} jobs/s, ${result.burst_two_runners.tok_s} tok/s, split ${JSON.stringify(split)}`);
   }
 } finally {
   await services.stop();
