@@ -25,6 +25,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
 
   router.post('/v1/jobs', async (req, res) => {
     const body = CreateJobBody.parse(req.body ?? {});
+    const waitSeconds = Math.min(WaitQuery.parse(req.query).wait ?? 0, settings.maxWaitSeconds);
     const model = findModel(body.model);
     if (!model) throw new ApiError(404, 'model_not_found', `model "${body.model}" is not in the catalog (GET /v1/models lists them)`, 'model');
     if (body.max_tokens > model.maxOutputTokens) {
@@ -64,21 +65,24 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       acceptedAt: acceptedAt.toISOString(),
       limits: settings.jobLimits,
     };
+    const handle = client.workflow.getHandle(workflowIdForJob(jobId));
     try {
       await client.workflow.start<typeof inferenceJob>('inferenceJob', {
         taskQueue: ORCHESTRATOR_QUEUE,
-        workflowId: workflowIdForJob(jobId),
+        workflowId: handle.workflowId,
         args: [input],
       });
     } catch (err) {
-      // Never accepted: say so, and leave no job that looks alive.
-      await db.job.update({ where: { id: jobId }, data: { status: 'failed', error: 'could not be scheduled', finishedAt: new Date() } });
-      console.error(`gateway: starting workflow for ${jobId} failed:`, err);
-      throw new ApiError(503, 'scheduler_unavailable', 'the job could not be scheduled; nothing was charged, please retry');
+      // The start may have reached Temporal even though its answer did not reach us.
+      if (!(await workflowExists(handle))) {
+        // Never accepted: say so, and leave no job that looks alive.
+        await db.job.update({ where: { id: jobId }, data: { status: 'failed', error: 'could not be scheduled', finishedAt: new Date() } });
+        console.error(`gateway: starting workflow for ${jobId} failed:`, err);
+        throw new ApiError(503, 'scheduler_unavailable', 'the job could not be scheduled; nothing was charged, please retry');
+      }
     }
     // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.
-    const waitSeconds = Math.min(WaitQuery.parse(req.query).wait ?? 0, settings.maxWaitSeconds);
-    if (waitSeconds > 0) await waitForWorkflow(client, client.workflow.getHandle(workflowIdForJob(jobId)), waitSeconds);
+    if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds);
     const job = await findJob(db, jobId, customerId);
     res
       .status(isTerminal(job) ? 200 : 202)
@@ -127,6 +131,15 @@ async function findJob(db: Db, id: string, customerId: string) {
 
 function isTerminal(job: Job): boolean {
   return job.status === 'succeeded' || job.status === 'failed';
+}
+
+async function workflowExists(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    await handle.describe();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Waits up to `seconds` for the workflow to close; a timeout is the normal outcome of a long poll. */

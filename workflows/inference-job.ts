@@ -37,9 +37,11 @@ export type JobOutcome =
 
 /**
  * Signing and recording are short and run where the workflow runs (the
- * orchestrator), so they are local activities: no task-queue round trip each,
- * which took ~60 ms off every job (npm run bench). Database and signing hiccups
- * are retried until they pass; bad data is not.
+ * orchestrator), so they are local activities: no task-queue round trip each.
+ * From the runner's result to the workflow's completion took 113 ms with
+ * regular activities and 64 ms with local ones (event times of one job's
+ * history). Database and signing hiccups are retried until they pass; bad
+ * data is not.
  */
 const platform = proxyLocalActivities<PlatformActivities>({
   startToCloseTimeout: '30 seconds',

@@ -48,6 +48,12 @@ describe('POST /v1/jobs rejects', () => {
     expect((await res.json()).error.code).toBe('invalid_authorization');
   });
 
+  test('a wait that is not a number, before anything is created', async () => {
+    const res = await api(stack, 'POST', '/v1/jobs?wait=soon', good);
+    expect(res.status).toBe(400);
+    expect(res.json.error.param).toBe('wait');
+  });
+
   test('and none of them created a job or a workflow', async () => {
     expect(await stack.db.job.count()).toBe(0);
     const workflows = [];
