@@ -192,6 +192,7 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_GATEWAY_HOST: '127.0.0.1',
     TRD_MAX_PROMPT_BYTES: String(settings.maxPromptBytes),
     TRD_MAX_WAIT_SECONDS: String(settings.maxWaitSeconds),
+    TRD_WORKFLOW_START_TIMEOUT_MS: String(settings.startTimeoutMs),
     TRD_HEARTBEAT_TIMEOUT_MS: String(settings.jobLimits.heartbeatTimeoutMs),
     TRD_JOB_DEADLINE_MS: String(settings.jobLimits.deadlineMs),
     TRD_INFERENCE_MAX_ATTEMPTS: String(settings.jobLimits.maxAttempts),

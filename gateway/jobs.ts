@@ -67,14 +67,17 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
     };
     const handle = client.workflow.getHandle(workflowIdForJob(jobId));
     try {
-      await client.workflow.start<typeof inferenceJob>('inferenceJob', {
-        taskQueue: ORCHESTRATOR_QUEUE,
-        workflowId: handle.workflowId,
-        args: [input],
-      });
+      // The client retries an unreachable server for a long time; a customer should hear "retry" sooner.
+      await client.withDeadline(Date.now() + settings.startTimeoutMs, () =>
+        client.workflow.start<typeof inferenceJob>('inferenceJob', {
+          taskQueue: ORCHESTRATOR_QUEUE,
+          workflowId: handle.workflowId,
+          args: [input],
+        }),
+      );
     } catch (err) {
       // The start may have reached Temporal even though its answer did not reach us.
-      if (!(await workflowExists(handle))) {
+      if (!(await client.withDeadline(Date.now() + settings.startTimeoutMs, () => workflowExists(handle)))) {
         // Never accepted: say so, and leave no job that looks alive.
         await db.job.update({ where: { id: jobId }, data: { status: 'failed', error: 'could not be scheduled', finishedAt: new Date() } });
         console.error(`gateway: starting workflow for ${jobId} failed:`, err);

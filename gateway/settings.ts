@@ -7,6 +7,8 @@ export interface GatewaySettings {
   host: string;
   maxPromptBytes: number;
   maxWaitSeconds: number;
+  /** How long accepting a job may wait on Temporal before the customer gets a 503. */
+  startTimeoutMs: number;
   jobLimits: JobLimits;
 }
 
@@ -16,6 +18,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     host: env.TRD_GATEWAY_HOST || '127.0.0.1',
     maxPromptBytes: envInt(env, 'TRD_MAX_PROMPT_BYTES', 32 * 1024, { min: 1 }),
     maxWaitSeconds: envInt(env, 'TRD_MAX_WAIT_SECONDS', 60, { min: 0, max: 600 }),
+    startTimeoutMs: envInt(env, 'TRD_WORKFLOW_START_TIMEOUT_MS', 10_000, { min: 100 }),
     jobLimits: {
       heartbeatTimeoutMs: envInt(env, 'TRD_HEARTBEAT_TIMEOUT_MS', 10_000, { min: 100 }),
       deadlineMs: envInt(env, 'TRD_JOB_DEADLINE_MS', 10 * 60_000, { min: 1000 }),

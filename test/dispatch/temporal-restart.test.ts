@@ -19,7 +19,8 @@ beforeAll(async () => {
   const dbFile = join(mkdtempSync(join(tmpdir(), 'temporal-db-')), 'temporal.db');
   startTemporal = () => startTemporalDevServer({ cli: findTemporalCli(), port, dbFile, namespaces: [testNamespace()] });
   temporal = await startTemporal();
-  stack = await startStack({ services: { temporalAddress: temporal.address } });
+  // Deadline well past the outage; accepting a job gives up on a dead Temporal after 2 s.
+  stack = await startStack({ services: { temporalAddress: temporal.address }, jobLimits: { deadlineMs: 180_000 }, settings: { startTimeoutMs: 2000 } });
   await stack.startRunner({ workerId: 'survivor', env: { TRD_RUNNER_FAULTS: 'token-delay-ms=20' } });
 });
 
@@ -38,14 +39,17 @@ test('jobs accepted before a Temporal crash complete after it restarts', async (
   // While Temporal is down the gateway still answers from PostgreSQL, and refuses new jobs honestly.
   const during = await api(stack, 'GET', `/v1/jobs/${running.json.id}`);
   expect(during.status).toBe(200);
+  const askedAt = Date.now();
   const refused = await api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: 'not now', max_tokens: 2 });
   expect(refused.status).toBe(503);
+  // Two 2 s bounds (start, then the check whether it started anyway) and slack; unbounded, it took ~35 s.
+  expect(Date.now() - askedAt).toBeLessThan(10_000);
   expect(refused.json.error.code).toBe('scheduler_unavailable');
 
   temporal = await startTemporal();
   for (const id of [running.json.id, ...queued]) {
     const done = await waitForJob(stack, id, (j) => j.status === 'succeeded' || j.status === 'failed', 90_000);
-    expect({ id, status: done.status }).toEqual({ id, status: 'succeeded' });
+    expect({ id, status: done.status, error: done.error }).toEqual({ id, status: 'succeeded', error: null });
   }
   expect(await stack.db.receipt.count()).toBe(4);
   // The refused job is on record as never scheduled, not left looking alive.
