@@ -18,7 +18,7 @@ import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../pl
 import type { JobLimits } from '../workflows/inference-job.js';
 import { createDatabase } from './postgres.js';
 import { freePort } from './ports.js';
-import { startProcess, type ManagedProcess } from './processes.js';
+import { startProcess, startTsProcess, type ManagedProcess } from './processes.js';
 import { TEMPLATE_DB, type ServiceEndpoints } from './services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -68,11 +68,9 @@ export async function startPlatform(
   const signingKeyPem = generateSigningKeyPem();
   const signingKey = await signingKeyFromPem(signingKeyPem);
 
-  let stopCurrentOrchestrator: ((signal: NodeJS.Signals) => Promise<void>) | null = null;
-  const startOrchestrator = async () => {
+  const orchestrator = restartable(async () => {
     if (opts.orchestrator === 'process') {
-      const child = startProcess('orchestrator', process.execPath, ['--import', 'tsx', 'orchestrator/main.ts'], {
-        cwd: ROOT,
+      const child = startTsProcess('orchestrator', 'orchestrator/main.ts', {
         env: {
           DATABASE_URL: databaseUrl,
           TEMPORAL_ADDRESS: temporalAddress,
@@ -84,57 +82,43 @@ export async function startPlatform(
         echo: opts.echo,
       });
       await child.waitFor(/orchestrator: polling/, 60_000);
-      stopCurrentOrchestrator = (signal) => child.stop(signal);
-      return;
+      return (signal) => child.stop(signal);
     }
     const connection = await NativeConnection.connect({ address: temporalAddress });
     const worker: Worker = await createOrchestratorWorker({ connection, namespace, db, signingKey, workflowBundlePath: services.workflowBundlePath });
     const running = worker.run();
-    stopCurrentOrchestrator = async () => {
+    return async () => {
       worker.shutdown();
       await running;
       await connection.close();
     };
-  };
-  const stopOrchestrator = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    const stop = stopCurrentOrchestrator;
-    stopCurrentOrchestrator = null;
-    await stop?.(signal);
-  };
-  await startOrchestrator();
+  });
+  await orchestrator.start();
 
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace });
   const base = gatewaySettings({});
   const settings: GatewaySettings = { ...base, ...opts.settings, jobLimits: { ...base.jobLimits, ...opts.jobLimits } };
   const port = await freePort();
-  let stopCurrentGateway: ((signal: NodeJS.Signals) => Promise<void>) | null = null;
-  const startGateway = async () => {
+  const gateway = restartable(async () => {
     if (opts.gateway === 'process') {
-      const child = startProcess('gateway', process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
-        cwd: ROOT,
+      const child = startTsProcess('gateway', 'gateway/main.ts', {
         env: { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, CHECKPOINT_DISABLE: '1', ...settingsEnv(settings, port) },
         echo: opts.echo,
       });
       await child.waitFor(/gateway: listening/, 60_000);
-      stopCurrentGateway = (signal) => child.stop(signal);
-      return;
+      return (signal) => child.stop(signal);
     }
     const server: Server = await new Promise((resolve) => {
       const s = createGatewayApp({ db, temporal: client, settings }).listen(port, '127.0.0.1', () => resolve(s));
     });
-    stopCurrentGateway = async () => {
+    return async () => {
       // Long polls would hold a plain close() open.
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     };
-  };
-  const stopGateway = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    const stop = stopCurrentGateway;
-    stopCurrentGateway = null;
-    await stop?.(signal);
-  };
-  await startGateway();
+  });
+  await gateway.start();
 
   const runners: ManagedProcess[] = [];
   const newApiKey = async (name = 'local customer') => createApiKey(db, await createCustomer(db, name), 'local');
@@ -150,10 +134,10 @@ export async function startPlatform(
     apiKey: await newApiKey(),
     settings,
     newApiKey,
-    stopOrchestrator,
-    startOrchestrator,
-    stopGateway,
-    startGateway,
+    stopOrchestrator: orchestrator.stop,
+    startOrchestrator: orchestrator.start,
+    stopGateway: gateway.stop,
+    startGateway: gateway.start,
     async startRunner(o = {}) {
       const workerId = o.workerId ?? `test-runner-${runners.length + 1}`;
       const runner = startProcess(
@@ -177,10 +161,27 @@ export async function startPlatform(
     },
     async stop() {
       await Promise.all(runners.map((r) => r.stop()));
-      await stopGateway();
-      await stopOrchestrator();
+      await gateway.stop();
+      await orchestrator.stop();
       await clientConnection.close();
       await db.$disconnect();
+    },
+  };
+}
+
+type Stop = (signal: NodeJS.Signals) => Promise<void>;
+
+/** A part that can be stopped (by a signal, when it is a process: SIGKILL is a crash) and started again. */
+function restartable(start: () => Promise<Stop>) {
+  let stopCurrent: Stop | null = null;
+  return {
+    start: async () => {
+      stopCurrent = await start();
+    },
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      const stop = stopCurrent;
+      stopCurrent = null;
+      await stop?.(signal);
     },
   };
 }

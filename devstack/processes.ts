@@ -1,5 +1,8 @@
 /** Child processes of the local stack, with prefixed output and an orderly stop. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface ManagedProcess {
   name: string;
@@ -66,4 +69,9 @@ export function startProcess(
       clearTimeout(timer);
     },
   };
+}
+
+/** One of this repository's TypeScript entry points (e.g. `gateway/main.ts`) as a process, run through tsx. */
+export function startTsProcess(name: string, script: string, opts: { env?: NodeJS.ProcessEnv; echo?: (line: string) => void } = {}): ManagedProcess {
+  return startProcess(name, process.execPath, ['--import', 'tsx', script], { cwd: ROOT, ...opts });
 }

@@ -114,7 +114,8 @@ export async function startTemporalDevServer(opts: {
   };
 }
 
-async function startWithSdkDownload(opts: {
+/** Exported so a test can run this path with a local CLI, where nothing can be downloaded. */
+export async function startWithSdkDownload(opts: {
   port: number;
   uiPort?: number;
   dbFile?: string;
@@ -140,6 +141,3 @@ async function startWithSdkDownload(opts: {
     stop: () => env.teardown(),
   };
 }
-
-/** Exposed so the SDK path can be exercised with a local CLI where nothing can be downloaded. */
-export const startTemporalThroughSdk = startWithSdkDownload;

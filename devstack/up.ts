@@ -13,7 +13,7 @@ import { envInt } from '../platform/env.js';
 import { generateSigningKeyPem } from '../platform/signing-key.js';
 import { migrateDatabase } from './migrate.js';
 import { startLocalPostgres } from './postgres.js';
-import { startProcess, type ManagedProcess } from './processes.js';
+import { startProcess, startTsProcess } from './processes.js';
 import { findTemporalCli, startTemporalDevServer } from './temporal.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -64,10 +64,8 @@ try {
   if (!existsSync(keyFile)) await writeFile(keyFile, generateSigningKeyPem(), { mode: 0o600 });
 
   const common = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, CHECKPOINT_DISABLE: '1' };
-  const children: ManagedProcess[] = [];
   const spawnTs = (name: string, script: string, extraEnv: Record<string, string> = {}) => {
-    const p = startProcess(name, process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...common, ...extraEnv }, echo });
-    children.push(p);
+    const p = startTsProcess(name, script, { env: { ...common, ...extraEnv }, echo });
     stops.push(() => p.stop());
     return p;
   };

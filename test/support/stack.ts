@@ -29,7 +29,7 @@ function quietTemporalLogs(): void {
   runtimeInstalled = true;
   try {
     // Errors only: the fault tests make Temporal's clients log every retry while a server is down.
-    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, console: {} } } });
   } catch {
     // Already installed by an earlier test file in this process.
   }
