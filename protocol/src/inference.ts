@@ -49,7 +49,6 @@ export const InferenceErrors = {
   InvalidTask: 'InvalidTask',
 } as const;
 
-
 /**
  * What is wrong with a runner's result for this task, or null. Pure, so the
  * workflow can run it: a runner's answer is checked before it is signed.
