@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
-import { createGatewayApp } from '../gateway/app.js';
+import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
 import { createDb, type Db } from '../platform/db.js';
@@ -112,11 +112,7 @@ export async function startPlatform(
     const server: Server = await new Promise((resolve) => {
       const s = createGatewayApp({ db, temporal: client, settings }).listen(port, '127.0.0.1', () => resolve(s));
     });
-    return async () => {
-      // Long polls would hold a plain close() open.
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    };
+    return () => closeHttpServer(server);
   });
   await gateway.start();
 

@@ -1,5 +1,6 @@
 /** The gateway's HTTP surface, built over its dependencies (tests build it the same way). */
 import express from 'express';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { MODEL_CATALOG } from '@trd/protocol';
@@ -41,4 +42,11 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   });
   app.use(handleErrors);
   return app;
+}
+
+/** Stops serving. Long polls (`?wait=`) would hold a plain close() open for up to a minute. */
+export async function closeHttpServer(server: Server): Promise<void> {
+  const closed = new Promise((resolve) => server.close(resolve));
+  server.closeAllConnections();
+  await closed;
 }

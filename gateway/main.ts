@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createDb } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { temporalSettings } from '../platform/temporal.js';
-import { createGatewayApp } from './app.js';
+import { closeHttpServer, createGatewayApp } from './app.js';
 import { gatewaySettings } from './settings.js';
 
 const env = process.env;
@@ -18,9 +18,7 @@ const server = app.listen(settings.port, settings.host, () => {
 });
 
 async function shutdown(): Promise<void> {
-  // Long polls would hold a plain close() open for up to a minute.
-  server.close();
-  server.closeAllConnections();
+  await closeHttpServer(server);
   await connection.close();
   await db.$disconnect();
 }
