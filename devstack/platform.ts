@@ -8,7 +8,6 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
 import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
@@ -18,10 +17,8 @@ import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../pl
 import type { JobLimits } from '../workflows/inference-job.js';
 import { createDatabase } from './postgres.js';
 import { freePort } from './ports.js';
-import { startProcess, startTsProcess, type ManagedProcess } from './processes.js';
+import { startTrdWorker, startTsProcess, type ManagedProcess } from './processes.js';
 import { TEMPLATE_DB, type ServiceEndpoints } from './services.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface LocalPlatform {
   baseUrl: string;
@@ -136,11 +133,10 @@ export async function startPlatform(
     startGateway: gateway.start,
     async startRunner(o = {}) {
       const workerId = o.workerId ?? `test-runner-${runners.length + 1}`;
-      const runner = startProcess(
+      const runner = startTrdWorker(
         workerId,
-        process.execPath,
         [
-          'gpu-runner/bin/trd-worker.js', 'start',
+          'start',
           '--model', 'trd-tiny',
           '--models-dir', services.modelsDir,
           '--worker-id', workerId,
@@ -149,7 +145,7 @@ export async function startPlatform(
           '--shutdown-grace-ms', '2000',
           ...(o.extraArgs ?? []),
         ],
-        { cwd: ROOT, env: o.env, echo: opts.echo },
+        { env: o.env, echo: opts.echo },
       );
       runners.push(runner);
       await runner.waitFor(/trd-worker: serving/, 60_000);

@@ -75,3 +75,8 @@ export function startProcess(
 export function startTsProcess(name: string, script: string, opts: { env?: NodeJS.ProcessEnv; echo?: (line: string) => void } = {}): ManagedProcess {
   return startProcess(name, process.execPath, ['--import', 'tsx', script], { cwd: ROOT, ...opts });
 }
+
+/** `trd-worker <args>` from this repository's gpu-runner, as a process. */
+export function startTrdWorker(name: string, args: string[], opts: { env?: NodeJS.ProcessEnv; echo?: (line: string) => void } = {}): ManagedProcess {
+  return startProcess(name, process.execPath, ['gpu-runner/bin/trd-worker.js', ...args], { cwd: ROOT, ...opts });
+}

@@ -13,7 +13,7 @@ import { envInt } from '../platform/env.js';
 import { generateSigningKeyPem } from '../platform/signing-key.js';
 import { migrateDatabase } from './migrate.js';
 import { startLocalPostgres } from './postgres.js';
-import { startProcess, startTsProcess } from './processes.js';
+import { startTrdWorker, startTsProcess } from './processes.js';
 import { findTemporalCli, startTemporalDevServer } from './temporal.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -71,11 +71,10 @@ try {
   };
   const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keyFile });
   const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway) });
-  const runner = startProcess(
+  const runner = startTrdWorker(
     'runner',
-    process.execPath,
-    ['gpu-runner/bin/trd-worker.js', 'start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--worker-id', 'local-runner-1'],
-    { cwd: ROOT, env: { TRD_TEMPORAL_ADDRESS: temporal.address }, echo },
+    ['start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--worker-id', 'local-runner-1'],
+    { env: { TRD_TEMPORAL_ADDRESS: temporal.address }, echo },
   );
   stops.push(() => runner.stop());
   await Promise.all([
