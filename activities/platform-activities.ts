@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { sha256Hex, signReceipt, type InferenceResult, type SignedReceipt } from '@trd/protocol';
+import { jobSettlement, postTransaction } from '../economy/ledger.js';
 import type { Db } from '../platform/db.js';
 import type { SigningKey } from '../platform/signing-key.js';
 
@@ -16,11 +17,41 @@ export interface ReceiptRequest {
   issuedAt: string;
 }
 
+/** What a job costs and who earns it, as the workflow computed it (economy/billing.ts). */
+export interface JobBilling {
+  workerId: string;
+  billableMs: number;
+  chargeMicrocredits: number;
+  runnerMicrocredits: number;
+  platformMicrocredits: number;
+}
+
 export interface JobSuccess {
   jobId: string;
   result: InferenceResult;
   receipt: SignedReceipt;
   queueWaitMs: number;
+  /** Absent only for jobs accepted before billing (inferenceJobV1). */
+  customerId?: string;
+  billing?: JobBilling;
+}
+
+export interface JobCancellation {
+  jobId: string;
+  customerId: string;
+  /** What the runner generated before it stopped, when it got that far. */
+  partial: InferenceResult | null;
+  billing: JobBilling | null;
+}
+
+/** An attempt that did not give the accepted result, held against its runner. */
+export interface AttemptRecord {
+  /** `<job id>:<attempt number>`, so a replayed write changes nothing. */
+  id: string;
+  jobId: string;
+  workerId: string;
+  outcome: 'invalid_result' | 'moved_to_faster_runner';
+  detail: string;
 }
 
 export interface JobFailure {
@@ -79,6 +110,8 @@ export function createPlatformActivities(deps: { db: Db; signingKey: SigningKey 
             modelLoadMs: r.timings.modelLoadMs,
             timeToFirstTokenMs: r.timings.timeToFirstTokenMs,
             generationMs: r.timings.generationMs,
+            billableMs: s.billing?.billableMs,
+            chargeMicrocredits: s.billing ? BigInt(s.billing.chargeMicrocredits) : undefined,
             finishedAt: new Date(r.finishedAt),
           },
         });
@@ -90,13 +123,43 @@ export function createPlatformActivities(deps: { db: Db; signingKey: SigningKey 
           create: { jobId: s.jobId, kid: s.receipt.envelope.kid, document: s.receipt as object },
           update: {},
         });
+        if (s.billing && s.customerId) await postTransaction(tx, jobSettlement(s.jobId, s.customerId, s.billing));
       });
+    },
+
+    async recordJobCancelled(c: JobCancellation): Promise<void> {
+      const p = c.partial;
+      await db.$transaction(async (tx) => {
+        await tx.job.updateMany({
+          where: { id: c.jobId, status: { in: ['queued', 'running'] } },
+          data: {
+            status: 'cancelled',
+            error: 'cancelled by the customer',
+            output: p?.text,
+            finishReason: p ? 'cancelled' : undefined,
+            promptTokens: p?.promptTokens,
+            completionTokens: p?.completionTokens ?? 0,
+            workerId: p?.workerId,
+            timeToFirstTokenMs: p?.timings.timeToFirstTokenMs,
+            generationMs: p?.timings.generationMs,
+            billableMs: c.billing?.billableMs ?? 0,
+            chargeMicrocredits: BigInt(c.billing?.chargeMicrocredits ?? 0),
+            finishedAt: new Date(),
+          },
+        });
+        if (c.billing) await postTransaction(tx, jobSettlement(c.jobId, c.customerId, c.billing));
+      });
+    },
+
+    async recordAttempt(a: AttemptRecord): Promise<void> {
+      await db.jobAttempt.createMany({ data: [a], skipDuplicates: true });
     },
 
     async recordJobFailed(f: JobFailure): Promise<void> {
       await db.job.updateMany({
         where: { id: f.jobId, status: { in: ['queued', 'running'] } },
-        data: { status: 'failed', error: f.reason, finishedAt: new Date() },
+        // A failed job is never charged.
+        data: { status: 'failed', error: f.reason, billableMs: 0, chargeMicrocredits: 0n, finishedAt: new Date() },
       });
     },
   };

@@ -8,7 +8,9 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import type { TrustTier } from '@trd/protocol';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
+import { createRunnerToken } from '../gateway/runners.js';
 import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
@@ -30,8 +32,18 @@ export interface LocalPlatform {
   signingKey: SigningKey;
   apiKey: string;
   settings: GatewaySettings;
-  /** Starts a `trd-worker start` process for the tiny model and waits until it polls. */
-  startRunner(opts?: { workerId?: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv }): Promise<ManagedProcess>;
+  /**
+   * Registers a runner (id, token, tier), starts a `trd-worker start` process
+   * for the tiny model that heartbeats to this gateway, and waits until it polls.
+   */
+  startRunner(opts?: {
+    workerId?: string;
+    tier?: TrustTier;
+    /** 'on-demand' starts it cold: the model stays on disk until a job needs it. */
+    load?: 'on-start' | 'on-demand';
+    extraArgs?: string[];
+    env?: NodeJS.ProcessEnv;
+  }): Promise<ManagedProcess>;
   /** Another customer's key. */
   newApiKey(name?: string): Promise<string>;
   /** Stops the orchestrator (with `orchestrator: 'process'`, by this signal: SIGKILL is a crash). */
@@ -65,6 +77,16 @@ export async function startPlatform(
   const signingKeyPem = generateSigningKeyPem();
   const signingKey = await signingKeyFromPem(signingKeyPem);
 
+  const clientConnection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace });
+  const base = gatewaySettings({});
+  const settings: GatewaySettings = {
+    ...base,
+    ...opts.settings,
+    jobLimits: { ...base.jobLimits, ...opts.jobLimits },
+    dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
+  };
+
   const orchestrator = restartable(async () => {
     if (opts.orchestrator === 'process') {
       const child = startTsProcess('orchestrator', 'orchestrator/main.ts', {
@@ -74,6 +96,7 @@ export async function startPlatform(
           TEMPORAL_NAMESPACE: namespace,
           TRD_RECEIPT_SIGNING_KEY: signingKeyPem,
           TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
+          TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
           CHECKPOINT_DISABLE: '1',
         },
         echo: opts.echo,
@@ -82,7 +105,15 @@ export async function startPlatform(
       return (signal) => child.stop(signal);
     }
     const connection = await NativeConnection.connect({ address: temporalAddress });
-    const worker: Worker = await createOrchestratorWorker({ connection, namespace, db, signingKey, workflowBundlePath: services.workflowBundlePath });
+    const worker: Worker = await createOrchestratorWorker({
+      connection,
+      namespace,
+      client,
+      dispatch: settings.dispatch,
+      db,
+      signingKey,
+      workflowBundlePath: services.workflowBundlePath,
+    });
     const running = worker.run();
     return async () => {
       worker.shutdown();
@@ -92,10 +123,6 @@ export async function startPlatform(
   });
   await orchestrator.start();
 
-  const clientConnection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace });
-  const base = gatewaySettings({});
-  const settings: GatewaySettings = { ...base, ...opts.settings, jobLimits: { ...base.jobLimits, ...opts.jobLimits } };
   const port = await freePort();
   const gateway = restartable(async () => {
     if (opts.gateway === 'process') {
@@ -114,10 +141,11 @@ export async function startPlatform(
   await gateway.start();
 
   const runners: ManagedProcess[] = [];
+  const baseUrl = `http://127.0.0.1:${port}`;
   const newApiKey = async (name = 'local customer') => createApiKey(db, await createCustomer(db, name), 'local');
 
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl,
     db,
     client,
     namespace,
@@ -133,19 +161,21 @@ export async function startPlatform(
     startGateway: gateway.start,
     async startRunner(o = {}) {
       const workerId = o.workerId ?? `test-runner-${runners.length + 1}`;
+      const token = await createRunnerToken(db, workerId, o.tier);
       const runner = startTrdWorker(
         workerId,
         [
           'start',
           '--model', 'trd-tiny',
+          '--load', o.load ?? 'on-start',
           '--models-dir', services.modelsDir,
-          '--worker-id', workerId,
+          '--gateway-url', baseUrl,
           '--temporal-address', temporalAddress,
           '--namespace', namespace,
           '--shutdown-grace-ms', '2000',
           ...(o.extraArgs ?? []),
         ],
-        { env: o.env, echo: opts.echo },
+        { env: { TRD_RUNNER_TOKEN: token, ...o.env }, echo: opts.echo },
       );
       runners.push(runner);
       await runner.waitFor(/trd-worker: serving/, 60_000);
@@ -190,5 +220,9 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_JOB_DEADLINE_MS: String(settings.jobLimits.deadlineMs),
     TRD_INFERENCE_MAX_ATTEMPTS: String(settings.jobLimits.maxAttempts),
     TRD_RETRY_INITIAL_INTERVAL_MS: String(settings.jobLimits.retryInitialIntervalMs),
+    TRD_WARM_WAIT_MS: String(settings.jobLimits.warmWaitMs),
+    TRD_PROGRESS_CHECK_MS: String(settings.jobLimits.progressCheckMs),
+    TRD_LONG_JOB_GRACE_MS: String(settings.jobLimits.longJobGraceMs),
+    TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
   };
 }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createApiKey, createCustomer, findCustomerByApiKey } from '../gateway/api-keys.js';
+import { createRunnerToken } from '../gateway/runners.js';
 import { createDb } from '../platform/db.js';
 import { envInt } from '../platform/env.js';
 import { generateSigningKeyPem } from '../platform/signing-key.js';
@@ -71,20 +72,18 @@ try {
   };
   const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keyFile });
   const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway) });
+  const base = `http://127.0.0.1:${ports.gateway}`;
+  await gateway.waitFor(/gateway: listening/, 60_000);
+  // The runner heartbeats to the gateway, which names it by its token.
   const runner = startTrdWorker(
     'runner',
-    ['start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--worker-id', 'local-runner-1'],
-    { env: { TRD_TEMPORAL_ADDRESS: temporal.address }, echo },
+    ['start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--gateway-url', base],
+    { env: { TRD_TEMPORAL_ADDRESS: temporal.address, TRD_RUNNER_TOKEN: await devRunnerToken(databaseUrl, 'local-runner-1') }, echo },
   );
   stops.push(() => runner.stop());
-  await Promise.all([
-    orchestrator.waitFor(/orchestrator: polling/, 120_000),
-    gateway.waitFor(/gateway: listening/, 60_000),
-    runner.waitFor(/trd-worker: serving/, 60_000),
-  ]);
+  await Promise.all([orchestrator.waitFor(/orchestrator: polling/, 120_000), runner.waitFor(/trd-worker: serving/, 60_000)]);
 
   const apiKey = await devApiKey(databaseUrl, `${STATE}/dev-api-key`);
-  const base = `http://127.0.0.1:${ports.gateway}`;
   console.log(`
 TRD Compute is running.
   gateway        ${base}
@@ -101,6 +100,16 @@ Ctrl-C stops everything.`);
 } catch (err) {
   console.error(`[dev] ${(err as Error).message}`);
   await stopAll(1);
+}
+
+/** A fresh token for the local runner at each start (the old one stops working). */
+async function devRunnerToken(databaseUrl: string, runnerId: string): Promise<string> {
+  const db = createDb(databaseUrl);
+  try {
+    return await createRunnerToken(db, runnerId);
+  } finally {
+    await db.$disconnect();
+  }
 }
 
 /** One API key for the local customer, kept across restarts in a 0600 file. */

@@ -11,10 +11,10 @@ import { ApiError } from './errors.js';
 import { CreateJobBody, JobIdParam, WaitQuery } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
 
-type LiveStatus = 'queued' | 'running';
+type LiveStatus = 'queued' | 'running' | 'cancelling';
 interface Live {
   status: LiveStatus;
-  attempt: number;
+  attempt?: number;
   /** The runner working on it now. */
   workerId: string | null;
 }
@@ -49,6 +49,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
         maxTokens: body.max_tokens,
         temperature: body.temperature,
         seed: body.seed,
+        minTier: body.min_tier,
         status: 'queued',
         acceptedAt,
       },
@@ -62,6 +63,8 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       maxTokens: body.max_tokens,
       temperature: body.temperature,
       seed: body.seed,
+      minTier: body.min_tier,
+      creditsPerHour: model.creditsPerHour,
       acceptedAt: acceptedAt.toISOString(),
       limits: settings.jobLimits,
     };
@@ -107,10 +110,24 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
     res.json(jobView(job, live));
   });
 
+  // Stops the job: a queued job never runs; a running one stops generating, and only what it generated is charged.
+  router.post('/v1/jobs/:id/cancel', async (req, res) => {
+    const jobId = parseJobId(req);
+    const waitSeconds = Math.min(WaitQuery.parse(req.query).wait ?? 10, settings.maxWaitSeconds);
+    let job = await findJob(db, jobId, res.locals.customerId);
+    if (isTerminal(job)) throw new ApiError(409, 'job_finished', `the job already ${job.status === 'cancelled' ? 'was cancelled' : job.status}; there is nothing to cancel`);
+    const handle = client.workflow.getHandle(workflowIdForJob(jobId));
+    await client.withDeadline(Date.now() + settings.startTimeoutMs, () => handle.cancel());
+    if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds);
+    job = await findJob(db, jobId, res.locals.customerId);
+    res.status(isTerminal(job) ? 200 : 202).json(jobView(job, isTerminal(job) ? null : { status: 'cancelling', attempt: undefined, workerId: null }));
+  });
+
   router.get('/v1/jobs/:id/receipt', async (req, res) => {
     const job = await findJob(db, parseJobId(req), res.locals.customerId);
     if (!job.receipt) {
-      const why = job.status === 'failed' ? 'the job failed, so it has no receipt' : 'the job has not finished yet';
+      const why =
+        job.status === 'failed' ? 'the job failed, so it has no receipt' : job.status === 'cancelled' ? 'the job was cancelled, so it has no receipt' : 'the job has not finished yet';
       throw new ApiError(404, 'receipt_not_found', why);
     }
     res.json(job.receipt.document);
@@ -133,7 +150,7 @@ async function findJob(db: Db, id: string, customerId: string) {
 }
 
 function isTerminal(job: Job): boolean {
-  return job.status === 'succeeded' || job.status === 'failed';
+  return job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled';
 }
 
 async function workflowExists(handle: WorkflowHandle): Promise<boolean> {
@@ -168,7 +185,7 @@ async function liveStatus(handle: WorkflowHandle): Promise<Live | null> {
 }
 
 function jobView(job: Job & { receipt: Receipt | null }, live: Live | null) {
-  const finished = job.status === 'succeeded';
+  const finished = job.status === 'succeeded' || (job.status === 'cancelled' && job.completionTokens !== null && job.promptTokens !== null);
   return {
     id: job.id,
     object: 'job',
@@ -189,6 +206,10 @@ function jobView(job: Job & { receipt: Receipt | null }, live: Live | null) {
           generation_ms: job.generationMs,
         }
       : null,
+    min_tier: job.minTier,
+    // Integer microcredits (1 credit = 1,000,000); null until the job is over.
+    billing:
+      job.chargeMicrocredits !== null ? { billable_ms: job.billableMs, charge_microcredits: Number(job.chargeMicrocredits) } : null,
     worker_id: live?.workerId ?? job.workerId,
     created_at: job.acceptedAt.toISOString(),
     finished_at: job.finishedAt?.toISOString() ?? null,

@@ -1,6 +1,8 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN } from '@trd/protocol';
+import { JOB_ID_PATTERN, TRUST_TIERS } from '@trd/protocol';
+
+const TrustTier = z.enum(TRUST_TIERS);
 
 export const CreateJobBody = z
   .object({
@@ -10,6 +12,8 @@ export const CreateJobBody = z
     /** 0 (the default) is greedy decoding: the same prompt gives the same output. */
     temperature: z.number().min(0).max(2).default(0),
     seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    /** Only runners of this trust tier or above may run the job. */
+    min_tier: TrustTier.default('probation'),
   })
   .strict();
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
@@ -23,3 +27,21 @@ export const WaitQuery = z.object({
     .transform(Number)
     .optional(),
 });
+
+export const EligibleQuery = z.object({
+  model: z.string({ error: 'is required (?model=<catalog key>)' }).min(1),
+  min_tier: TrustTier.default('probation'),
+});
+
+const ModelKeys = z.array(z.string().min(1).max(64)).max(64);
+
+export const RunnerHeartbeatBody = z
+  .object({
+    state: z.enum(['starting', 'idle', 'busy', 'loading', 'stopping']),
+    loaded_models: ModelKeys,
+    disk_models: ModelKeys,
+    running_jobs: z.number().int().min(0).max(1024),
+    slots: z.number().int().min(1).max(1024),
+    free_vram_mib: z.number().int().min(0).nullable().default(null),
+  })
+  .strict();

@@ -1,5 +1,6 @@
 /** Gateway settings from the environment; every time bound is configurable so tests can shorten it. */
 import type { JobLimits } from '../workflows/inference-job.js';
+import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt } from '../platform/env.js';
 
 export interface GatewaySettings {
@@ -10,6 +11,7 @@ export interface GatewaySettings {
   /** How long accepting a job may wait on Temporal before the customer gets a 503. */
   startTimeoutMs: number;
   jobLimits: JobLimits;
+  dispatch: DispatchSettings;
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -24,6 +26,11 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       deadlineMs: envInt(env, 'TRD_JOB_DEADLINE_MS', 10 * 60_000, { min: 1000 }),
       maxAttempts: envInt(env, 'TRD_INFERENCE_MAX_ATTEMPTS', 4, { min: 1, max: 100 }),
       retryInitialIntervalMs: envInt(env, 'TRD_RETRY_INITIAL_INTERVAL_MS', 1000, { min: 10 }),
+      // A free warm runner takes a job within milliseconds; a busy one is not worth waiting a second for.
+      warmWaitMs: envInt(env, 'TRD_WARM_WAIT_MS', 1000, { min: 10 }),
+      progressCheckMs: envInt(env, 'TRD_PROGRESS_CHECK_MS', 5000, { min: 100 }),
+      longJobGraceMs: envInt(env, 'TRD_LONG_JOB_GRACE_MS', 3000, { min: 0 }),
     },
+    dispatch: dispatchSettings(env),
   };
 }

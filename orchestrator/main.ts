@@ -1,5 +1,7 @@
 /** `tsx orchestrator/main.ts`: runs the orchestrator worker until SIGINT/SIGTERM. */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { dispatchSettings } from '../dispatch/settings.js';
 import { createDb } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { loadSigningKey } from '../platform/signing-key.js';
@@ -11,9 +13,12 @@ const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'));
 const signingKey = await loadSigningKey(env);
 const connection = await NativeConnection.connect({ address: temporal.address });
+const clientConnection = await Connection.connect({ address: temporal.address });
 const worker = await createOrchestratorWorker({
   connection,
   namespace: temporal.namespace,
+  client: new Client({ connection: clientConnection, namespace: temporal.namespace }),
+  dispatch: dispatchSettings(env),
   db,
   signingKey,
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
@@ -22,4 +27,5 @@ console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${tempo
 // Worker.run() shuts down gracefully on SIGINT/SIGTERM by default.
 await worker.run();
 await connection.close();
+await clientConnection.close();
 await db.$disconnect();

@@ -1,11 +1,14 @@
 /**
  * The orchestrator process: hosts the workflows and the trusted activities
- * (database, receipt signing) on the `orchestrator` queue.
+ * (database, receipt signing, routing advice) on the `orchestrator` queue.
  */
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
+import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
+import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import type { SigningKey } from '../platform/signing-key.js';
 
@@ -14,6 +17,9 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 export interface OrchestratorDeps {
   connection: NativeConnection;
   namespace: string;
+  /** For routing advice: task-queue pollers and running jobs' progress. */
+  client: Client;
+  dispatch: DispatchSettings;
   db: Db;
   signingKey: SigningKey;
   /** A prebuilt bundle (production); otherwise workflows are bundled from source at start. */
@@ -38,6 +44,9 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     namespace: deps.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     ...workflowSource,
-    activities: createPlatformActivities({ db: deps.db, signingKey: deps.signingKey }),
+    activities: {
+      ...createPlatformActivities({ db: deps.db, signingKey: deps.signingKey }),
+      ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch }),
+    },
   });
 }

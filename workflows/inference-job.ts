@@ -1,21 +1,56 @@
 /**
- * One customer job: route it to a runner that serves the model, check and
- * sign what comes back, record the outcome. Deterministic: every side effect
- * is an activity, and time comes from the workflow clock.
+ * One customer job: route it to a runner, move it when its runner is too
+ * slow, check and sign what comes back, bill it and record the outcome.
+ * Deterministic: every side effect is an activity, and time comes from the
+ * workflow clock.
+ *
+ * Routing (queue names in protocol/queues.ts): the job first waits up to
+ * `warmWaitMs` on the model's warm queue, where a free runner with the model
+ * loaded takes it at once. If none does, it goes to the cold queue, which
+ * every runner that can serve the model polls (those that must load it
+ * first, and warm ones that free up), and waits there until its deadline.
+ * A runner that dies or stalls loses the job through the heartbeat timeout
+ * and Temporal retries it on the same queue; a runner that returns a bad
+ * result loses it too, and the retry is steered to another runner when one is
+ * free. While a job runs, its progress is checked against its runner's
+ * measured speed; a job running long moves to a faster free runner and the
+ * slow attempt is cancelled.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { InferenceResult, RunnerActivities, SignedReceipt } from '@trd/protocol';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  CancellationScope,
+  CancelledFailure,
+  TimeoutFailure,
+  condition,
+  isCancellation,
+  patched,
+  proxyActivities,
+  sleep,
+} from '@temporalio/workflow';
+import type { InferenceResult, InferenceTask, RunnerActivities, SignedReceipt, TrustTier } from '@trd/protocol';
 import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference';
-import { taskQueueForModel } from '@trd/protocol/queues';
-import type { PlatformActivities } from '../activities/platform-activities.js';
+import { modelQueue, runnerQueue } from '@trd/protocol/queues';
+import type { JobBilling } from '../activities/platform-activities.js';
+import { billableMs, chargeMicrocredits, splitCharge } from '../economy/billing.js';
+import { describeInferenceFailure, rootMessage } from './failures.js';
+import { inferenceJobV1 } from './inference-job-v1.js';
+import { dispatch, platform } from './platform.js';
 
 /** Time bounds fixed when the job is accepted, so a job's history never depends on later settings. */
 export interface JobLimits {
   heartbeatTimeoutMs: number;
   /** From acceptance to the end of generation, queue wait included. */
   deadlineMs: number;
+  /** Tries per route (Temporal retries a runner that died), and runner faults per job. */
   maxAttempts: number;
   retryInitialIntervalMs: number;
+  /** How long a job waits for a free warm runner before runners that must load the model may take it. */
+  warmWaitMs: number;
+  /** First look at a job's progress, and the longest gap between looks while it runs. */
+  progressCheckMs: number;
+  /** Added to a job's expected duration before it counts as running long. */
+  longJobGraceMs: number;
 }
 
 export interface JobInput {
@@ -27,39 +62,54 @@ export interface JobInput {
   maxTokens: number;
   temperature: number;
   seed?: number;
+  /** Only runners of this tier or above may take the job. */
+  minTier: TrustTier;
+  /** The model's price when the job was accepted. */
+  creditsPerHour: number;
   acceptedAt: string;
   limits: JobLimits;
 }
 
 export type JobOutcome =
   | { status: 'succeeded'; receipt: SignedReceipt; completionTokens: number }
-  | { status: 'failed'; reason: string };
+  | { status: 'failed'; reason: string }
+  | { status: 'cancelled'; completionTokens: number };
 
-/**
- * Signing and recording are short and run where the workflow runs (the
- * orchestrator), so they are local activities: no task-queue round trip each.
- * From the runner's result to the workflow's completion took 113 ms with
- * regular activities and 64 ms with local ones (event times of one job's
- * history). Database and signing hiccups are retried until they pass; bad
- * data is not.
- */
-const platform = proxyLocalActivities<PlatformActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidReceipt', 'UnknownJob'] },
-});
+/** Marks histories that route warm, then cold; older ones replay through inferenceJobV1. */
+export const DISPATCH_V2 = 'dispatch-v2';
+
+/** A job moves to a faster runner at most this many times. */
+const MAX_MOVES = 2;
+
+interface Route {
+  kind: 'warm' | 'cold' | 'direct';
+  queue: string;
+  /** Past this, nobody took it here: try the next route. */
+  scheduleToStartMs?: number;
+}
+
+type AttemptEnd =
+  | { kind: 'result'; result: InferenceResult; observedMs: number }
+  | { kind: 'not-taken' }
+  | { kind: 'moved'; from: string; to: string }
+  | { kind: 'cancelled'; partial: InferenceResult | null; observedMs: number }
+  | { kind: 'failed'; err: unknown };
 
 export async function inferenceJob(input: JobInput): Promise<JobOutcome> {
-  const runner = proxyActivities<RunnerActivities>({
-    taskQueue: taskQueueForModel(input.model),
-    heartbeatTimeout: input.limits.heartbeatTimeoutMs,
-    scheduleToCloseTimeout: input.limits.deadlineMs,
-    retry: {
-      initialInterval: input.limits.retryInitialIntervalMs,
-      maximumAttempts: input.limits.maxAttempts,
-      nonRetryableErrorTypes: Object.values(InferenceErrors),
-    },
-  });
-  const task = {
+  if (!patched(DISPATCH_V2)) return inferenceJobV1(input);
+  try {
+    return await dispatchJob(input);
+  } catch (err) {
+    // Cancelled by the customer between attempts: nothing was generated.
+    if (isCancellation(err)) return CancellationScope.nonCancellable(() => settleCancelled(input, null, 0));
+    throw err;
+  }
+}
+
+async function dispatchJob(input: JobInput): Promise<JobOutcome> {
+  const limits = input.limits;
+  const deadline = Date.parse(input.acceptedAt) + limits.deadlineMs;
+  const task: InferenceTask = {
     jobId: input.jobId,
     model: input.model,
     prompt: input.prompt,
@@ -67,16 +117,179 @@ export async function inferenceJob(input: JobInput): Promise<JobOutcome> {
     temperature: input.temperature,
     seed: input.seed,
   };
+  const warm = (): Route => ({ kind: 'warm', queue: modelQueue(input.model, 'warm', input.minTier), scheduleToStartMs: limits.warmWaitMs });
+  const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier) });
+  const direct = (workerId: string): Route => ({ kind: 'direct', queue: runnerQueue(workerId), scheduleToStartMs: limits.warmWaitMs });
 
-  let result: InferenceResult;
-  try {
-    result = await runner.runInference(task);
-  } catch (err) {
-    return fail(input.jobId, describeInferenceFailure(err));
+  let route = warm();
+  let attemptSeq = 0;
+  let runnerFaults = 0;
+  let moves = 0;
+  let lastFault = '';
+  for (;;) {
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) return fail(input.jobId, `no runner completed the job before its deadline${lastFault ? ` (last problem: ${lastFault})` : ''}`);
+    const end = await runAttempt(input, task, route, remainingMs, moves < MAX_MOVES);
+    attemptSeq++;
+    switch (end.kind) {
+      case 'result': {
+        const problem = inferenceResultProblem(task, end.result);
+        if (!problem) return succeed(input, end.result, end.observedMs);
+        const workerId = typeof end.result.workerId === 'string' && end.result.workerId ? end.result.workerId : 'unidentified';
+        lastFault = `runner ${workerId} returned an invalid result: ${problem}`;
+        await platform.recordAttempt({ id: `${input.jobId}:${attemptSeq}`, jobId: input.jobId, workerId, outcome: 'invalid_result', detail: problem });
+        if (++runnerFaults >= limits.maxAttempts) return fail(input.jobId, `every attempt failed; the last: ${lastFault}`);
+        route = await routeAway(input, [workerId], runnerFaults, direct, warm);
+        break;
+      }
+      case 'not-taken':
+        route = route.kind === 'warm' ? cold() : warm();
+        break;
+      case 'moved':
+        moves++;
+        await platform.recordAttempt({
+          id: `${input.jobId}:${attemptSeq}`,
+          jobId: input.jobId,
+          workerId: end.from,
+          outcome: 'moved_to_faster_runner',
+          detail: `running past its expected duration; moved to ${end.to}`,
+        });
+        route = direct(end.to);
+        break;
+      case 'cancelled':
+        return CancellationScope.nonCancellable(() => settleCancelled(input, end.partial, end.observedMs));
+      case 'failed': {
+        const reason = describeInferenceFailure(end.err);
+        // A runner picked by name that failed is that runner's fault: back to the shared queues.
+        if (route.kind === 'direct' && !isCustomersFault(end.err) && ++runnerFaults < limits.maxAttempts) {
+          lastFault = reason;
+          route = warm();
+          break;
+        }
+        return fail(input.jobId, reason);
+      }
+    }
   }
-  const problem = inferenceResultProblem(task, result);
-  if (problem) return fail(input.jobId, `runner ${result.workerId} returned an invalid result: ${problem}`);
+}
 
+/**
+ * One dispatch of the job on one route, watched: while it runs, its progress
+ * is checked, and it is cancelled when a faster runner should take over.
+ */
+async function runAttempt(input: JobInput, task: InferenceTask, route: Route, remainingMs: number, mayMove: boolean): Promise<AttemptEnd> {
+  const limits = input.limits;
+  const runner = proxyActivities<RunnerActivities>({
+    taskQueue: route.queue,
+    heartbeatTimeout: limits.heartbeatTimeoutMs,
+    scheduleToCloseTimeout: remainingMs,
+    ...(route.scheduleToStartMs !== undefined && route.scheduleToStartMs < remainingMs ? { scheduleToStartTimeout: route.scheduleToStartMs } : {}),
+    // The runner's report of what it generated before stopping is what a cancelled job is billed for.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: limits.retryInitialIntervalMs,
+      // A runner picked by name that fails is not asked again; the shared queues are.
+      maximumAttempts: route.kind === 'direct' ? 1 : limits.maxAttempts,
+      nonRetryableErrorTypes: Object.values(InferenceErrors),
+    },
+  });
+  const scheduledAt = Date.now();
+  const scope = new CancellationScope();
+  let settled = false;
+  const attempt = scope.run(() => runner.runInference(task));
+  attempt.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+
+  let moved: { from: string; to: string } | null = null;
+  try {
+    let waitMs = limits.progressCheckMs;
+    while (!(await condition(() => settled, waitMs))) {
+      if (!mayMove) {
+        waitMs = limits.progressCheckMs * 10;
+        continue;
+      }
+      const advice = await dispatch
+        .checkProgress({
+          jobId: input.jobId,
+          model: input.model,
+          minTier: input.minTier,
+          maxTokens: input.maxTokens,
+          graceMs: limits.longJobGraceMs,
+          checkEveryMs: limits.progressCheckMs,
+          lastWaitMs: waitMs,
+        })
+        .catch((err): { action: 'wait'; recheckAfterMs: number } => {
+          if (isCancellation(err)) throw err;
+          return { action: 'wait', recheckAfterMs: limits.progressCheckMs };
+        });
+      if (advice.action === 'move') {
+        moved = { from: advice.from, to: advice.to };
+        scope.cancel();
+        break;
+      }
+      waitMs = advice.recheckAfterMs;
+    }
+  } catch (err) {
+    // The customer cancelled the job: its attempt is being cancelled with it; its answer follows.
+    if (!isCancellation(err)) throw err;
+  }
+
+  try {
+    const result = await attempt;
+    return { kind: 'result', result, observedMs: Date.now() - scheduledAt };
+  } catch (err) {
+    if (isCancellation(err)) {
+      if (moved) return { kind: 'moved', ...moved };
+      return { kind: 'cancelled', partial: partialResult(task, err), observedMs: Date.now() - scheduledAt };
+    }
+    const timedOut = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? err.cause.timeoutType : null;
+    if (timedOut === 'SCHEDULE_TO_START' && route.scheduleToStartMs !== undefined && Date.now() - scheduledAt < remainingMs) {
+      return { kind: 'not-taken' };
+    }
+    return { kind: 'failed', err };
+  }
+}
+
+/** What a cancelled runner says it generated (CancelledFailure details), if it is believable. */
+function partialResult(task: InferenceTask, err: unknown): InferenceResult | null {
+  const cancelled = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cancelled instanceof CancelledFailure)) return null;
+  const partial = cancelled.details?.[0] as InferenceResult | undefined;
+  if (!partial || partial.finishReason !== 'cancelled') return null;
+  return inferenceResultProblem(task, { ...partial, finishReason: 'stop' }) === null ? partial : null;
+}
+
+function isCustomersFault(err: unknown): boolean {
+  return err instanceof ActivityFailure && (err.cause as { type?: string } | undefined)?.type === InferenceErrors.PromptTooLong;
+}
+
+/** After a runner fault: another free runner by name if there is one, else the shared queues after a backoff. */
+async function routeAway(
+  input: JobInput,
+  exclude: string[],
+  faults: number,
+  direct: (workerId: string) => Route,
+  warm: () => Route,
+): Promise<Route> {
+  const other = await dispatch.pickRunner({ model: input.model, minTier: input.minTier, exclude }).catch((err) => {
+    if (isCancellation(err)) throw err;
+    return null;
+  });
+  if (other) return direct(other);
+  await sleep(input.limits.retryInitialIntervalMs * 2 ** (faults - 1));
+  return warm();
+}
+
+/** Charge and earnings for an accepted result: see economy/billing.ts for the rules. */
+function bill(input: JobInput, result: InferenceResult, observedMs: number): JobBilling {
+  const ms = billableMs(result.timings, observedMs);
+  const charge = chargeMicrocredits(ms, input.creditsPerHour);
+  const split = splitCharge(charge);
+  return { workerId: result.workerId, billableMs: ms, chargeMicrocredits: charge, runnerMicrocredits: split.runner, platformMicrocredits: split.platform };
+}
+
+async function succeed(input: JobInput, result: InferenceResult, observedMs: number): Promise<JobOutcome> {
   let receipt: SignedReceipt;
   try {
     receipt = await platform.signReceipt({
@@ -90,8 +303,22 @@ export async function inferenceJob(input: JobInput): Promise<JobOutcome> {
   }
   // Runner's clock against the gateway's: clock skew shows up here, so never below zero.
   const queueWaitMs = Math.max(0, Date.parse(result.startedAt) - Date.parse(input.acceptedAt));
-  await platform.recordJobSucceeded({ jobId: input.jobId, result, receipt, queueWaitMs });
+  await platform.recordJobSucceeded({
+    jobId: input.jobId,
+    customerId: input.customerId,
+    result,
+    receipt,
+    queueWaitMs,
+    billing: bill(input, result, observedMs),
+  });
   return { status: 'succeeded', receipt, completionTokens: result.completionTokens };
+}
+
+/** The customer pays for what was generated before the cancellation, and nothing else. */
+async function settleCancelled(input: JobInput, partial: InferenceResult | null, observedMs: number): Promise<JobOutcome> {
+  const billing = partial && partial.completionTokens > 0 ? bill(input, partial, observedMs) : null;
+  await platform.recordJobCancelled({ jobId: input.jobId, customerId: input.customerId, partial, billing });
+  return { status: 'cancelled', completionTokens: partial?.completionTokens ?? 0 };
 }
 
 async function fail(jobId: string, reason: string): Promise<JobOutcome> {
@@ -99,30 +326,4 @@ async function fail(jobId: string, reason: string): Promise<JobOutcome> {
   return { status: 'failed', reason };
 }
 
-function rootMessage(err: unknown): string {
-  let e = err as { cause?: unknown; message?: string };
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
-
-/** A reason a customer can act on, from Temporal's failure chain. */
-export function describeInferenceFailure(err: unknown): string {
-  if (!(err instanceof ActivityFailure)) return rootMessage(err);
-  const cause = err.cause;
-  if (cause instanceof TimeoutFailure) {
-    switch (cause.timeoutType) {
-      case 'SCHEDULE_TO_START':
-        return 'no runner took the job before its deadline';
-      case 'SCHEDULE_TO_CLOSE':
-        return 'no runner completed the job before its deadline';
-      case 'HEARTBEAT':
-        return 'the runner stopped responding and no retry was left';
-      default:
-        return `the job timed out (${cause.timeoutType ?? 'unknown timeout'})`;
-    }
-  }
-  if (cause instanceof ApplicationFailure) {
-    return cause.type ? `${cause.type}: ${cause.message}` : cause.message;
-  }
-  return rootMessage(err);
-}
+export { describeInferenceFailure };

@@ -1,13 +1,14 @@
 /**
  * The runner's one activity: generate for a task, heartbeating as tokens come
  * so a stalled runner loses the job quickly, and stopping when Temporal
- * cancels it (cancellation arrives through heartbeats).
+ * cancels it (cancellation arrives through heartbeats). A cancelled
+ * generation reports what it produced, so the customer pays for that only.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { InferenceErrors, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
-import { PromptTooLongError, type InferenceEngine } from './engine.js';
+import { EngineBusyError, GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
-import type { ResolvedModel } from './model-files.js';
+import type { ServedModel } from './served-model.js';
 
 /**
  * Each heartbeat call crosses the SDK's pipeline into the native core, which
@@ -16,27 +17,43 @@ import type { ResolvedModel } from './model-files.js';
  */
 const HEARTBEAT_EVERY_MS = 200;
 
-export function createRunnerActivities(deps: {
-  engine: InferenceEngine;
-  model: ResolvedModel;
+export interface RunnerActivityDeps {
+  models: ReadonlyMap<string, ServedModel>;
   workerId: string;
+  /** How long a task may wait for a free sequence before it is handed back. */
+  sequenceWaitMs: number;
   faults?: RunnerFaults;
-}): RunnerActivities {
-  const { engine, model, workerId, faults } = deps;
+  /** Told when a job starts and ends here, and when a model finished loading. */
+  events?: { jobStarted(): void; jobEnded(): void; modelLoaded(key: string): void };
+}
+
+export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities {
+  const { models, workerId, faults, events } = deps;
   return {
     async runInference(task: InferenceTask): Promise<InferenceResult> {
       const ctx = Context.current();
-      if (task.model !== model.key) {
-        throw ApplicationFailure.nonRetryable(`this runner serves ${model.key}, not ${task.model}`, InferenceErrors.InvalidTask);
+      const served = models.get(task.model);
+      if (!served) {
+        throw ApplicationFailure.nonRetryable(`this runner serves ${[...models.keys()].join(', ')}, not ${task.model}`, InferenceErrors.InvalidTask);
       }
       if (!Number.isSafeInteger(task.maxTokens) || task.maxTokens < 1 || typeof task.prompt !== 'string') {
         throw ApplicationFailure.nonRetryable('task has no prompt or no positive max_tokens', InferenceErrors.InvalidTask);
       }
-      const progress = (completionTokens: number): InferenceProgress => ({ workerId, completionTokens });
-      ctx.heartbeat(progress(0));
-      let lastBeat = performance.now();
+      const progress = (phase: InferenceProgress['phase'], completionTokens = 0): InferenceProgress => ({ workerId, completionTokens, phase });
+      events?.jobStarted();
+      // Loading and waiting for a sequence are bounded and make no tokens, so a timer heartbeats for them.
+      let waitingPhase: InferenceProgress['phase'] = served.loaded ? 'waiting' : 'loading';
+      ctx.heartbeat(progress(waitingPhase));
+      const waitBeat = setInterval(() => ctx.heartbeat(progress(waitingPhase)), HEARTBEAT_EVERY_MS);
       const startedAt = new Date();
+      let release: (() => void) | undefined;
       try {
+        const { engine, loadMs } = await served.ensureLoaded();
+        if (loadMs > 0) events?.modelLoaded(served.key);
+        waitingPhase = 'waiting';
+        release = await engine.acquireSequence(ctx.cancellationSignal, deps.sequenceWaitMs);
+        clearInterval(waitBeat);
+        let lastBeat = performance.now();
         const gen = await engine.generate({
           prompt: task.prompt,
           maxTokens: task.maxTokens,
@@ -47,29 +64,42 @@ export function createRunnerActivities(deps: {
             const now = performance.now();
             if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
               lastBeat = now;
-              ctx.heartbeat(progress(n));
+              ctx.heartbeat(progress('generating', n));
             }
             return faults && injectFaults(faults, n, ctx.cancellationSignal);
           },
         });
+        const result = resultOf(gen, loadMs);
+        // Fault injection: a runner that misreports its work (the platform must refuse the result).
+        return faults?.badResult ? { ...result, completionTokens: task.maxTokens + 1 } : result;
+      } catch (err) {
+        if (err instanceof GenerationAborted && ctx.cancellationSignal.aborted) {
+          // Temporal records these details with the cancellation; the workflow bills what was generated.
+          throw new CancelledFailure('generation cancelled', [resultOf({ ...err.partial, finishReason: 'cancelled' }, 0)]);
+        }
+        if (err instanceof PromptTooLongError) throw ApplicationFailure.nonRetryable(err.message, InferenceErrors.PromptTooLong);
+        if (err instanceof EngineBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, 'RunnerBusy');
+        throw err;
+      } finally {
+        clearInterval(waitBeat);
+        release?.();
+        events?.jobEnded();
+      }
+
+      function resultOf(gen: Omit<Generation, 'finishReason'> & { finishReason: InferenceResult['finishReason'] }, modelLoadMs: number): InferenceResult {
         return {
           workerId,
-          model: model.key,
-          modelSha256: model.sha256,
+          model: served!.key,
+          modelSha256: served!.model.sha256,
           text: gen.text,
           promptTokens: gen.promptTokens,
           completionTokens: gen.completionTokens,
           finishReason: gen.finishReason,
           startedAt: startedAt.toISOString(),
           finishedAt: new Date().toISOString(),
-          // The model was loaded before this runner polled, so no job pays for loading.
-          timings: { modelLoadMs: 0, timeToFirstTokenMs: gen.timeToFirstTokenMs, generationMs: gen.generationMs },
+          timings: { modelLoadMs, timeToFirstTokenMs: gen.timeToFirstTokenMs, generationMs: gen.generationMs },
         };
-      } catch (err) {
-        if (err instanceof PromptTooLongError) throw ApplicationFailure.nonRetryable(err.message, InferenceErrors.PromptTooLong);
-        throw err;
       }
     },
   };
 }
-

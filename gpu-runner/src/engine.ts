@@ -33,6 +33,22 @@ export interface Generation {
   generationMs: number;
 }
 
+/** Generation stopped by its abort signal; carries what was generated until then. */
+export class GenerationAborted extends Error {
+  constructor(readonly partial: Generation, readonly reason: unknown) {
+    super(`generation aborted after ${partial.completionTokens} token(s)`);
+    this.name = 'GenerationAborted';
+  }
+}
+
+/** No sequence came free in time: the runner already generates as many jobs as it can. */
+export class EngineBusyError extends Error {
+  constructor(waitedMs: number) {
+    super(`every sequence stayed busy for ${waitedMs} ms`);
+    this.name = 'EngineBusyError';
+  }
+}
+
 export class PromptTooLongError extends Error {
   constructor(readonly promptTokens: number, readonly maxTokens: number, readonly contextSize: number) {
     super(`prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context of ${contextSize} tokens`);
@@ -50,11 +66,67 @@ export function defaultThreads(cores = availableParallelism()): number {
 }
 
 export class InferenceEngine {
+  private freeSequences: number;
+  private readonly waiting: Array<() => void> = [];
+
   private constructor(
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     readonly loadMs: number,
-  ) {}
+  ) {
+    this.freeSequences = context.totalSequences;
+  }
+
+  /** Jobs generating now. */
+  get busySequences(): number {
+    return this.context.totalSequences - this.freeSequences;
+  }
+
+  get totalSequences(): number {
+    return this.context.totalSequences;
+  }
+
+  /**
+   * Waits for a free sequence. A runner polls several task queues, so a task
+   * can arrive while every sequence is busy; it waits here (its heartbeats
+   * keep going) rather than failing, but not past `timeoutMs`.
+   */
+  async acquireSequence(signal: AbortSignal | undefined, timeoutMs: number): Promise<() => void> {
+    const release = () => {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.freeSequences++;
+    };
+    if (this.freeSequences > 0) {
+      this.freeSequences--;
+      return release;
+    }
+    const started = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const leave = () => {
+        const i = this.waiting.indexOf(grant);
+        if (i >= 0) this.waiting.splice(i, 1);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        clearTimeout(timer);
+        leave();
+        reject(signal!.reason);
+      };
+      const timer = setTimeout(() => {
+        leave();
+        reject(new EngineBusyError(Math.round(performance.now() - started)));
+      }, timeoutMs);
+      this.waiting.push(grant);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return release;
+  }
 
   static async load(opts: EngineOptions): Promise<InferenceEngine> {
     const started = performance.now();
@@ -94,6 +166,17 @@ export class InferenceEngine {
     let firstTokenAt = 0;
     const output: Token[] = [];
     let finishReason: Generation['finishReason'] = 'stop';
+    const summary = (): Generation => {
+      const ended = performance.now();
+      return {
+        text: this.model.detokenize(output),
+        promptTokens: promptTokens.length,
+        completionTokens: output.length,
+        finishReason,
+        timeToFirstTokenMs: Math.round((firstTokenAt || ended) - started),
+        generationMs: Math.round(ended - (firstTokenAt || ended)),
+      };
+    };
     try {
       const sampling = req.temperature > 0 ? { temperature: req.temperature, seed: req.seed } : { temperature: 0 };
       for await (const token of sequence.evaluate(promptTokens, sampling)) {
@@ -106,19 +189,14 @@ export class InferenceEngine {
           break;
         }
       }
+      req.signal?.throwIfAborted();
+    } catch (err) {
+      if (req.signal?.aborted) throw new GenerationAborted(summary(), req.signal.reason);
+      throw err;
     } finally {
       sequence.dispose();
     }
-    req.signal?.throwIfAborted();
-    const ended = performance.now();
-    return {
-      text: this.model.detokenize(output),
-      promptTokens: promptTokens.length,
-      completionTokens: output.length,
-      finishReason,
-      timeToFirstTokenMs: Math.round((firstTokenAt || ended) - started),
-      generationMs: Math.round(ended - (firstTokenAt || ended)),
-    };
+    return summary();
   }
 
   async dispose(): Promise<void> {

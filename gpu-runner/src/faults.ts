@@ -1,23 +1,31 @@
 /**
  * Fault injection for the dispatch tests, from TRD_RUNNER_FAULTS, e.g.
- * "token-delay-ms=50" (a slow runner) or "stall-after-tokens=3" (a runner
- * that stops producing tokens but stays alive). Unset in production; the
- * runner says loudly when it is set.
+ * "token-delay-ms=50" (a slow runner), "stall-after-tokens=3" (a runner
+ * that stops producing tokens but stays alive), "load-delay-ms=1500" (a model
+ * that takes long to load, as real ones do) or "bad-result=1" (a runner that
+ * misreports its token count). Unset in production; the runner says loudly
+ * when it is set.
  */
 export interface RunnerFaults {
   tokenDelayMs: number;
   stallAfterTokens?: number;
+  loadDelayMs: number;
+  badResult: boolean;
 }
+
+const KNOWN = 'token-delay-ms, stall-after-tokens, load-delay-ms, bad-result';
 
 export function parseRunnerFaults(spec: string | undefined): RunnerFaults | undefined {
   if (!spec) return undefined;
-  const faults: RunnerFaults = { tokenDelayMs: 0 };
+  const faults: RunnerFaults = { tokenDelayMs: 0, loadDelayMs: 0, badResult: false };
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, value] = part.split('=');
     if (!/^\d+$/.test(value ?? '')) throw new Error(`TRD_RUNNER_FAULTS: "${part}" needs a whole number, as in token-delay-ms=50`);
     if (key === 'token-delay-ms') faults.tokenDelayMs = Number(value);
     else if (key === 'stall-after-tokens') faults.stallAfterTokens = Number(value);
-    else throw new Error(`TRD_RUNNER_FAULTS: unknown fault "${key}" (known: token-delay-ms, stall-after-tokens)`);
+    else if (key === 'load-delay-ms') faults.loadDelayMs = Number(value);
+    else if (key === 'bad-result') faults.badResult = value !== '0';
+    else throw new Error(`TRD_RUNNER_FAULTS: unknown fault "${key}" (known: ${KNOWN})`);
   }
   return faults;
 }

@@ -1,32 +1,47 @@
 /**
- * The runner process: load the model, then poll its task queue as an
- * activity-only Temporal worker. It never runs workflow code and holds no
- * platform secret.
+ * The runner process: resolve its models, load those it should, then poll
+ * their task queues as an activity-only Temporal worker (one Worker per
+ * queue). It never runs workflow code and holds no platform secret.
+ *
+ * Which queues it polls follows from its state (protocol/queues.ts): cold
+ * queues for every model it can serve, warm queues for the loaded ones, each
+ * for every trust tier up to its own, and its own runner queue. A cold model
+ * that gets loaded adds its warm queues; a changed tier changes the set.
  */
 import { Worker } from '@temporalio/worker';
-import { taskQueueForModel } from '@trd/protocol';
+import { TRUST_TIERS, modelQueue, runnerQueue, tiersUpTo, type TrustTier } from '@trd/protocol';
 import { createRunnerActivities } from './activities.js';
 import { connect, type ConnectionSettings } from './connection.js';
-import { InferenceEngine } from './engine.js';
 import { parseRunnerFaults } from './faults.js';
+import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat } from './gateway-client.js';
 import { resolveModel } from './model-files.js';
+import { ServedModel } from './served-model.js';
 
 export interface RunnerSettings {
-  model: string;
+  models: string[];
+  /** 'on-demand' keeps models on disk until a job needs one (cold). */
+  load: 'on-start' | 'on-demand';
   modelKey?: string;
   modelsDir: string;
-  workerId: string;
+  /** Without a gateway, the runner's own name for itself; with one, the gateway says. */
+  workerId?: string;
   threads: number;
   concurrency: number;
   /** How long a shutdown waits for the job in flight before handing it back. */
   shutdownGraceMs: number;
+  /** How long a task that arrived while every sequence is busy may wait for one. */
+  sequenceWaitMs: number;
   connection: ConnectionSettings;
+  /** Heartbeats go here, with the token from `connection.token`. */
+  gatewayUrl?: string;
 }
 
 export interface RunningRunner {
-  queue: string;
-  modelSha256: string;
-  /** Resolves when the worker has stopped (after SIGINT/SIGTERM or shutdown()). */
+  workerId: string;
+  tier: TrustTier;
+  /** The queues it polls now. */
+  queues(): string[];
+  /** Resolves when every worker has stopped (after SIGINT/SIGTERM or shutdown()). */
   done: Promise<void>;
   shutdown(): void;
 }
@@ -34,28 +49,173 @@ export interface RunningRunner {
 export async function startRunner(s: RunnerSettings, log: (line: string) => void): Promise<RunningRunner> {
   const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS);
   if (faults) log(`WARNING: fault injection is on (TRD_RUNNER_FAULTS=${process.env.TRD_RUNNER_FAULTS}); this runner misbehaves on purpose`);
-  const model = await resolveModel(s.model, { modelsDir: s.modelsDir, keyOverride: s.modelKey });
-  const engine = await InferenceEngine.load({ modelPath: model.path, sequences: s.concurrency, threads: s.threads });
-  log(`loaded ${model.key} from ${model.path} in ${engine.loadMs} ms (sha256 ${model.sha256.slice(0, 12)}…, ${s.threads} thread(s))`);
-  const connection = await connect(s.connection);
-  const queue = taskQueueForModel(model.key);
-  const worker = await Worker.create({
-    connection,
-    namespace: s.connection.namespace,
-    taskQueue: queue,
-    identity: s.workerId,
-    activities: createRunnerActivities({ engine, model, workerId: s.workerId, faults }),
-    maxConcurrentActivityTaskExecutions: s.concurrency,
-    shutdownGraceTime: s.shutdownGraceMs,
-  });
-  const done = (async () => {
-    try {
-      await worker.run();
-    } finally {
-      await connection.close();
-      await engine.dispose();
+  if (s.models.length === 0) throw new Error('no model to serve: pass --model <key|path>');
+  if (s.modelKey && s.models.length > 1) throw new Error('--model-key names the key of one GGUF file; pass one --model with it');
+
+  const models = new Map<string, ServedModel>();
+  for (const spec of s.models) {
+    const model = await resolveModel(spec, { modelsDir: s.modelsDir, keyOverride: s.modelKey });
+    if (models.has(model.key)) throw new Error(`model ${model.key} is given twice`);
+    models.set(model.key, new ServedModel(model, { sequences: s.concurrency, threads: s.threads, extraLoadDelayMs: faults?.loadDelayMs }));
+  }
+
+  let runningJobs = 0;
+  let stopping = false;
+  const heartbeat = (): RunnerHeartbeat => {
+    const loaded = [...models.values()].filter((m) => m.loaded).map((m) => m.key);
+    return {
+      state: stopping ? 'stopping' : runningJobs > 0 ? 'busy' : 'idle',
+      loaded_models: loaded,
+      disk_models: [...models.keys()].filter((k) => !loaded.includes(k)),
+      running_jobs: runningJobs,
+      slots: s.concurrency,
+      free_vram_mib: null,
+    };
+  };
+
+  let workerId = s.workerId ?? '';
+  let tier: TrustTier = TRUST_TIERS[0];
+  let heartbeatEveryMs = 30_000;
+  const token = s.connection.token;
+  if (s.gatewayUrl) {
+    if (!token) throw new Error('--gateway-url needs --token (the runner token the gateway issued)');
+    const answer = await sendHeartbeat(s.gatewayUrl, token, { ...heartbeat(), state: 'starting' });
+    if (s.workerId && s.workerId !== answer.runner_id) {
+      throw new Error(`--worker-id ${s.workerId} does not match this token's runner, ${answer.runner_id}; drop --worker-id`);
     }
+    ({ runner_id: workerId, tier, heartbeat_interval_ms: heartbeatEveryMs } = answer);
+  }
+  if (!workerId) throw new Error('no worker id: pass --worker-id, or --gateway-url and --token so the gateway names this runner');
+
+  if (s.load === 'on-start') {
+    for (const m of models.values()) {
+      const { engine } = await m.ensureLoaded();
+      log(`loaded ${m.key} from ${m.model.path} in ${engine.loadMs} ms (sha256 ${m.model.sha256.slice(0, 12)}…, ${s.threads} thread(s))`);
+    }
+  }
+
+  const connection = await connect(s.connection);
+  const workers = new Map<string, { worker: Worker; running: Promise<void> }>();
+  let failed: unknown = null;
+  let wakeDone: () => void = () => {};
+  const allStopped = new Promise<void>((resolve) => (wakeDone = resolve));
+
+  const desiredQueues = (): string[] => {
+    const queues = [runnerQueue(workerId)];
+    for (const m of models.values()) {
+      for (const t of tiersUpTo(tier)) {
+        if (m.loaded) queues.push(modelQueue(m.key, 'warm', t));
+        queues.push(modelQueue(m.key, 'cold', t));
+      }
+    }
+    return queues;
+  };
+
+  let lastBeatAt = 0;
+  let beatPending = false;
+  const beat = async () => {
+    if (!s.gatewayUrl || !token) return;
+    lastBeatAt = Date.now();
+    try {
+      const answer = await sendHeartbeat(s.gatewayUrl, token, heartbeat());
+      heartbeatEveryMs = answer.heartbeat_interval_ms;
+      if (answer.tier !== tier) {
+        log(`trust tier is now ${answer.tier} (was ${tier})`);
+        tier = answer.tier;
+        await reconcile();
+      }
+    } catch (err) {
+      log(`heartbeat: ${(err as Error).message}`);
+      if (err instanceof GatewayRejected) shutdown();
+    }
+  };
+  /** A change of load is sent soon, but at most one heartbeat a second goes out for it. */
+  const beatSoon = () => {
+    if (beatPending || !s.gatewayUrl) return;
+    beatPending = true;
+    setTimeout(() => {
+      beatPending = false;
+      void beat();
+    }, Math.max(0, 1000 - (Date.now() - lastBeatAt))).unref();
+  };
+
+  const activities = createRunnerActivities({
+    models,
+    workerId,
+    sequenceWaitMs: s.sequenceWaitMs,
+    faults,
+    events: {
+      jobStarted: () => {
+        runningJobs++;
+        beatSoon();
+      },
+      jobEnded: () => {
+        runningJobs--;
+        beatSoon();
+      },
+      modelLoaded: (key) => {
+        log(`loaded ${key} on demand`);
+        void reconcile();
+        beatSoon();
+      },
+    },
+  });
+
+  async function reconcile(): Promise<void> {
+    if (stopping) return;
+    const want = new Set(desiredQueues());
+    for (const queue of want) {
+      if (workers.has(queue)) continue;
+      const worker = await Worker.create({
+        connection,
+        namespace: s.connection.namespace,
+        taskQueue: queue,
+        identity: workerId,
+        activities,
+        maxConcurrentActivityTaskExecutions: s.concurrency,
+        shutdownGraceTime: s.shutdownGraceMs,
+      });
+      const running = worker.run().catch((err) => {
+        failed ??= err;
+        shutdown();
+      });
+      workers.set(queue, { worker, running });
+      void running.finally(() => {
+        workers.delete(queue);
+        if (workers.size === 0) wakeDone();
+      });
+    }
+    for (const [queue, w] of workers) if (!want.has(queue)) w.worker.shutdown();
+  }
+
+  function shutdown(): void {
+    if (stopping) return;
+    stopping = true;
+    for (const w of workers.values()) {
+      if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+    }
+    if (workers.size === 0) wakeDone();
+  }
+
+  await reconcile();
+  let periodic: NodeJS.Timeout | undefined;
+  const beatEvery = () => {
+    periodic = setTimeout(() => void beat().finally(() => stopping || beatEvery()), heartbeatEveryMs);
+    periodic.unref();
+  };
+  if (s.gatewayUrl) beatEvery();
+  // Worker.run() stops each worker on SIGINT/SIGTERM; this stops the rest of the runner with them.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, shutdown);
+
+  const done = (async () => {
+    await allStopped;
+    clearTimeout(periodic);
+    await beat();
+    await connection.close();
+    for (const m of models.values()) await m.dispose();
+    if (failed) throw failed;
   })();
-  log(`serving ${model.key} on queue ${queue} at ${s.connection.address} as ${s.workerId}`);
-  return { queue, modelSha256: model.sha256, done, shutdown: () => worker.shutdown() };
+  log(`serving ${[...models.keys()].join(', ')} as ${workerId} (tier ${tier}) at ${s.connection.address}, polling ${desiredQueues().join(', ')}`);
+  return { workerId, tier, queues: () => [...workers.keys()], done, shutdown };
 }
+

@@ -25,17 +25,20 @@ export interface InferenceResult {
   text: string;
   promptTokens: number;
   completionTokens: number;
-  finishReason: 'length' | 'stop';
+  /** `cancelled` only in the details of a cancelled attempt: what was generated before it stopped. */
+  finishReason: 'length' | 'stop' | 'cancelled';
   /** ISO 8601 UTC on the runner's clock. */
   startedAt: string;
   finishedAt: string;
   timings: InferenceTimings;
 }
 
-/** Heartbeat details a runner reports while it generates. */
+/** Heartbeat details a runner reports while it works on a task. */
 export interface InferenceProgress {
   workerId: string;
   completionTokens: number;
+  /** What the runner is doing: loading the model, waiting for a free sequence, or generating. */
+  phase: 'loading' | 'waiting' | 'generating';
 }
 
 /** The activities a runner registers; workflows import this type only. */
@@ -61,7 +64,9 @@ export function inferenceResultProblem(task: InferenceTask, r: InferenceResult):
   if (!Number.isSafeInteger(r.completionTokens) || r.completionTokens < 0 || r.completionTokens > task.maxTokens) {
     return `completion token count ${r.completionTokens} is outside 0..${task.maxTokens}`;
   }
+  if (r.finishReason !== 'length' && r.finishReason !== 'stop') return `finish reason ${JSON.stringify(r.finishReason)} is not length or stop`;
   if (r.finishReason === 'length' && r.completionTokens !== task.maxTokens) return 'finished for length before max_tokens';
+  if (typeof r.text !== 'string') return 'output text is missing';
   if (!ISO_UTC_MS.test(r.startedAt) || !ISO_UTC_MS.test(r.finishedAt)) return 'start and finish times must be ISO 8601 UTC with milliseconds';
   if (r.finishedAt < r.startedAt) return 'finished before it started';
   for (const [k, v] of Object.entries(r.timings ?? {})) {

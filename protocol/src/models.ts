@@ -21,6 +21,8 @@ export interface CatalogModel {
   quantization: string;
   approxSizeBytes: number;
   minVramMiB: number;
+  /** Price of one hour of generation, in whole credits (economy/billing.ts turns it into a charge). */
+  creditsPerHour: number;
 }
 
 const MiB = 1024 * 1024;
@@ -37,6 +39,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     quantization: 'F32',
     approxSizeBytes: 1 * MiB,
     minVramMiB: 0,
+    creditsPerHour: 36,
   },
   {
     key: 'qwen2.5-0.5b-instruct',
@@ -47,6 +50,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     quantization: 'Q4_K_M',
     approxSizeBytes: 491 * MiB,
     minVramMiB: 1024,
+    creditsPerHour: 12,
   },
   {
     key: 'qwen2.5-1.5b-instruct',
@@ -57,6 +61,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     quantization: 'Q4_K_M',
     approxSizeBytes: 1117 * MiB,
     minVramMiB: 2048,
+    creditsPerHour: 24,
   },
   {
     key: 'qwen2.5-7b-instruct',
@@ -67,6 +72,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     quantization: 'Q4_K_M',
     approxSizeBytes: 4683 * MiB,
     minVramMiB: 6144,
+    creditsPerHour: 72,
   },
   {
     key: 'llama-3.2-1b-instruct',
@@ -77,6 +83,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     quantization: 'Q4_K_M',
     approxSizeBytes: 808 * MiB,
     minVramMiB: 1536,
+    creditsPerHour: 18,
   },
   {
     key: 'llama-3.2-3b-instruct',
@@ -87,6 +94,7 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     quantization: 'Q4_K_M',
     approxSizeBytes: 2020 * MiB,
     minVramMiB: 3072,
+    creditsPerHour: 36,
   },
 ];
 

@@ -15,7 +15,13 @@ export const TEST_JOB_LIMITS: JobLimits = {
   deadlineMs: 60_000,
   maxAttempts: 3,
   retryInitialIntervalMs: 200,
+  warmWaitMs: 500,
+  progressCheckMs: 1000,
+  longJobGraceMs: 500,
 };
+
+/** Runners heartbeat every second in tests, so the eligible list and "free" are fresh. */
+export const TEST_RUNNER_HEARTBEAT_MS = 1000;
 
 export function serviceEndpoints(): ServiceEndpoints {
   const raw = process.env.TRD_TEST_SERVICES;
@@ -48,7 +54,7 @@ export async function startStack(
   return startPlatform({ ...serviceEndpoints(), ...opts.services }, {
     namespace: testNamespace(),
     jobLimits: { ...TEST_JOB_LIMITS, ...opts.jobLimits },
-    settings: opts.settings,
+    settings: { ...opts.settings, dispatch: { runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS, ...opts.settings?.dispatch } },
     orchestrator: opts.orchestrator,
     gateway: opts.gateway,
     echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,

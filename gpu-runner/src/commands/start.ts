@@ -1,5 +1,5 @@
 /** `trd-worker start`: load a model and serve jobs for it until stopped. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { defaultThreads } from '../engine.js';
 import { defaultModelsDir } from '../paths.js';
@@ -10,27 +10,33 @@ export function startCommand(): Command {
   const env = process.env;
   return new Command('start')
     .description('load a model and serve inference jobs for it')
-    .requiredOption('-m, --model <key|path>', 'catalog model key (e.g. trd-tiny) or path to a GGUF file', env.TRD_MODEL)
+    .requiredOption('-m, --model <key|path...>', 'catalog model key (e.g. trd-tiny) or path to a GGUF file; repeat to serve several', env.TRD_MODEL ? env.TRD_MODEL.split(',') : undefined)
+    .addOption(new Option('--load <when>', 'load models at start (warm) or when the first job needs one (cold start, never billed)').choices(['on-start', 'on-demand']).default('on-start'))
     .option('--model-key <key>', 'catalog key a GGUF file serves, when it is not recognised by its hash')
     .option('--models-dir <dir>', 'where model files live', defaultModelsDir())
-    .option('--worker-id <id>', 'this runner\'s identity in receipts', env.TRD_WORKER_ID || `runner-${hostname()}`)
+    .option('--worker-id <id>', 'this runner\'s identity in receipts, when no gateway names it (default: runner-<hostname>)', env.TRD_WORKER_ID)
     .option('--threads <n>', 'CPU threads for llama.cpp (default: half the cores)', positiveInt('--threads', 1024), defaultThreads())
     .option('--concurrency <n>', 'jobs generated at once', positiveInt('--concurrency', 64), 1)
+    .option('--sequence-wait-ms <ms>', 'how long a job that arrives while every sequence is busy may wait for one', positiveInt('--sequence-wait-ms'), Number(env.TRD_SEQUENCE_WAIT_MS || 60_000))
     .option('--shutdown-grace-ms <ms>', 'on SIGINT/SIGTERM, how long the job in flight may finish before it is handed back', positiveInt('--shutdown-grace-ms'), Number(env.TRD_SHUTDOWN_GRACE_MS || 10_000))
     .option('--temporal-address <host:port>', 'Temporal frontend (or the runner endpoint in front of it)', env.TRD_TEMPORAL_ADDRESS || '127.0.0.1:7233')
     .option('--namespace <ns>', 'Temporal namespace', env.TRD_TEMPORAL_NAMESPACE || 'default')
     .option('--tls', 'connect with TLS', env.TRD_TEMPORAL_TLS === '1' || env.TRD_TEMPORAL_TLS === 'true')
     .option('--tls-ca <file>', 'CA certificate to trust for TLS', env.TRD_TEMPORAL_TLS_CA)
     .option('--tls-server-name <name>', 'server name to verify for TLS', env.TRD_TEMPORAL_TLS_SERVER_NAME)
-    .option('--token <token>', 'runner token, sent as "authorization: Bearer" gRPC metadata (or TRD_RUNNER_TOKEN)', env.TRD_RUNNER_TOKEN)
+    .option('--token <token>', 'runner token: names this runner to the gateway, and is sent to Temporal as "authorization: Bearer" gRPC metadata (or TRD_RUNNER_TOKEN)', env.TRD_RUNNER_TOKEN)
+    .option('--gateway-url <url>', 'gateway to send heartbeats to (needs --token); it answers with this runner\'s id and trust tier', env.TRD_GATEWAY_URL)
     .action(async (o) => {
       const log = (line: string) => console.log(`trd-worker: ${line}`);
       const runner = await startRunner(
         {
-          model: o.model,
+          models: o.model,
+          load: o.load,
           modelKey: o.modelKey,
           modelsDir: o.modelsDir,
-          workerId: o.workerId,
+          workerId: o.workerId ?? (o.gatewayUrl ? undefined : `runner-${hostname()}`),
+          sequenceWaitMs: o.sequenceWaitMs,
+          gatewayUrl: o.gatewayUrl,
           threads: o.threads,
           concurrency: o.concurrency,
           shutdownGraceMs: o.shutdownGraceMs,

@@ -1,0 +1,89 @@
+/**
+ * Routing advice for the job workflow, from what Temporal, the runners'
+ * heartbeats and the job records say now (dispatch/eligible.ts). Read-only;
+ * built over their dependencies in orchestrator/worker.ts.
+ */
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import { workflowIdForJob, type InferenceProgress, type TrustTier } from '@trd/protocol';
+import { eligibleRunners, runnerStats } from '../dispatch/eligible.js';
+import type { DispatchSettings } from '../dispatch/settings.js';
+import type { Db } from '../platform/db.js';
+
+export interface ProgressCheck {
+  jobId: string;
+  model: string;
+  minTier: TrustTier;
+  maxTokens: number;
+  graceMs: number;
+  checkEveryMs: number;
+  /** The wait before this check; a job still queued is looked at less and less often. */
+  lastWaitMs: number;
+}
+
+export type ProgressAdvice = { action: 'wait'; recheckAfterMs: number } | { action: 'move'; from: string; to: string };
+
+/** A job counts as running long past this multiple of its expected duration (plus the grace). */
+export const LONG_JOB_SLACK = 1.5;
+/** Moving pays only when the fresh start is expected to finish this much sooner than staying. */
+const MOVE_GAIN = 1.5;
+/** A queued job is looked at no less often than this. */
+const MAX_QUEUED_RECHECK_MS = 30_000;
+
+const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+
+export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings }) {
+  const { db, client, settings } = deps;
+
+  async function freeWarmRunners(model: string, minTier: TrustTier, exclude: string[]) {
+    const runners = await eligibleRunners({ client, db, settings }, { model, minTier });
+    return runners.filter((r) => r.isWarm && r.available && !exclude.includes(r.workerId));
+  }
+
+  return {
+    /**
+     * Is the running attempt past its expected duration (max_tokens at its
+     * runner's measured speed, times LONG_JOB_SLACK, plus the grace), and is a
+     * faster runner free that would finish sooner from scratch?
+     */
+    async checkProgress(c: ProgressCheck): Promise<ProgressAdvice> {
+      const wait = (ms: number): ProgressAdvice => ({ action: 'wait', recheckAfterMs: Math.max(100, Math.round(ms)) });
+      const { raw } = await client.workflow.getHandle(workflowIdForJob(c.jobId)).describe();
+      const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
+      if (!pending || pending.state !== STARTED || !pending.lastStartedTime || !pending.lastWorkerIdentity) {
+        return wait(Math.min(c.lastWaitMs * 2, MAX_QUEUED_RECHECK_MS));
+      }
+      const current = pending.lastWorkerIdentity;
+      const startedAt = Number(pending.lastStartedTime.seconds ?? 0) * 1000 + Math.floor((pending.lastStartedTime.nanos ?? 0) / 1e6);
+      const elapsedMs = Date.now() - startedAt;
+      const speed = (await runnerStats(db, [current])).get(current)?.tokensPerSecond;
+      // A runner never measured has no expected duration to run past.
+      if (!speed) return wait(c.checkEveryMs);
+      const expectedMs = ((c.maxTokens * 1000) / speed) * LONG_JOB_SLACK + c.graceMs;
+      if (elapsedMs < expectedMs) return wait(Math.min(expectedMs - elapsedMs, c.checkEveryMs));
+
+      const progress = pending.heartbeatDetails?.payloads?.[0]
+        ? (defaultPayloadConverter.fromPayload(pending.heartbeatDetails.payloads[0]) as InferenceProgress)
+        : null;
+      const done = progress?.completionTokens ?? 0;
+      const observedSpeed = (done * 1000) / Math.max(1, elapsedMs);
+      const stayMs = observedSpeed > 0 ? ((c.maxTokens - done) * 1000) / observedSpeed : Infinity;
+      const [fastest] = (await freeWarmRunners(c.model, c.minTier, [current]))
+        .filter((r) => r.tokensPerSecond !== null)
+        .sort((a, b) => b.tokensPerSecond! - a.tokensPerSecond!);
+      if (fastest && ((c.maxTokens * 1000) / fastest.tokensPerSecond!) * MOVE_GAIN < stayMs) {
+        return { action: 'move', from: current, to: fastest.workerId };
+      }
+      return wait(c.checkEveryMs);
+    },
+
+    /** A free warm runner other than `exclude`, best first, or null. */
+    async pickRunner(q: { model: string; minTier: TrustTier; exclude: string[] }): Promise<string | null> {
+      const [best] = await freeWarmRunners(q.model, q.minTier, q.exclude);
+      return best?.workerId ?? null;
+    },
+  };
+}
+
+export type DispatchActivities = ReturnType<typeof createDispatchActivities>;

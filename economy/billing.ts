@@ -1,0 +1,52 @@
+/**
+ * What a job costs and who earns it. Pure integer arithmetic, so the
+ * inference-job workflow computes the same figures on every replay.
+ *
+ * Units: time in integer milliseconds; money in integer microcredits
+ * (1 credit = 1,000,000 µcr; 1000 credits = 8.00 USD). Per-second billing at
+ * realistic rates makes most jobs cost a fraction of a credit, so the ledger
+ * counts microcredits; whole credits are what owners redeem.
+ */
+import type { InferenceTimings } from '@trd/protocol';
+
+export const MICROCREDITS_PER_CREDIT = 1_000_000;
+
+/** The runner's share of a job's charge, in basis points; the platform keeps the rest. */
+export const RUNNER_SHARE_BPS = 7_000;
+
+/**
+ * The time a customer pays for: the runner's compute for the job (reading the
+ * prompt, then generating). Loading a model (a cold start, a wake-up) and
+ * waiting in a queue are never billed. A runner cannot bill more than the
+ * platform saw the attempt take, whatever its timings say.
+ */
+export function billableMs(timings: InferenceTimings, observedAttemptMs: number): number {
+  const compute = timings.timeToFirstTokenMs + timings.generationMs;
+  return Math.max(0, Math.min(compute, Math.floor(observedAttemptMs)));
+}
+
+/**
+ * The rounding rule, stated once: a charge is billable time at the model's
+ * hourly rate, rounded half up to the microcredit.
+ * µcr = ms × credits/hour × 1,000,000 / 3,600,000 = ms × credits/hour × 10 / 36.
+ */
+export function chargeMicrocredits(billable: number, creditsPerHour: number): number {
+  assertNonNegativeInt('billable ms', billable);
+  assertNonNegativeInt('credits per hour', creditsPerHour);
+  return Math.floor((billable * creditsPerHour * 10 + 18) / 36);
+}
+
+/**
+ * Splits a charge between the runner and the platform. The runner's part
+ * rounds down and the platform takes the remainder, so the parts always sum
+ * to the charge: rounding never creates or loses a microcredit.
+ */
+export function splitCharge(charge: number, runnerShareBps = RUNNER_SHARE_BPS): { runner: number; platform: number } {
+  assertNonNegativeInt('charge', charge);
+  const runner = Math.floor((charge * runnerShareBps) / 10_000);
+  return { runner, platform: charge - runner };
+}
+
+function assertNonNegativeInt(what: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);
+}

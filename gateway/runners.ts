@@ -1,0 +1,86 @@
+/**
+ * Runners as the gateway sees them: registration (a runner id and its token;
+ * `trd-worker login` will issue these), heartbeats, and the eligible-workers
+ * call customers use to see who would run their job.
+ */
+import { Router, type RequestHandler } from 'express';
+import type { Client } from '@temporalio/client';
+import { assertWorkerId, findModel, type TrustTier } from '@trd/protocol';
+import { eligibleRunners } from '../dispatch/eligible.js';
+import type { DispatchSettings } from '../dispatch/settings.js';
+import type { Db } from '../platform/db.js';
+import { ApiError } from './errors.js';
+import { EligibleQuery, RunnerHeartbeatBody } from './schemas.js';
+import { bearerToken, hashToken, newToken } from './tokens.js';
+
+const TOKEN_PREFIX = 'trd_rt_';
+
+/** Registers a runner (or gives an existing one a new token); returns the token in the clear, once. */
+export async function createRunnerToken(db: Db, runnerId: string, tier: TrustTier = 'probation'): Promise<string> {
+  assertWorkerId(runnerId);
+  const token = newToken(TOKEN_PREFIX);
+  await db.runner.upsert({
+    where: { id: runnerId },
+    create: { id: runnerId, tokenHash: hashToken(token), tier },
+    update: { tokenHash: hashToken(token), tier },
+  });
+  return token;
+}
+
+/** Sets `res.locals.runnerId` from the runner token, or answers 401. */
+function requireRunnerToken(db: Db): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearerToken(req.get('authorization'), 'runner token', TOKEN_PREFIX);
+    const runner = await db.runner.findUnique({ where: { tokenHash: hashToken(token) }, select: { id: true } });
+    if (!runner) throw new ApiError(401, 'invalid_runner_token', 'the runner token is not valid (unknown or replaced)');
+    res.locals.runnerId = runner.id;
+    next();
+  };
+}
+
+export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: DispatchSettings; requireApiKey: RequestHandler }): Router {
+  const { db, dispatch } = deps;
+  const router = Router();
+
+  router.post('/v1/runners/heartbeat', requireRunnerToken(db), async (req, res) => {
+    const beat = RunnerHeartbeatBody.parse(req.body ?? {});
+    const runner = await db.runner.update({
+      where: { id: res.locals.runnerId },
+      data: {
+        state: beat.state,
+        loadedModels: beat.loaded_models,
+        diskModels: beat.disk_models,
+        runningJobs: beat.running_jobs,
+        slots: beat.slots,
+        freeVramMiB: beat.free_vram_mib,
+        lastHeartbeatAt: new Date(),
+      },
+    });
+    res.json({ runner_id: runner.id, tier: runner.tier, heartbeat_interval_ms: dispatch.runnerHeartbeatIntervalMs });
+  });
+
+  router.get('/v1/dispatch/eligible', deps.requireApiKey, async (req, res) => {
+    const query = EligibleQuery.parse(req.query);
+    if (!findModel(query.model)) throw new ApiError(404, 'model_not_found', `model "${query.model}" is not in the catalog (GET /v1/models lists them)`, 'model');
+    const runners = await eligibleRunners({ client: deps.temporal, db, settings: dispatch }, { model: query.model, minTier: query.min_tier });
+    res.json({
+      object: 'list',
+      model: query.model,
+      min_tier: query.min_tier,
+      data: runners.map((r) => ({
+        worker_id: r.workerId,
+        is_warm: r.isWarm,
+        available: r.available,
+        tier: r.tier,
+        reputation: r.reputation,
+        bench_class: r.benchClass,
+        tokens_per_second: r.tokensPerSecond,
+        load: { running_jobs: r.runningJobs, slots: r.slots },
+        last_heartbeat_at: r.lastHeartbeatAt,
+        last_polled_at: r.lastPolledAt,
+      })),
+    });
+  });
+
+  return router;
+}

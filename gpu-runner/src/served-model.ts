@@ -1,0 +1,56 @@
+/**
+ * A model this runner serves: on disk always, in memory once loaded. A runner
+ * started with `--load on-demand` keeps its models on disk and loads one when
+ * the first job for it arrives (a cold start, which the job is not billed for).
+ */
+import { InferenceEngine } from './engine.js';
+import type { ResolvedModel } from './model-files.js';
+
+export interface LoadOptions {
+  sequences: number;
+  threads: number;
+  /** Fault injection: added to every load, as a large model would take. */
+  extraLoadDelayMs?: number;
+}
+
+export class ServedModel {
+  private engine: InferenceEngine | null = null;
+  private loading: Promise<InferenceEngine> | null = null;
+
+  constructor(
+    readonly model: ResolvedModel,
+    private readonly options: LoadOptions,
+  ) {}
+
+  get key(): string {
+    return this.model.key;
+  }
+
+  get loaded(): InferenceEngine | null {
+    return this.engine;
+  }
+
+  /** The engine, loading it first if needed; `loadMs` is how long this caller waited for a load (0 when warm). */
+  async ensureLoaded(): Promise<{ engine: InferenceEngine; loadMs: number }> {
+    if (this.engine) return { engine: this.engine, loadMs: 0 };
+    const started = performance.now();
+    this.loading ??= (async () => {
+      try {
+        if (this.options.extraLoadDelayMs) await new Promise((r) => setTimeout(r, this.options.extraLoadDelayMs));
+        const engine = await InferenceEngine.load({ modelPath: this.model.path, sequences: this.options.sequences, threads: this.options.threads });
+        this.engine = engine;
+        return engine;
+      } finally {
+        this.loading = null;
+      }
+    })();
+    const engine = await this.loading;
+    return { engine, loadMs: Math.round(performance.now() - started) };
+  }
+
+  async dispose(): Promise<void> {
+    const engine = this.engine ?? (await this.loading?.catch(() => null));
+    this.engine = null;
+    await engine?.dispose();
+  }
+}
