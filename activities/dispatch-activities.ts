@@ -78,6 +78,12 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
       return wait(c.checkEveryMs);
     },
 
+    /** Whether some runner polls the model's cold queue: one that has the model on disk, not loaded. */
+    async hasColdRunners(q: { model: string; minTier: TrustTier }): Promise<boolean> {
+      const runners = await eligibleRunners({ client, db, settings }, q);
+      return runners.some((r) => !r.isWarm);
+    },
+
     /** A free warm runner other than `exclude`, best first, or null. */
     async pickRunner(q: { model: string; minTier: TrustTier; exclude: string[] }): Promise<string | null> {
       const [best] = await freeWarmRunners(q.model, q.minTier, q.exclude);

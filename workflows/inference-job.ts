@@ -6,9 +6,11 @@
  *
  * Routing (queue names in protocol/queues.ts): the job first waits up to
  * `warmWaitMs` on the model's warm queue, where a free runner with the model
- * loaded takes it at once. If none does, it goes to the cold queue, which
- * every runner that can serve the model polls (those that must load it
- * first, and warm ones that free up), and waits there until its deadline.
+ * loaded takes it at once. If none does and some runner has the model only
+ * on disk, it waits as long on the cold queue, where such a runner takes it
+ * and loads the model. Then it waits on the warm queue until its deadline
+ * (parked): every runner that loaded the model polls it, including the cold
+ * ones once they have loaded it.
  * A runner that dies or stalls loses the job through the heartbeat timeout
  * and Temporal retries it on the same queue; a runner that returns a bad
  * result loses it too, and the retry is steered to another runner when one is
@@ -82,7 +84,7 @@ export const DISPATCH_V2 = 'dispatch-v2';
 const MAX_MOVES = 2;
 
 interface Route {
-  kind: 'warm' | 'cold' | 'direct';
+  kind: 'warm' | 'cold' | 'parked' | 'direct';
   queue: string;
   /** Past this, nobody took it here: try the next route. */
   scheduleToStartMs?: number;
@@ -118,7 +120,8 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
     seed: input.seed,
   };
   const warm = (): Route => ({ kind: 'warm', queue: modelQueue(input.model, 'warm', input.minTier), scheduleToStartMs: limits.warmWaitMs });
-  const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier) });
+  const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier), scheduleToStartMs: limits.warmWaitMs });
+  const parked = (): Route => ({ kind: 'parked', queue: modelQueue(input.model, 'warm', input.minTier) });
   const direct = (workerId: string): Route => ({ kind: 'direct', queue: runnerQueue(workerId), scheduleToStartMs: limits.warmWaitMs });
 
   let route = warm();
@@ -143,7 +146,15 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
         break;
       }
       case 'not-taken':
-        route = route.kind === 'warm' ? cold() : warm();
+        if (route.kind === 'warm') {
+          const coldRunners = await dispatch.hasColdRunners({ model: input.model, minTier: input.minTier }).catch((err) => {
+            if (isCancellation(err)) throw err;
+            return true;
+          });
+          route = coldRunners ? cold() : parked();
+        } else {
+          route = route.kind === 'cold' ? parked() : warm();
+        }
         break;
       case 'moved':
         moves++;

@@ -36,7 +36,7 @@ export interface Generation {
 /** Generation stopped by its abort signal; carries what was generated until then. */
 export class GenerationAborted extends Error {
   constructor(readonly partial: Generation, readonly reason: unknown) {
-    super(`generation aborted after ${partial.completionTokens} token(s)`);
+    super(`generation aborted after ${partial.completionTokens} token(s): ${reason instanceof Error ? reason.message : String(reason)}`);
     this.name = 'GenerationAborted';
   }
 }

@@ -3,10 +3,11 @@
  * their task queues as an activity-only Temporal worker (one Worker per
  * queue). It never runs workflow code and holds no platform secret.
  *
- * Which queues it polls follows from its state (protocol/queues.ts): cold
- * queues for every model it can serve, warm queues for the loaded ones, each
- * for every trust tier up to its own, and its own runner queue. A cold model
- * that gets loaded adds its warm queues; a changed tier changes the set.
+ * Which queues it polls follows from its state (protocol/queues.ts): for each
+ * model, the warm queues once it is loaded and the cold queues until then,
+ * each for every trust tier up to its own, and always its own runner queue. A
+ * cold model that gets loaded swaps its cold queues for warm ones (the cold
+ * Worker stops once its job is done); a changed tier changes the set.
  */
 import { Worker } from '@temporalio/worker';
 import { TRUST_TIERS, modelQueue, runnerQueue, tiersUpTo, type TrustTier } from '@trd/protocol';
@@ -103,10 +104,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   const desiredQueues = (): string[] => {
     const queues = [runnerQueue(workerId)];
     for (const m of models.values()) {
-      for (const t of tiersUpTo(tier)) {
-        if (m.loaded) queues.push(modelQueue(m.key, 'warm', t));
-        queues.push(modelQueue(m.key, 'cold', t));
-      }
+      for (const t of tiersUpTo(tier)) queues.push(modelQueue(m.key, m.loaded ? 'warm' : 'cold', t));
     }
     return queues;
   };
@@ -152,6 +150,8 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       jobEnded: () => {
         runningJobs--;
         beatSoon();
+        // The job's Worker counts it as in flight until its result is sent, so look again after that.
+        setTimeout(() => void reconcile(), 100).unref();
       },
       modelLoaded: (key) => {
         log(`loaded ${key} on demand`);
@@ -161,7 +161,14 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     },
   });
 
-  async function reconcile(): Promise<void> {
+  // One change of the queue set at a time: Worker.create is async.
+  let reconciling = Promise.resolve();
+  function reconcile(): Promise<void> {
+    reconciling = reconciling.then(applyQueueSet, applyQueueSet);
+    return reconciling;
+  }
+
+  async function applyQueueSet(): Promise<void> {
     if (stopping) return;
     const want = new Set(desiredQueues());
     for (const queue of want) {
@@ -185,7 +192,10 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
         if (workers.size === 0) wakeDone();
       });
     }
-    for (const [queue, w] of workers) if (!want.has(queue)) w.worker.shutdown();
+    // A Worker still running a job keeps it: stopping it would cancel the job after the grace time.
+    for (const [queue, w] of workers) {
+      if (!want.has(queue) && w.worker.getState() === 'RUNNING' && w.worker.getStatus().numInFlightActivities === 0) w.worker.shutdown();
+    }
   }
 
   function shutdown(): void {
