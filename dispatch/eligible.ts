@@ -108,7 +108,8 @@ export async function eligibleRunners(
     const row = byId.get(id);
     if (row) {
       // A registered runner must be heard from, and be allowed the tier (its polling alone proves nothing).
-      if (!row.lastHeartbeatAt || now - row.lastHeartbeatAt.getTime() > staleAfterMs || row.state === 'stopping') continue;
+      // 'starting' is said before its Workers poll; until it says otherwise, old pollers of the same id may be what Temporal lists.
+      if (!row.lastHeartbeatAt || now - row.lastHeartbeatAt.getTime() > staleAfterMs || row.state === 'stopping' || row.state === 'starting') continue;
       if (!tierAtLeast(row.tier, query.minTier)) continue;
     }
     const s = stats.get(id)!;
