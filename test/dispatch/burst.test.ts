@@ -1,4 +1,9 @@
-/** 500 jobs at once, two runners: every job completes, none runs to completion twice, both runners work. */
+/**
+ * 500 jobs at once, two runners: every job completes, none runs to completion
+ * twice, both runners work, and the ledger balances: one transaction per job,
+ * in which the customer's charge equals the runner's earning plus the
+ * platform's share.
+ */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
@@ -40,4 +45,21 @@ test(`${JOBS} jobs submitted at once all complete exactly once`, async () => {
   const byWorker = await stack.db.job.groupBy({ by: ['workerId'], _count: true });
   expect(byWorker.map((g) => g.workerId).sort()).toEqual(['left', 'right']);
   expect(await stack.db.job.count({ where: { status: 'succeeded' } })).toBe(JOBS);
+
+  const transactions = await stack.db.ledgerTransaction.findMany({ include: { entries: true } });
+  expect(transactions).toHaveLength(JOBS);
+  expect(new Set(transactions.map((t) => t.jobId))).toEqual(new Set(ids));
+  const charges = new Map(done.map((d) => [d.json.id as string, BigInt(d.json.billing.charge_microcredits)]));
+  let charged = 0n;
+  let earned = 0n;
+  for (const t of transactions) {
+    const byKind = (prefix: string) => t.entries.filter((e) => e.account.startsWith(prefix)).reduce((s, e) => s + e.amount, 0n);
+    const charge = -byKind('customer:');
+    expect(charge).toBe(charges.get(t.jobId!));
+    expect(byKind('runner:') + byKind('platform:')).toBe(charge);
+    charged += charge;
+    earned += byKind('runner:');
+  }
+  expect(charged).toBeGreaterThan(0n);
+  console.log(`burst ledger: ${charged} µcr charged, ${earned} µcr earned by runners, ${charged - earned} µcr platform share`);
 });

@@ -1,7 +1,9 @@
 /**
  * Replay: the current workflow code must replay the histories committed in
  * test/fixtures/histories (recorded from real runs), and a reordered workflow
- * must not. To record new fixtures from this run:
+ * must not. inference-job-v1-* were recorded before warm and cold routing
+ * (no `dispatch-v2` marker): jobs in flight at that change still finish.
+ * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -11,7 +13,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { workflowIdForJob } from '@trd/protocol';
-import { api, serviceEndpoints, startStack, type TestStack } from '../support/stack.js';
+import { api, serviceEndpoints, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 const REORDERED = fileURLToPath(new URL('../fixtures/workflows/reordered-inference-job.ts', import.meta.url));
@@ -32,10 +34,16 @@ beforeAll(async () => {
   expect(failed.json.error).toBe('no runner took the job before its deadline');
   live['inference-job-failed'] = await historyOf(failed.json.id);
 
-  await stack.startRunner();
+  await stack.startRunner({ env: { TRD_RUNNER_FAULTS: 'token-delay-ms=10' } });
   const ok = await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: 'replay me', max_tokens: 6 });
   expect(ok.json.status).toBe('succeeded');
   live['inference-job-succeeded'] = await historyOf(ok.json.id);
+
+  const long = await api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: 'cancel me', max_tokens: 500 });
+  await waitForJob(stack, long.json.id, (j) => j.status === 'running');
+  const cancelled = await api(stack, 'POST', `/v1/jobs/${long.json.id}/cancel`);
+  expect(cancelled.json.status).toBe('cancelled');
+  live['inference-job-cancelled'] = await historyOf(long.json.id);
 
   if (process.env.TRD_RECORD_HISTORIES) {
     for (const [name, history] of Object.entries(live)) writeFileSync(`${HISTORIES}${name}.json`, `${historyToJSON(history as never)}\n`);
@@ -53,8 +61,14 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of both outcomes', () => {
-    expect(committed.sort()).toEqual(['inference-job-failed.json', 'inference-job-succeeded.json']);
+  test('there are committed histories of every outcome, of both versions', () => {
+    expect(committed.sort()).toEqual([
+      'inference-job-cancelled.json',
+      'inference-job-failed.json',
+      'inference-job-succeeded.json',
+      'inference-job-v1-failed.json',
+      'inference-job-v1-succeeded.json',
+    ]);
   });
 
   test.each(committed)('committed history %s replays against the current code', async (file) => {
@@ -63,7 +77,7 @@ describe('replay', () => {
   });
 
   test('a reordered workflow fails replay with a determinism violation', async () => {
-    const history = JSON.parse(readFileSync(`${HISTORIES}inference-job-succeeded.json`, 'utf8'));
+    const history = JSON.parse(readFileSync(`${HISTORIES}inference-job-v1-succeeded.json`, 'utf8'));
     await expect(Worker.runReplayHistory({ workflowsPath: REORDERED }, history)).rejects.toThrow(DeterminismViolationError);
   });
 });
