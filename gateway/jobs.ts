@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
+import { ORCHESTRATOR_QUEUE, findModel, modelQueue, newJobId, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
@@ -17,6 +17,11 @@ interface Live {
   attempt?: number;
   /** The runner working on it now. */
   workerId: string | null;
+  /**
+   * While queued: tasks waiting in its model's queue, by Temporal's approximate
+   * count, which includes tasks whose warm wait expired until a poller drops them.
+   */
+  queueBacklog?: number;
 }
 
 export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySettings }): Router {
@@ -106,7 +111,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       await waitForWorkflow(client, handle, waitSeconds);
       job = await findJob(db, jobId, res.locals.customerId);
     }
-    const live = isTerminal(job) ? null : await liveStatus(handle);
+    const live = isTerminal(job) ? null : await liveStatus(client, handle, job);
     res.json(jobView(job, live));
   });
 
@@ -172,16 +177,34 @@ async function waitForWorkflow(client: Client, handle: WorkflowHandle, seconds: 
 }
 
 /** While a job runs, Temporal knows best: its activity is scheduled (queued) or started (running). */
-async function liveStatus(handle: WorkflowHandle): Promise<Live | null> {
+async function liveStatus(client: Client, handle: WorkflowHandle, job: Job): Promise<Live | null> {
   try {
     const { raw } = await handle.describe();
     const inference = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
     if (!inference) return null;
     const started = inference.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-    return { status: started ? 'running' : 'queued', attempt: inference.attempt ?? 1, workerId: started ? inference.lastWorkerIdentity || null : null };
+    return {
+      status: started ? 'running' : 'queued',
+      attempt: inference.attempt ?? 1,
+      workerId: started ? inference.lastWorkerIdentity || null : null,
+      queueBacklog: started ? undefined : await queueBacklog(client, job),
+    };
   } catch {
     return null;
   }
+}
+
+/** A queued job waits on its model's warm queue (parked) for all but its first seconds; that queue's backlog is its estimate. */
+async function queueBacklog(client: Client, job: Job): Promise<number | undefined> {
+  const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
+  const res = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: modelQueue(job.model, 'warm', job.minTier), kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    reportStats: true,
+  });
+  const count = res.stats?.approximateBacklogCount;
+  return count === undefined || count === null ? undefined : Number(count);
 }
 
 function jobView(job: Job & { receipt: Receipt | null }, live: Live | null) {
@@ -192,6 +215,7 @@ function jobView(job: Job & { receipt: Receipt | null }, live: Live | null) {
     model: job.model,
     status: live?.status ?? job.status,
     attempt: live?.attempt,
+    queue_backlog: live?.queueBacklog,
     output: job.output,
     finish_reason: job.finishReason,
     error: job.error,

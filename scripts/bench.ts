@@ -4,7 +4,12 @@
  *   1. bare node-llama-cpp in this process: generation tokens/s (1 and 2 threads);
  *   2. the same generation as jobs through gateway + Temporal + runner: tokens/s,
  *      and per-job overhead from acceptance to first token, p50/p99;
- *   3. a burst of --jobs jobs at once on two runners: jobs/s sustained and the split between runners.
+ *   3. cold starts: the warm runner stopped, a runner with the model only on disk
+ *      (`--load on-demand`) takes each job after the warm wait; accepted → first token
+ *      against the warm figure, and the load time (never billed);
+ *   4. a burst of --jobs jobs at once on two runners (the warm one, and the once-cold one,
+ *      now warm): jobs/s sustained, the split, and the warm-hit rate (jobs served by a
+ *      runner that had the model loaded).
  * Options: --jobs N (default 200), --tokens N (default 128), --json (one JSON line, for comparing runs).
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -29,6 +34,10 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+const COLD_STARTS = 3;
+/** From the gateway accepting the job to its first token: queueing, loading (cold starts), reading the prompt. */
+const acceptedToFirstToken = (job: { timings: Record<string, number> }) =>
+  job.timings.queue_wait_ms + job.timings.model_load_ms + job.timings.time_to_first_token_ms;
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const services = await startEphemeralServices({ namespaces: ['bench'] });
@@ -48,7 +57,7 @@ try {
   }
 
   const platform = await startPlatform(services, { namespace: 'bench' });
-  await platform.startRunner({ workerId: 'bench-runner', extraArgs: ['--threads', '1'] });
+  const warmRunner = await platform.startRunner({ workerId: 'bench-runner', extraArgs: ['--threads', '1'] });
   const overhead: number[] = [];
   const roundTrip: number[] = [];
   const runnerRates: number[] = [];
@@ -64,13 +73,29 @@ try {
     const job = await res.json();
     if (job.status !== 'succeeded') throw new Error(`job ${i} did not succeed: ${JSON.stringify(job)}`);
     roundTrip.push(performance.now() - t0);
-    overhead.push(job.timings.queue_wait_ms + job.timings.time_to_first_token_ms);
+    overhead.push(acceptedToFirstToken(job));
     runnerRates.push((job.usage.completion_tokens / Math.max(1, job.timings.generation_ms)) * 1000);
     tokens += job.usage.completion_tokens;
   }
   const wallSeconds = (performance.now() - started) / 1000;
 
-  await platform.startRunner({ workerId: 'bench-runner-2', extraArgs: ['--threads', '1'] });
+  // Cold starts: a fresh runner each time, so every job pays a real model load.
+  await warmRunner.stop();
+  const cold: Array<{ firstTokenMs: number; loadMs: number; billableMs: number }> = [];
+  for (let i = 0; i < COLD_STARTS; i++) {
+    const runner = await platform.startRunner({ workerId: 'bench-runner-2', load: 'on-demand', extraArgs: ['--threads', '1'] });
+    const res = await fetch(`${platform.baseUrl}/v1/jobs?wait=60`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${platform.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'trd-tiny', prompt: PROMPT, max_tokens: TOKENS }),
+    });
+    const job = await res.json();
+    if (job.status !== 'succeeded' || job.timings.model_load_ms === 0) throw new Error(`cold start ${i} was not a cold start: ${JSON.stringify(job)}`);
+    cold.push({ firstTokenMs: acceptedToFirstToken(job), loadMs: job.timings.model_load_ms, billableMs: job.billing.billable_ms });
+    if (i < COLD_STARTS - 1) await runner.stop();
+  }
+  await platform.startRunner({ workerId: 'bench-runner', extraArgs: ['--threads', '1'] });
+
   const burstStarted = performance.now();
   const burst = await Promise.all(
     Array.from({ length: JOBS }, async (_, i) => {
@@ -87,6 +112,7 @@ try {
   if (failedInBurst) throw new Error(`${failedInBurst} burst jobs did not succeed`);
   const split: Record<string, number> = {};
   for (const j of burst) split[j.worker_id] = (split[j.worker_id] ?? 0) + 1;
+  const warmHits = burst.filter((j) => j.timings.model_load_ms === 0).length;
   await platform.stop();
 
   const sortedOverhead = [...overhead].sort((a, b) => a - b);
@@ -101,7 +127,18 @@ try {
     end_to_end_tok_s: Math.round(tokens / wallSeconds),
     accepted_to_first_token_ms: { p50: quantile(sortedOverhead, 0.5), p99: quantile(sortedOverhead, 0.99), max: sortedOverhead.at(-1) },
     http_round_trip_ms: { p50: Math.round(quantile(sortedTrip, 0.5)), p99: Math.round(quantile(sortedTrip, 0.99)) },
-    burst_two_runners: { jobs_per_s: Number((JOBS / burstSeconds).toFixed(1)), tok_s: Math.round((JOBS * TOKENS) / burstSeconds), split },
+    cold_start: {
+      runs: COLD_STARTS,
+      accepted_to_first_token_ms_median: median(cold.map((c) => c.firstTokenMs)),
+      model_load_ms_median: median(cold.map((c) => c.loadMs)),
+      billable_ms_median: median(cold.map((c) => c.billableMs)),
+    },
+    burst_two_runners: {
+      jobs_per_s: Number((JOBS / burstSeconds).toFixed(1)),
+      tok_s: Math.round((JOBS * TOKENS) / burstSeconds),
+      split,
+      warm_hit_rate: Number((warmHits / JOBS).toFixed(3)),
+    },
   };
   if (values.json) console.log(JSON.stringify(result));
   else {
@@ -110,7 +147,10 @@ try {
     log(`  end to end:                   ${result.end_to_end_tok_s} tok/s (all tokens / wall time)`);
     log(`  accepted → first token:       p50 ${result.accepted_to_first_token_ms.p50} ms, p99 ${result.accepted_to_first_token_ms.p99} ms, max ${result.accepted_to_first_token_ms.max} ms`);
     log(`  POST ?wait round trip:        p50 ${result.http_round_trip_ms.p50} ms, p99 ${result.http_round_trip_ms.p99} ms`);
-    log(`burst of ${JOBS} jobs at once on two runners: ${result.burst_two_runners.jobs_per_s} jobs/s, ${result.burst_two_runners.tok_s} tok/s, split ${JSON.stringify(split)}`);
+    log(`cold start (warm runner stopped, ${COLD_STARTS} fresh runners with --load on-demand):`);
+    log(`  accepted → first token:       median ${result.cold_start.accepted_to_first_token_ms_median} ms (warm p50: ${result.accepted_to_first_token_ms.p50} ms)`);
+    log(`  model load:                   median ${result.cold_start.model_load_ms_median} ms, billed ms median ${result.cold_start.billable_ms_median} (load never billed)`);
+    log(`burst of ${JOBS} jobs at once on two runners: ${result.burst_two_runners.jobs_per_s} jobs/s, ${result.burst_two_runners.tok_s} tok/s, split ${JSON.stringify(split)}, warm-hit rate ${result.burst_two_runners.warm_hit_rate}`);
   }
 } finally {
   await services.stop();

@@ -1,5 +1,6 @@
 /** Bad input at the gateway: a 4xx that says what is wrong, and no job anywhere. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createRunnerToken } from '../../gateway/runners.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -24,6 +25,7 @@ const cases: Array<{ name: string; body: unknown; key?: string | null; header?: 
   { name: 'max_tokens over the model limit', body: { ...good, max_tokens: 100000 }, status: 400, code: 'invalid_request', mentions: /at most 512/ },
   { name: 'temperature out of range', body: { ...good, temperature: 9 }, status: 400, code: 'invalid_request', mentions: /temperature/ },
   { name: 'negative seed', body: { ...good, seed: -1 }, status: 400, code: 'invalid_request', mentions: /seed/ },
+  { name: 'unknown trust tier', body: { ...good, min_tier: 'gold' }, status: 400, code: 'invalid_request', mentions: /min_tier.*probation.*verified.*trusted/ },
   { name: 'empty prompt', body: { ...good, prompt: '' }, status: 400, code: 'invalid_request', mentions: /prompt/ },
   { name: 'unknown field', body: { ...good, max_token: 3 }, status: 400, code: 'invalid_request', mentions: /unknown field.*max_token/ },
   { name: 'body is an array', body: [good], status: 400, code: 'invalid_request', mentions: /object/ },
@@ -96,4 +98,33 @@ test('API keys are stored hashed, never in the clear', async () => {
     expect(row.keyHash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(row)).not.toContain(stack.apiKey);
   }
+});
+
+describe('runner heartbeats', () => {
+  const beat = { state: 'idle', loaded_models: ['trd-tiny'], disk_models: [], running_jobs: 0, slots: 1 };
+
+  test('need a runner token, and a customer key is not one', async () => {
+    const none = await api(stack, 'POST', '/v1/runners/heartbeat', beat, null);
+    expect({ status: none.status, code: none.json.error.code }).toEqual({ status: 401, code: 'missing_runner_token' });
+    const customer = await api(stack, 'POST', '/v1/runners/heartbeat', beat, stack.apiKey);
+    expect({ status: customer.status, code: customer.json.error.code }).toEqual({ status: 401, code: 'invalid_runner_token' });
+  });
+
+  test('with a bad body are refused and change nothing', async () => {
+    const token = await createRunnerToken(stack.db, 'hb-check');
+    const before = await stack.db.runner.findUnique({ where: { id: 'hb-check' } });
+    for (const [body, mentions] of [
+      [{ ...beat, running_jobs: -1 }, /running_jobs/],
+      [{ ...beat, state: 'partying' }, /state/],
+      [{ ...beat, slots: 0 }, /slots/],
+      [{ ...beat, extra: 1 }, /unknown field.*extra/],
+    ] as const) {
+      const res = await api(stack, 'POST', '/v1/runners/heartbeat', body, token);
+      expect(res.status).toBe(400);
+      expect(res.json.error.message).toMatch(mentions);
+    }
+    expect(await stack.db.runner.findUnique({ where: { id: 'hb-check' } })).toEqual(before);
+    const ok = await api(stack, 'POST', '/v1/runners/heartbeat', beat, token);
+    expect(ok.json).toEqual({ runner_id: 'hb-check', tier: 'probation', heartbeat_interval_ms: stack.settings.dispatch.runnerHeartbeatIntervalMs });
+  });
 });

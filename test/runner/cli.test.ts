@@ -42,6 +42,10 @@ describe('trd-worker', () => {
     [['start', '--model', '/no/such/model.gguf'], /model file \/no\/such\/model.gguf does not exist/],
     [['start', '--model', 'gpt-17'], /"gpt-17" is neither a model file nor a catalog model key/],
     [['start', '--model', 'qwen2.5-0.5b-instruct', '--models-dir', dir], /trd-worker models pull qwen2.5-0.5b-instruct/],
+    [['start', '--model', 'trd-tiny', '--load', 'lazy'], /Allowed choices are on-start, on-demand/],
+    [['start', '--model', 'trd-tiny', '--models-dir', dir, '--gateway-url', 'http://127.0.0.1:1'], /--gateway-url needs --token/],
+    [['start', '--model', 'trd-tiny', '--models-dir', dir, '--gateway-url', 'http://127.0.0.1:1', '--token', 'trd_rt_x'], /cannot reach the gateway at http:\/\/127\.0\.0\.1:1/],
+    [['start', '--model', 'trd-tiny', '--model', 'trd-tiny', '--models-dir', dir], /model trd-tiny is given twice/],
   ])('start %j fails clearly', (args, message) => {
     const r = trdWorker(...args);
     expect(r.code).not.toBe(0);
