@@ -20,9 +20,14 @@ export interface ProgressCheck {
   checkEveryMs: number;
   /** The wait before this check; a job still queued is looked at less and less often. */
   lastWaitMs: number;
+  /** The job waits on the warm queue until its deadline: worth moving to the cold queue if a cold runner is free. */
+  parked: boolean;
 }
 
-export type ProgressAdvice = { action: 'wait'; recheckAfterMs: number } | { action: 'move'; from: string; to: string };
+export type ProgressAdvice =
+  | { action: 'wait'; recheckAfterMs: number }
+  | { action: 'move'; from: string; to: string }
+  | { action: 'go-cold' };
 
 /** A job counts as running long past this multiple of its expected duration (plus the grace). */
 export const LONG_JOB_SLACK = 1.5;
@@ -52,6 +57,10 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
       const { raw } = await client.workflow.getHandle(workflowIdForJob(c.jobId)).describe();
       const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
       if (!pending || pending.state !== STARTED || !pending.lastStartedTime || !pending.lastWorkerIdentity) {
+        if (c.parked) {
+          const runners = await eligibleRunners({ client, db, settings }, { model: c.model, minTier: c.minTier });
+          if (runners.some((r) => !r.isWarm && r.available)) return { action: 'go-cold' };
+        }
         return wait(Math.min(c.lastWaitMs * 2, MAX_QUEUED_RECHECK_MS));
       }
       const current = pending.lastWorkerIdentity;

@@ -1,10 +1,12 @@
 /**
  * The runners that could take a job for a model right now. Three sources,
  * each the truth for one thing:
- *  - Temporal's poller lists (DescribeTaskQueue) say who polls which queue:
- *    whether a runner is warm for the model, and that it is connected;
- *  - the runners' heartbeats to the gateway say how loaded each one is (and
- *    that it is alive: Temporal keeps a dead poller listed for a while);
+ *  - Temporal's poller lists (DescribeTaskQueue) say who polls the model's
+ *    queues: that a runner is connected and may be sent the job;
+ *  - the runners' heartbeats to the gateway say whether each one has the
+ *    model loaded (warm), how loaded it is, and that it is alive (Temporal
+ *    keeps a poller listed for a minute after it went, and a runner restarted
+ *    under the same id still shows its old warm poller);
  *  - finished jobs in PostgreSQL say how fast each one is (tokens/s measured
  *    from its work, not claimed) and how reliable (the reputation placeholder).
  */
@@ -113,9 +115,10 @@ export async function eligibleRunners(
       if (!tierAtLeast(row.tier, query.minTier)) continue;
     }
     const s = stats.get(id)!;
+    const pollsWarm = warm.has(id) && now - warm.get(id)! <= POLLER_FRESH_MS;
     out.push({
       workerId: id,
-      isWarm: warm.has(id) && now - warm.get(id)! <= POLLER_FRESH_MS,
+      isWarm: row ? row.loadedModels.includes(query.model) : pollsWarm,
       tier: row?.tier ?? null,
       reputation: reputationScore(s),
       benchClass: row?.benchClass ?? null,

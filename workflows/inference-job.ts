@@ -10,7 +10,8 @@
  * on disk, it waits as long on the cold queue, where such a runner takes it
  * and loads the model. Then it waits on the warm queue until its deadline
  * (parked): every runner that loaded the model polls it, including the cold
- * ones once they have loaded it.
+ * ones once they have loaded it; a parked job moves to the cold queue when a
+ * free runner with the model on disk shows up.
  * A runner that dies or stalls loses the job through the heartbeat timeout
  * and Temporal retries it on the same queue; a runner that returns a bad
  * result loses it too, and the retry is steered to another runner when one is
@@ -94,6 +95,7 @@ type AttemptEnd =
   | { kind: 'result'; result: InferenceResult; observedMs: number }
   | { kind: 'not-taken' }
   | { kind: 'moved'; from: string; to: string }
+  | { kind: 'go-cold' }
   | { kind: 'cancelled'; partial: InferenceResult | null; observedMs: number }
   | { kind: 'failed'; err: unknown };
 
@@ -156,6 +158,9 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
           route = route.kind === 'cold' ? parked() : warm();
         }
         break;
+      case 'go-cold':
+        route = cold();
+        break;
       case 'moved':
         moves++;
         await platform.recordAttempt({
@@ -213,6 +218,7 @@ async function runAttempt(input: JobInput, task: InferenceTask, route: Route, re
   );
 
   let moved: { from: string; to: string } | null = null;
+  let goCold = false;
   try {
     let waitMs = limits.progressCheckMs;
     while (!(await condition(() => settled, waitMs))) {
@@ -229,6 +235,7 @@ async function runAttempt(input: JobInput, task: InferenceTask, route: Route, re
           graceMs: limits.longJobGraceMs,
           checkEveryMs: limits.progressCheckMs,
           lastWaitMs: waitMs,
+          parked: route.kind === 'parked',
         })
         .catch((err): { action: 'wait'; recheckAfterMs: number } => {
           if (isCancellation(err)) throw err;
@@ -236,6 +243,11 @@ async function runAttempt(input: JobInput, task: InferenceTask, route: Route, re
         });
       if (advice.action === 'move') {
         moved = { from: advice.from, to: advice.to };
+        scope.cancel();
+        break;
+      }
+      if (advice.action === 'go-cold') {
+        goCold = true;
         scope.cancel();
         break;
       }
@@ -252,6 +264,7 @@ async function runAttempt(input: JobInput, task: InferenceTask, route: Route, re
   } catch (err) {
     if (isCancellation(err)) {
       if (moved) return { kind: 'moved', ...moved };
+      if (goCold) return { kind: 'go-cold' };
       return { kind: 'cancelled', partial: partialResult(task, err), observedMs: Date.now() - scheduledAt };
     }
     const timedOut = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure ? err.cause.timeoutType : null;

@@ -1,4 +1,4 @@
-/** A job nobody takes fails at its deadline with a reason, and leaves no output or receipt. */
+/** A job that does not finish by its deadline fails with a reason, leaves no output or receipt, and is not charged. */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
@@ -21,6 +21,17 @@ test('a job for a model no runner serves fails at its deadline', async () => {
   const row = await stack.db.job.findUnique({ where: { id: res.json.id }, include: { receipt: true } });
   expect(row).toMatchObject({ status: 'failed', receipt: null });
   expect(row?.finishedAt).not.toBeNull();
+  expect(res.json.billing).toEqual({ billable_ms: 0, charge_microcredits: 0 });
+  expect(await stack.db.ledgerTransaction.count({ where: { jobId: res.json.id } })).toBe(0);
+});
+
+test('a job still generating at its deadline fails, and what it generated is not charged', async () => {
+  // Only this slow runner may take "verified" jobs: 100 tokens at 50 ms each cannot finish in the 1 s deadline.
+  await stack.startRunner({ workerId: 'too-slow', tier: 'verified', env: { TRD_RUNNER_FAULTS: 'token-delay-ms=50' } });
+  const res = await api(stack, 'POST', '/v1/jobs?wait=20', { model: 'trd-tiny', prompt: 'hurry', max_tokens: 100, min_tier: 'verified' });
+  expect(res.json).toMatchObject({ status: 'failed', error: 'no runner completed the job before its deadline', output: null, receipt: null });
+  expect(res.json.billing).toEqual({ billable_ms: 0, charge_microcredits: 0 });
+  expect(await stack.db.ledgerTransaction.count({ where: { jobId: res.json.id } })).toBe(0);
 });
 
 test('the runner for another model is not disturbed', async () => {

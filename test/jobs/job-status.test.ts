@@ -37,7 +37,7 @@ test('a job is queued while no runner serves its model, then runs when one start
   expect(receiptEarly.json.error.message).toBe('the job has not finished yet');
 
   const runnerStartedAt = Date.now();
-  await stack.startRunner();
+  const runner = await stack.startRunner();
   const done = await api(stack, 'GET', `/v1/jobs/${created.json.id}?wait=30`);
   expect(done.json.status).toBe('succeeded');
   const acceptedAt = Date.parse(done.json.created_at);
@@ -46,4 +46,14 @@ test('a job is queued while no runner serves its model, then runs when one start
   expect(done.json.usage.completion_tokens).toBe(5);
   expect(done.json.queue_backlog).toBeUndefined();
   for (const b of behind) expect((await api(stack, 'GET', `/v1/jobs/${b.json.id}?wait=30`)).json.status).toBe('succeeded');
+  await runner.stop();
+});
+
+test('a job parked on the warm queue goes to a runner that starts cold', async () => {
+  const created = await api(stack, 'POST', '/v1/jobs?wait=2', { model: 'trd-tiny', prompt: 'anyone with it on disk?', max_tokens: 5 });
+  expect(created.json.status).toBe('queued');
+  await stack.startRunner({ workerId: 'late-and-cold', load: 'on-demand' });
+  const done = await api(stack, 'GET', `/v1/jobs/${created.json.id}?wait=30`);
+  expect(done.json).toMatchObject({ status: 'succeeded', worker_id: 'late-and-cold' });
+  expect(done.json.timings.model_load_ms).toBeGreaterThan(0);
 });
