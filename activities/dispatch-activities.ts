@@ -38,8 +38,16 @@ const MAX_QUEUED_RECHECK_MS = 30_000;
 
 const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
+/**
+ * How long an answer to "is any runner cold for this model?" is reused: in a
+ * burst every waiting job asks within the same second, and each answer costs
+ * two DescribeTaskQueue calls and a query.
+ */
+const COLD_ANSWER_TTL_MS = 1000;
+
 export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings }) {
   const { db, client, settings } = deps;
+  const coldAnswers = new Map<string, { at: number; answer: Promise<boolean> }>();
 
   async function freeWarmRunners(model: string, minTier: TrustTier, exclude: string[]) {
     const runners = await eligibleRunners({ client, db, settings }, { model, minTier });
@@ -58,7 +66,7 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
       const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
       if (!pending || pending.state !== STARTED || !pending.lastStartedTime || !pending.lastWorkerIdentity) {
         if (c.parked) {
-          const runners = await eligibleRunners({ client, db, settings }, { model: c.model, minTier: c.minTier });
+          const runners = await eligibleRunners({ client, db, settings }, { model: c.model, minTier: c.minTier, stats: false });
           if (runners.some((r) => !r.isWarm && r.available)) return { action: 'go-cold' };
         }
         return wait(Math.min(c.lastWaitMs * 2, MAX_QUEUED_RECHECK_MS));
@@ -89,8 +97,13 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
 
     /** Whether some runner polls the model's cold queue: one that has the model on disk, not loaded. */
     async hasColdRunners(q: { model: string; minTier: TrustTier }): Promise<boolean> {
-      const runners = await eligibleRunners({ client, db, settings }, q);
-      return runners.some((r) => !r.isWarm);
+      const key = `${q.model}/${q.minTier}`;
+      const cached = coldAnswers.get(key);
+      if (cached && Date.now() - cached.at < COLD_ANSWER_TTL_MS) return cached.answer;
+      const answer = eligibleRunners({ client, db, settings }, { ...q, stats: false }).then((runners) => runners.some((r) => !r.isWarm));
+      coldAnswers.set(key, { at: Date.now(), answer });
+      answer.catch(() => coldAnswers.delete(key));
+      return answer;
     },
 
     /** A free warm runner other than `exclude`, best first, or null. */

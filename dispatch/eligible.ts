@@ -92,7 +92,7 @@ export function reputationScore(s: Pick<RunnerStats, 'successes' | 'badAttempts'
 
 export async function eligibleRunners(
   deps: { client: Client; db: Db; settings: DispatchSettings },
-  query: { model: string; minTier: TrustTier; now?: number },
+  query: { model: string; minTier: TrustTier; now?: number; /** false skips speed and reputation (two queries over jobs), for routing checks that need neither. */ stats?: boolean },
 ): Promise<EligibleRunner[]> {
   const now = query.now ?? Date.now();
   // Runners of a higher tier poll the lower tiers' queues too, so the minimum tier's queues list everyone allowed.
@@ -101,7 +101,10 @@ export async function eligibleRunners(
     pollersOf(deps.client, modelQueue(query.model, 'cold', query.minTier)),
   ]);
   const ids = [...new Set([...warm.keys(), ...cold.keys()])].filter((id) => now - Math.max(warm.get(id) ?? 0, cold.get(id) ?? 0) <= POLLER_FRESH_MS);
-  const [rows, stats] = await Promise.all([deps.db.runner.findMany({ where: { id: { in: ids } } }), runnerStats(deps.db, ids)]);
+  const [rows, stats] = await Promise.all([
+    deps.db.runner.findMany({ where: { id: { in: ids } } }),
+    query.stats === false ? new Map<string, RunnerStats>() : runnerStats(deps.db, ids),
+  ]);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const staleAfterMs = deps.settings.runnerHeartbeatIntervalMs * MISSED_HEARTBEATS_BEFORE_GONE;
 
@@ -114,7 +117,7 @@ export async function eligibleRunners(
       if (!row.lastHeartbeatAt || now - row.lastHeartbeatAt.getTime() > staleAfterMs || row.state === 'stopping' || row.state === 'starting') continue;
       if (!tierAtLeast(row.tier, query.minTier)) continue;
     }
-    const s = stats.get(id)!;
+    const s = stats.get(id) ?? { tokensPerSecond: null, successes: 0, badAttempts: 0 };
     const pollsWarm = warm.has(id) && now - warm.get(id)! <= POLLER_FRESH_MS;
     out.push({
       workerId: id,
