@@ -349,5 +349,3 @@ async function fail(jobId: string, reason: string): Promise<JobOutcome> {
   await platform.recordJobFailed({ jobId, reason });
   return { status: 'failed', reason };
 }
-
-export { describeInferenceFailure };
