@@ -85,6 +85,7 @@ export async function startPlatform(
     ...opts.settings,
     jobLimits: { ...base.jobLimits, ...opts.jobLimits },
     dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
+    login: { ...base.login, ...opts.settings?.login },
   };
 
   const orchestrator = restartable(async () => {
@@ -224,5 +225,7 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_PROGRESS_CHECK_MS: String(settings.jobLimits.progressCheckMs),
     TRD_LONG_JOB_GRACE_MS: String(settings.jobLimits.longJobGraceMs),
     TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
+    TRD_DEVICE_CODE_TTL_MS: String(settings.login.codeTtlMs),
+    TRD_DEVICE_POLL_INTERVAL_MS: String(settings.login.pollIntervalMs),
   };
 }

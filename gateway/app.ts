@@ -9,6 +9,7 @@ import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
 import { jobsRouter } from './jobs.js';
 import { keysRouter } from './keys.js';
+import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
 import type { GatewaySettings } from './settings.js';
 
@@ -39,6 +40,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   app.use('/v1/jobs', requireApiKey(deps.db));
   app.use(jobsRouter(deps));
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, requireApiKey: requireApiKey(deps.db) }));
+  app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
   app.use((req, _res) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}`);
   });

@@ -45,3 +45,7 @@ export const RunnerHeartbeatBody = z
     free_vram_mib: z.number().int().min(0).nullable().default(null),
   })
   .strict();
+
+export const DeviceCodeBody = z.object({ email: z.email().max(254).optional() }).strict();
+export const ApproveDeviceCodeBody = z.object({ user_code: z.string().regex(/^[A-Za-z0-9]{4}-[A-Za-z0-9]{4}$/, 'looks like ABCD-EFGH') }).strict();
+export const DeviceTokenBody = z.object({ device_code: z.string().min(20).max(100) }).strict();

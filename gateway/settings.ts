@@ -12,6 +12,8 @@ export interface GatewaySettings {
   startTimeoutMs: number;
   jobLimits: JobLimits;
   dispatch: DispatchSettings;
+  /** `trd-worker login`: how long a device code lives, and how often the CLI may poll. */
+  login: { codeTtlMs: number; pollIntervalMs: number };
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -33,5 +35,9 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       longJobGraceMs: envInt(env, 'TRD_LONG_JOB_GRACE_MS', 3000, { min: 0 }),
     },
     dispatch: dispatchSettings(env),
+    login: {
+      codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
+      pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),
+    },
   };
 }

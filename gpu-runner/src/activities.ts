@@ -22,6 +22,8 @@ export interface RunnerActivityDeps {
   workerId: string;
   /** How long a task may wait for a free sequence before it is handed back. */
   sequenceWaitMs: number;
+  /** A generation with no new token for this long is aborted and reported as stalled. */
+  stallTimeoutMs: number;
   faults?: RunnerFaults;
   /** Told when a job starts and ends here, and when a model finished loading. */
   events?: { jobStarted(): void; jobEnded(): void; modelLoaded(key: string): void };
@@ -54,21 +56,31 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         release = await engine.acquireSequence(ctx.cancellationSignal, deps.sequenceWaitMs);
         clearInterval(waitBeat);
         let lastBeat = performance.now();
-        const gen = await engine.generate({
-          prompt: task.prompt,
-          maxTokens: task.maxTokens,
-          temperature: task.temperature,
-          seed: task.seed,
-          signal: ctx.cancellationSignal,
-          onToken: (n) => {
-            const now = performance.now();
-            if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
-              lastBeat = now;
-              ctx.heartbeat(progress('generating', n));
-            }
-            return faults && injectFaults(faults, n, ctx.cancellationSignal);
-          },
-        });
+        // The watchdog: no new token for stallTimeoutMs aborts the generation, so this runner hands the
+        // job back at once (not after the heartbeat timeout) and goes on serving.
+        const stalled = new AbortController();
+        const watchdog = () => setTimeout(() => stalled.abort(new Error(`no new token for ${deps.stallTimeoutMs} ms`)), deps.stallTimeoutMs);
+        let stallTimer = watchdog();
+        const signal = AbortSignal.any([ctx.cancellationSignal, stalled.signal]);
+        const gen = await engine
+          .generate({
+            prompt: task.prompt,
+            maxTokens: task.maxTokens,
+            temperature: task.temperature,
+            seed: task.seed,
+            signal,
+            onToken: (n) => {
+              clearTimeout(stallTimer);
+              stallTimer = watchdog();
+              const now = performance.now();
+              if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
+                lastBeat = now;
+                ctx.heartbeat(progress('generating', n));
+              }
+              return faults && injectFaults(faults, n, signal);
+            },
+          })
+          .finally(() => clearTimeout(stallTimer));
         const result = resultOf(gen, loadMs);
         // Fault injection: a runner that misreports its work (the platform must refuse the result).
         return faults?.badResult ? { ...result, completionTokens: task.maxTokens + 1 } : result;
@@ -76,6 +88,9 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         if (err instanceof GenerationAborted && ctx.cancellationSignal.aborted) {
           // Temporal records these details with the cancellation; the workflow bills what was generated.
           throw new CancelledFailure('generation cancelled', [resultOf({ ...err.partial, finishReason: 'cancelled' }, 0)]);
+        }
+        if (err instanceof GenerationAborted) {
+          throw ApplicationFailure.retryable(`runner ${workerId} stalled after ${err.partial.completionTokens} token(s): ${err.message}`, 'Stalled');
         }
         if (err instanceof PromptTooLongError) throw ApplicationFailure.nonRetryable(err.message, InferenceErrors.PromptTooLong);
         if (err instanceof EngineBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, 'RunnerBusy');

@@ -1,5 +1,7 @@
 /** trd-worker: the GPU owner's runner. */
 import { Command, CommanderError } from 'commander';
+import { doctorCommand } from './commands/doctor.js';
+import { loginCommand, logoutCommand } from './commands/login.js';
 import { modelsCommand } from './commands/models.js';
 import { startCommand } from './commands/start.js';
 
@@ -9,8 +11,11 @@ export function buildCli(): Command {
     .version('0.1.0')
     .showSuggestionAfterError()
     .exitOverride()
+    .addCommand(loginCommand())
+    .addCommand(logoutCommand())
     .addCommand(startCommand())
-    .addCommand(modelsCommand());
+    .addCommand(modelsCommand())
+    .addCommand(doctorCommand());
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -35,6 +35,8 @@ export interface RunnerSettings {
   shutdownGraceMs: number;
   /** How long a task that arrived while every sequence is busy may wait for one. */
   sequenceWaitMs: number;
+  /** A generation with no new token for this long is aborted and handed back as stalled. */
+  stallTimeoutMs: number;
   connection: ConnectionSettings;
   /** Heartbeats go here, with the token from `connection.token`. */
   gatewayUrl?: string;
@@ -144,6 +146,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     models,
     workerId,
     sequenceWaitMs: s.sequenceWaitMs,
+    stallTimeoutMs: s.stallTimeoutMs,
     faults,
     events: {
       jobStarted: () => {

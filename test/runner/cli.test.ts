@@ -15,7 +15,8 @@ function trdWorker(...args: string[]) {
   const r = spawnSync(process.execPath, ['gpu-runner/bin/trd-worker.js', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, TRD_WORKER_HOME: dir },
+    // Anonymous mode (a worker id, no gateway), so these tests reach the checks they are about.
+    env: { ...process.env, TRD_WORKER_HOME: dir, TRD_WORKER_CONFIG_DIR: dir, TRD_WORKER_ID: 'cli-test' },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -76,6 +77,26 @@ describe('trd-worker', () => {
     const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
     expect(sha).toBe(findModel('trd-tiny')!.sha256);
     expect(r.out).toContain(sha);
+  });
+
+  test('doctor reports what it detected, the class it picks and what it can reach', () => {
+    const temporal = JSON.parse(process.env.TRD_TEST_SERVICES!).temporalAddress;
+    const r = trdWorker('doctor', '--json', '--temporal-address', temporal, '--gateway-url', 'http://127.0.0.1:1');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out.trim().split('\n').at(-1)!);
+    // This machine has no GPU: the CPU class, and the smallest catalog model.
+    expect(report).toMatchObject({
+      gpu: { backend: 'none (CPU)', names: [] },
+      hardware_class: { key: 'cpu', gpu_layers: 0, concurrency: 1 },
+      would_serve: ['qwen2.5-0.5b-instruct'],
+      temporal: { address: temporal, reachable: true },
+      gateway: { url: 'http://127.0.0.1:1', reachable: false },
+    });
+    expect(report.ram_mib).toBeGreaterThan(0);
+    expect(report.cpu.cores).toBeGreaterThan(0);
+    const human = trdWorker('doctor', '--temporal-address', '127.0.0.1:1');
+    expect(human.out).toMatch(/class\s+no GPU \(CPU only\)/);
+    expect(human.out).toMatch(/temporal\s+127\.0\.0\.1:1 NOT reachable/);
   });
 
   test('an unreachable Temporal is reported with the address to check', () => {

@@ -1,6 +1,6 @@
 /** `trd-worker start`: load a model and serve jobs for it until stopped. */
 import { Command, Option } from 'commander';
-import { hostname } from 'node:os';
+import { readCredentials } from '../credentials.js';
 import { defaultThreads } from '../engine.js';
 import { defaultModelsDir } from '../paths.js';
 import { startRunner } from '../worker.js';
@@ -14,10 +14,11 @@ export function startCommand(): Command {
     .addOption(new Option('--load <when>', 'load models at start (warm) or when the first job needs one (cold start, never billed)').choices(['on-start', 'on-demand']).default('on-start'))
     .option('--model-key <key>', 'catalog key a GGUF file serves, when it is not recognised by its hash')
     .option('--models-dir <dir>', 'where model files live', defaultModelsDir())
-    .option('--worker-id <id>', 'this runner\'s identity in receipts, when no gateway names it (default: runner-<hostname>)', env.TRD_WORKER_ID)
+    .option('--worker-id <id>', 'serve anonymously under this id, with no gateway (a private Temporal); normally the gateway names the runner', env.TRD_WORKER_ID)
     .option('--threads <n>', 'CPU threads for llama.cpp (default: half the cores)', positiveInt('--threads', 1024), defaultThreads())
     .option('--concurrency <n>', 'jobs generated at once', positiveInt('--concurrency', 64), 1)
     .option('--sequence-wait-ms <ms>', 'how long a job that arrives while every sequence is busy may wait for one', positiveInt('--sequence-wait-ms'), Number(env.TRD_SEQUENCE_WAIT_MS || 60_000))
+    .option('--stall-timeout-ms <ms>', 'a generation with no new token for this long is aborted and handed back to the network', positiveInt('--stall-timeout-ms'), Number(env.TRD_STALL_TIMEOUT_MS || 30_000))
     .option('--shutdown-grace-ms <ms>', 'on SIGINT/SIGTERM, how long the job in flight may finish before it is handed back', positiveInt('--shutdown-grace-ms'), Number(env.TRD_SHUTDOWN_GRACE_MS || 10_000))
     .option('--temporal-address <host:port>', 'Temporal frontend (or the runner endpoint in front of it)', env.TRD_TEMPORAL_ADDRESS || '127.0.0.1:7233')
     .option('--namespace <ns>', 'Temporal namespace', env.TRD_TEMPORAL_NAMESPACE || 'default')
@@ -28,14 +29,23 @@ export function startCommand(): Command {
     .option('--gateway-url <url>', 'gateway to send heartbeats to (needs --token); it answers with this runner\'s id and trust tier', env.TRD_GATEWAY_URL)
     .action(async (o) => {
       const log = (line: string) => console.log(`trd-worker: ${line}`);
+      // The credential from `trd-worker login` stands in for --token and --gateway-url; a --worker-id
+      // without a token is the anonymous mode (a private Temporal, no gateway).
+      if (!o.token && !o.workerId) {
+        const stored = await readCredentials();
+        if (!stored) throw new Error('not logged in: run `trd-worker login --gateway-url <url>` first (or pass --token and --gateway-url, or --worker-id for a private Temporal)');
+        o.token = stored.token;
+        o.gatewayUrl ||= stored.gateway_url;
+      }
       const runner = await startRunner(
         {
           models: o.model,
           load: o.load,
           modelKey: o.modelKey,
           modelsDir: o.modelsDir,
-          workerId: o.workerId ?? (o.gatewayUrl ? undefined : `runner-${hostname()}`),
+          workerId: o.workerId,
           sequenceWaitMs: o.sequenceWaitMs,
+          stallTimeoutMs: o.stallTimeoutMs,
           gatewayUrl: o.gatewayUrl,
           threads: o.threads,
           concurrency: o.concurrency,
