@@ -10,7 +10,8 @@ import { eligibleRunners } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import { ApiError } from './errors.js';
-import { EligibleQuery, RunnerHeartbeatBody } from './schemas.js';
+import { runnerAccount } from '../economy/ledger.js';
+import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody } from './schemas.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
 
 const TOKEN_PREFIX = 'trd_rt_';
@@ -57,6 +58,36 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       },
     });
     res.json({ runner_id: runner.id, tier: runner.tier, heartbeat_interval_ms: dispatch.runnerHeartbeatIntervalMs });
+  });
+
+  // `trd-worker bench` files its result: a claim, shown as such; routing and tiers use measured speed.
+  router.post('/v1/runners/bench', requireRunnerToken(db), async (req, res) => {
+    const bench = RunnerBenchBody.parse(req.body ?? {});
+    await db.runner.update({
+      where: { id: res.locals.runnerId },
+      data: { benchClass: bench.hardware_class, benchTokensPerSecond: bench.generation_tokens_per_second.median },
+    });
+    res.status(201).json({ filed: true, runner_id: res.locals.runnerId });
+  });
+
+  // `trd-worker status`: who the token is, and today's work (since 00:00 UTC) from the job records and the ledger.
+  router.get('/v1/runners/me', requireRunnerToken(db), async (_req, res) => {
+    const id = res.locals.runnerId as string;
+    const midnight = new Date();
+    midnight.setUTCHours(0, 0, 0, 0);
+    const [runner, jobs, earned] = await Promise.all([
+      db.runner.findUniqueOrThrow({ where: { id } }),
+      db.job.count({ where: { workerId: id, status: 'succeeded', finishedAt: { gte: midnight } } }),
+      db.ledgerEntry.aggregate({ where: { account: runnerAccount(id), transaction: { createdAt: { gte: midnight } } }, _sum: { amount: true } }),
+    ]);
+    res.json({
+      runner_id: id,
+      tier: runner.tier,
+      state: runner.state,
+      last_heartbeat_at: runner.lastHeartbeatAt?.toISOString() ?? null,
+      bench: runner.benchClass ? { class: runner.benchClass, tokens_per_second: runner.benchTokensPerSecond } : null,
+      today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n) },
+    });
   });
 
   router.get('/v1/dispatch/eligible', deps.requireApiKey, async (req, res) => {

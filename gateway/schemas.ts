@@ -49,3 +49,15 @@ export const RunnerHeartbeatBody = z
 export const DeviceCodeBody = z.object({ email: z.email().max(254).optional() }).strict();
 export const ApproveDeviceCodeBody = z.object({ user_code: z.string().regex(/^[A-Za-z0-9]{4}-[A-Za-z0-9]{4}$/, 'looks like ABCD-EFGH') }).strict();
 export const DeviceTokenBody = z.object({ device_code: z.string().min(20).max(100) }).strict();
+
+const Spread = z.object({ median: z.number().int().min(0), min: z.number().int().min(0), max: z.number().int().min(0) }).strict();
+
+export const RunnerBenchBody = z
+  .object({
+    model: z.string().min(1).max(64),
+    hardware_class: z.string().min(1).max(64),
+    runs: z.number().int().min(1).max(1000),
+    prompt_tokens_per_second: Spread,
+    generation_tokens_per_second: Spread,
+  })
+  .strict();

@@ -1,9 +1,11 @@
 /** trd-worker: the GPU owner's runner. */
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './commands/bench.js';
 import { doctorCommand } from './commands/doctor.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { modelsCommand } from './commands/models.js';
 import { startCommand } from './commands/start.js';
+import { statusCommand } from './commands/status.js';
 
 export function buildCli(): Command {
   return new Command('trd-worker')
@@ -14,7 +16,9 @@ export function buildCli(): Command {
     .addCommand(loginCommand())
     .addCommand(logoutCommand())
     .addCommand(startCommand())
+    .addCommand(statusCommand())
     .addCommand(modelsCommand())
+    .addCommand(benchCommand())
     .addCommand(doctorCommand());
 }
 

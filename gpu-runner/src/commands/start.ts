@@ -1,6 +1,7 @@
 /** `trd-worker start`: load a model and serve jobs for it until stopped. */
 import { Command, Option } from 'commander';
 import { readCredentials } from '../credentials.js';
+import { clearDaemonState, writeDaemonState } from '../daemon-state.js';
 import { defaultThreads } from '../engine.js';
 import { defaultModelsDir } from '../paths.js';
 import { startRunner } from '../worker.js';
@@ -61,7 +62,12 @@ export function startCommand(): Command {
         },
         log,
       );
-      await runner.done;
+      await writeDaemonState({ pid: process.pid, worker_id: runner.workerId, started_at: new Date().toISOString() });
+      try {
+        await runner.done;
+      } finally {
+        await clearDaemonState();
+      }
       log('stopped');
     });
 }
