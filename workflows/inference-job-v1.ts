@@ -4,12 +4,12 @@
  * routing (histories without the `dispatch-v2` marker) replay and finish.
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { InferenceResult, RunnerActivities, SignedReceipt } from '@trd/protocol';
+import type { InferenceResult, RunnerActivities } from '@trd/protocol';
 import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference';
 import { legacyModelQueue } from '@trd/protocol/queues';
-import { describeInferenceFailure, rootMessage } from './failures.js';
+import { describeInferenceFailure } from './failures.js';
 import type { JobInput, JobOutcome } from './inference-job.js';
-import { platform } from './platform.js';
+import { fail, recordSuccess } from './outcomes.js';
 
 export async function inferenceJobV1(input: JobInput): Promise<JobOutcome> {
   const runner = proxyActivities<RunnerActivities>({
@@ -40,23 +40,5 @@ export async function inferenceJobV1(input: JobInput): Promise<JobOutcome> {
   const problem = inferenceResultProblem(task, result);
   if (problem) return fail(input.jobId, `runner ${result.workerId} returned an invalid result: ${problem}`);
 
-  let receipt: SignedReceipt;
-  try {
-    receipt = await platform.signReceipt({
-      jobId: input.jobId,
-      promptSha256: input.promptSha256,
-      result,
-      issuedAt: new Date().toISOString(),
-    });
-  } catch (err) {
-    return fail(input.jobId, `receipt could not be signed: ${rootMessage(err)}`);
-  }
-  const queueWaitMs = Math.max(0, Date.parse(result.startedAt) - Date.parse(input.acceptedAt));
-  await platform.recordJobSucceeded({ jobId: input.jobId, result, receipt, queueWaitMs });
-  return { status: 'succeeded', receipt, completionTokens: result.completionTokens };
-}
-
-async function fail(jobId: string, reason: string): Promise<JobOutcome> {
-  await platform.recordJobFailed({ jobId, reason });
-  return { status: 'failed', reason };
+  return recordSuccess(input, result);
 }

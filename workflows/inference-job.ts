@@ -36,8 +36,9 @@ import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference
 import { modelQueue, runnerQueue } from '@trd/protocol/queues';
 import type { JobBilling } from '../activities/platform-activities.js';
 import { billableMs, chargeMicrocredits, splitCharge } from '../economy/billing.js';
-import { describeInferenceFailure, rootMessage } from './failures.js';
+import { describeInferenceFailure } from './failures.js';
 import { inferenceJobV1 } from './inference-job-v1.js';
+import { fail, recordSuccess } from './outcomes.js';
 import { dispatch, platform } from './platform.js';
 
 /** Time bounds fixed when the job is accepted, so a job's history never depends on later settings. */
@@ -313,29 +314,8 @@ function bill(input: JobInput, result: InferenceResult, observedMs: number): Job
   return { workerId: result.workerId, billableMs: ms, chargeMicrocredits: charge, runnerMicrocredits: split.runner, platformMicrocredits: split.platform };
 }
 
-async function succeed(input: JobInput, result: InferenceResult, observedMs: number): Promise<JobOutcome> {
-  let receipt: SignedReceipt;
-  try {
-    receipt = await platform.signReceipt({
-      jobId: input.jobId,
-      promptSha256: input.promptSha256,
-      result,
-      issuedAt: new Date().toISOString(),
-    });
-  } catch (err) {
-    return fail(input.jobId, `receipt could not be signed: ${rootMessage(err)}`);
-  }
-  // Runner's clock against the gateway's: clock skew shows up here, so never below zero.
-  const queueWaitMs = Math.max(0, Date.parse(result.startedAt) - Date.parse(input.acceptedAt));
-  await platform.recordJobSucceeded({
-    jobId: input.jobId,
-    customerId: input.customerId,
-    result,
-    receipt,
-    queueWaitMs,
-    billing: bill(input, result, observedMs),
-  });
-  return { status: 'succeeded', receipt, completionTokens: result.completionTokens };
+function succeed(input: JobInput, result: InferenceResult, observedMs: number): Promise<JobOutcome> {
+  return recordSuccess(input, result, bill(input, result, observedMs));
 }
 
 /** The customer pays for what was generated before the cancellation, and nothing else. */
@@ -343,9 +323,4 @@ async function settleCancelled(input: JobInput, partial: InferenceResult | null,
   const billing = partial && partial.completionTokens > 0 ? bill(input, partial, observedMs) : null;
   await platform.recordJobCancelled({ jobId: input.jobId, customerId: input.customerId, partial, billing });
   return { status: 'cancelled', completionTokens: partial?.completionTokens ?? 0 };
-}
-
-async function fail(jobId: string, reason: string): Promise<JobOutcome> {
-  await platform.recordJobFailed({ jobId, reason });
-  return { status: 'failed', reason };
 }
