@@ -146,7 +146,7 @@ export class InferenceEngine {
     const context = await model.createContext({
       sequences: opts.sequences,
       threads: opts.threads,
-      contextSize: opts.contextSize ?? Math.min(model.trainContextSize, 8192),
+      contextSize: Math.min(opts.contextSize ?? 8192, model.trainContextSize),
     });
     return new InferenceEngine(model, context, Math.round(performance.now() - started));
   }

@@ -9,6 +9,7 @@ import type { ResolvedModel } from './model-files.js';
 export interface LoadOptions {
   sequences: number;
   threads: number;
+  contextSize?: number;
   /** Fault injection: added to every load, as a large model would take. */
   extraLoadDelayMs?: number;
 }
@@ -37,7 +38,13 @@ export class ServedModel {
     this.loading ??= (async () => {
       try {
         if (this.options.extraLoadDelayMs) await new Promise((r) => setTimeout(r, this.options.extraLoadDelayMs));
-        const engine = await InferenceEngine.load({ modelPath: this.model.path, sequences: this.options.sequences, threads: this.options.threads });
+        const engine = await InferenceEngine.load({
+          modelPath: this.model.path,
+          sequences: this.options.sequences,
+          threads: this.options.threads,
+          // The class's context, but never more than the model was trained for.
+          contextSize: this.options.contextSize,
+        });
         this.engine = engine;
         return engine;
       } finally {

@@ -31,6 +31,8 @@ export interface RunnerSettings {
   workerId?: string;
   threads: number;
   concurrency: number;
+  /** Tokens of context per sequence; default: the model's, at most 8192. */
+  contextSize?: number;
   /** How long a shutdown waits for the job in flight before handing it back. */
   shutdownGraceMs: number;
   /** How long a task that arrived while every sequence is busy may wait for one. */
@@ -62,7 +64,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   for (const spec of s.models) {
     const model = await resolveModel(spec, { modelsDir: s.modelsDir, keyOverride: s.modelKey });
     if (models.has(model.key)) throw new Error(`model ${model.key} is given twice`);
-    models.set(model.key, new ServedModel(model, { sequences: s.concurrency, threads: s.threads, extraLoadDelayMs: faults?.loadDelayMs }));
+    models.set(model.key, new ServedModel(model, { sequences: s.concurrency, threads: s.threads, contextSize: s.contextSize, extraLoadDelayMs: faults?.loadDelayMs }));
   }
 
   let runningJobs = 0;

@@ -45,11 +45,14 @@ async function expectOneCompletion(jobId: string, workerId: string) {
   expect(done.json.receipt.envelope.worker_id).toBe(workerId);
   expect(await stack.db.receipt.count({ where: { jobId } })).toBe(1);
   const history = await stack.client.workflow.getHandle(workflowIdForJob(jobId)).fetchHistory();
-  // Temporal writes an attempt's started event when it ends; the lost attempt timed out, so only the rescue completed.
-  const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.identity);
-  expect(started).toEqual([workerId]);
+  // Temporal writes an attempt's started event when the activity ends, so only the rescue shows as started.
+  const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!);
+  expect(started.map((a) => a.identity)).toEqual([workerId]);
   expect(history.events!.filter((e) => e.activityTaskCompletedEventAttributes)).toHaveLength(1);
-  expect(history.events!.filter((e) => e.activityTaskTimedOutEventAttributes).length).toBeGreaterThanOrEqual(1);
+  // The lost attempt shows either as Temporal's retry (the rescue is attempt 2 or later) or, when nobody
+  // took the retry within the warm wait, as a timed-out activity before the rescue was scheduled anew.
+  const timedOut = history.events!.some((e) => e.activityTaskTimedOutEventAttributes);
+  expect(started[0].attempt! >= 2 || timedOut).toBe(true);
   // Charged once, earned once, by the runner whose result was accepted.
   const entries = await stack.db.ledgerEntry.findMany({ where: { transaction: { jobId } } });
   expect(entries.map((e) => e.account.replace(/^customer:.*/, 'customer')).sort()).toEqual(['customer', 'platform:revenue', `runner:${workerId}`]);

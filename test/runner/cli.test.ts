@@ -12,11 +12,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 
 function trdWorker(...args: string[]) {
+  return trdWorkerWith({}, ...args);
+}
+
+function trdWorkerWith(extraEnv: Record<string, string>, ...args: string[]) {
   const r = spawnSync(process.execPath, ['gpu-runner/bin/trd-worker.js', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     // Anonymous mode (a worker id, no gateway), so these tests reach the checks they are about.
-    env: { ...process.env, TRD_WORKER_HOME: dir, TRD_WORKER_CONFIG_DIR: dir, TRD_WORKER_ID: 'cli-test' },
+    env: { ...process.env, TRD_WORKER_HOME: dir, TRD_WORKER_CONFIG_DIR: dir, TRD_WORKER_ID: 'cli-test', ...extraEnv },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -39,7 +43,6 @@ describe('trd-worker', () => {
   test.each([
     [['start', '--model', 'trd-tiny', '--threads', 'many'], /--threads must be a whole number/],
     [['start', '--model', 'trd-tiny', '--concurrency', '0'], /--concurrency must be a whole number from 1/],
-    [['start'], /required option '-m, --model/],
     [['start', '--model', '/no/such/model.gguf'], /model file \/no\/such\/model.gguf does not exist/],
     [['start', '--model', 'gpt-17'], /"gpt-17" is neither a model file nor a catalog model key/],
     [['start', '--model', 'qwen2.5-0.5b-instruct', '--models-dir', dir], /trd-worker models pull qwen2.5-0.5b-instruct/],
@@ -97,6 +100,30 @@ describe('trd-worker', () => {
     const human = trdWorker('doctor', '--temporal-address', '127.0.0.1:1');
     expect(human.out).toMatch(/class\s+no GPU \(CPU only\)/);
     expect(human.out).toMatch(/temporal\s+127\.0\.0\.1:1 NOT reachable/);
+  });
+
+  describe('start with no --model: the hardware class decides', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'no-models-'));
+    test.each([
+      ['{"gpu":false,"gpuMemoryMiB":0}', /no model to serve for this machine \(no GPU \(CPU only\)\): run `trd-worker models pull qwen2\.5-0\.5b-instruct`/],
+      ['{"gpu":"cuda","gpuMemoryMiB":12288}', /\(12 GB \(RTX 3060 class\)\): run `trd-worker models pull qwen2\.5-7b-instruct`/],
+      ['{"gpu":"cuda"}', /TRD_HARDWARE needs "gpu"/],
+      ['not json', /TRD_HARDWARE must be JSON/],
+    ])('TRD_HARDWARE=%s with nothing downloaded says what to pull', (hw, message) => {
+      const r = trdWorkerWith({ TRD_HARDWARE: hw }, 'start', '--models-dir', empty);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(message);
+    });
+
+    test("serves the class's downloaded model with the class's context and concurrency", () => {
+      const models = mkdtempSync(join(tmpdir(), 'class-models-'));
+      // A stand-in file under the catalog name (nothing can be downloaded here); it is a valid GGUF.
+      const made = trdWorker('models', 'make-tiny', '--out', join(models, 'qwen2.5-0.5b-instruct.gguf'));
+      expect(made.code).toBe(0);
+      const r = trdWorkerWith({ TRD_HARDWARE: '{"gpu":false,"gpuMemoryMiB":0}' }, 'start', '--models-dir', models, '--temporal-address', '127.0.0.1:1');
+      expect(r.out).toMatch(/hardware class no GPU \(CPU only\): serving qwen2\.5-0\.5b-instruct, context 2048, 1 job\(s\) at once/);
+      expect(r.err).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+    });
   });
 
   test('an unreachable Temporal is reported with the address to check', () => {

@@ -1,6 +1,7 @@
 /** `trd-worker start`: load a model and serve jobs for it until stopped. */
 import { Command, Option } from 'commander';
 import { readCredentials } from '../credentials.js';
+import { defaultModels, detectHardware, hardwareClassFor } from '../zero-config.js';
 import { clearDaemonState, writeDaemonState } from '../daemon-state.js';
 import { defaultThreads } from '../engine.js';
 import { defaultModelsDir } from '../paths.js';
@@ -11,13 +12,13 @@ export function startCommand(): Command {
   const env = process.env;
   return new Command('start')
     .description('load a model and serve inference jobs for it')
-    .requiredOption('-m, --model <key|path...>', 'catalog model key (e.g. trd-tiny) or path to a GGUF file; repeat to serve several', env.TRD_MODEL ? env.TRD_MODEL.split(',') : undefined)
+    .option('-m, --model <key|path...>', 'catalog model key (e.g. trd-tiny) or path to a GGUF file; repeat to serve several (default: what fits this machine\'s class and is downloaded)', env.TRD_MODEL ? env.TRD_MODEL.split(',') : undefined)
     .addOption(new Option('--load <when>', 'load models at start (warm) or when the first job needs one (cold start, never billed)').choices(['on-start', 'on-demand']).default('on-start'))
     .option('--model-key <key>', 'catalog key a GGUF file serves, when it is not recognised by its hash')
     .option('--models-dir <dir>', 'where model files live', defaultModelsDir())
     .option('--worker-id <id>', 'serve anonymously under this id, with no gateway (a private Temporal); normally the gateway names the runner', env.TRD_WORKER_ID)
     .option('--threads <n>', 'CPU threads for llama.cpp (default: half the cores)', positiveInt('--threads', 1024), defaultThreads())
-    .option('--concurrency <n>', 'jobs generated at once', positiveInt('--concurrency', 64), 1)
+    .option('--concurrency <n>', 'jobs generated at once (default: 1 with --model, else the hardware class\'s)', positiveInt('--concurrency', 64))
     .option('--sequence-wait-ms <ms>', 'how long a job that arrives while every sequence is busy may wait for one', positiveInt('--sequence-wait-ms'), Number(env.TRD_SEQUENCE_WAIT_MS || 60_000))
     .option('--stall-timeout-ms <ms>', 'a generation with no new token for this long is aborted and handed back to the network', positiveInt('--stall-timeout-ms'), Number(env.TRD_STALL_TIMEOUT_MS || 30_000))
     .option('--shutdown-grace-ms <ms>', 'on SIGINT/SIGTERM, how long the job in flight may finish before it is handed back', positiveInt('--shutdown-grace-ms'), Number(env.TRD_SHUTDOWN_GRACE_MS || 10_000))
@@ -38,6 +39,16 @@ export function startCommand(): Command {
         o.token = stored.token;
         o.gatewayUrl ||= stored.gateway_url;
       }
+      let contextSize: number | undefined;
+      if (!o.model) {
+        // Zero config: the hardware class decides.
+        const hw = await detectHardware();
+        const cls = hardwareClassFor(hw);
+        o.model = defaultModels(cls, hw.freeMiB, o.modelsDir);
+        o.concurrency ??= cls.concurrency;
+        contextSize = cls.contextSize;
+        log(`hardware class ${cls.name}: serving ${o.model.join(', ')}, context ${cls.contextSize}, ${o.concurrency} job(s) at once`);
+      }
       const runner = await startRunner(
         {
           models: o.model,
@@ -49,7 +60,8 @@ export function startCommand(): Command {
           stallTimeoutMs: o.stallTimeoutMs,
           gatewayUrl: o.gatewayUrl,
           threads: o.threads,
-          concurrency: o.concurrency,
+          concurrency: o.concurrency ?? 1,
+          contextSize,
           shutdownGraceMs: o.shutdownGraceMs,
           connection: {
             address: o.temporalAddress,
