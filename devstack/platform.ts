@@ -41,6 +41,8 @@ export interface LocalPlatform {
     tier?: TrustTier;
     /** 'on-demand' starts it cold: the model stays on disk until a job needs it. */
     load?: 'on-start' | 'on-demand';
+    /** A token from createRunnerToken, when the caller needs it too; otherwise one is made. */
+    token?: string;
     extraArgs?: string[];
     env?: NodeJS.ProcessEnv;
   }): Promise<ManagedProcess>;
@@ -162,7 +164,7 @@ export async function startPlatform(
     startGateway: gateway.start,
     async startRunner(o = {}) {
       const workerId = o.workerId ?? `test-runner-${runners.length + 1}`;
-      const token = await createRunnerToken(db, workerId, o.tier);
+      const token = o.token ?? (await createRunnerToken(db, workerId, o.tier));
       const runner = startTrdWorker(
         workerId,
         [

@@ -114,8 +114,10 @@ export async function eligibleRunners(
     if (row) {
       // A registered runner must be heard from, and be allowed the tier (its polling alone proves nothing).
       // 'starting' is said before its Workers poll; until it says otherwise, old pollers of the same id may be what Temporal lists.
-      if (!row.lastHeartbeatAt || now - row.lastHeartbeatAt.getTime() > staleAfterMs || row.state === 'stopping' || row.state === 'starting') continue;
+      if (!row.lastHeartbeatAt || now - row.lastHeartbeatAt.getTime() > staleAfterMs || row.state === 'stopping' || row.state === 'starting' || row.state === 'paused') continue;
       if (!tierAtLeast(row.tier, query.minTier)) continue;
+      // What it serves is what its heartbeat says (the owner's whitelist may leave a model it polled a moment ago).
+      if (!row.loadedModels.includes(query.model) && !row.diskModels.includes(query.model)) continue;
     }
     const s = stats.get(id) ?? { tokensPerSecond: null, successes: 0, badAttempts: 0 };
     const pollsWarm = warm.has(id) && now - warm.get(id)! <= POLLER_FRESH_MS;

@@ -11,7 +11,7 @@ import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
-import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody } from './schemas.js';
+import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody } from './schemas.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
 
 const TOKEN_PREFIX = 'trd_rt_';
@@ -26,6 +26,10 @@ export async function createRunnerToken(db: Db, runnerId: string, tier: TrustTie
     update: { tokenHash: hashToken(token), tier },
   });
   return token;
+}
+
+function settingsOf(stored: unknown) {
+  return RunnerSettingsBody.parse(stored ?? {});
 }
 
 /** Sets `res.locals.runnerId` from the runner token, or answers 401. */
@@ -57,7 +61,19 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
         lastHeartbeatAt: new Date(),
       },
     });
-    res.json({ runner_id: runner.id, tier: runner.tier, heartbeat_interval_ms: dispatch.runnerHeartbeatIntervalMs });
+    res.json({ runner_id: runner.id, tier: runner.tier, heartbeat_interval_ms: dispatch.runnerHeartbeatIntervalMs, settings: settingsOf(runner.settings) });
+  });
+
+  // The owner's settings (the dashboard and the CLI write them with the runner's token); a bad one changes nothing.
+  router.get('/v1/runners/settings', requireRunnerToken(db), async (_req, res) => {
+    const runner = await db.runner.findUniqueOrThrow({ where: { id: res.locals.runnerId } });
+    res.json(settingsOf(runner.settings));
+  });
+
+  router.put('/v1/runners/settings', requireRunnerToken(db), async (req, res) => {
+    const settings = RunnerSettingsBody.parse(req.body ?? {});
+    await db.runner.update({ where: { id: res.locals.runnerId }, data: { settings } });
+    res.json(settings);
   });
 
   // `trd-worker bench` files its result: a claim, shown as such; routing and tiers use measured speed.

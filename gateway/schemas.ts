@@ -1,6 +1,6 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN, TRUST_TIERS } from '@trd/protocol';
+import { JOB_ID_PATTERN, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
 
@@ -37,7 +37,7 @@ const ModelKeys = z.array(z.string().min(1).max(64)).max(64);
 
 export const RunnerHeartbeatBody = z
   .object({
-    state: z.enum(['starting', 'idle', 'busy', 'loading', 'stopping']),
+    state: z.enum(['starting', 'idle', 'busy', 'loading', 'stopping', 'paused']),
     loaded_models: ModelKeys,
     disk_models: ModelKeys,
     running_jobs: z.number().int().min(0).max(1024),
@@ -59,5 +59,43 @@ export const RunnerBenchBody = z
     runs: z.number().int().min(1).max(1000),
     prompt_tokens_per_second: Spread,
     generation_tokens_per_second: Spread,
+  })
+  .strict();
+
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
+
+/** The owner's runner settings: validated here, so a runner never receives settings it cannot apply. */
+export const RunnerSettingsBody = z
+  .object({
+    paused: z.boolean().default(false),
+    pause_on_battery: z.boolean().default(false),
+    schedule: z
+      .object({
+        timezone: z.string().refine((tz) => {
+          try {
+            new Intl.DateTimeFormat('en-US', { timeZone: tz });
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'is not an IANA time zone (e.g. Europe/Berlin)'),
+        windows: z
+          .array(
+            z
+              .object({ days: z.array(z.number().int().min(0).max(6)).min(1).max(7).optional(), start: HHMM, end: HHMM })
+              .strict()
+              .refine((w) => w.start !== w.end, 'start and end must differ (a window past midnight ends earlier than it starts)'),
+          )
+          .min(1)
+          .max(28),
+      })
+      .strict()
+      .nullable()
+      .default(null),
+    models: z
+      .array(z.string().refine((key) => findModel(key) !== undefined, 'is not a catalog model (GET /v1/models lists them)'))
+      .max(64)
+      .nullable()
+      .default(null),
   })
   .strict();

@@ -4,9 +4,10 @@
  * from its token) and its trust tier.
  */
 import type { TrustTier } from '@trd/protocol';
+import type { OwnerSettings } from './owner-settings.js';
 
 export interface RunnerHeartbeat {
-  state: 'starting' | 'idle' | 'busy' | 'loading' | 'stopping';
+  state: 'starting' | 'idle' | 'busy' | 'loading' | 'stopping' | 'paused';
   loaded_models: string[];
   disk_models: string[];
   running_jobs: number;
@@ -18,6 +19,8 @@ export interface HeartbeatAnswer {
   runner_id: string;
   tier: TrustTier;
   heartbeat_interval_ms: number;
+  /** The owner's settings, applied at once. */
+  settings: OwnerSettings;
 }
 
 export class GatewayRejected extends Error {}

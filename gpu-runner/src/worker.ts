@@ -16,6 +16,7 @@ import { connect, type ConnectionSettings } from './connection.js';
 import { parseRunnerFaults } from './faults.js';
 import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat } from './gateway-client.js';
 import { resolveModel } from './model-files.js';
+import { DEFAULT_OWNER_SETTINGS, onBattery, servingDecision, type OwnerSettings } from './owner-settings.js';
 import { ServedModel } from './served-model.js';
 
 /** The longest a cancellation waits for the runner's next heartbeat to reach Temporal. */
@@ -69,12 +70,15 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
 
   let runningJobs = 0;
   let stopping = false;
+  let settings: OwnerSettings = DEFAULT_OWNER_SETTINGS;
+  let pausedFor: string | null = null;
+  /** The models it serves now: all it has, or those of them on the owner's whitelist. */
+  const served = () => [...models.values()].filter((m) => !settings.models || settings.models.includes(m.key));
   const heartbeat = (): RunnerHeartbeat => {
-    const loaded = [...models.values()].filter((m) => m.loaded).map((m) => m.key);
     return {
-      state: stopping ? 'stopping' : runningJobs > 0 ? 'busy' : 'idle',
-      loaded_models: loaded,
-      disk_models: [...models.keys()].filter((k) => !loaded.includes(k)),
+      state: stopping ? 'stopping' : pausedFor ? 'paused' : runningJobs > 0 ? 'busy' : 'idle',
+      loaded_models: served().filter((m) => m.loaded).map((m) => m.key),
+      disk_models: served().filter((m) => !m.loaded).map((m) => m.key),
       running_jobs: runningJobs,
       slots: s.concurrency,
       free_vram_mib: null,
@@ -91,7 +95,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     if (s.workerId && s.workerId !== answer.runner_id) {
       throw new Error(`--worker-id ${s.workerId} does not match this token's runner, ${answer.runner_id}; drop --worker-id`);
     }
-    ({ runner_id: workerId, tier, heartbeat_interval_ms: heartbeatEveryMs } = answer);
+    ({ runner_id: workerId, tier, heartbeat_interval_ms: heartbeatEveryMs, settings } = answer);
   }
   if (!workerId) throw new Error('no worker id: pass --worker-id, or --gateway-url and --token so the gateway names this runner');
 
@@ -108,9 +112,19 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   let wakeDone: () => void = () => {};
   const allStopped = new Promise<void>((resolve) => (wakeDone = resolve));
 
+  /** Takes no new work while the owner's settings say so: paused, on battery, outside the schedule. */
+  const applySettings = () => {
+    const decision = servingDecision(settings, new Date(), onBattery());
+    const reason = decision.serve ? null : decision.reason;
+    if (reason !== pausedFor) log(reason ? `not taking new jobs: ${reason}` : 'taking jobs again');
+    pausedFor = reason;
+  };
+  applySettings();
+
   const desiredQueues = (): string[] => {
+    if (pausedFor) return [];
     const queues = [runnerQueue(workerId)];
-    for (const m of models.values()) {
+    for (const m of served()) {
       for (const t of tiersUpTo(tier)) queues.push(modelQueue(m.key, m.loaded ? 'warm' : 'cold', t));
     }
     return queues;
@@ -124,11 +138,14 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     try {
       const answer = await sendHeartbeat(s.gatewayUrl, token, heartbeat());
       heartbeatEveryMs = answer.heartbeat_interval_ms;
-      if (answer.tier !== tier) {
-        log(`trust tier is now ${answer.tier} (was ${tier})`);
-        tier = answer.tier;
-        await reconcile();
-      }
+      if (answer.tier !== tier) log(`trust tier is now ${answer.tier} (was ${tier})`);
+      tier = answer.tier;
+      settings = answer.settings;
+      const wasPaused = pausedFor;
+      applySettings();
+      await reconcile();
+      // Say "paused" (or back) at once, so routing stops (or starts) counting this runner.
+      if (wasPaused !== pausedFor) beatSoon();
     } catch (err) {
       log(`heartbeat: ${(err as Error).message}`);
       if (err instanceof GatewayRejected) shutdown();
@@ -200,7 +217,8 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       workers.set(queue, { worker, running });
       void running.finally(() => {
         workers.delete(queue);
-        if (workers.size === 0) wakeDone();
+        // A paused runner has no Workers and stays up; only a stopping one is done.
+        if (workers.size === 0 && stopping) wakeDone();
       });
     }
     // A Worker still running a job keeps it: stopping it would cancel the job after the grace time.
@@ -221,8 +239,8 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   await reconcile();
   let periodic: NodeJS.Timeout | undefined;
   const beatEvery = () => {
+    // Not unref'd: a paused runner has no Workers, and this timer is what keeps it alive and listening.
     periodic = setTimeout(() => void beat().finally(() => stopping || beatEvery()), heartbeatEveryMs);
-    periodic.unref();
   };
   if (s.gatewayUrl) {
     // Polling now: say so at once, so routing counts this runner without waiting a whole interval.

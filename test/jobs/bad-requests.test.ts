@@ -125,6 +125,11 @@ describe('runner heartbeats', () => {
     }
     expect(await stack.db.runner.findUnique({ where: { id: 'hb-check' } })).toEqual(before);
     const ok = await api(stack, 'POST', '/v1/runners/heartbeat', beat, token);
-    expect(ok.json).toEqual({ runner_id: 'hb-check', tier: 'probation', heartbeat_interval_ms: stack.settings.dispatch.runnerHeartbeatIntervalMs });
+    expect(ok.json).toEqual({
+      runner_id: 'hb-check',
+      tier: 'probation',
+      heartbeat_interval_ms: stack.settings.dispatch.runnerHeartbeatIntervalMs,
+      settings: { paused: false, pause_on_battery: false, schedule: null, models: null },
+    });
   });
 });

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "runners" ADD COLUMN     "settings" JSONB;
+
