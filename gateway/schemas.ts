@@ -41,6 +41,7 @@ export const RunnerHeartbeatBody = z
     loaded_models: ModelKeys,
     disk_models: ModelKeys,
     running_jobs: z.number().int().min(0).max(1024),
+    current_jobs: z.array(z.string().regex(JOB_ID_PATTERN, 'must be job ids')).max(1024).default([]),
     slots: z.number().int().min(1).max(1024),
     free_vram_mib: z.number().int().min(0).nullable().default(null),
   })

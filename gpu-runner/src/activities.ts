@@ -26,7 +26,7 @@ export interface RunnerActivityDeps {
   stallTimeoutMs: number;
   faults?: RunnerFaults;
   /** Told when a job starts and ends here, and when a model finished loading. */
-  events?: { jobStarted(): void; jobEnded(): void; modelLoaded(key: string): void };
+  events?: { jobStarted(jobId: string): void; jobEnded(jobId: string): void; modelLoaded(key: string): void };
 }
 
 export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities {
@@ -42,7 +42,7 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         throw ApplicationFailure.nonRetryable('task has no prompt or no positive max_tokens', InferenceErrors.InvalidTask);
       }
       const progress = (phase: InferenceProgress['phase'], completionTokens = 0): InferenceProgress => ({ workerId, completionTokens, phase });
-      events?.jobStarted();
+      events?.jobStarted(task.jobId);
       // Loading and waiting for a sequence are bounded and make no tokens, so a timer heartbeats for them.
       let waitingPhase: InferenceProgress['phase'] = served.loaded ? 'waiting' : 'loading';
       ctx.heartbeat(progress(waitingPhase));
@@ -98,7 +98,7 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
       } finally {
         clearInterval(waitBeat);
         release?.();
-        events?.jobEnded();
+        events?.jobEnded(task.jobId);
       }
 
       function resultOf(gen: Omit<Generation, 'finishReason'> & { finishReason: InferenceResult['finishReason'] }, modelLoadMs: number): InferenceResult {

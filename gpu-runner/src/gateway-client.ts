@@ -11,6 +11,8 @@ export interface RunnerHeartbeat {
   loaded_models: string[];
   disk_models: string[];
   running_jobs: number;
+  /** The jobs it works on now. */
+  current_jobs: string[];
   slots: number;
   free_vram_mib: number | null;
 }

@@ -68,7 +68,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     models.set(model.key, new ServedModel(model, { sequences: s.concurrency, threads: s.threads, contextSize: s.contextSize, extraLoadDelayMs: faults?.loadDelayMs }));
   }
 
-  let runningJobs = 0;
+  const currentJobs = new Set<string>();
   let stopping = false;
   let settings: OwnerSettings = DEFAULT_OWNER_SETTINGS;
   let pausedFor: string | null = null;
@@ -76,10 +76,11 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   const served = () => [...models.values()].filter((m) => !settings.models || settings.models.includes(m.key));
   const heartbeat = (): RunnerHeartbeat => {
     return {
-      state: stopping ? 'stopping' : pausedFor ? 'paused' : runningJobs > 0 ? 'busy' : 'idle',
+      state: stopping ? 'stopping' : pausedFor ? 'paused' : currentJobs.size > 0 ? 'busy' : 'idle',
       loaded_models: served().filter((m) => m.loaded).map((m) => m.key),
       disk_models: served().filter((m) => !m.loaded).map((m) => m.key),
-      running_jobs: runningJobs,
+      running_jobs: currentJobs.size,
+      current_jobs: [...currentJobs],
       slots: s.concurrency,
       free_vram_mib: null,
     };
@@ -168,12 +169,12 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     stallTimeoutMs: s.stallTimeoutMs,
     faults,
     events: {
-      jobStarted: () => {
-        runningJobs++;
+      jobStarted: (jobId) => {
+        currentJobs.add(jobId);
         beatSoon();
       },
-      jobEnded: () => {
-        runningJobs--;
+      jobEnded: (jobId) => {
+        currentJobs.delete(jobId);
         beatSoon();
         // The job's Worker counts it as in flight until its result is sent, so look again after that.
         setTimeout(() => void reconcile(), 100).unref();

@@ -88,6 +88,7 @@ test("status shows the daemon, its state and today's jobs and credits", async ()
   }
   const status = (await trdWorker('status', '--json')).json();
   expect(status).toMatchObject({ running: true, pid: daemon.child.pid, runner_id: 'owner-box', tier: 'probation', today: { jobs: 2 } });
+  expect(status.current_jobs).toEqual([]);
   expect(['idle', 'busy']).toContain(status.state);
   expect(status.today.earned_microcredits).toBeGreaterThan(0);
   expect((await trdWorker('status')).out).toMatch(/today\s+2 job\(s\), 0\.\d{6} credits earned/);

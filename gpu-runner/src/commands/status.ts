@@ -36,6 +36,7 @@ export function statusCommand(): Command {
         runner_id: me?.runner_id ?? daemon?.worker_id ?? null,
         state: running ? (me?.state ?? 'unknown') : 'stopped',
         tier: me?.tier ?? null,
+        current_jobs: running ? (me?.current_jobs ?? []) : [],
         today: me?.today ?? null,
         logged_in: credentials !== null,
         gateway_problem: gatewayProblem,
@@ -46,7 +47,7 @@ export function statusCommand(): Command {
       }
       console.log(`daemon           ${running ? `running (pid ${report.pid}, since ${report.since})` : 'not running'}`);
       console.log(`runner           ${report.runner_id ?? '-'}${report.tier ? ` (tier ${report.tier})` : ''}${credentials ? '' : ' — not logged in: run `trd-worker login`'}`);
-      console.log(`state            ${report.state}`);
+      console.log(`state            ${report.state}${report.current_jobs.length ? ` (on ${report.current_jobs.join(', ')})` : ''}`);
       if (me) console.log(`today            ${me.today.jobs} job(s), ${(me.today.earned_microcredits / 1e6).toFixed(6)} credits earned`);
       if (gatewayProblem) console.log(`gateway          ${gatewayProblem}`);
     });

@@ -1,3 +1,4 @@
 -- AlterTable
-ALTER TABLE "runners" ADD COLUMN     "settings" JSONB;
+ALTER TABLE "runners" ADD COLUMN     "current_jobs" TEXT[] DEFAULT ARRAY[]::TEXT[],
+ADD COLUMN     "settings" JSONB;
 
