@@ -151,6 +151,12 @@ export class InferenceEngine {
     return new InferenceEngine(model, context, Math.round(performance.now() - started));
   }
 
+  /** Free VRAM in MiB, or null when llama.cpp runs on the CPU. */
+  async freeVramMiB(): Promise<number | null> {
+    const llama = this.model.llama;
+    return llama.gpu === false ? null : Math.floor((await llama.getVramState()).free / 2 ** 20);
+  }
+
   get contextSize(): number {
     return this.context.contextSize;
   }

@@ -82,8 +82,14 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       running_jobs: currentJobs.size,
       current_jobs: [...currentJobs],
       slots: s.concurrency,
-      free_vram_mib: null,
+      free_vram_mib: freeVramMiB,
     };
+  };
+  /** Sampled before each heartbeat through a loaded model's llama.cpp; null without a GPU or a loaded model. */
+  let freeVramMiB: number | null = null;
+  const sampleVram = async () => {
+    const engine = [...models.values()].find((m) => m.loaded)?.loaded;
+    freeVramMiB = engine ? await engine.freeVramMiB() : null;
   };
 
   let workerId = s.workerId ?? '';
@@ -137,6 +143,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     if (!s.gatewayUrl || !token) return;
     lastBeatAt = Date.now();
     try {
+      await sampleVram();
       const answer = await sendHeartbeat(s.gatewayUrl, token, heartbeat());
       heartbeatEveryMs = answer.heartbeat_interval_ms;
       if (answer.tier !== tier) log(`trust tier is now ${answer.tier} (was ${tier})`);
