@@ -1,19 +1,38 @@
-/** The runner's calls to the gateway other than heartbeats, with errors that say what to do. */
-export async function gatewayCall(gatewayUrl: string, path: string, token: string, init: { method: 'GET' | 'POST'; body?: unknown }): Promise<any> {
+/** The runner's HTTP calls to the gateway: one place for reaching it and reading its errors. */
+export interface GatewayAnswer {
+  status: number;
+  json: any;
+}
+
+/** Sends one request; throws only when the gateway cannot be reached. */
+export async function gatewayRequest(gatewayUrl: string, path: string, init: { method: 'GET' | 'POST'; body?: unknown; token?: string }): Promise<GatewayAnswer> {
   const url = new URL(path, gatewayUrl);
   let res: Response;
   try {
     res = await fetch(url, {
       method: init.method,
-      headers: { authorization: `Bearer ${token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
     throw new Error(`cannot reach the gateway at ${url.origin} (${(err as Error).message})`);
   }
-  const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-  if (res.status === 401) throw new Error(`the gateway refused this runner's token (${json?.error?.message ?? 401}): run \`trd-worker login\``);
-  if (!res.ok) throw new Error(`${init.method} ${url.pathname} failed with HTTP ${res.status}: ${json?.error?.message ?? 'unexpected answer'}`);
-  return json;
+  return { status: res.status, json: await res.json().catch(() => null) };
+}
+
+/** The gateway's own words for a refusal, or the status. */
+export function problemOf(answer: GatewayAnswer): string {
+  return answer.json?.error?.message ?? `HTTP ${answer.status}`;
+}
+
+/** A call that must succeed: a refused token says to log in, any other refusal says what the gateway said. */
+export async function gatewayCall(gatewayUrl: string, path: string, token: string, init: { method: 'GET' | 'POST'; body?: unknown }): Promise<any> {
+  const answer = await gatewayRequest(gatewayUrl, path, { ...init, token });
+  if (answer.status === 401) throw new Error(`the gateway refused this runner's token (${problemOf(answer)}): run \`trd-worker login\``);
+  if (answer.status < 200 || answer.status > 299) throw new Error(`${init.method} ${path} failed with HTTP ${answer.status}: ${problemOf(answer)}`);
+  return answer.json;
 }

@@ -4,6 +4,7 @@
  * from its token) and its trust tier.
  */
 import type { TrustTier } from '@trd/protocol';
+import { gatewayRequest, problemOf } from './gateway-api.js';
 import type { OwnerSettings } from './owner-settings.js';
 
 export interface RunnerHeartbeat {
@@ -28,24 +29,12 @@ export interface HeartbeatAnswer {
 export class GatewayRejected extends Error {}
 
 export async function sendHeartbeat(gatewayUrl: string, token: string, beat: RunnerHeartbeat): Promise<HeartbeatAnswer> {
-  const url = new URL('/v1/runners/heartbeat', gatewayUrl);
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(beat),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (err) {
-    throw new Error(`cannot reach the gateway at ${url.origin} (${(err as Error).message})`);
+  const answer = await gatewayRequest(gatewayUrl, '/v1/runners/heartbeat', { method: 'POST', body: beat, token });
+  if (answer.status === 401 || answer.status === 403) {
+    throw new GatewayRejected(`the gateway refused this runner's token: ${problemOf(answer)}; run \`trd-worker login\` or pass a valid --token`);
   }
-  const body = (await res.json().catch(() => null)) as { error?: { message?: string } } & Partial<HeartbeatAnswer>;
-  if (res.status === 401 || res.status === 403) {
-    throw new GatewayRejected(`the gateway refused this runner's token: ${body?.error?.message ?? res.status}; run \`trd-worker login\` or pass a valid --token`);
+  if (answer.status !== 200 || !answer.json?.runner_id || !answer.json.tier) {
+    throw new Error(`heartbeat to ${new URL(gatewayUrl).origin} failed with HTTP ${answer.status}: ${problemOf(answer)}`);
   }
-  if (!res.ok || !body?.runner_id || !body.tier) {
-    throw new Error(`heartbeat to ${url.origin} failed with HTTP ${res.status}: ${body?.error?.message ?? 'unexpected answer'}`);
-  }
-  return body as HeartbeatAnswer;
+  return answer.json as HeartbeatAnswer;
 }

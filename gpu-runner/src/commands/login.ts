@@ -1,27 +1,7 @@
 /** `trd-worker login` / `logout`: register this runner with the network once, and forget it. */
 import { Command } from 'commander';
 import { credentialsFile, removeCredentials, writeCredentials } from '../credentials.js';
-
-interface ApiErrorBody {
-  error?: { message?: string; code?: string };
-}
-
-async function post(url: URL, body: unknown, token?: string): Promise<{ status: number; json: any }> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (err) {
-    throw new Error(`cannot reach the gateway at ${url.origin} (${(err as Error).message}); check --gateway-url`);
-  }
-  return { status: res.status, json: await res.json().catch(() => ({})) };
-}
-
-const problem = (json: ApiErrorBody, status: number) => json?.error?.message ?? `HTTP ${status}`;
+import { gatewayRequest, problemOf } from '../gateway-api.js';
 
 export function loginCommand(): Command {
   const env = process.env;
@@ -32,31 +12,32 @@ export function loginCommand(): Command {
     .option('--token <token>', 'a runner token the gateway issued (headless machines, tests): stored after it is checked')
     .option('--json', 'print the stored runner id as JSON')
     .action(async (o) => {
-      const base = new URL(o.gatewayUrl);
+      const base = new URL(o.gatewayUrl).origin;
+      const post = (path: string, body: unknown, token?: string) => gatewayRequest(base, path, { method: 'POST', body, token });
       let runnerId: string;
       let token: string;
       if (o.token) {
         // A heartbeat is the token's check: the gateway answers with the runner it names.
-        const r = await post(new URL('/v1/runners/heartbeat', base), { state: 'starting', loaded_models: [], disk_models: [], running_jobs: 0, slots: 1 }, o.token);
-        if (r.status !== 200) throw new Error(`the gateway refused the token: ${problem(r.json, r.status)}`);
+        const r = await post('/v1/runners/heartbeat', { state: 'starting', loaded_models: [], disk_models: [], running_jobs: 0, slots: 1 }, o.token);
+        if (r.status !== 200) throw new Error(`the gateway refused the token: ${problemOf(r)}`);
         ({ runner_id: runnerId } = r.json);
         token = o.token;
       } else {
-        const codes = await post(new URL('/v1/runners/device-codes', base), o.email ? { email: o.email } : {});
-        if (codes.status !== 201) throw new Error(`the gateway would not start a login: ${problem(codes.json, codes.status)}`);
+        const codes = await post('/v1/runners/device-codes', o.email ? { email: o.email } : {});
+        if (codes.status !== 201) throw new Error(`the gateway would not start a login: ${problemOf(codes)}`);
         console.error(`To register this runner, approve code ${codes.json.user_code} at ${codes.json.verification_uri} (signed in to your account).`);
         console.error(`Waiting for approval (the code expires in ${Math.round(codes.json.expires_in / 60)} min)…`);
         for (;;) {
           await new Promise((r) => setTimeout(r, codes.json.interval_ms));
-          const poll = await post(new URL('/v1/runners/device-token', base), { device_code: codes.json.device_code });
+          const poll = await post('/v1/runners/device-token', { device_code: codes.json.device_code });
           if (poll.status === 428) continue;
-          if (poll.status !== 200) throw new Error(`login failed: ${problem(poll.json, poll.status)}`);
+          if (poll.status !== 200) throw new Error(`login failed: ${problemOf(poll)}`);
           ({ runner_id: runnerId, token } = poll.json);
           break;
         }
       }
       const file = credentialsFile();
-      await writeCredentials({ gateway_url: base.origin, runner_id: runnerId, token });
+      await writeCredentials({ gateway_url: base, runner_id: runnerId, token });
       if (o.json) console.log(JSON.stringify({ runner_id: runnerId, credentials: file }));
       else console.log(`logged in as ${runnerId}; credential stored in ${file} (0600). Start serving with: trd-worker start`);
     });
