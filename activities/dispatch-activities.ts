@@ -5,6 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import { workflowIdForJob, type InferenceProgress, type TrustTier } from '@trd/protocol';
 import { eligibleRunners, runnerStats } from '../dispatch/eligible.js';
@@ -72,7 +73,7 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
         return wait(Math.min(c.lastWaitMs * 2, MAX_QUEUED_RECHECK_MS));
       }
       const current = pending.lastWorkerIdentity;
-      const startedAt = Number(pending.lastStartedTime.seconds ?? 0) * 1000 + Math.floor((pending.lastStartedTime.nanos ?? 0) / 1e6);
+      const startedAt = tsToMs(pending.lastStartedTime);
       const elapsedMs = Date.now() - startedAt;
       const speed = (await runnerStats(db, [current])).get(current)?.tokensPerSecond;
       // A runner never measured has no expected duration to run past.

@@ -11,6 +11,7 @@
  *    from its work, not claimed) and how reliable (the reputation placeholder).
  */
 import type { Client } from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import { modelQueue, tierAtLeast, type TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
@@ -42,16 +43,22 @@ const MIN_MEASURED_MS = 5;
 
 const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
-async function pollersOf(client: Client, queue: string): Promise<Map<string, number>> {
-  const res = await client.workflowService.describeTaskQueue({
+/** Temporal's view of an activity task queue: its pollers, and with `reportStats` its approximate backlog. */
+export function describeActivityQueue(client: Client, queue: string, opts: { reportStats?: boolean } = {}) {
+  return client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
     taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    reportStats: opts.reportStats ?? false,
   });
+}
+
+async function pollersOf(client: Client, queue: string): Promise<Map<string, number>> {
+  const res = await describeActivityQueue(client, queue);
   const seen = new Map<string, number>();
   for (const p of res.pollers ?? []) {
     if (!p.identity) continue;
-    const at = p.lastAccessTime ? Number(p.lastAccessTime.seconds ?? 0) * 1000 + Math.floor((p.lastAccessTime.nanos ?? 0) / 1e6) : 0;
+    const at = optionalTsToMs(p.lastAccessTime) ?? 0;
     seen.set(p.identity, Math.max(at, seen.get(p.identity) ?? 0));
   }
   return seen;

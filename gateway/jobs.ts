@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { ORCHESTRATOR_QUEUE, findModel, modelQueue, newJobId, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
+import { describeActivityQueue } from '../dispatch/eligible.js';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
@@ -196,13 +197,7 @@ async function liveStatus(client: Client, handle: WorkflowHandle, job: Job): Pro
 
 /** A queued job waits on its model's warm queue (parked) for all but its first seconds; that queue's backlog is its estimate. */
 async function queueBacklog(client: Client, job: Job): Promise<number | undefined> {
-  const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
-  const res = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: modelQueue(job.model, 'warm', job.minTier), kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    reportStats: true,
-  });
+  const res = await describeActivityQueue(client, modelQueue(job.model, 'warm', job.minTier), { reportStats: true });
   const count = res.stats?.approximateBacklogCount;
   return count === undefined || count === null ? undefined : Number(count);
 }

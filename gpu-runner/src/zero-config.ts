@@ -5,7 +5,7 @@
  * overrides detection, for tests and for machines it gets wrong.
  */
 import { existsSync } from 'node:fs';
-import { getLlama } from 'node-llama-cpp';
+import { getLlama, type Llama } from 'node-llama-cpp';
 import { hardwareClassFor, modelsThatFit, type DetectedHardware, type HardwareClass } from './hardware-classes.js';
 import { modelFilePath } from './model-files.js';
 
@@ -23,10 +23,15 @@ export async function detectHardware(env = process.env): Promise<DetectedHardwar
     return { gpu: parsed.gpu!, gpuMemoryMiB: parsed.gpuMemoryMiB!, freeMiB: parsed.gpuMemoryMiB! };
   }
   const llama = await getLlama();
-  const vram = await llama.getVramState();
-  const hw = { gpu: llama.gpu, gpuMemoryMiB: Math.floor((vram.unifiedSize || vram.total) / 2 ** 20), freeMiB: Math.floor(vram.free / 2 ** 20) };
+  const hw = await hardwareOf(llama);
   await llama.dispose();
   return hw;
+}
+
+/** What node-llama-cpp detects: the GPU backend, the memory the GPU can give to models (VRAM, or unified memory), and the free part. */
+export async function hardwareOf(llama: Llama): Promise<DetectedHardware & { freeMiB: number }> {
+  const vram = await llama.getVramState();
+  return { gpu: llama.gpu, gpuMemoryMiB: Math.floor((vram.unifiedSize || vram.total) / 2 ** 20), freeMiB: Math.floor(vram.free / 2 ** 20) };
 }
 
 /** The class's models that fit and are downloaded; none is an error that names what to pull. */

@@ -10,6 +10,7 @@ import { readCredentials } from '../credentials.js';
 import { InferenceEngine, defaultThreads } from '../engine.js';
 import { gatewayCall } from '../gateway-api.js';
 import { hardwareClassFor } from '../hardware-classes.js';
+import { hardwareOf } from '../zero-config.js';
 import { resolveModel } from '../model-files.js';
 import { defaultModelsDir } from '../paths.js';
 import { positiveInt } from './options.js';
@@ -41,9 +42,7 @@ export function benchCommand(): Command {
     .action(async (o) => {
       const started = performance.now();
       const model = await resolveModel(o.model, { modelsDir: o.modelsDir });
-      const llama = await getLlama();
-      const vram = await llama.getVramState();
-      const hwClass = hardwareClassFor({ gpu: llama.gpu, gpuMemoryMiB: Math.floor((vram.unifiedSize || vram.total) / 2 ** 20) });
+      const hwClass = hardwareClassFor(await hardwareOf(await getLlama()));
       const engine = await InferenceEngine.load({ modelPath: model.path, sequences: 1, threads: o.threads });
       const prompt: number[] = [];
       const generation: number[] = [];

@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { getLlama } from 'node-llama-cpp';
 import { hardwareClassFor, modelsThatFit } from '../hardware-classes.js';
+import { hardwareOf } from '../zero-config.js';
 
 const MiB = 1024 * 1024;
 
@@ -40,9 +41,9 @@ export function doctorCommand(): Command {
     .action(async (o) => {
       const llama = await getLlama({ logLevel: 'error' as never });
       const vram = await llama.getVramState();
-      const gpuMemoryMiB = Math.floor((vram.unifiedSize > 0 ? vram.unifiedSize : vram.total) / MiB);
-      const gpu = llama.gpu;
-      const cls = hardwareClassFor({ gpu, gpuMemoryMiB });
+      const hw = await hardwareOf(llama);
+      const gpu = hw.gpu;
+      const cls = hardwareClassFor(hw);
       const temporal = await tcpReachable(o.temporalAddress);
       const gateway = o.gatewayUrl ? await httpReachable(o.gatewayUrl) : 'not configured (--gateway-url or TRD_GATEWAY_URL)';
       const report = {
@@ -59,7 +60,7 @@ export function doctorCommand(): Command {
         },
         llama_cpp: { build: llama.buildType, version: `${llama.llamaCppRelease.repo} ${llama.llamaCppRelease.release}` },
         hardware_class: { key: cls.key, name: cls.name, context_size: cls.contextSize, gpu_layers: cls.gpuLayers, concurrency: cls.concurrency },
-        would_serve: modelsThatFit(cls, Math.floor(vram.free / MiB)),
+        would_serve: modelsThatFit(cls, hw.freeMiB),
         temporal: { address: o.temporalAddress, reachable: temporal === true, problem: temporal === true ? undefined : temporal },
         gateway: { url: o.gatewayUrl ?? null, reachable: gateway === true, problem: gateway === true ? undefined : gateway },
       };
