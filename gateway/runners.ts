@@ -11,7 +11,7 @@ import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
-import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody } from './schemas.js';
+import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody, RunnerSettingsPatch } from './schemas.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
 
 const TOKEN_PREFIX = 'trd_rt_';
@@ -74,6 +74,20 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
   router.put('/v1/runners/settings', requireRunnerToken(db), async (req, res) => {
     const settings = RunnerSettingsBody.parse(req.body ?? {});
     await db.runner.update({ where: { id: res.locals.runnerId }, data: { settings } });
+    res.json(settings);
+  });
+
+  // Changes only the fields given (the CLI's `settings set`); the result is validated as a whole.
+  router.patch('/v1/runners/settings', requireRunnerToken(db), async (req, res) => {
+    const changes = RunnerSettingsPatch.parse(req.body ?? {});
+    const settings = await db.$transaction(async (tx) => {
+      // Two owners' tools patching at once must not lose either change.
+      await tx.$queryRaw`SELECT 1 FROM runners WHERE id = ${res.locals.runnerId} FOR UPDATE`;
+      const runner = await tx.runner.findUniqueOrThrow({ where: { id: res.locals.runnerId } });
+      const merged = RunnerSettingsBody.parse({ ...settingsOf(runner.settings), ...changes });
+      await tx.runner.update({ where: { id: runner.id }, data: { settings: merged } });
+      return merged;
+    });
     res.json(settings);
   });
 

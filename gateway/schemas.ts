@@ -98,5 +98,12 @@ export const RunnerSettingsBody = z
       .max(64)
       .nullable()
       .default(null),
+    max_concurrent_jobs: z.number().int().min(1).max(64).nullable().default(null),
   })
+  .strict();
+
+/** A partial change to the settings: any of their fields, each checked when merged (unknown fields refused here). */
+export const RunnerSettingsPatch = z
+  .object(Object.fromEntries(Object.keys(RunnerSettingsBody.shape).map((k) => [k, z.unknown()])) as Record<keyof typeof RunnerSettingsBody.shape, z.ZodUnknown>)
+  .partial()
   .strict();

@@ -6,8 +6,10 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { InferenceErrors, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
-import { EngineBusyError, GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
+import { GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
+import type { JobSlots } from './job-slots.js';
+import { SlotsBusyError } from './semaphore.js';
 import type { ServedModel } from './served-model.js';
 
 /**
@@ -20,7 +22,9 @@ const HEARTBEAT_EVERY_MS = 200;
 export interface RunnerActivityDeps {
   models: ReadonlyMap<string, ServedModel>;
   workerId: string;
-  /** How long a task may wait for a free sequence before it is handed back. */
+  /** The runner's cap on jobs at once, shared by all its queues. */
+  jobSlots: JobSlots;
+  /** How long a task may wait for a job slot, then a free sequence, before it is handed back. */
   sequenceWaitMs: number;
   /** A generation with no new token for this long is aborted and reported as stalled. */
   stallTimeoutMs: number;
@@ -48,8 +52,10 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
       ctx.heartbeat(progress(waitingPhase));
       const waitBeat = setInterval(() => ctx.heartbeat(progress(waitingPhase)), HEARTBEAT_EVERY_MS);
       const startedAt = new Date();
+      let endJob: (() => void) | undefined;
       let release: (() => void) | undefined;
       try {
+        endJob = await deps.jobSlots.acquire(ctx.cancellationSignal, deps.sequenceWaitMs);
         const { engine, loadMs } = await served.ensureLoaded();
         if (loadMs > 0) events?.modelLoaded(served.key);
         waitingPhase = 'waiting';
@@ -93,11 +99,12 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
           throw ApplicationFailure.retryable(`runner ${workerId} stalled after ${err.partial.completionTokens} token(s): ${err.message}`, 'Stalled');
         }
         if (err instanceof PromptTooLongError) throw ApplicationFailure.nonRetryable(err.message, InferenceErrors.PromptTooLong);
-        if (err instanceof EngineBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, 'RunnerBusy');
+        if (err instanceof SlotsBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, 'RunnerBusy');
         throw err;
       } finally {
         clearInterval(waitBeat);
         release?.();
+        endJob?.();
         events?.jobEnded(task.jobId);
       }
 

@@ -4,6 +4,7 @@ import { benchCommand } from './commands/bench.js';
 import { doctorCommand } from './commands/doctor.js';
 import { loginCommand, logoutCommand } from './commands/login.js';
 import { modelsCommand } from './commands/models.js';
+import { settingsCommand } from './commands/settings.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 
@@ -17,6 +18,7 @@ export function buildCli(): Command {
     .addCommand(logoutCommand())
     .addCommand(startCommand())
     .addCommand(statusCommand())
+    .addCommand(settingsCommand())
     .addCommand(modelsCommand())
     .addCommand(benchCommand())
     .addCommand(doctorCommand());

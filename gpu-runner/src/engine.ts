@@ -4,6 +4,7 @@
  */
 import { getLlama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { availableParallelism } from 'node:os';
+import { Semaphore } from './semaphore.js';
 
 export interface EngineOptions {
   modelPath: string;
@@ -41,14 +42,6 @@ export class GenerationAborted extends Error {
   }
 }
 
-/** No sequence came free in time: the runner already generates as many jobs as it can. */
-export class EngineBusyError extends Error {
-  constructor(waitedMs: number) {
-    super(`every sequence stayed busy for ${waitedMs} ms`);
-    this.name = 'EngineBusyError';
-  }
-}
-
 export class PromptTooLongError extends Error {
   constructor(readonly promptTokens: number, readonly maxTokens: number, readonly contextSize: number) {
     super(`prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context of ${contextSize} tokens`);
@@ -66,66 +59,23 @@ export function defaultThreads(cores = availableParallelism()): number {
 }
 
 export class InferenceEngine {
-  private freeSequences: number;
-  private readonly waiting: Array<() => void> = [];
+  /** A runner polls several task queues, so a task can arrive while every sequence is busy. */
+  private readonly sequences: Semaphore;
 
   private constructor(
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     readonly loadMs: number,
   ) {
-    this.freeSequences = context.totalSequences;
-  }
-
-  /** Jobs generating now. */
-  get busySequences(): number {
-    return this.context.totalSequences - this.freeSequences;
-  }
-
-  get totalSequences(): number {
-    return this.context.totalSequences;
+    this.sequences = new Semaphore(context.totalSequences);
   }
 
   /**
-   * Waits for a free sequence. A runner polls several task queues, so a task
-   * can arrive while every sequence is busy; it waits here (its heartbeats
-   * keep going) rather than failing, but not past `timeoutMs`.
+   * Waits for a free sequence (the task's heartbeats keep going meanwhile),
+   * but not past `timeoutMs`: then SlotsBusyError, and the job goes elsewhere.
    */
-  async acquireSequence(signal: AbortSignal | undefined, timeoutMs: number): Promise<() => void> {
-    const release = () => {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.freeSequences++;
-    };
-    if (this.freeSequences > 0) {
-      this.freeSequences--;
-      return release;
-    }
-    const started = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      const grant = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const leave = () => {
-        const i = this.waiting.indexOf(grant);
-        if (i >= 0) this.waiting.splice(i, 1);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        clearTimeout(timer);
-        leave();
-        reject(signal!.reason);
-      };
-      const timer = setTimeout(() => {
-        leave();
-        reject(new EngineBusyError(Math.round(performance.now() - started)));
-      }, timeoutMs);
-      this.waiting.push(grant);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    return release;
+  acquireSequence(signal: AbortSignal | undefined, timeoutMs: number): Promise<() => void> {
+    return this.sequences.acquire(signal, timeoutMs);
   }
 
   static async load(opts: EngineOptions): Promise<InferenceEngine> {

@@ -2,7 +2,8 @@
  * The owner's settings the daemon honors (stored by the gateway, sent with
  * every heartbeat answer): a manual pause, pause on battery, daily schedule
  * windows in the owner's time zone (a window may cross midnight), and a model
- * whitelist. Pure, with the clock and the power source passed in.
+ * whitelist, and a cap on concurrent jobs. Pure, with the clock and the power
+ * source passed in.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -20,9 +21,11 @@ export interface OwnerSettings {
   schedule: { timezone: string; windows: ScheduleWindow[] } | null;
   /** Catalog keys this runner may serve; null serves all it has. */
   models: string[] | null;
+  /** At most this many jobs at once on this runner; null leaves it to the hardware class. */
+  max_concurrent_jobs: number | null;
 }
 
-export const DEFAULT_OWNER_SETTINGS: OwnerSettings = { paused: false, pause_on_battery: false, schedule: null, models: null };
+export const DEFAULT_OWNER_SETTINGS: OwnerSettings = { paused: false, pause_on_battery: false, schedule: null, models: null, max_concurrent_jobs: null };
 
 const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
@@ -52,6 +55,22 @@ export function servingDecision(s: OwnerSettings, now: Date, onBattery: boolean)
     return { serve: false, reason: 'outside the schedule' };
   }
   return { serve: true };
+}
+
+/**
+ * Now, for schedule windows. TRD_CLOCK_FILE (a file holding an ISO instant)
+ * stands in for the clock in tests, so a window can close while a daemon runs.
+ */
+export function ownerClock(env = process.env): Date {
+  if (env.TRD_CLOCK_FILE) {
+    try {
+      const at = new Date(readFileSync(env.TRD_CLOCK_FILE, 'utf8').trim());
+      if (!Number.isNaN(at.getTime())) return at;
+    } catch {
+      // An unreadable clock file falls back to the real clock, as a missing power file means mains.
+    }
+  }
+  return new Date();
 }
 
 /**

@@ -15,8 +15,9 @@ import { createRunnerActivities } from './activities.js';
 import { connect, type ConnectionSettings } from './connection.js';
 import { parseRunnerFaults } from './faults.js';
 import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat } from './gateway-client.js';
+import { JobSlots } from './job-slots.js';
 import { resolveModel } from './model-files.js';
-import { DEFAULT_OWNER_SETTINGS, onBattery, servingDecision, type OwnerSettings } from './owner-settings.js';
+import { DEFAULT_OWNER_SETTINGS, onBattery, ownerClock, servingDecision, type OwnerSettings } from './owner-settings.js';
 import { ServedModel } from './served-model.js';
 
 /** The longest a cancellation waits for the runner's next heartbeat to reach Temporal. */
@@ -31,6 +32,7 @@ export interface RunnerSettings {
   /** Without a gateway, the runner's own name for itself; with one, the gateway says. */
   workerId?: string;
   threads: number;
+  /** Jobs at once (one llama.cpp sequence each); the owner's max_concurrent_jobs may lower it. */
   concurrency: number;
   /** Tokens of context per sequence; default: the model's, at most 8192. */
   contextSize?: number;
@@ -72,6 +74,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   let stopping = false;
   let settings: OwnerSettings = DEFAULT_OWNER_SETTINGS;
   let pausedFor: string | null = null;
+  const jobSlots = new JobSlots(s.concurrency);
   /** The models it serves now: all it has, or those of them on the owner's whitelist. */
   const served = () => [...models.values()].filter((m) => !settings.models || settings.models.includes(m.key));
   const heartbeat = (): RunnerHeartbeat => {
@@ -81,7 +84,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       disk_models: served().filter((m) => !m.loaded).map((m) => m.key),
       running_jobs: currentJobs.size,
       current_jobs: [...currentJobs],
-      slots: s.concurrency,
+      slots: jobSlots.limit,
       free_vram_mib: freeVramMiB,
     };
   };
@@ -121,10 +124,13 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
 
   /** Takes no new work while the owner's settings say so: paused, on battery, outside the schedule. */
   const applySettings = () => {
-    const decision = servingDecision(settings, new Date(), onBattery());
+    const decision = servingDecision(settings, ownerClock(), onBattery());
     const reason = decision.serve ? null : decision.reason;
     if (reason !== pausedFor) log(reason ? `not taking new jobs: ${reason}` : 'taking jobs again');
     pausedFor = reason;
+    const limit = Math.min(settings.max_concurrent_jobs ?? s.concurrency, s.concurrency);
+    if (limit !== jobSlots.limit) log(`at most ${limit} job(s) at once`);
+    jobSlots.setLimit(limit);
   };
   applySettings();
 
@@ -172,6 +178,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   const activities = createRunnerActivities({
     models,
     workerId,
+    jobSlots,
     sequenceWaitMs: s.sequenceWaitMs,
     stallTimeoutMs: s.stallTimeoutMs,
     faults,
@@ -212,7 +219,14 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
         taskQueue: queue,
         identity: workerId,
         activities,
-        maxConcurrentActivityTaskExecutions: s.concurrency,
+        // One runner-wide count of jobs for all its Workers; the rest of the tuner is unused by an activity-only worker.
+        tuner: {
+          activityTaskSlotSupplier: jobSlots.supplier(),
+          workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+          localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+          nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+        },
+        activityTaskPollerBehavior: { type: 'simple-maximum', maximum: s.concurrency },
         shutdownGraceTime: s.shutdownGraceMs,
         // Cancellation reaches a runner in a heartbeat's answer; by default the SDK sends heartbeats as
         // rarely as 80% of the heartbeat timeout, which left a cancelled job generating for 1.4 s in tests.

@@ -48,13 +48,22 @@ describe('the rules', () => {
 describe('the daemon', () => {
   let stack: TestStack;
   let token: string;
-  const power = join(mkdtempSync(join(tmpdir(), 'power-')), 'source');
+  const dir = mkdtempSync(join(tmpdir(), 'owner-'));
+  const power = join(dir, 'power-source');
+  const clock = join(dir, 'clock');
 
   beforeAll(async () => {
     stack = await startStack();
     token = await createRunnerToken(stack.db, 'owned');
     writeFileSync(power, 'ac');
-    await stack.startRunner({ workerId: 'owned', token, env: { TRD_POWER_SOURCE_FILE: power } });
+    writeFileSync(clock, '2026-11-25T23:00:00Z');
+    await stack.startRunner({
+      workerId: 'owned',
+      token,
+      // Two sequences, and tokens slow enough that jobs at once overlap in time.
+      extraArgs: ['--concurrency', '2'],
+      env: { TRD_POWER_SOURCE_FILE: power, TRD_CLOCK_FILE: clock, TRD_RUNNER_FAULTS: 'token-delay-ms=10' },
+    });
   });
 
   afterAll(async () => {
@@ -99,7 +108,62 @@ describe('the daemon', () => {
     );
   });
 
+  test('a schedule window closing stops new work; the next one opening resumes it (injected clock)', async () => {
+    await put({ schedule: { timezone: 'UTC', windows: [{ start: '22:00', end: '06:00' }] } });
+    await settle();
+    expect((await job(30)).json.status).toBe('succeeded');
+    await expectHeldThenServed(
+      async () => writeFileSync(clock, '2026-11-26T06:00:00Z'),
+      async () => writeFileSync(clock, '2026-11-26T22:00:00Z'),
+    );
+    await put({});
+  });
+
+  /** How many of these jobs generated at the same moment on the runner (from their receipts and timings). */
+  async function mostAtOnce(jobs: number): Promise<number> {
+    const posted = await Promise.all(Array.from({ length: jobs }, () => api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: 'at once', max_tokens: 24 })));
+    const done = await Promise.all(posted.map((p) => api(stack, 'GET', `/v1/jobs/${p.json.id}?wait=60`)));
+    const edges = done.flatMap(({ json }) => {
+      expect(json).toMatchObject({ status: 'succeeded', worker_id: 'owned' });
+      const end = Date.parse(json.receipt.envelope.finished_at);
+      const start = end - json.timings.time_to_first_token_ms - json.timings.generation_ms;
+      return [[start, 1], [end, -1]] as const;
+    });
+    let now = 0;
+    let most = 0;
+    // An end at the same millisecond as a start is not an overlap.
+    for (const [, step] of edges.sort((a, b) => a[0] - b[0] || a[1] - b[1])) most = Math.max(most, (now += step));
+    return most;
+  }
+
+  test('max concurrent jobs caps the jobs at once across all its queues, without a restart', async () => {
+    expect(await mostAtOnce(4)).toBe(2);
+    await put({ max_concurrent_jobs: 1 });
+    await settle();
+    expect((await api(stack, 'GET', '/v1/dispatch/eligible?model=trd-tiny')).json.data[0]).toMatchObject({ worker_id: 'owned', load: { slots: 1 } });
+    expect(await mostAtOnce(4)).toBe(1);
+    await put({});
+  });
+
+  test('PATCH changes only the fields given, and refuses a bad one whole', async () => {
+    await put({ pause_on_battery: true, models: ['trd-tiny'] });
+    const patch = (body: unknown) => api(stack, 'PATCH', '/v1/runners/settings', body, token);
+    expect((await patch({ max_concurrent_jobs: 2 })).json).toMatchObject({ pause_on_battery: true, models: ['trd-tiny'], max_concurrent_jobs: 2 });
+    for (const [body, mentions] of [
+      [{ max_concurrent_jobs: 0 }, /max_concurrent_jobs/],
+      [{ models: ['trd-tiny'], paused: 'yes' }, /paused/],
+      [{ colour: 'red' }, /colour/],
+    ] as const) {
+      const res = await patch(body);
+      expect(res.status).toBe(400);
+      expect(res.json.error.message).toMatch(mentions);
+    }
+    expect((await api(stack, 'GET', '/v1/runners/settings', undefined, token)).json).toMatchObject({ pause_on_battery: true, max_concurrent_jobs: 2 });
+    await put({});
+  });
+
   test('invalid settings get a clear error and the previous settings stay', async () => {
+    await put({ models: ['trd-tiny'], max_concurrent_jobs: 3 });
     const before = (await api(stack, 'GET', '/v1/runners/settings', undefined, token)).json;
     for (const [body, mentions] of [
       [{ schedule: { timezone: 'Mars/Olympus', windows: [{ start: '09:00', end: '17:00' }] } }, /IANA time zone/],
@@ -107,12 +171,13 @@ describe('the daemon', () => {
       [{ schedule: { timezone: 'UTC', windows: [{ start: '09:00', end: '09:00' }] } }, /start and end must differ/],
       [{ models: ['gpt-17'] }, /not a catalog model/],
       [{ pause: true }, /unknown field.*pause/],
+      [{ max_concurrent_jobs: 1.5 }, /max_concurrent_jobs/],
     ] as const) {
       const res = await put(body);
       expect(res.status).toBe(400);
       expect(res.json.error.message).toMatch(mentions);
     }
     expect((await api(stack, 'GET', '/v1/runners/settings', undefined, token)).json).toEqual(before);
-    expect(before).toMatchObject({ models: ['trd-tiny'] });
+    expect(before).toMatchObject({ models: ['trd-tiny'], max_concurrent_jobs: 3 });
   });
 });

@@ -1,4 +1,4 @@
-/** trd-worker's owner commands on a real gateway: models pull/list/rm, bench (filed), status (today's jobs and credits). */
+/** trd-worker's owner commands on a real gateway: models pull/list/rm, bench (filed), status (today's jobs and credits), settings. */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -95,4 +95,35 @@ test("status shows the daemon, its state and today's jobs and credits", async ()
 
   await daemon.stop();
   expect((await trdWorker('status', '--json')).json()).toMatchObject({ running: false, state: 'stopped' });
+});
+
+test('settings shows and changes the settings the gateway keeps for this runner', async () => {
+  const set = (...args: string[]) => trdWorker('settings', 'set', ...args, '--json');
+  expect((await trdWorker('settings', '--json')).json()).toEqual({ paused: false, pause_on_battery: false, schedule: null, models: null, max_concurrent_jobs: null });
+  expect((await set('--schedule', 'mon-fri 9:00-17:00', '--schedule', 'sat,sun 22:00-06:00', '--timezone', 'Europe/Berlin', '--pause-on-battery', 'on')).json()).toMatchObject({
+    pause_on_battery: true,
+    schedule: { timezone: 'Europe/Berlin', windows: [{ days: [1, 2, 3, 4, 5], start: '09:00', end: '17:00' }, { days: [0, 6], start: '22:00', end: '06:00' }] },
+  });
+  // Each change keeps the others.
+  expect((await set('--pause', '--models', 'trd-tiny', '--max-concurrent-jobs', '2')).json()).toMatchObject({ paused: true, pause_on_battery: true, models: ['trd-tiny'], max_concurrent_jobs: 2, schedule: { timezone: 'Europe/Berlin' } });
+  const shown = (await trdWorker('settings')).out;
+  expect(shown).toMatch(/paused\s+yes/);
+  expect(shown).toMatch(/schedule\s+mon,tue,wed,thu,fri 09:00-17:00; sun,sat 22:00-06:00 \(Europe\/Berlin\)/);
+
+  // The gateway's refusal reaches the owner in one line, and nothing changes.
+  for (const [args, says] of [
+    [['--models', 'gpt-17'], /not a catalog model/],
+    [['--schedule', '09:00-17:00', '--timezone', 'Mars/Olympus'], /IANA time zone/],
+    [['--schedule', '25:00-17:00'], /HH:MM/],
+    [['--max-concurrent-jobs', 'lots'], /--max-concurrent-jobs must be a whole number/],
+    [[], /nothing to change/],
+  ] as const) {
+    const r = await set(...args);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(says);
+  }
+  expect((await set('--resume', '--no-schedule', '--models', 'all', '--max-concurrent-jobs', 'auto')).json()).toEqual({ paused: false, pause_on_battery: true, schedule: null, models: null, max_concurrent_jobs: null });
+  const row = await stack.db.runner.findUniqueOrThrow({ where: { id: 'owner-box' } });
+  expect(row.settings).toMatchObject({ pause_on_battery: true, paused: false });
 });
