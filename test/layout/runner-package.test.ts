@@ -1,9 +1,14 @@
 /**
  * A GPU owner installs gpu-runner alone: its dependency tree (as the lockfile
- * resolves it) must not drag in the platform's database, web server or payments.
+ * resolves it) must not drag in the platform's database, web server or
+ * payments, and the packed tarball installs and runs outside this repository.
  */
 import { expect, test } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -51,3 +56,25 @@ test('gpu-runner has its own package with a trd-worker bin', () => {
   const pkg = JSON.parse(readFileSync(`${ROOT}gpu-runner/package.json`, 'utf8'));
   expect(pkg.bin).toEqual({ 'trd-worker': './bin/trd-worker.js' });
 });
+
+test('the packed runner installs into an empty folder and runs --help and doctor there', async () => {
+  const run = promisify(execFile);
+  const dir = mkdtempSync(join(tmpdir(), 'trd-worker-install-'));
+  const { stdout: tarball } = await run('bash', [`${ROOT}scripts/pack-runner.sh`, dir]);
+  const listing = (await run('tar', ['tzf', tarball.trim()])).stdout;
+  expect(listing).toMatch(/package\/node_modules\/@trd\/protocol\/src\/queues\.ts/);
+  expect(listing).not.toMatch(/test|\.gguf|prisma/);
+
+  const app = join(dir, 'app');
+  // From the npm cache when it has them (CI's npm ci filled it); optional GPU builds are not needed on this machine.
+  await run('npm', ['install', '--prefix', app, '--omit=optional', '--prefer-offline', '--no-audit', '--no-fund', tarball.trim()], { cwd: dir });
+  expect(readdirSync(join(app, 'node_modules'))).not.toContain('@prisma');
+  const bin = join(app, 'node_modules', '.bin', 'trd-worker');
+  const env = { ...process.env, TRD_WORKER_CONFIG_DIR: join(dir, 'config'), TRD_TEMPORAL_ADDRESS: '127.0.0.1:9', TRD_GATEWAY_URL: '' };
+  const help = await run(bin, ['--help'], { cwd: app, env });
+  expect(help.stdout).toMatch(/Usage: trd-worker/);
+  for (const command of ['login', 'start', 'status', 'settings', 'models', 'bench', 'doctor']) expect(help.stdout).toContain(command);
+  const doctor = JSON.parse((await run(bin, ['doctor', '--json'], { cwd: app, env })).stdout);
+  expect(doctor).toMatchObject({ hardware_class: { key: expect.any(String) }, temporal: { address: '127.0.0.1:9', reachable: false } });
+  expect(doctor.cpu.cores).toBeGreaterThan(0);
+}, 180_000);
