@@ -5,7 +5,7 @@
  * llama.cpp sees it, and hashed for the receipt.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { accessSync, constants, createReadStream, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MODEL_CATALOG, assertModelKey, findModel, type CatalogModel } from '@trd/protocol';
 import { checkLoadable, readGgufHeader } from './gguf/reader.js';
@@ -47,6 +47,7 @@ export async function resolveModel(spec: string, opts: { modelsDir: string; keyO
     }
   }
 
+  assertReadableFile(path);
   checkLoadable(await readGgufHeader(path));
   const sha256 = await sha256File(path);
   if (looksLikePath) {
@@ -60,6 +61,16 @@ export async function resolveModel(spec: string, opts: { modelsDir: string; keyO
     throw new Error(`${path} is not the ${catalog.key} the network serves (sha256 ${sha256}, expected ${catalog.sha256})`);
   }
   return { key, path, sha256, catalog };
+}
+
+/** A directory or a file this user cannot read fails here, in words, not as EISDIR or EACCES from a read. */
+function assertReadableFile(path: string): void {
+  if (!statSync(path).isFile()) throw new Error(`model file ${path} is not a regular file (a directory?): pass the .gguf file itself`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new Error(`cannot read model file ${path}: permission denied; make it readable by the user that runs trd-worker`);
+  }
 }
 
 function findModelBySha(sha256: string): CatalogModel | undefined {

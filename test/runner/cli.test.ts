@@ -2,7 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,10 +50,23 @@ describe('trd-worker', () => {
     [['start', '--model', 'trd-tiny', '--models-dir', dir, '--gateway-url', 'http://127.0.0.1:1'], /--gateway-url needs --token/],
     [['start', '--model', 'trd-tiny', '--models-dir', dir, '--gateway-url', 'http://127.0.0.1:1', '--token', 'trd_rt_x'], /cannot reach the gateway at http:\/\/127\.0\.0\.1:1/],
     [['start', '--model', 'trd-tiny', '--model', 'trd-tiny', '--models-dir', dir], /model trd-tiny is given twice/],
+    [['start', '--model', join(dir, 'a-folder.gguf')], /is not a regular file \(a directory\?\): pass the \.gguf file itself/],
   ])('start %j fails clearly', (args, message) => {
+    mkdirSync(join(dir, 'a-folder.gguf'), { recursive: true });
     const r = trdWorker(...args);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(message);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('a damaged credentials file stops start with what to do, and is left as it was', () => {
+    const config = mkdtempSync(join(tmpdir(), 'cli-config-'));
+    const file = join(config, 'credentials.json');
+    writeFileSync(file, '{"gateway_url": "http://gw", ');
+    const r = trdWorkerWith({ TRD_WORKER_CONFIG_DIR: config, TRD_WORKER_ID: '' }, 'start', '--model', 'trd-tiny');
+    expect(r.code).toBe(1);
+    expect(r.err.trim()).toBe(`trd-worker: error: ${file} is not valid JSON: run \`trd-worker logout\` and \`trd-worker login\` again`);
+    expect(readFileSync(file, 'utf8')).toBe('{"gateway_url": "http://gw", ');
   });
 
   test('a file that is not GGUF is refused before llama.cpp sees it', () => {
