@@ -2,9 +2,14 @@
  * llama.cpp through node-llama-cpp: a model loaded once, a context with one
  * sequence per concurrent job, token-by-token generation that can be aborted.
  */
-import { getLlama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
+import type { ChatMessage } from '@trd/protocol';
+import { getLlama, resolveChatWrapper, type ChatHistoryItem, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { availableParallelism } from 'node:os';
 import { Semaphore } from './semaphore.js';
+import { StopAwareText } from './text-stream.js';
+
+/** Tokens before a piece that detokenizing it looks at, so a word's leading space comes out right. */
+const DETOKENIZE_CONTEXT = 8;
 
 export interface EngineOptions {
   modelPath: string;
@@ -17,12 +22,19 @@ export interface EngineOptions {
 
 export interface GenerateRequest {
   prompt: string;
+  /** The prompt holds chat messages: the model's chat template renders them. */
+  chat?: ChatMessage[];
   maxTokens: number;
   temperature: number;
+  topP?: number;
   seed?: number;
+  /** The output ends before the first of these. */
+  stop?: string[];
   signal?: AbortSignal;
   /** Called after each token; generation waits for a returned promise. */
   onToken?: (count: number) => void | Promise<void>;
+  /** Called with output text as soon as it is final (whole characters, never part of a stop string). */
+  onText?: (text: string, offset: number) => void;
 }
 
 export interface Generation {
@@ -111,9 +123,22 @@ export class InferenceEngine {
     return this.context.contextSize;
   }
 
-  async generate(req: GenerateRequest): Promise<Generation> {
+  /** The prompt's tokens: the text as is, or the chat rendered by the model's own chat template. */
+  private promptTokens(req: GenerateRequest): Token[] {
+    if (req.chat) {
+      const history: ChatHistoryItem[] = req.chat.map((m) =>
+        m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content },
+      );
+      if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
+      const { contextText } = resolveChatWrapper(this.model).generateContextState({ chatHistory: history });
+      return contextText.tokenize(this.model.tokenizer);
+    }
     const bos = this.model.tokens.bos;
-    const promptTokens: Token[] = [...(bos !== null && this.model.tokens.shouldPrependBosToken ? [bos] : []), ...this.model.tokenize(req.prompt)];
+    return [...(bos !== null && this.model.tokens.shouldPrependBosToken ? [bos] : []), ...this.model.tokenize(req.prompt)];
+  }
+
+  async generate(req: GenerateRequest): Promise<Generation> {
+    const promptTokens = this.promptTokens(req);
     if (promptTokens.length + req.maxTokens > this.contextSize) {
       throw new PromptTooLongError(promptTokens.length, req.maxTokens, this.contextSize);
     }
@@ -121,11 +146,28 @@ export class InferenceEngine {
     const started = performance.now();
     let firstTokenAt = 0;
     const output: Token[] = [];
+    const text = new StopAwareText(req.stop);
+    let shownChars = 0;
+    const show = (piece: string) => {
+      if (!piece) return;
+      req.onText?.(piece, shownChars);
+      shownChars += piece.length;
+    };
+    /** Output tokens not yet turned into text: a character split over byte tokens waits for its last byte. */
+    let undecodedFrom = 0;
+    const decode = (final: boolean) => {
+      const piece = this.model.detokenize(output.slice(undecodedFrom), false, output.slice(Math.max(0, undecodedFrom - DETOKENIZE_CONTEXT), undecodedFrom));
+      if (!final && piece.endsWith('\uFFFD')) return;
+      undecodedFrom = output.length;
+      show(text.push(piece));
+    };
     let finishReason: Generation['finishReason'] = 'stop';
     const summary = (): Generation => {
       const ended = performance.now();
+      if (undecodedFrom < output.length && !text.stopped) decode(true);
+      show(text.flush());
       return {
-        text: this.model.detokenize(output),
+        text: text.output,
         promptTokens: promptTokens.length,
         completionTokens: output.length,
         finishReason,
@@ -134,12 +176,16 @@ export class InferenceEngine {
       };
     };
     try {
-      const sampling = req.temperature > 0 ? { temperature: req.temperature, seed: req.seed } : { temperature: 0 };
+      const sampling = req.temperature > 0 ? { temperature: req.temperature, topP: req.topP, seed: req.seed } : { temperature: 0 };
       for await (const token of sequence.evaluate(promptTokens, sampling)) {
         req.signal?.throwIfAborted();
         if (output.length === 0) firstTokenAt = performance.now();
+        // End of generation (end of turn, for a chat): the model is done; the token is not output.
+        if (this.model.isEogToken(token)) break;
         output.push(token);
+        decode(false);
         await req.onToken?.(output.length);
+        if (text.stopped) break;
         if (output.length >= req.maxTokens) {
           finishReason = 'length';
           break;

@@ -1,14 +1,50 @@
 /** The contract between the inference-job workflow and the runners that serve it. */
 import { ISO_UTC_MS, SHA256_HEX } from './encoding.js';
 
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
 export interface InferenceTask {
   jobId: string;
   model: string;
+  /** The text to complete; for `promptFormat: 'chat'`, the messages as canonical JSON (what the receipt hashes). */
   prompt: string;
+  /** 'chat': the runner applies the model's chat template to the messages in `prompt`. */
+  promptFormat?: 'text' | 'chat';
   maxTokens: number;
   /** 0 means greedy decoding. */
   temperature: number;
+  /** Nucleus sampling; absent or 1 means off. */
+  topP?: number;
   seed?: number;
+  /** The output ends before the first of these; it is not part of the output. */
+  stop?: string[];
+  /**
+   * Streaming: the runner pushes text to the gateway as it is generated, with
+   * this per-job token (POST /v1/jobs/:id/stream). The result still comes
+   * through the workflow; the stream only makes it visible sooner.
+   */
+  streamToken?: string;
+}
+
+/** The messages of a chat job, as the runner reads them back from `InferenceTask.prompt`. */
+export function parseChatPrompt(prompt: string): ChatMessage[] {
+  const parsed: unknown = JSON.parse(prompt);
+  if (!Array.isArray(parsed) || parsed.length === 0) throw new Error('a chat prompt is a non-empty array of messages');
+  for (const m of parsed) {
+    if (!m || typeof m.content !== 'string' || !['system', 'user', 'assistant'].includes(m.role)) {
+      throw new Error('each chat message has a role (system, user or assistant) and a string content');
+    }
+  }
+  return parsed as ChatMessage[];
+}
+
+/** One line of a runner's push stream: text that starts at `offset` (in UTF-16 units) of the output. */
+export interface StreamChunk {
+  offset: number;
+  text: string;
 }
 
 export interface InferenceTimings {

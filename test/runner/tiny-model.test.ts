@@ -117,4 +117,40 @@ describe('node-llama-cpp on the generated model', () => {
     await expect(run).rejects.toThrow('cancelled by test');
     expect(seen).toBe(5);
   });
+
+  test('text shown as it is generated adds up to the output, with contiguous offsets', async () => {
+    const pieces: Array<[string, number]> = [];
+    const gen = await engine.generate({ prompt: 'Stream 🌍 me, 世界', maxTokens: 300, temperature: 0.8, seed: 7, onText: (t, o) => pieces.push([t, o]) });
+    expect(pieces.length).toBeGreaterThan(20);
+    expect(pieces.map(([t]) => t).join('')).toBe(gen.text);
+    let at = 0;
+    for (const [t, o] of pieces) {
+      expect(o).toBe(at);
+      expect(t).not.toContain('\uFFFD');
+      at += t.length;
+    }
+  });
+
+  test('a stop string ends the output before it and is never shown', async () => {
+    const full = await engine.generate({ prompt: 'Stop somewhere', maxTokens: 120, temperature: 0 });
+    const stop = full.text.slice(60, 64);
+    const before = full.text.slice(0, full.text.indexOf(stop));
+    let shown = '';
+    const stopped = await engine.generate({ prompt: 'Stop somewhere', maxTokens: 120, temperature: 0, stop: ['never appears', stop], onText: (t) => (shown += t) });
+    expect(stopped).toMatchObject({ text: before, finishReason: 'stop' });
+    expect(stopped.completionTokens).toBeLessThan(120);
+    expect(shown).toBe(before);
+  });
+
+  test("chat messages go through the model's chat template", async () => {
+    const chat = [
+      { role: 'system' as const, content: 'Be brief.' },
+      { role: 'user' as const, content: 'Hello there' },
+    ];
+    const a = await engine.generate({ prompt: JSON.stringify(chat), chat, maxTokens: 20, temperature: 0 });
+    const raw = await engine.generate({ prompt: 'Hello there', maxTokens: 20, temperature: 0 });
+    // The template wraps the messages in its own markup: more prompt tokens than the text alone.
+    expect(a.promptTokens).toBeGreaterThan(raw.promptTokens + 5);
+    expect((await engine.generate({ prompt: JSON.stringify(chat), chat, maxTokens: 20, temperature: 0 })).text).toBe(a.text);
+  });
 });
