@@ -1,23 +1,37 @@
 /**
  * How many jobs this runner takes at once, across all its queues: the
- * hardware's sequences, or fewer when the owner caps it. The runner polls
- * one queue per Worker, so a per-Worker limit would not cap the runner; this
- * is every Worker's activity slot supplier instead, asked before each poll.
- * A poll that began while a slot was free can still bring a task after the
- * runner filled up; that task waits for a slot like one waits for a sequence.
+ * hardware's sequences, or fewer when the owner caps it. The runner polls one
+ * queue per Worker, so a per-Worker limit alone would not cap the runner.
+ *
+ * Each Worker gets its own slot supplier over this one count: a Worker may
+ * start a poll while it holds fewer permits than the limit (what the SDK's
+ * fixed-size supplier does, so a busy queue's Worker stops polling) and the
+ * runner runs fewer jobs than the limit. A poll that began before the runner
+ * filled up can still bring a task; that task waits here for a job slot, as
+ * one waits for a sequence.
  */
 import type { ActivitySlotInfo, CustomSlotSupplier, SlotPermit } from '@temporalio/worker';
 import { Semaphore } from './semaphore.js';
 
 export class JobSlots extends Semaphore {
+  /** A supplier for one Worker. */
   supplier(): CustomSlotSupplier<ActivitySlotInfo> {
+    let issued = 0;
+    const claim = () => {
+      if (issued >= this.limit || !this.free) return false;
+      issued++;
+      return true;
+    };
     const permit: SlotPermit = {};
     return {
       type: 'custom',
-      reserveSlot: (_ctx, abort) => this.whenFree(abort).then(() => permit),
-      tryReserveSlot: () => (this.free ? permit : null),
+      reserveSlot: (_ctx, abort) => this.waitFor(claim, abort).then(() => permit),
+      tryReserveSlot: () => (claim() ? permit : null),
       markSlotUsed: () => {},
-      releaseSlot: () => {},
+      releaseSlot: () => {
+        issued--;
+        this.changed();
+      },
     };
   }
 }

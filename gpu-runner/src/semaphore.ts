@@ -64,13 +64,18 @@ export class Semaphore {
     });
   }
 
-  /** Resolves once a permit is free (without taking it); rejects with the signal's reason on abort. */
-  whenFree(signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves once `condition()` holds, checked now and whenever permits or
+   * the limit change (or `changed()` is called); rejects with the signal's
+   * reason on abort. The condition may claim what it checked: it runs
+   * synchronously, so two waiters never both see the last free place.
+   */
+  waitFor(condition: () => boolean, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.free) return Promise.resolve();
+    if (condition()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const watch = () => {
-        if (!this.free) return;
+        if (!condition()) return;
         this.watchers.delete(watch);
         signal.removeEventListener('abort', onAbort);
         resolve();
@@ -82,6 +87,11 @@ export class Semaphore {
       this.watchers.add(watch);
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Re-checks the waiters' conditions after something they depend on changed. */
+  protected changed(): void {
+    for (const watch of [...this.watchers]) watch();
   }
 
   private take(): () => void {
@@ -98,6 +108,6 @@ export class Semaphore {
   private grant(): void {
     // Each call to a waiter removes it from the queue (leave()).
     while (this.free && this.waiting.length > 0) this.waiting[0]!(this.take());
-    for (const watch of [...this.watchers]) watch();
+    this.changed();
   }
 }

@@ -129,7 +129,7 @@ describe('runner heartbeats', () => {
       runner_id: 'hb-check',
       tier: 'probation',
       heartbeat_interval_ms: stack.settings.dispatch.runnerHeartbeatIntervalMs,
-      settings: { paused: false, pause_on_battery: false, schedule: null, models: null },
+      settings: { paused: false, pause_on_battery: false, schedule: null, models: null, max_concurrent_jobs: null },
     });
   });
 });
