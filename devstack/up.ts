@@ -93,6 +93,9 @@ TRD Compute is running.
 Send a job and wait up to 30 s for its output and signed receipt:
   curl -s -X POST '${base}/v1/jobs?wait=30' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","prompt":"Hello, network","max_tokens":32}'
 
+Or stream a chat completion, as any OpenAI client would (baseURL ${base}/v1):
+  curl -N '${base}/v1/chat/completions' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","messages":[{"role":"user","content":"Hello, network"}],"max_tokens":32,"stream":true}'
+
 Check a receipt in the browser: ${base}/verify/
 
 Ctrl-C stops everything.`);

@@ -7,8 +7,10 @@ import { MODEL_CATALOG } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
+import { JobStreams } from './job-streams.js';
 import { jobsRouter } from './jobs.js';
 import { keysRouter } from './keys.js';
+import { openAiRouter } from './openai.js';
 import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
 import type { GatewaySettings } from './settings.js';
@@ -31,14 +33,34 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
     req.originalUrl.split('?')[0].endsWith('/') ? res.sendFile(`${VERIFY_WEB}index.html`) : res.redirect(301, '/verify/'),
   );
   app.use('/verify/dist', express.static(`${VERIFY_WEB}dist`, { fallthrough: false }));
-  app.get('/v1/models', (_req, res) => {
+  app.get('/v1/models', async (_req, res) => {
+    // Warm capacity: a runner that heartbeat lately, takes jobs, and has the model loaded.
+    const fresh = new Date(Date.now() - 3 * deps.settings.dispatch.runnerHeartbeatIntervalMs);
+    const online = await deps.db.runner.findMany({
+      where: { lastHeartbeatAt: { gte: fresh }, state: { in: ['idle', 'busy'] } },
+      select: { loadedModels: true },
+    });
+    const warm = new Set(online.flatMap((r) => r.loadedModels));
     res.json({
       object: 'list',
-      data: MODEL_CATALOG.map((m) => ({ id: m.key, object: 'model', owned_by: 'trd', name: m.name, context_length: m.contextLength })),
+      data: MODEL_CATALOG.map((m) => ({
+        id: m.key,
+        object: 'model',
+        created: 0,
+        owned_by: 'trd',
+        name: m.name,
+        context_length: m.contextLength,
+        max_output_tokens: m.maxOutputTokens,
+        warm_capacity: warm.has(m.key),
+      })),
     });
   });
-  app.use('/v1/jobs', requireApiKey(deps.db));
+  // Runners push streamed text with the job's own token, not an API key: mounted before the key check.
+  const streams = new JobStreams();
+  app.use(streams.router());
+  app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions'], requireApiKey(deps.db));
   app.use(jobsRouter(deps));
+  app.use(openAiRouter({ ...deps, streams }));
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, requireApiKey: requireApiKey(deps.db) }));
   app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
   app.use((req, _res) => {

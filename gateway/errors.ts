@@ -48,7 +48,10 @@ export const handleErrors: ErrorRequestHandler = (err, req, res, _next) => {
     console.error(`gateway: ${req.method} ${req.path} failed:`, err);
     apiError = new ApiError(500, 'internal_error', 'the gateway hit an internal error; the request may be retried');
   }
-  res.status(apiError.status).json({
-    error: { message: apiError.message, type: errorType(apiError.status), param: apiError.param, code: apiError.code },
-  });
+  res.status(apiError.status).json(errorBody(apiError));
 };
+
+/** OpenAI's error object, also sent as an event when a stream fails after its headers. */
+export function errorBody(e: ApiError) {
+  return { error: { message: e.message, type: errorType(e.status), param: e.param, code: e.code } };
+}

@@ -1,13 +1,12 @@
 /** The jobs API: accept a job (start its workflow), report it, long-poll it, serve its receipt. */
 import { Router, type Request } from 'express';
-import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { ORCHESTRATOR_QUEUE, findModel, modelQueue, newJobId, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
+import { findModel, modelQueue, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
 import { describeActivityQueue } from '../dispatch/eligible.js';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
-import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
+import { acceptJob, waitForWorkflow } from './accept-job.js';
 import { ApiError } from './errors.js';
 import { CreateJobBody, JobIdParam, WaitQuery } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
@@ -42,60 +41,18 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       throw new ApiError(413, 'prompt_too_large', `prompt is ${promptBytes} bytes; the limit is ${settings.maxPromptBytes}`, 'prompt');
     }
 
-    const customerId = res.locals.customerId as string;
-    const jobId = newJobId();
-    const acceptedAt = new Date();
-    const promptSha256 = createHash('sha256').update(body.prompt).digest('hex');
-    await db.job.create({
-      data: {
-        id: jobId,
-        customerId,
-        model: model.key,
-        promptSha256,
-        maxTokens: body.max_tokens,
-        temperature: body.temperature,
-        seed: body.seed,
-        minTier: body.min_tier,
-        status: 'queued',
-        acceptedAt,
-      },
-    });
-    const input: JobInput = {
-      jobId,
-      customerId,
+    const { jobId, handle } = await acceptJob(deps, {
+      customerId: res.locals.customerId as string,
       model: model.key,
       prompt: body.prompt,
-      promptSha256,
       maxTokens: body.max_tokens,
       temperature: body.temperature,
       seed: body.seed,
       minTier: body.min_tier,
-      creditsPerHour: model.creditsPerHour,
-      acceptedAt: acceptedAt.toISOString(),
-      limits: settings.jobLimits,
-    };
-    const handle = client.workflow.getHandle(workflowIdForJob(jobId));
-    try {
-      // The client retries an unreachable server for a long time; a customer should hear "retry" sooner.
-      await client.withDeadline(Date.now() + settings.startTimeoutMs, () =>
-        client.workflow.start<typeof inferenceJob>('inferenceJob', {
-          taskQueue: ORCHESTRATOR_QUEUE,
-          workflowId: handle.workflowId,
-          args: [input],
-        }),
-      );
-    } catch (err) {
-      // The start may have reached Temporal even though its answer did not reach us.
-      if (!(await client.withDeadline(Date.now() + settings.startTimeoutMs, () => workflowExists(handle)))) {
-        // Never accepted: say so, and leave no job that looks alive.
-        await db.job.update({ where: { id: jobId }, data: { status: 'failed', error: 'could not be scheduled', finishedAt: new Date() } });
-        console.error(`gateway: starting workflow for ${jobId} failed:`, err);
-        throw new ApiError(503, 'scheduler_unavailable', 'the job could not be scheduled; nothing was charged, please retry');
-      }
-    }
+    });
     // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.
-    if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds);
-    const job = await findJob(db, jobId, customerId);
+    if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds * 1000);
+    const job = await findJob(db, jobId, res.locals.customerId);
     res
       .status(isTerminal(job) ? 200 : 202)
       .location(`/v1/jobs/${jobId}`)
@@ -109,7 +66,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
     let job = await findJob(db, jobId, res.locals.customerId);
     const handle = client.workflow.getHandle(workflowIdForJob(jobId));
     if (!isTerminal(job) && waitSeconds > 0) {
-      await waitForWorkflow(client, handle, waitSeconds);
+      await waitForWorkflow(client, handle, waitSeconds * 1000);
       job = await findJob(db, jobId, res.locals.customerId);
     }
     const live = isTerminal(job) ? null : await liveStatus(client, handle, job);
@@ -124,7 +81,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
     if (isTerminal(job)) throw new ApiError(409, 'job_finished', `the job already ${job.status === 'cancelled' ? 'was cancelled' : job.status}; there is nothing to cancel`);
     const handle = client.workflow.getHandle(workflowIdForJob(jobId));
     await client.withDeadline(Date.now() + settings.startTimeoutMs, () => handle.cancel());
-    if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds);
+    if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds * 1000);
     job = await findJob(db, jobId, res.locals.customerId);
     res.status(isTerminal(job) ? 200 : 202).json(jobView(job, isTerminal(job) ? null : { status: 'cancelling', attempt: undefined, workerId: null }));
   });
@@ -157,24 +114,6 @@ async function findJob(db: Db, id: string, customerId: string) {
 
 function isTerminal(job: Job): boolean {
   return job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled';
-}
-
-async function workflowExists(handle: WorkflowHandle): Promise<boolean> {
-  try {
-    await handle.describe();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Waits up to `seconds` for the workflow to close; a timeout is the normal outcome of a long poll. */
-async function waitForWorkflow(client: Client, handle: WorkflowHandle, seconds: number): Promise<void> {
-  try {
-    await client.withDeadline(Date.now() + seconds * 1000, () => handle.result());
-  } catch {
-    // Deadline passed or the workflow failed; the database row says which.
-  }
 }
 
 /** While a job runs, Temporal knows best: its activity is scheduled (queued) or started (running). */

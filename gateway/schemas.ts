@@ -107,3 +107,48 @@ export const RunnerSettingsPatch = z
   .object(Object.fromEntries(Object.keys(RunnerSettingsBody.shape).map((k) => [k, z.unknown()])) as Record<keyof typeof RunnerSettingsBody.shape, z.ZodUnknown>)
   .partial()
   .strict();
+
+// OpenAI-compatible requests. Fields OpenAI clients commonly send with their
+// neutral values are accepted; a field this network cannot honor is refused by
+// name rather than silently ignored.
+const Stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullable().optional();
+const openAiSampling = {
+  model: z.string().min(1).max(64),
+  max_tokens: z.number().int().min(1).nullable().optional(),
+  /** OpenAI's default temperature is 1; 0 is greedy (the same output every time). */
+  temperature: z.number().min(0).max(2).nullable().optional().transform((t) => t ?? 1),
+  top_p: z.number().gt(0).max(1).nullable().optional().transform((p) => p ?? undefined),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().optional().transform((s) => s ?? undefined),
+  stop: Stop,
+  stream: z.boolean().nullable().optional().transform((s) => s === true),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  n: z.literal(1, 'only n=1 is supported').nullable().optional(),
+  presence_penalty: z.literal(0, 'is not supported (only 0)').nullable().optional(),
+  frequency_penalty: z.literal(0, 'is not supported (only 0)').nullable().optional(),
+  user: z.string().max(256).optional(),
+  /** TRD: only runners of this trust tier or above may run the job. */
+  min_tier: TrustTier.default('probation'),
+};
+
+const MessageContent = z.union([
+  z.string(),
+  z.array(z.object({ type: z.literal('text', 'only text content parts are supported'), text: z.string() }).strict()).min(1),
+]);
+
+export const ChatCompletionBody = z
+  .object({
+    ...openAiSampling,
+    max_completion_tokens: z.number().int().min(1).nullable().optional(),
+    messages: z
+      .array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: MessageContent, name: z.string().optional() }).strict())
+      .min(1, 'must hold at least one message'),
+  })
+  .strict();
+
+export const CompletionBody = z
+  .object({
+    ...openAiSampling,
+    prompt: z.union([z.string().min(1, 'must not be empty'), z.array(z.string().min(1)).length(1, 'one prompt per request')]),
+    echo: z.literal(false, 'is not supported').optional(),
+  })
+  .strict();

@@ -9,7 +9,12 @@
  *      against the warm figure, and the load time (never billed);
  *   4. a burst of --jobs jobs at once on two runners (the warm one, and the once-cold one,
  *      now warm): jobs/s sustained, the split, and the warm-hit rate (jobs served by a
- *      runner that had the model loaded).
+ *      runner that had the model loaded);
+ *   5. OpenAI-compatible streaming (chat completions, SSE), one at a time: how long
+ *      a token takes from the runner to the client, time to first token at the client
+ *      against the runner's, and tokens/s the client sees against the runner's;
+ *   6. a burst of --jobs small non-streaming chat completions at once on the two runners:
+ *      requests/s the gateway sustains.
  * Options: --jobs N (default 200), --tokens N (default 128), --json (one JSON line, for comparing runs).
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -35,6 +40,11 @@ function quantile(sorted: number[], q: number): number {
 }
 const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
 const COLD_STARTS = 3;
+const STREAMS = 30;
+const pct = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return { p50: Number(quantile(sorted, 0.5).toFixed(1)), p99: Number(quantile(sorted, 0.99).toFixed(1)) };
+};
 /** From the gateway accepting the job to its first token: queueing, loading (cold starts), reading the prompt. */
 const acceptedToFirstToken = (job: { timings: Record<string, number> }) =>
   job.timings.queue_wait_ms + job.timings.model_load_ms + job.timings.time_to_first_token_ms;
@@ -113,6 +123,56 @@ try {
   const split: Record<string, number> = {};
   for (const j of burst) split[j.worker_id] = (split[j.worker_id] ?? 0) + 1;
   const warmHits = burst.filter((j) => j.timings.model_load_ms === 0).length;
+
+  const headers = { authorization: `Bearer ${platform.apiKey}`, 'content-type': 'application/json' };
+  const streamed = { tokenDelayMs: [] as number[], clientFirstTokenMs: [] as number[], runnerFirstTokenMs: [] as number[], clientTokS: [] as number[], runnerTokS: [] as number[] };
+  for (let i = 0; i < STREAMS; i++) {
+    const sentAt = performance.now();
+    const res = await fetch(`${platform.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ model: 'trd-tiny', messages: [{ role: 'user', content: `${PROMPT} ${i}` }], max_tokens: TOKENS, temperature: 0, stream: true }),
+    });
+    const jobId = res.headers.get('x-trd-job-id');
+    const arrivals: number[] = [];
+    let buffered = '';
+    const decoder = new TextDecoder();
+    for await (const bytes of res.body! as unknown as AsyncIterable<Uint8Array>) {
+      const now = performance.now();
+      buffered += decoder.decode(bytes, { stream: true });
+      let end: number;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const data = buffered.slice(6, end);
+        buffered = buffered.slice(end + 2);
+        if (data === '[DONE]') continue;
+        const chunk = JSON.parse(data);
+        if (!chunk.choices?.[0]?.delta?.content) continue;
+        arrivals.push(now);
+        // Same machine, same clock: when the runner had the text against when this client got it.
+        if (chunk.trd_generated_at) streamed.tokenDelayMs.push(performance.timeOrigin + now - chunk.trd_generated_at);
+      }
+    }
+    const job = await (await fetch(`${platform.baseUrl}/v1/jobs/${jobId}`, { headers })).json();
+    if (job.status !== 'succeeded' || arrivals.length === 0) throw new Error(`stream ${i} did not succeed: ${JSON.stringify(job)}`);
+    streamed.clientFirstTokenMs.push(arrivals[0]! - sentAt);
+    streamed.runnerFirstTokenMs.push(acceptedToFirstToken(job));
+    streamed.clientTokS.push((job.usage.completion_tokens / Math.max(1, arrivals.at(-1)! - arrivals[0]!)) * 1000);
+    streamed.runnerTokS.push((job.usage.completion_tokens / Math.max(1, job.timings.generation_ms)) * 1000);
+  }
+
+  const chatBurstStarted = performance.now();
+  const chatBurst = await Promise.all(
+    Array.from({ length: JOBS }, async (_, i) => {
+      const res = await fetch(`${platform.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ model: 'trd-tiny', messages: [{ role: 'user', content: `small ${i}` }], max_tokens: 8, temperature: 0 }),
+      });
+      return res.status;
+    }),
+  );
+  const chatBurstSeconds = (performance.now() - chatBurstStarted) / 1000;
+  if (chatBurst.some((status) => status !== 200)) throw new Error(`chat burst statuses: ${JSON.stringify(chatBurst.filter((s) => s !== 200))}`);
   await platform.stop();
 
   const sortedOverhead = [...overhead].sort((a, b) => a - b);
@@ -139,6 +199,15 @@ try {
       split,
       warm_hit_rate: Number((warmHits / JOBS).toFixed(3)),
     },
+    streaming: {
+      streams: STREAMS,
+      runner_to_client_token_ms: pct(streamed.tokenDelayMs),
+      first_token_at_client_ms: pct(streamed.clientFirstTokenMs),
+      first_token_at_runner_ms: pct(streamed.runnerFirstTokenMs),
+      client_tok_s_median: Math.round(median(streamed.clientTokS)),
+      runner_tok_s_median: Math.round(median(streamed.runnerTokS)),
+    },
+    chat_burst_two_runners: { requests: JOBS, max_tokens: 8, requests_per_s: Number((JOBS / chatBurstSeconds).toFixed(1)) },
   };
   if (values.json) console.log(JSON.stringify(result));
   else {
@@ -151,6 +220,13 @@ try {
     log(`  accepted → first token:       median ${result.cold_start.accepted_to_first_token_ms_median} ms (warm p50: ${result.accepted_to_first_token_ms.p50} ms)`);
     log(`  model load:                   median ${result.cold_start.model_load_ms_median} ms, billed ms median ${result.cold_start.billable_ms_median} (load never billed)`);
     log(`burst of ${JOBS} jobs at once on two runners: ${result.burst_two_runners.jobs_per_s} jobs/s, ${result.burst_two_runners.tok_s} tok/s, split ${JSON.stringify(split)}, warm-hit rate ${result.burst_two_runners.warm_hit_rate}`);
+    const s = result.streaming;
+    log(`streaming chat completions (SSE), ${STREAMS} one at a time, ${TOKENS} tokens:`);
+    log(`  runner has a token → client gets it: p50 ${s.runner_to_client_token_ms.p50} ms, p99 ${s.runner_to_client_token_ms.p99} ms`);
+    log(`  first token at the client:    p50 ${s.first_token_at_client_ms.p50} ms, p99 ${s.first_token_at_client_ms.p99} ms (request sent → first content chunk)`);
+    log(`  first token at the runner:    p50 ${s.first_token_at_runner_ms.p50} ms, p99 ${s.first_token_at_runner_ms.p99} ms (accepted → first token)`);
+    log(`  tok/s the client sees:        ${s.client_tok_s_median} (runner's own: ${s.runner_tok_s_median}), medians`);
+    log(`burst of ${JOBS} small chat completions (8 tokens, not streamed) at once on two runners: ${result.chat_burst_two_runners.requests_per_s} requests/s`);
   }
 } finally {
   await services.stop();

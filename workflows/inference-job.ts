@@ -72,6 +72,12 @@ export interface JobInput {
   creditsPerHour: number;
   acceptedAt: string;
   limits: JobLimits;
+  /** OpenAI-compatible requests: chat messages (as canonical JSON in `prompt`), nucleus sampling, stop strings. */
+  promptFormat?: 'text' | 'chat';
+  topP?: number;
+  stop?: string[];
+  /** The runner pushes text to the gateway with it, as it is generated (a streaming request). */
+  streamToken?: string;
 }
 
 export type JobOutcome =
@@ -121,6 +127,11 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
     maxTokens: input.maxTokens,
     temperature: input.temperature,
     seed: input.seed,
+    // Set only when given, so the task of a plain job is what it always was.
+    ...(input.promptFormat ? { promptFormat: input.promptFormat } : {}),
+    ...(input.topP !== undefined ? { topP: input.topP } : {}),
+    ...(input.stop ? { stop: input.stop } : {}),
+    ...(input.streamToken ? { streamToken: input.streamToken } : {}),
   };
   const warm = (): Route => ({ kind: 'warm', queue: modelQueue(input.model, 'warm', input.minTier), scheduleToStartMs: limits.warmWaitMs });
   const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier), scheduleToStartMs: limits.warmWaitMs });

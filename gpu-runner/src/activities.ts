@@ -5,11 +5,12 @@
  * generation reports what it produced, so the customer pays for that only.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { InferenceErrors, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
+import { InferenceErrors, parseChatPrompt, type ChatMessage, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
 import { GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
 import { SlotsBusyError } from './semaphore.js';
+import { openPushStream, type PushStream } from './stream-push.js';
 import type { ServedModel } from './served-model.js';
 
 /**
@@ -29,6 +30,9 @@ export interface RunnerActivityDeps {
   /** A generation with no new token for this long is aborted and reported as stalled. */
   stallTimeoutMs: number;
   faults?: RunnerFaults;
+  /** Where a streaming job's text is pushed as it is generated; without it the customer sees it at the end. */
+  gatewayUrl?: string;
+  log?: (line: string) => void;
   /** Told when a job starts and ends here, and when a model finished loading. */
   events?: { jobStarted(jobId: string): void; jobEnded(jobId: string): void; modelLoaded(key: string): void };
 }
@@ -45,6 +49,14 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
       if (!Number.isSafeInteger(task.maxTokens) || task.maxTokens < 1 || typeof task.prompt !== 'string') {
         throw ApplicationFailure.nonRetryable('task has no prompt or no positive max_tokens', InferenceErrors.InvalidTask);
       }
+      let chat: ChatMessage[] | undefined;
+      if (task.promptFormat === 'chat') {
+        try {
+          chat = parseChatPrompt(task.prompt);
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(`task's chat prompt is unusable: ${(err as Error).message}`, InferenceErrors.InvalidTask);
+        }
+      }
       const progress = (phase: InferenceProgress['phase'], completionTokens = 0): InferenceProgress => ({ workerId, completionTokens, phase });
       events?.jobStarted(task.jobId);
       // Loading and waiting for a sequence are bounded and make no tokens, so a timer heartbeats for them.
@@ -52,6 +64,7 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
       ctx.heartbeat(progress(waitingPhase));
       const waitBeat = setInterval(() => ctx.heartbeat(progress(waitingPhase)), HEARTBEAT_EVERY_MS);
       const startedAt = new Date();
+      let push: PushStream | undefined;
       let endJob: (() => void) | undefined;
       let release: (() => void) | undefined;
       try {
@@ -68,13 +81,18 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         const watchdog = () => setTimeout(() => stalled.abort(new Error(`no new token for ${deps.stallTimeoutMs} ms`)), deps.stallTimeoutMs);
         let stallTimer = watchdog();
         const signal = AbortSignal.any([ctx.cancellationSignal, stalled.signal]);
+        if (task.streamToken && deps.gatewayUrl) push = openPushStream(deps.gatewayUrl, task.jobId, task.streamToken, deps.log ?? (() => {}));
         const gen = await engine
           .generate({
             prompt: task.prompt,
+            chat,
             maxTokens: task.maxTokens,
             temperature: task.temperature,
+            topP: task.topP,
             seed: task.seed,
+            stop: task.stop,
             signal,
+            onText: push && ((text, offset) => push!.write({ offset, text, at: performance.timeOrigin + performance.now() })),
             onToken: (n) => {
               clearTimeout(stallTimer);
               stallTimer = watchdog();
@@ -102,6 +120,8 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         if (err instanceof SlotsBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, 'RunnerBusy');
         throw err;
       } finally {
+        // Ended before the result is returned, so the gateway has every chunk before the workflow's answer.
+        await push?.close();
         clearInterval(waitBeat);
         release?.();
         endJob?.();

@@ -179,6 +179,8 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     models,
     workerId,
     jobSlots,
+    gatewayUrl: s.gatewayUrl,
+    log,
     sequenceWaitMs: s.sequenceWaitMs,
     stallTimeoutMs: s.stallTimeoutMs,
     faults,

@@ -45,6 +45,8 @@ export function parseChatPrompt(prompt: string): ChatMessage[] {
 export interface StreamChunk {
   offset: number;
   text: string;
+  /** When the runner had the text, epoch ms (fractional): how stale a token is when it reaches the client. */
+  at?: number;
 }
 
 export interface InferenceTimings {

@@ -1,0 +1,108 @@
+/**
+ * Accepting a job, for every API that takes one (the jobs API and the
+ * OpenAI-compatible routes): record it, then start its workflow. A start that
+ * never reached Temporal leaves a job marked as never scheduled, and a 503.
+ */
+import { createHash } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type TrustTier } from '@trd/protocol';
+import type { Db } from '../platform/db.js';
+import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
+import { ApiError } from './errors.js';
+import type { GatewaySettings } from './settings.js';
+
+export interface JobRequest {
+  /** Set by a caller that must know the id before the job exists (a streaming request opens its stream first). */
+  jobId?: string;
+  customerId: string;
+  /** A catalog key (the caller has checked it). */
+  model: string;
+  prompt: string;
+  promptFormat?: 'text' | 'chat';
+  maxTokens: number;
+  temperature: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  minTier: TrustTier;
+  streamToken?: string;
+}
+
+export async function acceptJob(deps: { db: Db; temporal: Client; settings: GatewaySettings }, r: JobRequest): Promise<{ jobId: string; handle: WorkflowHandle }> {
+  const { db, temporal: client, settings } = deps;
+  const model = findModel(r.model)!;
+  const jobId = r.jobId ?? newJobId();
+  const acceptedAt = new Date();
+  const promptSha256 = createHash('sha256').update(r.prompt).digest('hex');
+  await db.job.create({
+    data: {
+      id: jobId,
+      customerId: r.customerId,
+      model: model.key,
+      promptSha256,
+      maxTokens: r.maxTokens,
+      temperature: r.temperature,
+      seed: r.seed,
+      minTier: r.minTier,
+      status: 'queued',
+      acceptedAt,
+    },
+  });
+  const input: JobInput = {
+    jobId,
+    customerId: r.customerId,
+    model: model.key,
+    prompt: r.prompt,
+    promptSha256,
+    maxTokens: r.maxTokens,
+    temperature: r.temperature,
+    seed: r.seed,
+    minTier: r.minTier,
+    creditsPerHour: model.creditsPerHour,
+    acceptedAt: acceptedAt.toISOString(),
+    limits: settings.jobLimits,
+    // Only what was asked for, so a plain job's input (and history) stays as it was.
+    ...(r.promptFormat === 'chat' ? { promptFormat: r.promptFormat } : {}),
+    ...(r.topP !== undefined ? { topP: r.topP } : {}),
+    ...(r.stop?.length ? { stop: r.stop } : {}),
+    ...(r.streamToken ? { streamToken: r.streamToken } : {}),
+  };
+  const handle = client.workflow.getHandle(workflowIdForJob(jobId));
+  try {
+    // The client retries an unreachable server for a long time; a customer should hear "retry" sooner.
+    await client.withDeadline(Date.now() + settings.startTimeoutMs, () =>
+      client.workflow.start<typeof inferenceJob>('inferenceJob', {
+        taskQueue: ORCHESTRATOR_QUEUE,
+        workflowId: handle.workflowId,
+        args: [input],
+      }),
+    );
+  } catch (err) {
+    // The start may have reached Temporal even though its answer did not reach us.
+    if (!(await client.withDeadline(Date.now() + settings.startTimeoutMs, () => workflowExists(handle)))) {
+      // Never accepted: say so, and leave no job that looks alive.
+      await db.job.update({ where: { id: jobId }, data: { status: 'failed', error: 'could not be scheduled', finishedAt: new Date() } });
+      console.error(`gateway: starting workflow for ${jobId} failed:`, err);
+      throw new ApiError(503, 'scheduler_unavailable', 'the job could not be scheduled; nothing was charged, please retry');
+    }
+  }
+  return { jobId, handle };
+}
+
+async function workflowExists(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    await handle.describe();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits up to `ms` for the workflow to close; a timeout is the normal outcome of a long poll. */
+export async function waitForWorkflow(client: Client, handle: WorkflowHandle, ms: number): Promise<void> {
+  try {
+    await client.withDeadline(Date.now() + ms, () => handle.result());
+  } catch {
+    // Deadline passed or the workflow failed; the database row says which.
+  }
+}
