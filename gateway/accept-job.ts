@@ -5,28 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type TrustTier } from '@trd/protocol';
+import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type InferenceTask, type TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { ApiError } from './errors.js';
 import type { GatewaySettings } from './settings.js';
 
-export interface JobRequest {
+/** What the runner gets (a catalog key the caller has checked, the prompt, sampling), and who pays and who may run it. */
+export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   /** Set by a caller that must know the id before the job exists (a streaming request opens its stream first). */
   jobId?: string;
   customerId: string;
-  /** A catalog key (the caller has checked it). */
-  model: string;
-  prompt: string;
-  promptFormat?: 'text' | 'chat';
-  maxTokens: number;
-  temperature: number;
-  topP?: number;
-  seed?: number;
-  stop?: string[];
   minTier: TrustTier;
-  streamToken?: string;
-}
+};
 
 export async function acceptJob(deps: { db: Db; temporal: Client; settings: GatewaySettings }, r: JobRequest): Promise<{ jobId: string; handle: WorkflowHandle }> {
   const { db, temporal: client, settings } = deps;
