@@ -9,8 +9,12 @@ import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
 import { JobStreams } from './job-streams.js';
 import { jobsRouter } from './jobs.js';
+import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
+import { gatewayMetrics } from './metrics.js';
+import { STATS_LICENSE, networkStats, statsCsv } from './network-stats.js';
 import { openAiRouter } from './openai.js';
+import { openApiDocument } from './openapi.js';
 import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
 import type { GatewaySettings } from './settings.js';
@@ -20,13 +24,29 @@ const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
 export function createGatewayApp(deps: { db: Db; temporal: Client; settings: GatewaySettings }): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  const stats = networkStats(deps.db, deps.settings.dispatch.runnerHeartbeatIntervalMs);
+  const metrics = gatewayMetrics({ db: deps.db, stats });
+  app.use(metrics.measure);
   // The prompt limit is checked per field with a clear message; this bound only stops abuse.
   app.use(express.json({ limit: deps.settings.maxPromptBytes * 2 + 64 * 1024 }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  const openApi = openApiDocument('0.1.0');
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
   app.use(keysRouter(deps.db));
+  app.get('/metrics', metrics.serve);
+  // Public numbers, free to reuse with attribution (CC BY 4.0).
+  app.get('/v1/stats', async (_req, res) => {
+    res.set('cache-control', 'public, max-age=5').json({ object: 'network_stats', ...STATS_LICENSE, ...(await stats()) });
+  });
+  app.get('/v1/stats.csv', async (_req, res) => {
+    res.set('cache-control', 'public, max-age=5').type('text/csv').send(statsCsv(await stats()));
+  });
+  app.use(badgesRouter({ db: deps.db, stats }));
   // The auditor's page: static, and it checks receipts without trusting this server.
   // Relative asset URLs need the trailing slash; Express matches /verify and /verify/ alike.
   app.get('/verify', (req, res) =>

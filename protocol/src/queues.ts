@@ -41,10 +41,10 @@ export function modelQueue(key: string, warmth: Warmth, tier: TrustTier): string
   return `model.${key}.${warmth}.${tier}`;
 }
 
-const WORKER_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+export const WORKER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
 export function assertWorkerId(id: string): void {
-  if (!WORKER_ID.test(id)) {
+  if (!WORKER_ID_PATTERN.test(id)) {
     throw new Error(`invalid worker id ${JSON.stringify(id)}: use 1-128 of A-Z a-z 0-9 . _ : @ -, starting with a letter or digit`);
   }
 }

@@ -1,0 +1,118 @@
+/**
+ * GET /openapi.json: OpenAPI 3.1, generated from the zod schemas that
+ * validate the requests (zod's own JSON Schema output; OpenAPI 3.1 speaks
+ * JSON Schema 2020-12). Every route the gateway serves is listed here once;
+ * a test fails when the app has a route this list lacks.
+ */
+import { z } from 'zod';
+import {
+  ApproveDeviceCodeBody,
+  ChatCompletionBody,
+  CompletionBody,
+  CreateJobBody,
+  DeviceCodeBody,
+  DeviceTokenBody,
+  EligibleQuery,
+  RunnerBenchBody,
+  RunnerHeartbeatBody,
+  RunnerSettingsBody,
+  RunnerSettingsPatch,
+  WaitQuery,
+} from './schemas.js';
+
+type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'none';
+
+export interface ApiRoute {
+  method: 'get' | 'post' | 'put' | 'patch';
+  /** Express style (`/v1/jobs/:id`); written `{id}` in the document. */
+  path: string;
+  summary: string;
+  auth: Auth;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** The success response's media type, when not JSON. */
+  produces?: string;
+}
+
+export const API_ROUTES: ApiRoute[] = [
+  { method: 'post', path: '/v1/chat/completions', summary: 'Chat completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: ChatCompletionBody },
+  { method: 'post', path: '/v1/completions', summary: 'Text completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: CompletionBody },
+  { method: 'get', path: '/v1/models', summary: 'The model catalog, with whether warm capacity is online now', auth: 'none' },
+  { method: 'post', path: '/v1/jobs', summary: 'Submit a job; `?wait=S` waits up to S seconds for its result', auth: 'api_key', body: CreateJobBody, query: WaitQuery },
+  { method: 'get', path: '/v1/jobs/:id', summary: 'A job’s state, output, usage, billing and receipt; `?wait=S` long-polls', auth: 'api_key', query: WaitQuery },
+  { method: 'post', path: '/v1/jobs/:id/cancel', summary: 'Cancel a job; a running one is billed for what it generated', auth: 'api_key', query: WaitQuery },
+  { method: 'get', path: '/v1/jobs/:id/receipt', summary: 'The signed receipt of a finished job', auth: 'api_key' },
+  { method: 'post', path: '/v1/jobs/:id/stream', summary: 'Runners only: push a streaming job’s text (NDJSON of {offset, text, at})', auth: 'stream_token', produces: 'application/x-ndjson' },
+  { method: 'get', path: '/v1/dispatch/eligible', summary: 'Runners that could take a job for this model now', auth: 'api_key', query: EligibleQuery },
+  { method: 'post', path: '/v1/runners/heartbeat', summary: 'Runners only: state and load; answered with id, tier and the owner’s settings', auth: 'runner_token', body: RunnerHeartbeatBody },
+  { method: 'post', path: '/v1/runners/bench', summary: 'Runners only: file a benchmark result (a claim; tiers follow measured speed)', auth: 'runner_token', body: RunnerBenchBody },
+  { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings', auth: 'runner_token' },
+  { method: 'get', path: '/v1/runners/settings', summary: 'The owner’s settings for this runner', auth: 'runner_token' },
+  { method: 'put', path: '/v1/runners/settings', summary: 'Replace the owner’s settings (validated whole; a bad one changes nothing)', auth: 'runner_token', body: RunnerSettingsBody },
+  { method: 'patch', path: '/v1/runners/settings', summary: 'Change some of the owner’s settings', auth: 'runner_token', body: RunnerSettingsPatch },
+  { method: 'post', path: '/v1/runners/device-codes', summary: '`trd-worker login`: start a device-code login', auth: 'none', body: DeviceCodeBody },
+  { method: 'post', path: '/v1/runners/device-codes/approve', summary: 'The signed-in owner approves a device code', auth: 'api_key', body: ApproveDeviceCodeBody },
+  { method: 'post', path: '/v1/runners/device-token', summary: '`trd-worker login` polls for its runner token', auth: 'none', body: DeviceTokenBody },
+  { method: 'get', path: '/v1/stats', summary: 'Public network statistics (CC BY 4.0)', auth: 'none' },
+  { method: 'get', path: '/v1/stats.csv', summary: 'The same statistics as CSV', auth: 'none', produces: 'text/csv' },
+  { method: 'get', path: '/badge.svg', summary: 'An embeddable badge with the network’s numbers', auth: 'none', produces: 'image/svg+xml' },
+  { method: 'get', path: '/v1/workers/:id/badge.svg', summary: 'An embeddable badge for one runner', auth: 'none', produces: 'image/svg+xml' },
+  { method: 'get', path: '/keys', summary: 'The receipt-signing public keys', auth: 'none' },
+  { method: 'get', path: '/keys/:file', summary: 'One public key (`<kid>.public.pem` or `<kid>.json`)', auth: 'none' },
+  { method: 'get', path: '/verify', summary: 'The receipt verifier page (runs in the browser)', auth: 'none', produces: 'text/html' },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', produces: 'text/plain' },
+  { method: 'get', path: '/healthz', summary: 'Liveness', auth: 'none' },
+  { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none' },
+];
+
+const SECURITY: Record<Exclude<Auth, 'none'>, { description: string }> = {
+  api_key: { description: 'A customer API key, `Authorization: Bearer trd_sk_...`' },
+  runner_token: { description: 'A runner token from `trd-worker login`, `Authorization: Bearer trd_rt_...`' },
+  stream_token: { description: 'The per-job stream token the runner finds in its task, `Authorization: Bearer trd_st_...`' },
+};
+
+const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+
+export function openApiDocument(version: string): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const r of API_ROUTES) {
+    const path = r.path.replace(/:(\w+)/g, '{$1}');
+    const params = [...r.path.matchAll(/:(\w+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+    if (r.query) {
+      const q = jsonSchema(r.query) as { properties?: Record<string, object>; required?: string[] };
+      for (const [name, schema] of Object.entries(q.properties ?? {})) params.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema: schema as { type: string } });
+    }
+    paths[path] ??= {};
+    paths[path][r.method] = {
+      summary: r.summary,
+      ...(params.length ? { parameters: params } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
+      ...(r.auth === 'none' ? { security: [] } : { security: [{ [r.auth]: [] }] }),
+      responses: {
+        '200': { description: 'OK', content: { [r.produces ?? 'application/json']: {} } },
+        default: { description: 'An error, in OpenAI’s shape', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'TRD Compute gateway', version, description: 'Inference on GPUs people already own, with a receipt anyone can verify. OpenAI-compatible where it says so.' },
+    paths,
+    components: {
+      securitySchemes: Object.fromEntries(Object.entries(SECURITY).map(([name, s]) => [name, { type: 'http', scheme: 'bearer', description: s.description }])),
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['message', 'type', 'code'],
+              properties: { message: { type: 'string' }, type: { type: 'string' }, param: { type: ['string', 'null'] }, code: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+  };
+}
