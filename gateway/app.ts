@@ -11,6 +11,7 @@ import { JobStreams } from './job-streams.js';
 import { jobsRouter } from './jobs.js';
 import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
+import { mcpHttpHandler } from './mcp.js';
 import { gatewayMetrics } from './metrics.js';
 import { STATS_LICENSE, networkStats, statsCsv } from './network-stats.js';
 import { openAiRouter } from './openai.js';
@@ -78,7 +79,9 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   // Runners push streamed text with the job's own token, not an API key: mounted before the key check.
   const streams = new JobStreams();
   app.use(streams.router());
-  app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions'], requireApiKey(deps.db));
+  app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp'], requireApiKey(deps.db));
+  // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.
+  app.post('/mcp', mcpHttpHandler());
   app.use(jobsRouter(deps));
   app.use(openAiRouter({ ...deps, streams }));
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, requireApiKey: requireApiKey(deps.db) }));
