@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { createApiKey, createCustomer, findCustomerByApiKey } from '../gateway/api-keys.js';
+import { createApiKey, createCustomer, findApiKey } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { createDb } from '../platform/db.js';
 import { envInt } from '../platform/env.js';
@@ -121,7 +121,7 @@ async function devApiKey(databaseUrl: string, file: string): Promise<string> {
   try {
     if (existsSync(file)) {
       const key = (await readFile(file, 'utf8')).trim();
-      if (await findCustomerByApiKey(db, key)) return key;
+      if (await findApiKey(db, key)) return key;
     }
     const key = await createApiKey(db, await createCustomer(db, 'local developer'), 'dev stack');
     await writeFile(file, `${key}\n`, { mode: 0o600 });

@@ -50,3 +50,13 @@ export function splitCharge(charge: number, runnerShareBps = RUNNER_SHARE_BPS): 
 function assertNonNegativeInt(what: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);
 }
+
+/**
+ * What a job holds against its organization's monthly cap while it is open:
+ * the charge of reading the prompt and generating max_tokens at a floor speed.
+ * The charge replaces it when the job ends (usually far less).
+ */
+export function reservationMicrocredits(maxTokens: number, creditsPerHour: number, rate: { msPerToken: number; promptMs: number }): number {
+  assertNonNegativeInt('max tokens', maxTokens);
+  return chargeMicrocredits(rate.promptMs + maxTokens * rate.msPerToken, creditsPerHour);
+}

@@ -8,6 +8,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type InferenceTask, type TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
+import { reservationMicrocredits } from '../economy/billing.js';
+import { admitJob } from './admission.js';
 import { ApiError } from './errors.js';
 import type { GatewaySettings } from './settings.js';
 
@@ -16,6 +18,8 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   /** Set by a caller that must know the id before the job exists (a streaming request opens its stream first). */
   jobId?: string;
   customerId: string;
+  /** The key that sent it: its rate limit applies, and the job records it. */
+  apiKeyId?: string;
   minTier: TrustTier;
 };
 
@@ -25,19 +29,25 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
   const jobId = r.jobId ?? newJobId();
   const acceptedAt = new Date();
   const promptSha256 = createHash('sha256').update(r.prompt).digest('hex');
-  await db.job.create({
-    data: {
-      id: jobId,
-      customerId: r.customerId,
-      model: model.key,
-      promptSha256,
-      maxTokens: r.maxTokens,
-      temperature: r.temperature,
-      seed: r.seed,
-      minTier: r.minTier,
-      status: 'queued',
-      acceptedAt,
-    },
+  const reserved = reservationMicrocredits(r.maxTokens, model.creditsPerHour, settings.reservation);
+  await db.$transaction(async (tx) => {
+    await admitJob(tx, { customerId: r.customerId, apiKeyId: r.apiKeyId, reserveMicrocredits: reserved, now: acceptedAt });
+    await tx.job.create({
+      data: {
+        id: jobId,
+        customerId: r.customerId,
+        apiKeyId: r.apiKeyId,
+        model: model.key,
+        promptSha256,
+        maxTokens: r.maxTokens,
+        temperature: r.temperature,
+        seed: r.seed,
+        minTier: r.minTier,
+        status: 'queued',
+        acceptedAt,
+        reservedMicrocredits: reserved,
+      },
+    });
   });
   const input: JobInput = {
     jobId,

@@ -14,26 +14,32 @@ export async function createCustomer(db: Db, name: string): Promise<string> {
 }
 
 /** Returns the key in the clear: the only time it exists outside the caller. */
-export async function createApiKey(db: Db, customerId: string, name: string): Promise<string> {
+export async function issueApiKey(db: Db, customerId: string, name: string, rateLimitPerMinute: number | null = null): Promise<{ id: string; key: string; prefix: string }> {
   const key = newToken(KEY_PREFIX);
-  await db.apiKey.create({
-    data: { id: `key_${randomUUID().replace(/-/g, '')}`, customerId, keyHash: hashToken(key), prefix: key.slice(0, 12), name },
+  const row = await db.apiKey.create({
+    data: { id: `key_${randomUUID().replace(/-/g, '')}`, customerId, keyHash: hashToken(key), prefix: key.slice(0, 12), name, rateLimitPerMinute },
   });
-  return key;
+  return { id: row.id, key, prefix: row.prefix };
 }
 
-export async function findCustomerByApiKey(db: Db, key: string): Promise<string | null> {
-  const row = await db.apiKey.findUnique({ where: { keyHash: hashToken(key) }, select: { customerId: true, revokedAt: true } });
-  return row && !row.revokedAt ? row.customerId : null;
+export async function createApiKey(db: Db, customerId: string, name: string): Promise<string> {
+  return (await issueApiKey(db, customerId, name)).key;
 }
 
-/** Sets `res.locals.customerId`, or answers 401. */
+/** The organization and key behind a key, or null when it is unknown or revoked. */
+export async function findApiKey(db: Db, key: string): Promise<{ customerId: string; apiKeyId: string } | null> {
+  const row = await db.apiKey.findUnique({ where: { keyHash: hashToken(key) }, select: { id: true, customerId: true, revokedAt: true } });
+  return row && !row.revokedAt ? { customerId: row.customerId, apiKeyId: row.id } : null;
+}
+
+/** Sets `res.locals.customerId` (the organization) and `res.locals.apiKeyId`, or answers 401. */
 export function requireApiKey(db: Db): RequestHandler {
   return async (req, res, next) => {
     const key = bearerToken(req.get('authorization'), 'API key', KEY_PREFIX);
-    const customerId = await findCustomerByApiKey(db, key);
-    if (!customerId) throw new ApiError(401, 'invalid_api_key', 'the API key is not valid (unknown or revoked)');
-    res.locals.customerId = customerId;
+    const found = await findApiKey(db, key);
+    if (!found) throw new ApiError(401, 'invalid_api_key', 'the API key is not valid (unknown or revoked)');
+    res.locals.customerId = found.customerId;
+    res.locals.apiKeyId = found.apiKeyId;
     next();
   };
 }

@@ -16,6 +16,7 @@ import { gatewayMetrics } from './metrics.js';
 import { STATS_LICENSE, networkStats, statsCsv } from './network-stats.js';
 import { openAiRouter } from './openai.js';
 import { openApiDocument } from './openapi.js';
+import { orgRouter } from './org.js';
 import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
 import type { GatewaySettings } from './settings.js';
@@ -79,7 +80,8 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   // Runners push streamed text with the job's own token, not an API key: mounted before the key check.
   const streams = new JobStreams();
   app.use(streams.router());
-  app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp'], requireApiKey(deps.db));
+  app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org'], requireApiKey(deps.db));
+  app.use(orgRouter(deps.db));
   // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.
   app.post('/mcp', mcpHttpHandler());
   app.use(jobsRouter(deps));

@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly param: string | null = null,
+    /** Sent with the error, e.g. Retry-After. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -21,6 +23,7 @@ function errorType(status: number): string {
   if (status === 401) return 'authentication_error';
   if (status === 403) return 'permission_error';
   if (status === 404) return 'not_found_error';
+  if (status === 402) return 'insufficient_quota';
   if (status === 429) return 'rate_limit_error';
   if (status >= 500) return 'server_error';
   return 'invalid_request_error';
@@ -48,7 +51,7 @@ export const handleErrors: ErrorRequestHandler = (err, req, res, _next) => {
     console.error(`gateway: ${req.method} ${req.path} failed:`, err);
     apiError = new ApiError(500, 'internal_error', 'the gateway hit an internal error; the request may be retried');
   }
-  res.status(apiError.status).json(errorBody(apiError));
+  res.status(apiError.status).set(apiError.headers).json(errorBody(apiError));
 };
 
 /** OpenAI's error object, also sent as an event when a stream fails after its headers. */

@@ -43,6 +43,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
 
     const { jobId, handle } = await acceptJob(deps, {
       customerId: res.locals.customerId as string,
+      apiKeyId: res.locals.apiKeyId as string,
       model: model.key,
       prompt: body.prompt,
       maxTokens: body.max_tokens,

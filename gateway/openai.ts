@@ -72,6 +72,7 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
   }
   const request: JobRequest = {
     customerId: res.locals.customerId as string,
+    apiKeyId: res.locals.apiKeyId as string,
     model: model.key,
     ...input,
     maxTokens,

@@ -6,13 +6,17 @@
  */
 import { z } from 'zod';
 import {
+  ApiKeyPatchBody,
   ApproveDeviceCodeBody,
   ChatCompletionBody,
   CompletionBody,
+  CreateApiKeyBody,
   CreateJobBody,
   DeviceCodeBody,
   DeviceTokenBody,
   EligibleQuery,
+  OrgMemberBody,
+  OrgPatchBody,
   RunnerBenchBody,
   RunnerHeartbeatBody,
   RunnerSettingsBody,
@@ -23,7 +27,7 @@ import {
 type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'none';
 
 export interface ApiRoute {
-  method: 'get' | 'post' | 'put' | 'patch';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express style (`/v1/jobs/:id`); written `{id}` in the document. */
   path: string;
   summary: string;
@@ -45,6 +49,15 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/jobs/:id/receipt', summary: 'The signed receipt of a finished job', auth: 'api_key' },
   { method: 'post', path: '/v1/jobs/:id/stream', summary: 'Runners only: push a streaming job’s text (NDJSON of {offset, text, at})', auth: 'stream_token', produces: 'application/x-ndjson' },
   { method: 'get', path: '/v1/dispatch/eligible', summary: 'Runners that could take a job for this model now', auth: 'api_key', query: EligibleQuery },
+  { method: 'get', path: '/v1/org', summary: 'The organization behind this key: monthly cap, spent this month, held by open jobs', auth: 'api_key' },
+  { method: 'patch', path: '/v1/org', summary: 'Rename the organization or set its monthly spending cap (whole credits; null removes it)', auth: 'api_key', body: OrgPatchBody },
+  { method: 'get', path: '/v1/org/members', summary: 'The organization’s members', auth: 'api_key' },
+  { method: 'post', path: '/v1/org/members', summary: 'Add a member (or change a member’s role)', auth: 'api_key', body: OrgMemberBody },
+  { method: 'delete', path: '/v1/org/members/:email', summary: 'Remove a member (never the last owner)', auth: 'api_key' },
+  { method: 'get', path: '/v1/org/keys', summary: 'The organization’s API keys (prefixes only)', auth: 'api_key' },
+  { method: 'post', path: '/v1/org/keys', summary: 'Create an API key, optionally rate-limited; the key is shown once', auth: 'api_key', body: CreateApiKeyBody },
+  { method: 'patch', path: '/v1/org/keys/:id', summary: 'Change a key’s rate limit', auth: 'api_key', body: ApiKeyPatchBody },
+  { method: 'delete', path: '/v1/org/keys/:id', summary: 'Revoke a key (never the last active one)', auth: 'api_key' },
   { method: 'post', path: '/v1/runners/heartbeat', summary: 'Runners only: state and load; answered with id, tier and the owner’s settings', auth: 'runner_token', body: RunnerHeartbeatBody },
   { method: 'post', path: '/v1/runners/bench', summary: 'Runners only: file a benchmark result (a claim; tiers follow measured speed)', auth: 'runner_token', body: RunnerBenchBody },
   { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings', auth: 'runner_token' },

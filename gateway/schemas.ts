@@ -152,3 +152,20 @@ export const CompletionBody = z
     echo: z.literal(false, 'is not supported').optional(),
   })
   .strict();
+
+// The organization behind an API key: its cap, members and keys.
+export const OrgPatchBody = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    /** Whole credits a month (1,000 credits = 8 USD); null removes the cap. */
+    monthly_cap_credits: z.number().int().min(0).max(1e9).nullable().optional(),
+  })
+  .strict();
+
+export const OrgMemberBody = z.object({ email: z.email().max(254), role: z.enum(['owner', 'member']).default('member') }).strict();
+
+export const CreateApiKeyBody = z
+  .object({ name: z.string().min(1).max(200), rate_limit_per_minute: z.number().int().min(1).max(100_000).nullable().default(null) })
+  .strict();
+
+export const ApiKeyPatchBody = z.object({ rate_limit_per_minute: z.number().int().min(1).max(100_000).nullable() }).strict();

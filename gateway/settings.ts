@@ -14,6 +14,8 @@ export interface GatewaySettings {
   dispatch: DispatchSettings;
   /** `trd-worker login`: how long a device code lives, and how often the CLI may poll. */
   login: { codeTtlMs: number; pollIntervalMs: number };
+  /** What a job holds against its organization's cap while open (economy/billing.ts reservationMicrocredits). */
+  reservation: { msPerToken: number; promptMs: number };
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -35,6 +37,11 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       longJobGraceMs: envInt(env, 'TRD_LONG_JOB_GRACE_MS', 3000, { min: 0 }),
     },
     dispatch: dispatchSettings(env),
+    // A runner slower than 10 tokens/s could charge more than was held; the cap then overshoots by that much.
+    reservation: {
+      msPerToken: envInt(env, 'TRD_RESERVE_MS_PER_TOKEN', 100, { min: 1 }),
+      promptMs: envInt(env, 'TRD_RESERVE_PROMPT_MS', 1000, { min: 0 }),
+    },
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),

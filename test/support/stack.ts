@@ -67,11 +67,11 @@ export function testNamespace(): string {
 }
 
 /** Polls GET /v1/jobs/:id until `until` holds for the job; returns it. */
-export async function waitForJob(stack: TestStack, id: string, until: (job: any) => boolean, timeoutMs = 30_000): Promise<any> {
+export async function waitForJob(stack: TestStack, id: string, until: (job: any) => boolean, timeoutMs = 30_000, key = stack.apiKey): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    const res = await api(stack, 'GET', `/v1/jobs/${id}`);
+    const res = await api(stack, 'GET', `/v1/jobs/${id}`, undefined, key);
     last = res.json ?? res.text;
     if (res.status === 200 && until(res.json)) return res.json;
     await new Promise((r) => setTimeout(r, 100));
