@@ -8,5 +8,5 @@ COPY gpu-runner/package.json gpu-runner/
 COPY patches patches
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN DATABASE_URL=postgresql://build/unused npx prisma generate && node --import tsx verify-web/build.ts
+RUN DATABASE_URL=postgresql://build/unused npx prisma generate && node --import tsx scripts/build-web.ts
 CMD ["node", "--import", "tsx", "gateway/main.ts"]

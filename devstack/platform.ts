@@ -229,5 +229,9 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
     TRD_DEVICE_CODE_TTL_MS: String(settings.login.codeTtlMs),
     TRD_DEVICE_POLL_INTERVAL_MS: String(settings.login.pollIntervalMs),
+    TRD_RESERVE_MS_PER_TOKEN: String(settings.reservation.msPerToken),
+    TRD_RESERVE_PROMPT_MS: String(settings.reservation.promptMs),
+    TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
+    TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
   };
 }

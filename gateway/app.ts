@@ -8,7 +8,7 @@ import type { Db } from '../platform/db.js';
 import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
 import { JobStreams } from './job-streams.js';
-import { jobsRouter } from './jobs.js';
+import { jobsRouter, receiptsRouter } from './jobs.js';
 import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
 import { mcpHttpHandler } from './mcp.js';
@@ -17,11 +17,13 @@ import { STATS_LICENSE, networkStats, statsCsv } from './network-stats.js';
 import { openAiRouter } from './openai.js';
 import { openApiDocument } from './openapi.js';
 import { orgRouter } from './org.js';
+import { ownerRouter } from './owner.js';
 import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
 import type { GatewaySettings } from './settings.js';
 
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
+const DASHBOARD_WEB = fileURLToPath(new URL('../dashboard-web/', import.meta.url));
 
 export function createGatewayApp(deps: { db: Db; temporal: Client; settings: GatewaySettings }): express.Express {
   const app = express();
@@ -55,6 +57,14 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
     req.originalUrl.split('?')[0].endsWith('/') ? res.sendFile(`${VERIFY_WEB}index.html`) : res.redirect(301, '/verify/'),
   );
   app.use('/verify/dist', express.static(`${VERIFY_WEB}dist`, { fallthrough: false }));
+  // The owner dashboard: a static page over /v1/owner/* (session cookie).
+  app.get('/dashboard', (req, res) =>
+    req.originalUrl.split('?')[0].endsWith('/') ? res.sendFile(`${DASHBOARD_WEB}index.html`) : res.redirect(301, '/dashboard/'),
+  );
+  app.get('/dashboard/style.css', (_req, res) => res.sendFile(`${DASHBOARD_WEB}style.css`));
+  app.use('/dashboard/dist', express.static(`${DASHBOARD_WEB}dist`, { fallthrough: false }));
+  app.use(ownerRouter(deps));
+  app.use(receiptsRouter(deps.db));
   app.get('/v1/models', async (_req, res) => {
     // Warm capacity: a runner that heartbeat lately, takes jobs, and has the model loaded.
     const fresh = new Date(Date.now() - 3 * deps.settings.dispatch.runnerHeartbeatIntervalMs);

@@ -100,6 +100,17 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
   return router;
 }
 
+/** A receipt holds hashes, not content, and job ids are unguessable: anyone with the id may fetch and check it. */
+export function receiptsRouter(db: Db): Router {
+  const router = Router();
+  router.get('/v1/receipts/:id', async (req, res) => {
+    const receipt = await db.receipt.findUnique({ where: { jobId: parseJobId(req) } });
+    if (!receipt) throw new ApiError(404, 'receipt_not_found', `no receipt for job ${req.params.id} (not finished, failed, or no such job)`, 'id');
+    res.json(receipt.document);
+  });
+  return router;
+}
+
 function parseJobId(req: Request): string {
   const parsed = JobIdParam.safeParse(req.params.id);
   if (!parsed.success) throw new ApiError(404, 'job_not_found', `no job ${JSON.stringify(req.params.id)}`, 'id');

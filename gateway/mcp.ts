@@ -60,11 +60,7 @@ export function createTrdMcpServer(access: GatewayAccess): McpServer {
         wait_seconds: z.number().int().min(0).max(60).optional().describe('how long to wait for the result (default 60)'),
       },
     },
-    async ({ wait_seconds, ...job }) => {
-      const { ok, json } = await call(access, 'POST', `/v1/jobs?wait=${wait_seconds ?? 60}`, job);
-      if (!ok) return refusal(problem(json));
-      return jobAnswer(json);
-    },
+    async ({ wait_seconds, ...job }) => jobAnswer(await call(access, 'POST', `/v1/jobs?wait=${wait_seconds ?? 60}`, job)),
   );
 
   server.registerTool(
@@ -74,11 +70,7 @@ export function createTrdMcpServer(access: GatewayAccess): McpServer {
       description: 'A job’s state; once it succeeded, its output, usage, charge and signed receipt.',
       inputSchema: { job_id: z.string().regex(JOB_ID_PATTERN, 'is a job id (job_ and 32 hex digits)'), wait_seconds: z.number().int().min(0).max(60).optional() },
     },
-    async ({ job_id, wait_seconds }) => {
-      const { ok, json } = await call(access, 'GET', `/v1/jobs/${job_id}?wait=${wait_seconds ?? 0}`);
-      if (!ok) return refusal(problem(json));
-      return jobAnswer(json);
-    },
+    async ({ job_id, wait_seconds }) => jobAnswer(await call(access, 'GET', `/v1/jobs/${job_id}?wait=${wait_seconds ?? 0}`)),
   );
 
   server.registerTool(
@@ -110,7 +102,9 @@ export function createTrdMcpServer(access: GatewayAccess): McpServer {
   return server;
 }
 
-function jobAnswer(job: any) {
+/** A job from the jobs API as the tool's answer, or the gateway's refusal. */
+function jobAnswer({ ok, json: job }: { ok: boolean; json: any }) {
+  if (!ok) return refusal(problem(job));
   const data = {
     job_id: job.id,
     status: job.status,

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import {
   ApiKeyPatchBody,
+  SignInBody,
   ApproveDeviceCodeBody,
   ChatCompletionBody,
   CompletionBody,
@@ -24,7 +25,7 @@ import {
   WaitQuery,
 } from './schemas.js';
 
-type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'none';
+type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'none';
 
 export interface ApiRoute {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -73,6 +74,14 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/workers/:id/badge.svg', summary: 'An embeddable badge for one runner', auth: 'none', produces: 'image/svg+xml' },
   { method: 'get', path: '/keys', summary: 'The receipt-signing public keys', auth: 'none' },
   { method: 'get', path: '/keys/:file', summary: 'One public key (`<kid>.public.pem` or `<kid>.json`)', auth: 'none' },
+  { method: 'get', path: '/dashboard', summary: 'The owner dashboard (a web page)', auth: 'none', produces: 'text/html' },
+  { method: 'get', path: '/dashboard/style.css', summary: 'The dashboard’s stylesheet', auth: 'none', produces: 'text/css' },
+  { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody },
+  { method: 'delete', path: '/v1/owner/session', summary: 'Sign out of the dashboard', auth: 'none' },
+  { method: 'get', path: '/v1/owner/overview', summary: 'The owner’s runners, balance, today’s earnings and recent jobs', auth: 'owner_session' },
+  { method: 'get', path: '/v1/owner/events', summary: 'The overview, live (Server-Sent Events, `overview` events when it changes)', auth: 'owner_session', produces: 'text/event-stream' },
+  { method: 'put', path: '/v1/owner/runners/:id/settings', summary: 'Replace one of the owner’s runners’ settings', auth: 'owner_session', body: RunnerSettingsBody },
+  { method: 'get', path: '/v1/receipts/:id', summary: 'A finished job’s signed receipt (hashes only), for anyone with the job id', auth: 'none' },
   { method: 'get', path: '/verify', summary: 'The receipt verifier page (runs in the browser)', auth: 'none', produces: 'text/html' },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', produces: 'text/plain' },
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: 'none' },
@@ -83,6 +92,7 @@ const SECURITY: Record<Exclude<Auth, 'none'>, { description: string }> = {
   api_key: { description: 'A customer API key, `Authorization: Bearer trd_sk_...`' },
   runner_token: { description: 'A runner token from `trd-worker login`, `Authorization: Bearer trd_rt_...`' },
   stream_token: { description: 'The per-job stream token the runner finds in its task, `Authorization: Bearer trd_st_...`' },
+  owner_session: { description: 'The dashboard session cookie `trd_session`, from POST /v1/owner/session' },
 };
 
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
@@ -113,7 +123,9 @@ export function openApiDocument(version: string): object {
     info: { title: 'TRD Compute gateway', version, description: 'Inference on GPUs people already own, with a receipt anyone can verify. OpenAI-compatible where it says so.' },
     paths,
     components: {
-      securitySchemes: Object.fromEntries(Object.entries(SECURITY).map(([name, s]) => [name, { type: 'http', scheme: 'bearer', description: s.description }])),
+      securitySchemes: Object.fromEntries(
+        Object.entries(SECURITY).map(([name, s]) => [name, name === 'owner_session' ? { type: 'apiKey', in: 'cookie', name: 'trd_session', description: s.description } : { type: 'http', scheme: 'bearer', description: s.description }]),
+      ),
       schemas: {
         Error: {
           type: 'object',

@@ -59,6 +59,7 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
         currentJobs: beat.current_jobs,
         slots: beat.slots,
         freeVramMiB: beat.free_vram_mib,
+        stateReason: beat.state_reason,
         lastHeartbeatAt: new Date(),
       },
     });

@@ -44,6 +44,8 @@ export const RunnerHeartbeatBody = z
     current_jobs: z.array(z.string().regex(JOB_ID_PATTERN, 'must be job ids')).max(1024).default([]),
     slots: z.number().int().min(1).max(1024),
     free_vram_mib: z.number().int().min(0).nullable().default(null),
+    /** Why a paused runner takes no jobs, in the owner's words on the dashboard. */
+    state_reason: z.string().max(200).nullable().default(null),
   })
   .strict();
 
@@ -169,3 +171,6 @@ export const CreateApiKeyBody = z
   .strict();
 
 export const ApiKeyPatchBody = z.object({ rate_limit_per_minute: z.number().int().min(1).max(100_000).nullable() }).strict();
+
+/** Dashboard sign-in: the account's API key, exchanged for a session cookie. */
+export const SignInBody = z.object({ api_key: z.string().min(1).max(200) }).strict();

@@ -50,5 +50,5 @@ if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-# The browser verifier's bundle (generated, not committed).
-node --import tsx verify-web/build.ts
+# The browser pages' bundles: the verifier and the owner dashboard (generated, not committed).
+node --import tsx scripts/build-web.ts

@@ -16,6 +16,8 @@ export interface RunnerHeartbeat {
   current_jobs: string[];
   slots: number;
   free_vram_mib: number | null;
+  /** Why it takes no jobs (paused by the owner, on battery, outside the schedule); null while serving. */
+  state_reason: string | null;
 }
 
 export interface HeartbeatAnswer {

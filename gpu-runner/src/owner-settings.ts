@@ -6,14 +6,9 @@
  * source passed in.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import type { ScheduleWindow } from '@trd/protocol';
 
-export interface ScheduleWindow {
-  /** 0 = Sunday … 6 = Saturday, in the schedule's time zone; all days when absent. */
-  days?: number[];
-  /** "HH:MM", 24 h. A window whose end is not after its start runs past midnight. */
-  start: string;
-  end: string;
-}
+export type { ScheduleWindow };
 
 export interface OwnerSettings {
   paused: boolean;

@@ -86,6 +86,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       current_jobs: [...currentJobs],
       slots: jobSlots.limit,
       free_vram_mib: freeVramMiB,
+      state_reason: stopping ? null : pausedFor,
     };
   };
   /** Sampled before each heartbeat through a loaded model's llama.cpp; null without a GPU or a loaded model. */

@@ -6,3 +6,4 @@ export * from './queues.js';
 export * from './ids.js';
 export * from './inference.js';
 export * from './models.js';
+export * from './schedule.js';

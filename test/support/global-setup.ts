@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEphemeralServices } from '../../devstack/services.js';
-import { buildVerifyWeb } from '../../verify-web/build.js';
+import { buildWebPages } from '../../scripts/build-web.js';
 import { namespaceForTestFile } from './names.js';
 
 const TEST_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -17,7 +17,7 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const entries = await readdir(TEST_ROOT, { withFileTypes: true, recursive: true });
   const namespaces = entries.filter((e) => e.isFile() && e.name.endsWith('.test.ts')).map((e) => namespaceForTestFile(join(e.parentPath, e.name)));
-  const services = await startEphemeralServices({ namespaces, extra: [buildVerifyWeb()] });
+  const services = await startEphemeralServices({ namespaces, extra: [buildWebPages()] });
   (globalThis as Record<string, unknown>).__trdServices = services;
   const { dir, stop, ...endpoints } = services;
   process.env.TRD_TEST_SERVICES = JSON.stringify(endpoints);

@@ -6,36 +6,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readCredentials, type Credentials } from '../credentials.js';
 import { gatewayCall } from '../gateway-api.js';
-import type { OwnerSettings, ScheduleWindow } from '../owner-settings.js';
+import { formatScheduleWindow, parseScheduleWindow, type ScheduleWindow } from '@trd/protocol';
+import type { OwnerSettings } from '../owner-settings.js';
 import { positiveInt } from './options.js';
 
-const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-
-function dayIndex(name: string): number {
-  const i = DAYS.indexOf(name.slice(0, 3).toLowerCase());
-  if (i < 0) throw new InvalidArgumentError(`"${name}" is not a day (mon, tue, … sun)`);
-  return i;
-}
-
-/** "22:00-06:00", "mon-fri 09:00-17:00" or "sat,sun 10:00-14:00" → a window (the gateway checks the times). */
+/** Commander's parser for a repeatable --schedule: each window is added to the ones before. */
 export function parseWindow(text: string, previous: ScheduleWindow[] = []): ScheduleWindow[] {
-  const m = /^(?:([A-Za-z,-]+)\s+)?(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$/.exec(text.trim());
-  if (!m) throw new InvalidArgumentError(`"${text}" is not a window: write HH:MM-HH:MM, optionally after days (e.g. "mon-fri 09:00-17:00")`);
-  const pad = (t: string) => t.padStart(5, '0');
-  const window: ScheduleWindow = { start: pad(m[2]!), end: pad(m[3]!) };
-  if (m[1]) {
-    const days = new Set<number>();
-    for (const part of m[1].split(',')) {
-      const [from, to] = part.split('-');
-      if (to === undefined) days.add(dayIndex(from!));
-      else for (let d = dayIndex(from!); ; d = (d + 1) % 7) {
-        days.add(d);
-        if (d === dayIndex(to)) break;
-      }
-    }
-    window.days = [...days].sort((a, b) => a - b);
+  try {
+    return [...previous, parseScheduleWindow(text)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
-  return [...previous, window];
 }
 
 function onOff(name: string) {
@@ -53,11 +34,10 @@ async function loggedIn(): Promise<Credentials> {
 }
 
 function describe(s: OwnerSettings): string[] {
-  const window = (w: ScheduleWindow) => `${w.days ? w.days.map((d) => DAYS[d]).join(',') + ' ' : ''}${w.start}-${w.end}`;
   return [
     `paused              ${s.paused ? 'yes' : 'no'}`,
     `pause on battery    ${s.pause_on_battery ? 'yes' : 'no'}`,
-    `schedule            ${s.schedule ? `${s.schedule.windows.map(window).join('; ')} (${s.schedule.timezone})` : 'any time'}`,
+    `schedule            ${s.schedule ? `${s.schedule.windows.map(formatScheduleWindow).join('; ')} (${s.schedule.timezone})` : 'any time'}`,
     `models              ${s.models ? s.models.join(', ') || 'none' : 'all it has'}`,
     `max jobs at once    ${s.max_concurrent_jobs ?? 'as many as the hardware runs'}`,
   ];

@@ -1,0 +1,199 @@
+/**
+ * The owner dashboard: sign in with the account's API key (an HttpOnly
+ * session cookie; the key is not kept in the page), then a live view from
+ * /v1/owner/events (Server-Sent Events, no reload) and a settings editor per
+ * runner whose saves the daemon applies at its next heartbeat.
+ */
+import { formatScheduleWindow, parseScheduleWindow, type ScheduleWindow } from '@trd/protocol';
+
+interface RunnerSettings {
+  paused: boolean;
+  pause_on_battery: boolean;
+  schedule: { timezone: string; windows: ScheduleWindow[] } | null;
+  models: string[] | null;
+  max_concurrent_jobs: number | null;
+}
+
+interface Overview {
+  owner: { id: string; name: string };
+  balance_microcredits: number;
+  today: { jobs: number; earned_microcredits: number };
+  runners: Array<{
+    id: string;
+    online: boolean;
+    state: string | null;
+    state_reason: string | null;
+    tier: string;
+    reputation: number;
+    jobs_done: number;
+    tokens_per_second: number | null;
+    loaded_models: string[];
+    current_jobs: string[];
+    last_heartbeat_at: string | null;
+    settings: RunnerSettings;
+  }>;
+  recent_jobs: Array<{ id: string; model: string; worker_id: string; completion_tokens: number; earned_microcredits: number; finished_at: string | null; receipt_url: string }>;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: ParentNode = document) => root.querySelector(sel) as T;
+
+/** 1 credit = 1,000,000 µcr; 1,000 credits = 8 USD. Small amounts keep their digits: a job earns fractions of a credit. */
+function credits(micro: number): string {
+  const c = micro / 1e6;
+  return `${c >= 100 ? c.toFixed(2) : c >= 1 ? c.toFixed(4) : c.toFixed(6)} cr`;
+}
+function usd(micro: number): string {
+  const dollars = (micro / 1e6) * 0.008;
+  return dollars === 0 ? '$0' : dollars < 0.0001 ? '< $0.0001' : `≈ $${dollars.toFixed(dollars >= 1 ? 2 : 4)}`;
+}
+const ago = (iso: string | null) => {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m ago` : `${Math.floor(s / 3600)}h ago`;
+};
+
+async function call(method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, credentials: 'same-origin' });
+  const json = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error(json?.error?.message ?? `HTTP ${res.status}`), { status: res.status });
+  return json;
+}
+
+let events: EventSource | null = null;
+/** Forms the owner is editing are not overwritten by live updates until saved. */
+const editing = new Set<string>();
+
+function show(view: 'sign-in' | 'app'): void {
+  $('#sign-in').hidden = view !== 'sign-in';
+  $('#app').hidden = view !== 'app';
+  $('#who').hidden = view !== 'app';
+}
+
+function pill(r: Overview['runners'][number]): [string, string] {
+  if (!r.online) return ['offline', `Offline · last seen ${ago(r.last_heartbeat_at)}`];
+  if (r.state === 'paused') return ['paused', `Paused · ${r.state_reason ?? 'by the owner'}`];
+  if (r.state === 'starting') return ['paused', 'Starting · loading models'];
+  return ['online', r.state === 'busy' ? 'Online · busy' : 'Online · idle'];
+}
+
+function fillSettings(form: HTMLFormElement, s: RunnerSettings): void {
+  const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
+  field('paused').checked = s.paused;
+  field('pause_on_battery').checked = s.pause_on_battery;
+  field('schedule').value = s.schedule ? s.schedule.windows.map(formatScheduleWindow).join('; ') : '';
+  field('timezone').value = s.schedule?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  field('models').value = s.models ? s.models.join(', ') : '';
+  field('max_concurrent_jobs').value = s.max_concurrent_jobs === null ? '' : String(s.max_concurrent_jobs);
+}
+
+function readSettings(form: HTMLFormElement): RunnerSettings {
+  const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
+  const checked = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).checked;
+  const windows = value('schedule') ? value('schedule').split(';').map((w) => w.trim()).filter(Boolean).map(parseScheduleWindow) : [];
+  return {
+    paused: checked('paused'),
+    pause_on_battery: checked('pause_on_battery'),
+    schedule: windows.length ? { timezone: value('timezone'), windows } : null,
+    models: value('models') ? value('models').split(',').map((m) => m.trim()).filter(Boolean) : null,
+    max_concurrent_jobs: value('max_concurrent_jobs') ? Number(value('max_concurrent_jobs')) : null,
+  };
+}
+
+function runnerCard(r: Overview['runners'][number]): HTMLElement {
+  let card = document.querySelector<HTMLElement>(`[data-runner="${CSS.escape(r.id)}"]`);
+  if (!card) {
+    card = ($('#runner-card') as HTMLTemplateElement).content.firstElementChild!.cloneNode(true) as HTMLElement;
+    card.dataset.runner = r.id;
+    const form = $<HTMLFormElement>('form', card);
+    form.addEventListener('input', () => editing.add(r.id));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const status = $('.saved', form);
+      try {
+        await call('PUT', `/v1/owner/runners/${encodeURIComponent(r.id)}/settings`, readSettings(form));
+        editing.delete(r.id);
+        status.className = 'saved ok';
+        status.textContent = 'Saved. The runner applies it at its next heartbeat.';
+      } catch (err) {
+        status.className = 'saved bad';
+        status.textContent = (err as Error).message;
+      }
+    });
+  }
+  const [kind, text] = pill(r);
+  const p = $('.pill', card);
+  p.className = `pill ${kind}`;
+  p.textContent = text;
+  $('.runner-name', card).textContent = r.id;
+  $('.runner-meta', card).textContent = r.online ? `heartbeat ${ago(r.last_heartbeat_at)}` : 'not connected';
+  $('.tier', card).textContent = r.tier[0]!.toUpperCase() + r.tier.slice(1);
+  $('.reputation', card).textContent = `${r.reputation}%`;
+  $('.jobs-done', card).textContent = r.jobs_done.toLocaleString('en');
+  $('.speed', card).textContent = r.tokens_per_second === null ? '–' : `${r.tokens_per_second.toLocaleString('en')} tok/s`;
+  $('.loaded', card).textContent = r.loaded_models.join(', ') || '–';
+  $('.current', card).textContent = r.current_jobs.length ? r.current_jobs.map((j) => j.slice(0, 12) + '…').join(', ') : '–';
+  if (!editing.has(r.id)) fillSettings($<HTMLFormElement>('form', card), r.settings);
+  return card;
+}
+
+function render(o: Overview): void {
+  $('#owner-name').textContent = o.owner.name;
+  $('#balance').textContent = credits(o.balance_microcredits);
+  $('#balance-usd').textContent = usd(o.balance_microcredits);
+  $('#today-earned').textContent = credits(o.today.earned_microcredits);
+  $('#today-jobs').textContent = `${o.today.jobs} job${o.today.jobs === 1 ? '' : 's'} today`;
+  $('#online-count').textContent = `${o.runners.filter((r) => r.online).length} / ${o.runners.length}`;
+  const list = $('#runners');
+  list.replaceChildren(...o.runners.map(runnerCard));
+  $('#no-runners').hidden = o.runners.length > 0;
+  $('#jobs').replaceChildren(
+    ...o.recent_jobs.map((j) => {
+      const row = document.createElement('tr');
+      const cells = [j.id.slice(0, 16) + '…', j.model, j.worker_id, j.completion_tokens.toLocaleString('en'), credits(j.earned_microcredits), ago(j.finished_at)];
+      cells.forEach((text, i) => {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (i === 3 || i === 4) td.className = 'num';
+        row.append(td);
+      });
+      const link = document.createElement('a');
+      link.href = j.receipt_url;
+      link.target = '_blank';
+      link.textContent = 'receipt';
+      const cell = document.createElement('td');
+      cell.append(link);
+      row.append(cell);
+      return row;
+    }),
+  );
+  $('#no-jobs').hidden = o.recent_jobs.length > 0;
+  document.body.dataset.updatedAt = String(Date.now());
+}
+
+function goLive(first: Overview): void {
+  show('app');
+  render(first);
+  events?.close();
+  events = new EventSource('/v1/owner/events');
+  events.addEventListener('overview', (e) => render(JSON.parse((e as MessageEvent).data)));
+}
+
+$('#sign-in-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const key = $<HTMLInputElement>('#api-key');
+  try {
+    goLive(await call('POST', '/v1/owner/session', { api_key: key.value.trim() }));
+    key.value = '';
+    $('#sign-in-error').textContent = '';
+  } catch (err) {
+    $('#sign-in-error').textContent = (err as Error).message;
+  }
+});
+
+$('#sign-out').addEventListener('click', async () => {
+  events?.close();
+  await call('DELETE', '/v1/owner/session').catch(() => {});
+  show('sign-in');
+});
+
+call('GET', '/v1/owner/overview').then(goLive, () => show('sign-in'));

@@ -1,0 +1,154 @@
+/**
+ * The owner dashboard's API: sign in with the account's API key (the one
+ * that approved `trd-worker login`) for an HttpOnly session cookie; then one
+ * overview of the owner's runners and earnings, pushed live over SSE, and
+ * the runners' settings, which the daemons pick up with their next heartbeat.
+ */
+import { Router, type RequestHandler } from 'express';
+import { randomUUID } from 'node:crypto';
+import { reputationScore, runnerStats } from '../dispatch/eligible.js';
+import { runnerAccount } from '../economy/ledger.js';
+import type { Db } from '../platform/db.js';
+import { findApiKey } from './api-keys.js';
+import { ApiError } from './errors.js';
+import { RunnerSettingsBody, SignInBody } from './schemas.js';
+import type { GatewaySettings } from './settings.js';
+import { hashToken, newToken } from './tokens.js';
+
+const COOKIE = 'trd_session';
+const RECENT_JOBS = 10;
+
+function sessionCookie(header: string | undefined): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === COOKIE) return decodeURIComponent(value.join('='));
+  }
+  return null;
+}
+
+export function requireOwnerSession(db: Db): RequestHandler {
+  return async (req, res, next) => {
+    const token = sessionCookie(req.get('cookie'));
+    const session = token ? await db.ownerSession.findUnique({ where: { tokenHash: hashToken(token) } }) : null;
+    if (!session || session.expiresAt < new Date()) throw new ApiError(401, 'not_signed_in', 'sign in on /dashboard with your API key');
+    res.locals.customerId = session.customerId;
+    next();
+  };
+}
+
+/** Everything the dashboard shows, in one object (the SSE stream sends it again when it changes). */
+export async function ownerOverview(db: Db, customerId: string, heartbeatIntervalMs: number) {
+  const now = Date.now();
+  const midnight = new Date(now);
+  midnight.setUTCHours(0, 0, 0, 0);
+  const [owner, runners] = await Promise.all([
+    db.customer.findUniqueOrThrow({ where: { id: customerId }, select: { id: true, name: true } }),
+    db.runner.findMany({ where: { ownerId: customerId }, orderBy: { id: 'asc' } }),
+  ]);
+  const ids = runners.map((r) => r.id);
+  const accounts = ids.map(runnerAccount);
+  const [stats, balance, today, todayJobs, recent] = await Promise.all([
+    runnerStats(db, ids),
+    db.ledgerEntry.aggregate({ where: { account: { in: accounts } }, _sum: { amount: true } }),
+    db.ledgerEntry.aggregate({ where: { account: { in: accounts }, transaction: { createdAt: { gte: midnight } } }, _sum: { amount: true } }),
+    db.job.count({ where: { workerId: { in: ids }, status: 'succeeded', finishedAt: { gte: midnight } } }),
+    db.job.findMany({ where: { workerId: { in: ids }, status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, take: RECENT_JOBS }),
+  ]);
+  const earnedByJob = new Map(
+    (await db.ledgerEntry.findMany({ where: { account: { in: accounts }, transaction: { jobId: { in: recent.map((j) => j.id) } } }, include: { transaction: true } })).map((e) => [
+      e.transaction.jobId!,
+      Number(e.amount),
+    ]),
+  );
+  return {
+    owner,
+    balance_microcredits: Number(balance._sum.amount ?? 0n),
+    today: { since: midnight.toISOString(), jobs: todayJobs, earned_microcredits: Number(today._sum.amount ?? 0n) },
+    runners: runners.map((r) => {
+      const s = stats.get(r.id)!;
+      const online = r.lastHeartbeatAt !== null && now - r.lastHeartbeatAt.getTime() < 3 * heartbeatIntervalMs && r.state !== 'stopping';
+      return {
+        id: r.id,
+        online,
+        state: online ? r.state : 'offline',
+        state_reason: online ? r.stateReason : null,
+        tier: r.tier,
+        reputation: reputationScore(s),
+        jobs_done: s.successes,
+        tokens_per_second: s.tokensPerSecond,
+        loaded_models: online ? r.loadedModels : [],
+        current_jobs: online ? r.currentJobs : [],
+        last_heartbeat_at: r.lastHeartbeatAt?.toISOString() ?? null,
+        settings: RunnerSettingsBody.parse(r.settings ?? {}),
+      };
+    }),
+    recent_jobs: recent.map((j) => ({
+      id: j.id,
+      model: j.model,
+      worker_id: j.workerId,
+      completion_tokens: j.completionTokens,
+      earned_microcredits: earnedByJob.get(j.id) ?? 0,
+      finished_at: j.finishedAt?.toISOString() ?? null,
+      receipt_url: `/v1/receipts/${j.id}`,
+    })),
+  };
+}
+
+export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router {
+  const { db, settings } = deps;
+  const router = Router();
+  const requireSession = requireOwnerSession(db);
+  const overview = (customerId: string) => ownerOverview(db, customerId, settings.dispatch.runnerHeartbeatIntervalMs);
+
+  router.post('/v1/owner/session', async (req, res) => {
+    const body = SignInBody.parse(req.body ?? {});
+    const key = await findApiKey(db, body.api_key);
+    if (!key) throw new ApiError(401, 'invalid_api_key', 'that API key is not valid (unknown or revoked)', 'api_key');
+    const token = newToken('trd_ss_');
+    const ttl = settings.dashboard.sessionTtlMs;
+    await db.ownerSession.create({ data: { id: `ses_${randomUUID().replace(/-/g, '')}`, tokenHash: hashToken(token), customerId: key.customerId, expiresAt: new Date(Date.now() + ttl) } });
+    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: ttl });
+    res.status(201).json(await overview(key.customerId));
+  });
+
+  router.delete('/v1/owner/session', async (req, res) => {
+    const token = sessionCookie(req.get('cookie'));
+    if (token) await db.ownerSession.deleteMany({ where: { tokenHash: hashToken(token) } });
+    res.clearCookie(COOKIE, { path: '/' }).status(204).end();
+  });
+
+  router.get('/v1/owner/overview', requireSession, async (_req, res) => {
+    res.json(await overview(res.locals.customerId));
+  });
+
+  // Live: the overview again whenever it changed, checked every dashboard.pushIntervalMs.
+  router.get('/v1/owner/events', requireSession, async (req, res) => {
+    res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.flushHeaders();
+    let last = '';
+    let closed = false;
+    req.on('close', () => (closed = true));
+    while (!closed) {
+      try {
+        const next = JSON.stringify(await overview(res.locals.customerId));
+        if (next !== last) res.write(`event: overview\ndata: ${next}\n\n`);
+        else res.write(': still here\n\n');
+        last = next;
+      } catch (err) {
+        console.error('gateway: dashboard overview failed:', err);
+      }
+      await new Promise((r) => setTimeout(r, settings.dashboard.pushIntervalMs));
+    }
+    res.end();
+  });
+
+  router.put('/v1/owner/runners/:id/settings', requireSession, async (req, res) => {
+    const runner = await db.runner.findFirst({ where: { id: String(req.params.id), ownerId: res.locals.customerId } });
+    if (!runner) throw new ApiError(404, 'runner_not_found', `you have no runner ${JSON.stringify(req.params.id)}`, 'id');
+    const settingsBody = RunnerSettingsBody.parse(req.body ?? {});
+    await db.runner.update({ where: { id: runner.id }, data: { settings: settingsBody } });
+    res.json(settingsBody);
+  });
+
+  return router;
+}

@@ -1,0 +1,34 @@
+/**
+ * Bundles the browser pages (not committed): the receipt verifier
+ * (verify-web/dist/verify.js) and the owner dashboard
+ * (dashboard-web/dist/dashboard.js). Both use @trd/protocol's own code.
+ */
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const PAGES = [
+  { entry: 'verify-web/src/main.ts', out: 'verify-web/dist/verify.js' },
+  { entry: 'dashboard-web/src/main.ts', out: 'dashboard-web/dist/dashboard.js' },
+];
+
+export async function buildWebPages(): Promise<void> {
+  await Promise.all(
+    PAGES.map((p) =>
+      build({
+        entryPoints: [`${ROOT}${p.entry}`],
+        outfile: `${ROOT}${p.out}`,
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        target: 'es2022',
+        minify: true,
+        sourcemap: true,
+        logLevel: 'warning',
+      }),
+    ),
+  );
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildWebPages();
