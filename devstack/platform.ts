@@ -231,6 +231,7 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_DEVICE_POLL_INTERVAL_MS: String(settings.login.pollIntervalMs),
     TRD_RESERVE_MS_PER_TOKEN: String(settings.reservation.msPerToken),
     TRD_RESERVE_PROMPT_MS: String(settings.reservation.promptMs),
+    TRD_ADMISSION_WAIT_MS: String(settings.admissionWaitMs),
     TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
   };

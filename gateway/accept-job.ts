@@ -9,7 +9,7 @@ import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type Inferen
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
-import { admitJob } from './admission.js';
+import { admitAndRecord } from './admission.js';
 import { ApiError } from './errors.js';
 import type { GatewaySettings } from './settings.js';
 
@@ -30,9 +30,9 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
   const acceptedAt = new Date();
   const promptSha256 = createHash('sha256').update(r.prompt).digest('hex');
   const reserved = reservationMicrocredits(r.maxTokens, model.creditsPerHour, settings.reservation);
-  await db.$transaction(async (tx) => {
-    await admitJob(tx, { customerId: r.customerId, apiKeyId: r.apiKeyId, reserveMicrocredits: reserved, now: acceptedAt });
-    await tx.job.create({
+  const admission = { customerId: r.customerId, apiKeyId: r.apiKeyId, reserveMicrocredits: reserved, now: acceptedAt };
+  const record = (tx: Parameters<Parameters<typeof admitAndRecord>[2]>[0]) =>
+    tx.job.create({
       data: {
         id: jobId,
         customerId: r.customerId,
@@ -48,7 +48,7 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
         reservedMicrocredits: reserved,
       },
     });
-  });
+  await admitAndRecord(db, admission, record, settings.admissionWaitMs);
   const input: JobInput = {
     jobId,
     customerId: r.customerId,

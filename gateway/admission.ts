@@ -6,9 +6,38 @@
  * so concurrent requests are admitted one at a time and cannot overspend.
  */
 import type { Prisma } from '../generated/prisma/client.js';
+import type { Db } from '../platform/db.js';
 import { ApiError } from './errors.js';
 
 type Tx = Prisma.TransactionClient;
+
+export interface Admission {
+  customerId: string;
+  apiKeyId?: string;
+  reserveMicrocredits: number;
+  now: Date;
+}
+
+/**
+ * Records a job if its organization may start it. An organization without a
+ * cap, sending with a key without a rate limit, has nothing to check and is
+ * not serialized (a burst of 500 jobs would otherwise queue on its row lock).
+ */
+export async function admitAndRecord(db: Db, a: Admission, record: (tx: Tx) => Promise<unknown>, waitMs: number): Promise<void> {
+  const key = a.apiKeyId ? await db.apiKey.findUnique({ where: { id: a.apiKeyId }, select: { rateLimitPerMinute: true } }) : null;
+  const org = await db.customer.findUniqueOrThrow({ where: { id: a.customerId }, select: { monthlyCapMicrocredits: true } });
+  if (org.monthlyCapMicrocredits === null && (key?.rateLimitPerMinute ?? null) === null) {
+    await record(db);
+    return;
+  }
+  await db.$transaction(
+    async (tx) => {
+      await admitJob(tx, a);
+      await record(tx);
+    },
+    { maxWait: waitMs, timeout: waitMs },
+  );
+}
 
 const RATE_WINDOW_MS = 60_000;
 const credits = (microcredits: bigint | number) => (Number(microcredits) / 1e6).toFixed(6).replace(/\.?0+$/, '');
@@ -38,7 +67,7 @@ export async function monthSpending(tx: Tx, customerId: string, now: Date): Prom
   };
 }
 
-export async function admitJob(tx: Tx, r: { customerId: string; apiKeyId?: string; reserveMicrocredits: number; now: Date }): Promise<void> {
+async function admitJob(tx: Tx, r: Admission): Promise<void> {
   // Serializes admissions per organization (its keys' rate limits and its cap) until the job row is written.
   await tx.$queryRaw`SELECT 1 FROM customers WHERE id = ${r.customerId} FOR UPDATE`;
 

@@ -16,6 +16,8 @@ export interface GatewaySettings {
   login: { codeTtlMs: number; pollIntervalMs: number };
   /** What a job holds against its organization's cap while open (economy/billing.ts reservationMicrocredits). */
   reservation: { msPerToken: number; promptMs: number };
+  /** How long a job of a capped or rate-limited organization may wait for its turn at admission (its row lock). */
+  admissionWaitMs: number;
   /** The owner dashboard: how long a sign-in lasts, and how often its live view looks for changes. */
   dashboard: { sessionTtlMs: number; pushIntervalMs: number };
 }
@@ -44,6 +46,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       msPerToken: envInt(env, 'TRD_RESERVE_MS_PER_TOKEN', 100, { min: 1 }),
       promptMs: envInt(env, 'TRD_RESERVE_PROMPT_MS', 1000, { min: 0 }),
     },
+    admissionWaitMs: envInt(env, 'TRD_ADMISSION_WAIT_MS', 10_000, { min: 100 }),
     dashboard: {
       sessionTtlMs: envInt(env, 'TRD_DASHBOARD_SESSION_TTL_MS', 7 * 24 * 3600_000, { min: 1000 }),
       pushIntervalMs: envInt(env, 'TRD_DASHBOARD_PUSH_MS', 2000, { min: 50 }),
