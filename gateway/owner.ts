@@ -127,7 +127,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
     res.flushHeaders();
     let last = '';
     let closed = false;
-    req.on('close', () => (closed = true));
+    res.on('close', () => (closed = true));
     while (!closed) {
       try {
         const next = JSON.stringify(await overview(res.locals.customerId));

@@ -17,6 +17,8 @@ let browser: Browser;
 let page: Page;
 let runnerId: string;
 let token: string;
+/** Live updates come over one open event stream, not by reconnecting. */
+let eventStreams = 0;
 
 beforeAll(async () => {
   stack = await startStack({ settings: { dashboard: { sessionTtlMs: 3_600_000, pushIntervalMs: 250 } } });
@@ -27,6 +29,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on('request', (r) => void (r.url().endsWith('/v1/owner/events') && eventStreams++));
 });
 
 afterAll(async () => {
@@ -74,6 +77,7 @@ test('the runner comes online, earns from a job, and the balance moves, without 
   const earned = await stack.db.ledgerEntry.aggregate({ where: { account: `runner:${runnerId}` }, _sum: { amount: true } });
   expect(await page.locator('#balance').textContent()).toBe(`${(Number(earned._sum.amount) / 1e6).toFixed(6)} cr`);
   expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(loads);
+  expect(eventStreams).toBe(1);
   // The receipt link serves the signed receipt.
   const href = await page.locator('#jobs tr', { hasText: runnerId }).locator('a').getAttribute('href');
   expect((await api(stack, 'GET', href!, undefined, null)).json.envelope.job_id).toBe(job.id);
