@@ -45,6 +45,15 @@ beforeAll(async () => {
   expect(cancelled.json.status).toBe('cancelled');
   live['inference-job-cancelled'] = await historyOf(long.json.id);
 
+  // An OpenAI-style streamed chat: its input carries the messages format, stop strings and the stream token.
+  const streamed = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'trd-tiny', messages: [{ role: 'user', content: 'replay a chat' }], max_tokens: 6, temperature: 0, stop: ['zzz'], stream: true }),
+  });
+  expect(await streamed.text()).toMatch(/data: \[DONE\]\n\n$/);
+  live['inference-job-chat-streamed'] = await historyOf(streamed.headers.get('x-trd-job-id')!);
+
   if (process.env.TRD_RECORD_HISTORIES) {
     for (const [name, history] of Object.entries(live)) writeFileSync(`${HISTORIES}${name}.json`, `${historyToJSON(history as never)}\n`);
   }
@@ -64,6 +73,7 @@ describe('replay', () => {
   test('there are committed histories of every outcome, of both versions', () => {
     expect(committed.sort()).toEqual([
       'inference-job-cancelled.json',
+      'inference-job-chat-streamed.json',
       'inference-job-failed.json',
       'inference-job-succeeded.json',
       'inference-job-v1-failed.json',
