@@ -84,6 +84,7 @@ try {
   await Promise.all([orchestrator.waitFor(/orchestrator: polling/, 120_000), runner.waitFor(/trd-worker: serving/, 60_000)]);
 
   const apiKey = await devApiKey(databaseUrl, `${STATE}/dev-api-key`);
+  await ownLocalRunner(databaseUrl, apiKey, 'local-runner-1');
   console.log(`
 TRD Compute is running.
   gateway        ${base}
@@ -97,6 +98,7 @@ Or stream a chat completion, as any OpenAI client would (baseURL ${base}/v1):
   curl -N '${base}/v1/chat/completions' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","messages":[{"role":"user","content":"Hello, network"}],"max_tokens":32,"stream":true}'
 
 Check a receipt in the browser: ${base}/verify/
+Owner dashboard: ${base}/dashboard/ (sign in with the dev API key: the local runner is yours)
 
 Ctrl-C stops everything.`);
   await new Promise(() => {});
@@ -110,6 +112,17 @@ async function devRunnerToken(databaseUrl: string, runnerId: string): Promise<st
   const db = createDb(databaseUrl);
   try {
     return await createRunnerToken(db, runnerId);
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+/** The local developer owns the local runner, as `trd-worker login` would have made them: the dashboard shows it. */
+async function ownLocalRunner(databaseUrl: string, apiKey: string, runnerId: string): Promise<void> {
+  const db = createDb(databaseUrl);
+  try {
+    const key = await findApiKey(db, apiKey);
+    await db.runner.update({ where: { id: runnerId }, data: { ownerId: key!.customerId } });
   } finally {
     await db.$disconnect();
   }
