@@ -15,7 +15,7 @@ import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import { modelQueue, tierAtLeast, type TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
-import { MISSED_HEARTBEATS_BEFORE_GONE, type DispatchSettings } from './settings.js';
+import { heardFromLately, type DispatchSettings } from './settings.js';
 
 export interface EligibleRunner {
   workerId: string;
@@ -113,7 +113,6 @@ export async function eligibleRunners(
     query.stats === false ? new Map<string, RunnerStats>() : runnerStats(deps.db, ids),
   ]);
   const byId = new Map(rows.map((r) => [r.id, r]));
-  const staleAfterMs = deps.settings.runnerHeartbeatIntervalMs * MISSED_HEARTBEATS_BEFORE_GONE;
 
   const out: EligibleRunner[] = [];
   for (const id of ids) {
@@ -121,7 +120,7 @@ export async function eligibleRunners(
     if (row) {
       // A registered runner must be heard from, and be allowed the tier (its polling alone proves nothing).
       // 'starting' is said before its Workers poll; until it says otherwise, old pollers of the same id may be what Temporal lists.
-      if (!row.lastHeartbeatAt || now - row.lastHeartbeatAt.getTime() > staleAfterMs || row.state === 'stopping' || row.state === 'starting' || row.state === 'paused') continue;
+      if (!heardFromLately(row.lastHeartbeatAt, deps.settings, now) || row.state === 'stopping' || row.state === 'starting' || row.state === 'paused') continue;
       if (!tierAtLeast(row.tier, query.minTier)) continue;
       // What it serves is what its heartbeat says (the owner's whitelist may leave a model it polled a moment ago).
       if (!row.loadedModels.includes(query.model) && !row.diskModels.includes(query.model)) continue;

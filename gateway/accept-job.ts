@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type InferenceTask, type TrustTier } from '@trd/protocol';
+import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type CatalogModel, type InferenceTask, type TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
@@ -22,6 +22,20 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   apiKeyId?: string;
   minTier: TrustTier;
 };
+
+/** The catalog model a request names, or a 404 that says where the list is. */
+export function catalogModel(key: string): CatalogModel {
+  const model = findModel(key);
+  if (!model) throw new ApiError(404, 'model_not_found', `model "${key}" is not in the catalog (GET /v1/models lists them)`, 'model');
+  return model;
+}
+
+/** A job's size within the model's and the gateway's limits, or the 4xx naming the field (`promptParam`) at fault. */
+export function checkJobSize(model: CatalogModel, maxTokens: number, prompt: string, promptParam: string, maxPromptBytes: number): void {
+  if (maxTokens > model.maxOutputTokens) throw new ApiError(400, 'invalid_request', `max_tokens: at most ${model.maxOutputTokens} for ${model.key}`, 'max_tokens');
+  const promptBytes = Buffer.byteLength(prompt, 'utf8');
+  if (promptBytes > maxPromptBytes) throw new ApiError(413, 'prompt_too_large', `${promptParam} is ${promptBytes} bytes; the limit is ${maxPromptBytes}`, promptParam);
+}
 
 export async function acceptJob(deps: { db: Db; temporal: Client; settings: GatewaySettings }, r: JobRequest): Promise<{ jobId: string; handle: WorkflowHandle }> {
   const { db, temporal: client, settings } = deps;

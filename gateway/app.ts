@@ -13,7 +13,7 @@ import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
 import { mcpHttpHandler } from './mcp.js';
 import { gatewayMetrics } from './metrics.js';
-import { STATS_LICENSE, networkStats, statsCsv } from './network-stats.js';
+import { STATS_LICENSE, networkStats, servingRunners, statsCsv } from './network-stats.js';
 import { openAiRouter } from './openai.js';
 import { openApiDocument } from './openapi.js';
 import { orgRouter } from './org.js';
@@ -28,7 +28,7 @@ const DASHBOARD_WEB = fileURLToPath(new URL('../dashboard-web/', import.meta.url
 export function createGatewayApp(deps: { db: Db; temporal: Client; settings: GatewaySettings }): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  const stats = networkStats(deps.db, deps.settings.dispatch.runnerHeartbeatIntervalMs);
+  const stats = networkStats(deps.db, deps.settings.dispatch);
   const metrics = gatewayMetrics({ db: deps.db, stats });
   app.use(metrics.measure);
   // The prompt limit is checked per field with a clear message; this bound only stops abuse.
@@ -66,13 +66,8 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   app.use(ownerRouter(deps));
   app.use(receiptsRouter(deps.db));
   app.get('/v1/models', async (_req, res) => {
-    // Warm capacity: a runner that heartbeat lately, takes jobs, and has the model loaded.
-    const fresh = new Date(Date.now() - 3 * deps.settings.dispatch.runnerHeartbeatIntervalMs);
-    const online = await deps.db.runner.findMany({
-      where: { lastHeartbeatAt: { gte: fresh }, state: { in: ['idle', 'busy'] } },
-      select: { loadedModels: true },
-    });
-    const warm = new Set(online.flatMap((r) => r.loadedModels));
+    // Warm capacity: a runner taking jobs has the model loaded.
+    const warm = new Set((await servingRunners(deps.db, deps.settings.dispatch)).flatMap((r) => r.loadedModels));
     res.json({
       object: 'list',
       data: MODEL_CATALOG.map((m) => ({

@@ -2,11 +2,11 @@
 import { Router, type Request } from 'express';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { findModel, modelQueue, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
+import { modelQueue, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
 import { describeActivityQueue } from '../dispatch/eligible.js';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
-import { acceptJob, waitForWorkflow } from './accept-job.js';
+import { acceptJob, catalogModel, checkJobSize, waitForWorkflow } from './accept-job.js';
 import { ApiError } from './errors.js';
 import { CreateJobBody, JobIdParam, WaitQuery } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
@@ -31,15 +31,8 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
   router.post('/v1/jobs', async (req, res) => {
     const body = CreateJobBody.parse(req.body ?? {});
     const waitSeconds = Math.min(WaitQuery.parse(req.query).wait ?? 0, settings.maxWaitSeconds);
-    const model = findModel(body.model);
-    if (!model) throw new ApiError(404, 'model_not_found', `model "${body.model}" is not in the catalog (GET /v1/models lists them)`, 'model');
-    if (body.max_tokens > model.maxOutputTokens) {
-      throw new ApiError(400, 'invalid_request', `max_tokens: at most ${model.maxOutputTokens} for ${model.key}`, 'max_tokens');
-    }
-    const promptBytes = Buffer.byteLength(body.prompt, 'utf8');
-    if (promptBytes > settings.maxPromptBytes) {
-      throw new ApiError(413, 'prompt_too_large', `prompt is ${promptBytes} bytes; the limit is ${settings.maxPromptBytes}`, 'prompt');
-    }
+    const model = catalogModel(body.model);
+    checkJobSize(model, body.max_tokens, body.prompt, 'prompt', settings.maxPromptBytes);
 
     const { jobId, handle } = await acceptJob(deps, {
       customerId: res.locals.customerId as string,

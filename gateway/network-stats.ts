@@ -3,6 +3,7 @@
  * gauges in /metrics): one query, cached briefly so a popular badge costs the
  * database one query per few seconds, not one per view.
  */
+import { heardFromSince, type DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 
 export interface NetworkStats {
@@ -23,11 +24,16 @@ export const STATS_LICENSE = { license: 'CC-BY-4.0', license_url: 'https://creat
 
 const CACHE_MS = 5_000;
 
-export function networkStats(db: Db, heartbeatIntervalMs: number): () => Promise<NetworkStats> {
+/** Runners taking jobs now (heard from lately, idle or busy), with the models they have loaded. */
+export function servingRunners(db: Db, dispatch: DispatchSettings): Promise<Array<{ loadedModels: string[] }>> {
+  return db.runner.findMany({ where: { lastHeartbeatAt: { gte: heardFromSince(dispatch) }, state: { in: ['idle', 'busy'] } }, select: { loadedModels: true } });
+}
+
+export function networkStats(db: Db, dispatch: DispatchSettings): () => Promise<NetworkStats> {
   let cached: { at: number; value: Promise<NetworkStats> } | null = null;
   return () => {
     if (!cached || Date.now() - cached.at > CACHE_MS) {
-      const value = compute(db, heartbeatIntervalMs);
+      const value = compute(db, dispatch);
       cached = { at: Date.now(), value };
       value.catch(() => (cached = null));
     }
@@ -35,11 +41,9 @@ export function networkStats(db: Db, heartbeatIntervalMs: number): () => Promise
   };
 }
 
-async function compute(db: Db, heartbeatIntervalMs: number): Promise<NetworkStats> {
+async function compute(db: Db, dispatch: DispatchSettings): Promise<NetworkStats> {
   const now = new Date();
-  // Online: heartbeat within three intervals, and taking jobs (not paused or stopping).
-  const fresh = new Date(now.getTime() - 3 * heartbeatIntervalMs);
-  const runners = await db.runner.findMany({ where: { lastHeartbeatAt: { gte: fresh }, state: { in: ['idle', 'busy'] } }, select: { loadedModels: true } });
+  const runners = await servingRunners(db, dispatch);
   const [day] = await db.$queryRaw<Array<{ jobs: bigint; tokens: bigint | null; ttft: number | null; warm: bigint; last_minute_tokens: bigint | null }>>`
     SELECT count(*) AS jobs,
            sum(completion_tokens) AS tokens,

@@ -7,10 +7,10 @@
 import { Router, type Response } from 'express';
 import { randomInt } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { canonicalize, findModel, newJobId, type CatalogModel, type StreamChunk } from '@trd/protocol';
+import { canonicalize, newJobId, type CatalogModel, type StreamChunk } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
-import { acceptJob, waitForWorkflow, type JobRequest } from './accept-job.js';
+import { acceptJob, catalogModel, checkJobSize, waitForWorkflow, type JobRequest } from './accept-job.js';
 import { ApiError, errorBody } from './errors.js';
 import type { JobStreams } from './job-streams.js';
 import { ChatCompletionBody, CompletionBody } from './schemas.js';
@@ -41,12 +41,6 @@ export function openAiRouter(deps: Deps): Router {
   return router;
 }
 
-function catalogModel(key: string): CatalogModel {
-  const model = findModel(key);
-  if (!model) throw new ApiError(404, 'model_not_found', `The model \`${key}\` does not exist (GET /v1/models lists them)`, 'model');
-  return model;
-}
-
 function textOf(content: string | Array<{ type: 'text'; text: string }>): string {
   return typeof content === 'string' ? content : content.map((p) => p.text).join('');
 }
@@ -65,11 +59,7 @@ interface Sampling {
 
 async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat' }): Promise<void> {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? (kind === 'text' ? 16 : model.maxOutputTokens);
-  if (maxTokens > model.maxOutputTokens) throw new ApiError(400, 'invalid_request', `max_tokens: at most ${model.maxOutputTokens} for ${model.key}`, 'max_tokens');
-  const promptBytes = Buffer.byteLength(input.prompt, 'utf8');
-  if (promptBytes > deps.settings.maxPromptBytes) {
-    throw new ApiError(413, 'prompt_too_large', `the prompt is ${promptBytes} bytes; the limit is ${deps.settings.maxPromptBytes}`, kind === 'chat' ? 'messages' : 'prompt');
-  }
+  checkJobSize(model, maxTokens, input.prompt, kind === 'chat' ? 'messages' : 'prompt', deps.settings.maxPromptBytes);
   const request: JobRequest = {
     customerId: res.locals.customerId as string,
     apiKeyId: res.locals.apiKeyId as string,

@@ -7,6 +7,7 @@
 import { Router, type RequestHandler } from 'express';
 import { randomUUID } from 'node:crypto';
 import { reputationScore, runnerStats } from '../dispatch/eligible.js';
+import { heardFromLately, type DispatchSettings } from '../dispatch/settings.js';
 import { runnerAccount } from '../economy/ledger.js';
 import type { Db } from '../platform/db.js';
 import { findApiKey } from './api-keys.js';
@@ -37,7 +38,7 @@ export function requireOwnerSession(db: Db): RequestHandler {
 }
 
 /** Everything the dashboard shows, in one object (the SSE stream sends it again when it changes). */
-export async function ownerOverview(db: Db, customerId: string, heartbeatIntervalMs: number) {
+export async function ownerOverview(db: Db, customerId: string, dispatch: DispatchSettings) {
   const now = Date.now();
   const midnight = new Date(now);
   midnight.setUTCHours(0, 0, 0, 0);
@@ -66,7 +67,7 @@ export async function ownerOverview(db: Db, customerId: string, heartbeatInterva
     today: { since: midnight.toISOString(), jobs: todayJobs, earned_microcredits: Number(today._sum.amount ?? 0n) },
     runners: runners.map((r) => {
       const s = stats.get(r.id)!;
-      const online = r.lastHeartbeatAt !== null && now - r.lastHeartbeatAt.getTime() < 3 * heartbeatIntervalMs && r.state !== 'stopping';
+      const online = heardFromLately(r.lastHeartbeatAt, dispatch, now) && r.state !== 'stopping';
       return {
         id: r.id,
         online,
@@ -98,7 +99,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
   const { db, settings } = deps;
   const router = Router();
   const requireSession = requireOwnerSession(db);
-  const overview = (customerId: string) => ownerOverview(db, customerId, settings.dispatch.runnerHeartbeatIntervalMs);
+  const overview = (customerId: string) => ownerOverview(db, customerId, settings.dispatch);
 
   router.post('/v1/owner/session', async (req, res) => {
     const body = SignInBody.parse(req.body ?? {});
