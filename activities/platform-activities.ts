@@ -1,21 +1,12 @@
 /**
- * The orchestrator's trusted activities: signing receipts and writing job
- * outcomes. Built over their dependencies in orchestrator/worker.ts. Every
+ * The orchestrator's trusted activities that write job outcomes (receipts
+ * are signed in receipt-activities.ts). Built over their dependencies in orchestrator/worker.ts. Every
  * write is idempotent, since Temporal may run an activity more than once.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { sha256Hex, signReceipt, type InferenceResult, type SignedReceipt } from '@trd/protocol';
+import { cidOfBytes, receiptDocumentBytes, type InferenceResult, type SignedReceipt } from '@trd/protocol';
 import { jobSettlement, postTransaction } from '../economy/ledger.js';
 import type { Db } from '../platform/db.js';
-import type { SigningKey } from '../platform/signing-key.js';
-
-export interface ReceiptRequest {
-  jobId: string;
-  promptSha256: string;
-  result: InferenceResult;
-  /** From the workflow's clock, so a retried signing yields the same bytes. */
-  issuedAt: string;
-}
 
 /** What a job costs and who earns it, as the workflow computed it (economy/billing.ts). */
 export interface JobBilling {
@@ -60,40 +51,12 @@ export interface JobFailure {
 }
 
 export const PlatformErrors = {
-  InvalidReceipt: 'InvalidReceipt',
   UnknownJob: 'UnknownJob',
 } as const;
 
-export function createPlatformActivities(deps: { db: Db; signingKey: SigningKey }) {
-  const { db, signingKey } = deps;
+export function createPlatformActivities(deps: { db: Db }) {
+  const { db } = deps;
   return {
-    async signReceipt(req: ReceiptRequest): Promise<SignedReceipt> {
-      const r = req.result;
-      const durationMs = Date.parse(r.finishedAt) - Date.parse(r.startedAt);
-      try {
-        return await signReceipt(
-          {
-            job_id: req.jobId,
-            worker_id: r.workerId,
-            model: r.model,
-            model_sha256: r.modelSha256,
-            prompt_sha256: req.promptSha256,
-            // Hashed here, on the trusted side, from the text the customer will get.
-            output_sha256: await sha256Hex(r.text),
-            prompt_tokens: r.promptTokens,
-            completion_tokens: r.completionTokens,
-            started_at: r.startedAt,
-            finished_at: r.finishedAt,
-            duration_ms: durationMs,
-            issued_at: req.issuedAt,
-          },
-          signingKey.secretKey,
-        );
-      } catch (err) {
-        throw ApplicationFailure.nonRetryable((err as Error).message, PlatformErrors.InvalidReceipt);
-      }
-    },
-
     async recordJobSucceeded(s: JobSuccess): Promise<void> {
       const r = s.result;
       await db.$transaction(async (tx) => {
@@ -118,9 +81,10 @@ export function createPlatformActivities(deps: { db: Db; signingKey: SigningKey 
         if (updated.count === 0 && !(await tx.job.findUnique({ where: { id: s.jobId }, select: { id: true } }))) {
           throw ApplicationFailure.nonRetryable(`job ${s.jobId} does not exist`, PlatformErrors.UnknownJob);
         }
+        // A session's receipt was written with its place in the chain; a job's own receipt is written here.
         await tx.receipt.upsert({
           where: { jobId: s.jobId },
-          create: { jobId: s.jobId, kid: s.receipt.envelope.kid, document: s.receipt as object },
+          create: { jobId: s.jobId, kid: s.receipt.envelope.kid, document: s.receipt as object, cid: await cidOfBytes(receiptDocumentBytes(s.receipt)) },
           update: {},
         });
         if (s.billing && s.customerId) await postTransaction(tx, jobSettlement(s.jobId, s.customerId, s.billing));

@@ -16,6 +16,7 @@ import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
 import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
+import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
 import type { JobLimits } from '../workflows/inference-job.js';
 import { createDatabase } from './postgres.js';
 import { freePort } from './ports.js';
@@ -29,6 +30,7 @@ export interface LocalPlatform {
   namespace: string;
   databaseUrl: string;
   temporalAddress: string;
+  /** The key receipts are signed with now; rotateSigningKey() replaces it. */
   signingKey: SigningKey;
   apiKey: string;
   settings: GatewaySettings;
@@ -51,6 +53,8 @@ export interface LocalPlatform {
   /** Stops the orchestrator (with `orchestrator: 'process'`, by this signal: SIGKILL is a crash). */
   stopOrchestrator(signal?: NodeJS.Signals): Promise<void>;
   startOrchestrator(): Promise<void>;
+  /** Restarts the orchestrator with a new receipt-signing key, and returns it. */
+  rotateSigningKey(): Promise<SigningKey>;
   /** Stops the gateway (with `gateway: 'process'`, by this signal); it comes back on the same port. */
   stopGateway(signal?: NodeJS.Signals): Promise<void>;
   startGateway(): Promise<void>;
@@ -68,6 +72,7 @@ export async function startPlatform(
     orchestrator?: 'in-process' | 'process';
     /** 'process' runs the gateway as its own `gateway/main.ts` process. */
     gateway?: 'in-process' | 'process';
+    receipts?: { pin?: Partial<ReceiptSettings['pin']>; chain?: Partial<ReceiptSettings['chain']>; lighthouseApiKey?: string; lighthouseUrl?: string };
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -76,8 +81,15 @@ export async function startPlatform(
   await createDatabase(services.pgAdminUrl, dbName, TEMPLATE_DB);
   const databaseUrl = `${services.pgUrlPrefix}${dbName}`;
   const db = createDb(databaseUrl);
-  const signingKeyPem = generateSigningKeyPem();
-  const signingKey = await signingKeyFromPem(signingKeyPem);
+  let signingKeyPem = generateSigningKeyPem();
+  let signingKey = await signingKeyFromPem(signingKeyPem);
+  const baseReceipts = receiptSettings({});
+  const receipts: ReceiptSettings = {
+    lighthouseApiKey: opts.receipts?.lighthouseApiKey ?? null,
+    lighthouseUrl: opts.receipts?.lighthouseUrl ?? null,
+    pin: { ...baseReceipts.pin, ...opts.receipts?.pin },
+    chain: { ...baseReceipts.chain, ...opts.receipts?.chain },
+  };
 
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace });
@@ -100,6 +112,7 @@ export async function startPlatform(
           TRD_RECEIPT_SIGNING_KEY: signingKeyPem,
           TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
           TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
+          ...receiptSettingsEnv(receipts),
           CHECKPOINT_DISABLE: '1',
         },
         echo: opts.echo,
@@ -115,6 +128,7 @@ export async function startPlatform(
       dispatch: settings.dispatch,
       db,
       signingKey,
+      receipts,
       workflowBundlePath: services.workflowBundlePath,
     });
     const running = worker.run();
@@ -154,12 +168,21 @@ export async function startPlatform(
     namespace,
     databaseUrl,
     temporalAddress,
-    signingKey,
+    get signingKey() {
+      return signingKey;
+    },
     apiKey: await newApiKey(),
     settings,
     newApiKey,
     stopOrchestrator: orchestrator.stop,
     startOrchestrator: orchestrator.start,
+    async rotateSigningKey() {
+      await orchestrator.stop();
+      signingKeyPem = generateSigningKeyPem();
+      signingKey = await signingKeyFromPem(signingKeyPem);
+      await orchestrator.start();
+      return signingKey;
+    },
     stopGateway: gateway.stop,
     startGateway: gateway.start,
     async startRunner(o = {}) {
@@ -234,5 +257,6 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_ADMISSION_WAIT_MS: String(settings.admissionWaitMs),
     TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
+    ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
   };
 }

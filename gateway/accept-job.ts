@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { ORCHESTRATOR_QUEUE, findModel, newJobId, workflowIdForJob, type CatalogModel, type InferenceTask, type TrustTier } from '@trd/protocol';
+import { ORCHESTRATOR_QUEUE, SESSION_ID_PATTERN, findModel, newJobId, workflowIdForJob, type CatalogModel, type InferenceTask, type TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
@@ -21,7 +21,24 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   /** The key that sent it: its rate limit applies, and the job records it. */
   apiKeyId?: string;
   minTier: TrustTier;
+  /** The session whose receipt chain the job's receipt joins. */
+  sessionId?: string;
 };
+
+/**
+ * A session belongs to the customer who first used its id; another
+ * customer's job cannot join (or read the certificate of) that chain.
+ */
+export async function claimSession(db: Db, sessionId: string, customerId: string, param: string): Promise<void> {
+  if (!SESSION_ID_PATTERN.test(sessionId)) {
+    throw new ApiError(400, 'invalid_request', `${param}: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128`, param);
+  }
+  await db.jobSession.createMany({ data: [{ id: sessionId, customerId }], skipDuplicates: true });
+  const session = await db.jobSession.findUnique({ where: { id: sessionId }, select: { customerId: true } });
+  if (session?.customerId !== customerId) {
+    throw new ApiError(409, 'session_taken', `${param}: session "${sessionId}" belongs to another account; choose another id`, param);
+  }
+}
 
 /** The catalog model a request names, or a 404 that says where the list is. */
 export function catalogModel(key: string): CatalogModel {
@@ -43,6 +60,7 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
   const jobId = r.jobId ?? newJobId();
   const acceptedAt = new Date();
   const promptSha256 = createHash('sha256').update(r.prompt).digest('hex');
+  if (r.sessionId) await claimSession(db, r.sessionId, r.customerId, 'session_id');
   const reserved = reservationMicrocredits(r.maxTokens, model.creditsPerHour, settings.reservation);
   const admission = { customerId: r.customerId, apiKeyId: r.apiKeyId, reserveMicrocredits: reserved, now: acceptedAt };
   const record = (tx: Parameters<Parameters<typeof admitAndRecord>[2]>[0]) =>
@@ -60,6 +78,7 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
         status: 'queued',
         acceptedAt,
         reservedMicrocredits: reserved,
+        sessionId: r.sessionId,
       },
     });
   await admitAndRecord(db, admission, record, settings.admissionWaitMs);
@@ -81,6 +100,7 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
     ...(r.topP !== undefined ? { topP: r.topP } : {}),
     ...(r.stop?.length ? { stop: r.stop } : {}),
     ...(r.streamToken ? { streamToken: r.streamToken } : {}),
+    ...(r.sessionId ? { sessionId: r.sessionId } : {}),
   };
   const handle = client.workflow.getHandle(workflowIdForJob(jobId));
   try {

@@ -20,6 +20,8 @@ import { orgRouter } from './org.js';
 import { ownerRouter } from './owner.js';
 import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
+import { ipfsRouter } from './ipfs.js';
+import { publicSessionsRouter, sessionCertificateRouter } from './sessions.js';
 import type { GatewaySettings } from './settings.js';
 
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
@@ -65,6 +67,8 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   app.use('/dashboard/dist', express.static(`${DASHBOARD_WEB}dist`, { fallthrough: false }));
   app.use(ownerRouter(deps));
   app.use(receiptsRouter(deps.db));
+  app.use(publicSessionsRouter(deps.db));
+  app.use(ipfsRouter(deps.db));
   app.get('/v1/models', async (_req, res) => {
     // Warm capacity: a runner taking jobs has the model loaded.
     const warm = new Set((await servingRunners(deps.db, deps.settings.dispatch)).flatMap((r) => r.loadedModels));
@@ -92,6 +96,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   app.use(jobsRouter(deps));
   app.use(openAiRouter({ ...deps, streams }));
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, requireApiKey: requireApiKey(deps.db) }));
+  app.use(sessionCertificateRouter({ db: deps.db, publicUrl: deps.settings.publicUrl, requireApiKey: requireApiKey(deps.db) }));
   app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
   app.use((req, _res) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}`);

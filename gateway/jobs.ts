@@ -43,6 +43,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       temperature: body.temperature,
       seed: body.seed,
       minTier: body.min_tier,
+      sessionId: body.session_id,
     });
     // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.
     if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds * 1000);
@@ -178,5 +179,7 @@ function jobView(job: Job & { receipt: Receipt | null }, live: Live | null) {
     finished_at: job.finishedAt?.toISOString() ?? null,
     receipt: (job.receipt?.document as unknown as SignedReceipt | undefined) ?? null,
     receipt_url: job.receipt ? `/v1/jobs/${job.id}/receipt` : null,
+    receipt_cid: job.receipt?.cid ?? null,
+    session_id: job.sessionId,
   };
 }

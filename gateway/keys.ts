@@ -1,18 +1,19 @@
 /** Publishes the receipt-verification keys: anyone can check a receipt with these and nothing else. */
 import { Router } from 'express';
 import type { Db } from '../platform/db.js';
+import { publishedKey } from '../receipts/chain-document.js';
 import { ApiError } from './errors.js';
 
 export function keysRouter(db: Db): Router {
   const router = Router();
 
+  // Receipts issued in [valid_from, valid_until) are the key's; valid_until null is the key in use.
   router.get('/keys', async (_req, res) => {
     const keys = await db.signingKey.findMany({ orderBy: { createdAt: 'asc' } });
-    res.json({
+    res.set('access-control-allow-origin', '*').json({
       keys: keys.map((k) => ({
-        kid: k.kid,
+        ...publishedKey(k),
         alg: 'Ed25519',
-        public_key_pem: k.publicKeyPem,
         url: `/keys/${k.kid}.public.pem`,
         created_at: k.createdAt.toISOString(),
       })),
@@ -24,7 +25,7 @@ export function keysRouter(db: Db): Router {
     if (!match) throw new ApiError(404, 'key_not_found', 'key files are named <kid>.public.pem (GET /keys lists them)');
     const key = await db.signingKey.findUnique({ where: { kid: match[1] } });
     if (!key) throw new ApiError(404, 'key_not_found', `no key ${match[1]}`);
-    res.type('application/x-pem-file').send(key.publicKeyPem);
+    res.set('access-control-allow-origin', '*').type('application/x-pem-file').send(key.publicKeyPem);
   });
 
   return router;

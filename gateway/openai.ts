@@ -18,6 +18,9 @@ import type { GatewaySettings } from './settings.js';
 
 type Deps = { db: Db; temporal: Client; settings: GatewaySettings; streams: JobStreams };
 type Kind = 'chat' | 'text';
+
+/** OpenAI's request bodies have no field for a session; every OpenAI client can add a header. */
+export const SESSION_HEADER = 'X-TRD-Session-Id';
 type FinishedJob = Job & { receipt: Receipt | null };
 
 export function openAiRouter(deps: Deps): Router {
@@ -28,14 +31,14 @@ export function openAiRouter(deps: Deps): Router {
     const model = catalogModel(body.model);
     // Canonical JSON: the receipt's prompt hash is over exactly these bytes.
     const prompt = canonicalize(body.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: textOf(m.content) })));
-    await serve(deps, res, 'chat', model, body, { prompt, promptFormat: 'chat' });
+    await serve(deps, res, 'chat', model, body, { prompt, promptFormat: 'chat', sessionId: req.get(SESSION_HEADER) });
   });
 
   router.post('/v1/completions', async (req, res) => {
     const body = CompletionBody.parse(req.body ?? {});
     const model = catalogModel(body.model);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
-    await serve(deps, res, 'text', model, body, { prompt });
+    await serve(deps, res, 'text', model, body, { prompt, sessionId: req.get(SESSION_HEADER) });
   });
 
   return router;
@@ -57,7 +60,7 @@ interface Sampling {
   min_tier: JobRequest['minTier'];
 }
 
-async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat' }): Promise<void> {
+async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string }): Promise<void> {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? (kind === 'text' ? 16 : model.maxOutputTokens);
   checkJobSize(model, maxTokens, input.prompt, kind === 'chat' ? 'messages' : 'prompt', deps.settings.maxPromptBytes);
   const request: JobRequest = {

@@ -14,6 +14,8 @@ export const CreateJobBody = z
     seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
     /** Only runners of this trust tier or above may run the job. */
     min_tier: TrustTier.default('probation'),
+    /** The session whose receipt chain the job's receipt joins (checked in accept-job.ts). */
+    session_id: z.string().min(1).max(128).optional(),
   })
   .strict();
 export type CreateJobBody = z.infer<typeof CreateJobBody>;

@@ -20,6 +20,8 @@ export interface GatewaySettings {
   admissionWaitMs: number;
   /** The owner dashboard: how long a sign-in lasts, and how often its live view looks for changes. */
   dashboard: { sessionTtlMs: number; pushIntervalMs: number };
+  /** The address customers reach the gateway at (certificate QR codes link there); by default, the request's own host. */
+  publicUrl: string | null;
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -51,6 +53,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       sessionTtlMs: envInt(env, 'TRD_DASHBOARD_SESSION_TTL_MS', 7 * 24 * 3600_000, { min: 1000 }),
       pushIntervalMs: envInt(env, 'TRD_DASHBOARD_PUSH_MS', 2000, { min: 50 }),
     },
+    publicUrl: env.TRD_PUBLIC_URL || null,
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),

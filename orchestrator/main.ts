@@ -5,6 +5,7 @@ import { dispatchSettings } from '../dispatch/settings.js';
 import { createDb } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { loadSigningKey } from '../platform/signing-key.js';
+import { receiptSettings } from '../receipts/settings.js';
 import { temporalSettings } from '../platform/temporal.js';
 import { createOrchestratorWorker } from './worker.js';
 
@@ -21,6 +22,7 @@ const worker = await createOrchestratorWorker({
   dispatch: dispatchSettings(env),
   db,
   signingKey,
+  receipts: receiptSettings(env),
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
 });
 console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, receipts signed by ${signingKey.kid}`);

@@ -1,6 +1,6 @@
 /**
  * The orchestrator process: hosts the workflows and the trusted activities
- * (database, receipt signing, routing advice) on the `orchestrator` queue.
+ * (database, receipt signing and pinning, routing advice) on the `orchestrator` queue.
  */
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
 import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
+import { createReceiptActivities } from '../activities/receipt-activities.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
+import type { ReceiptSettings } from '../receipts/settings.js';
 import type { SigningKey } from '../platform/signing-key.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -22,20 +24,34 @@ export interface OrchestratorDeps {
   dispatch: DispatchSettings;
   db: Db;
   signingKey: SigningKey;
+  receipts: ReceiptSettings;
   /** A prebuilt bundle (production); otherwise workflows are bundled from source at start. */
   workflowBundlePath?: string;
 }
 
-export async function registerSigningKey(db: Db, key: SigningKey): Promise<void> {
-  await db.signingKey.upsert({
-    where: { kid: key.kid },
-    create: { kid: key.kid, publicKeyPem: key.publicKeyPem },
-    update: {},
+/**
+ * Publishes the key's public half and makes it the one in use: a new key
+ * retires the one before it (its receipts keep verifying; its validity period
+ * ends now). A retired key never signs again. Returns when the key's validity
+ * began. One key at a time: orchestrators running side by side share it.
+ */
+export async function registerSigningKey(db: Db, key: SigningKey): Promise<Date> {
+  return db.$transaction(async (tx) => {
+    const now = new Date();
+    const existing = await tx.signingKey.findUnique({ where: { kid: key.kid } });
+    if (existing?.retiredAt) {
+      throw new Error(
+        `receipt signing key ${key.kid} was retired at ${existing.retiredAt.toISOString()} and never signs again; make a new one with \`openssl genpkey -algorithm ed25519\``,
+      );
+    }
+    const current = existing ?? (await tx.signingKey.create({ data: { kid: key.kid, publicKeyPem: key.publicKeyPem, createdAt: now } }));
+    await tx.signingKey.updateMany({ where: { kid: { not: key.kid }, retiredAt: null }, data: { retiredAt: now } });
+    return current.createdAt;
   });
 }
 
 export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<Worker> {
-  await registerSigningKey(deps.db, deps.signingKey);
+  const keyValidFrom = await registerSigningKey(deps.db, deps.signingKey);
   const workflowSource: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: WORKFLOWS_PATH };
@@ -45,7 +61,8 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     taskQueue: ORCHESTRATOR_QUEUE,
     ...workflowSource,
     activities: {
-      ...createPlatformActivities({ db: deps.db, signingKey: deps.signingKey }),
+      ...createPlatformActivities({ db: deps.db }),
+      ...createReceiptActivities({ db: deps.db, signingKey: deps.signingKey, keyValidFrom, client: deps.client, settings: deps.receipts }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch }),
     },
   });

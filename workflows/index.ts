@@ -1,1 +1,3 @@
 export { inferenceJob } from './inference-job.js';
+export { receiptChain } from './receipt-chain.js';
+export { pinReceipt } from './pin-receipt.js';

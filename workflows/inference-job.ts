@@ -78,6 +78,8 @@ export interface JobInput {
   stop?: string[];
   /** The runner pushes text to the gateway with it, as it is generated (a streaming request). */
   streamToken?: string;
+  /** The session whose receipt chain this job's receipt joins (workflows/receipt-chain.ts). */
+  sessionId?: string;
 }
 
 export type JobOutcome =

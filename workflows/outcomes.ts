@@ -3,18 +3,17 @@ import type { InferenceResult, SignedReceipt } from '@trd/protocol';
 import type { JobBilling } from '../activities/platform-activities.js';
 import { rootMessage } from './failures.js';
 import type { JobInput, JobOutcome } from './inference-job.js';
-import { platform } from './platform.js';
+import { platform, receipts } from './platform.js';
 
 /** `billing` is absent only for jobs accepted before billing (inferenceJobV1). */
 export async function recordSuccess(input: JobInput, result: InferenceResult, billing?: JobBilling): Promise<JobOutcome> {
   let receipt: SignedReceipt;
   try {
-    receipt = await platform.signReceipt({
-      jobId: input.jobId,
-      promptSha256: input.promptSha256,
-      result,
-      issuedAt: new Date().toISOString(),
-    });
+    const request = { jobId: input.jobId, promptSha256: input.promptSha256, result, issuedAt: new Date().toISOString() };
+    // Only jobs accepted with a session (none before chains existed) take this path, so older histories replay unchanged.
+    receipt = input.sessionId
+      ? (await receipts.appendToChain({ ...request, sessionId: input.sessionId })).receipt
+      : await receipts.signReceipt(request);
   } catch (err) {
     return fail(input.jobId, `receipt could not be signed: ${rootMessage(err)}`);
   }

@@ -2,6 +2,8 @@ export * from './canonical-json.js';
 export * from './encoding.js';
 export * from './keys.js';
 export * from './receipt.js';
+export * from './cid.js';
+export * from './chain.js';
 export * from './queues.js';
 export * from './ids.js';
 export * from './inference.js';

@@ -3,16 +3,31 @@
  * RFC 8785 canonical JSON of the envelope; the document that travels is
  * `{ envelope, signature }` with the signature in standard base64, so
  * `openssl pkeyutl -verify -rawin` can check it from the shell.
+ *
+ * Version 1 is a job's receipt on its own. Version 2 adds the job's place in
+ * its session's chain (protocol/chain.ts): `session_id`, `seq` (from 0) and
+ * `prev`, the CID of the session's previous receipt (null for seq 0).
  */
 import * as ed from '@noble/ed25519';
 import { canonicalBytes } from './canonical-json.js';
-import { ISO_UTC_MS, SHA256_HEX } from './encoding.js';
+import { RECEIPT_CID_PATTERN } from './cid.js';
+import { ISO_UTC_MS, SHA256_HEX, fromHex, toHex } from './encoding.js';
 import { keyIdFor } from './keys.js';
 
 export const RECEIPT_VERSION = 1 as const;
+export const CHAINED_RECEIPT_VERSION = 2 as const;
 
-export interface ReceiptEnvelope {
-  v: typeof RECEIPT_VERSION;
+/** What a customer may name a session: safe in URLs, workflow ids and file names. */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export interface ChainLink {
+  session_id: string;
+  seq: number;
+  prev: string | null;
+}
+
+export interface ReceiptEnvelope extends Partial<ChainLink> {
+  v: typeof RECEIPT_VERSION | typeof CHAINED_RECEIPT_VERSION;
   kid: string;
   job_id: string;
   worker_id: string;
@@ -40,14 +55,24 @@ const SHA256_FIELDS = ['model_sha256', 'prompt_sha256', 'output_sha256'] as cons
 const STRING_FIELDS = ['kid', 'job_id', 'worker_id', 'model'] as const;
 const COUNT_FIELDS = ['prompt_tokens', 'completion_tokens', 'duration_ms'] as const;
 const TIME_FIELDS = ['started_at', 'finished_at', 'issued_at'] as const;
+const CHAIN_FIELDS = ['session_id', 'seq', 'prev'] as const;
 const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS]);
+const CHAINED_ENVELOPE_FIELDS = new Set<string>([...ENVELOPE_FIELDS, ...CHAIN_FIELDS]);
 
 /** Returns what is wrong with a parsed envelope, or null when its shape is valid. */
 export function envelopeProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'envelope is not an object';
   const e = value as Record<string, unknown>;
-  if (e.v !== RECEIPT_VERSION) return `unsupported receipt version ${JSON.stringify(e.v)}`;
-  for (const k of Object.keys(e)) if (!ENVELOPE_FIELDS.has(k)) return `unknown field "${k}"`;
+  if (e.v !== RECEIPT_VERSION && e.v !== CHAINED_RECEIPT_VERSION) return `unsupported receipt version ${JSON.stringify(e.v)}`;
+  const known = e.v === RECEIPT_VERSION ? ENVELOPE_FIELDS : CHAINED_ENVELOPE_FIELDS;
+  for (const k of Object.keys(e)) if (!known.has(k)) return `unknown field "${k}"`;
+  if (e.v === CHAINED_RECEIPT_VERSION) {
+    if (typeof e.session_id !== 'string' || !SESSION_ID_PATTERN.test(e.session_id)) return '"session_id" must be a session id (letters, digits, ".", "_", "-"; up to 128)';
+    if (!Number.isSafeInteger(e.seq) || (e.seq as number) < 0) return '"seq" must be a non-negative integer';
+    if (e.seq === 0 ? e.prev !== null : typeof e.prev !== 'string' || !RECEIPT_CID_PATTERN.test(e.prev)) {
+      return e.seq === 0 ? '"prev" must be null for the first receipt of a session' : '"prev" must be the CID of the previous receipt (bafkrei…)';
+    }
+  }
   for (const k of STRING_FIELDS) if (typeof e[k] !== 'string' || e[k] === '') return `"${k}" must be a non-empty string`;
   for (const k of SHA256_FIELDS) {
     if (typeof e[k] !== 'string' || !SHA256_HEX.test(e[k] as string)) return `"${k}" must be 64 lowercase hex digits`;
@@ -65,12 +90,14 @@ export function receiptSigningBytes(envelope: ReceiptEnvelope): Uint8Array {
   return canonicalBytes(envelope);
 }
 
+/** A receipt with chain fields is a version 2 receipt; without, version 1. */
 export async function signReceipt(
   fields: Omit<ReceiptEnvelope, 'v' | 'kid'>,
   secretKey: Uint8Array,
 ): Promise<SignedReceipt> {
   const kid = await keyIdFor(await ed.getPublicKeyAsync(secretKey));
-  const envelope: ReceiptEnvelope = { v: RECEIPT_VERSION, kid, ...fields };
+  const v = fields.session_id === undefined ? RECEIPT_VERSION : CHAINED_RECEIPT_VERSION;
+  const envelope: ReceiptEnvelope = { v, kid, ...fields };
   const problem = envelopeProblem(envelope);
   if (problem) throw new Error(`refusing to sign an invalid receipt: ${problem}`);
   const signature = await ed.signAsync(receiptSigningBytes(envelope), secretKey);
@@ -82,13 +109,24 @@ export async function signReceipt(
  * `kid` names. Never throws: an auditor gets a reason, not a stack trace.
  */
 export async function verifyReceipt(doc: unknown, publicKey: Uint8Array): Promise<ReceiptCheck> {
-  if (typeof doc !== 'object' || doc === null) return { ok: false, reason: 'receipt is not a JSON object' };
+  const parsed = parseReceipt(doc);
+  if (!parsed.ok) return parsed;
+  const expectedKid = await keyIdFor(publicKey);
+  if (parsed.envelope.kid !== expectedKid) return { ok: false, reason: `receipt names key ${parsed.envelope.kid}, but the key given is ${expectedKid}` };
+  const valid = await ed25519Verify(parsed.signature, receiptSigningBytes(parsed.envelope), publicKey);
+  return valid ? { ok: true, kid: parsed.envelope.kid } : { ok: false, reason: 'signature does not match the receipt contents' };
+}
+
+export type ParsedReceipt = { ok: true; envelope: ReceiptEnvelope; signature: Uint8Array } | { ok: false; reason: string };
+
+/** The shape checks of a receipt document, before any key is involved. */
+export function parseReceipt(doc: unknown): ParsedReceipt {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { ok: false, reason: 'receipt is not a JSON object' };
   const { envelope, signature, ...rest } = doc as Record<string, unknown>;
   const extra = Object.keys(rest);
   if (extra.length) return { ok: false, reason: `unknown field "${extra[0]}" beside envelope and signature` };
   const problem = envelopeProblem(envelope);
   if (problem) return { ok: false, reason: problem };
-  const env = envelope as ReceiptEnvelope;
   if (typeof signature !== 'string') return { ok: false, reason: '"signature" must be a base64 string' };
   let sig: Uint8Array;
   try {
@@ -97,10 +135,43 @@ export async function verifyReceipt(doc: unknown, publicKey: Uint8Array): Promis
     return { ok: false, reason: '"signature" is not valid base64' };
   }
   if (sig.length !== 64) return { ok: false, reason: `signature has ${sig.length} bytes, an Ed25519 signature has 64` };
-  const expectedKid = await keyIdFor(publicKey);
-  if (env.kid !== expectedKid) return { ok: false, reason: `receipt names key ${env.kid}, but the key given is ${expectedKid}` };
-  const valid = await ed.verifyAsync(sig, receiptSigningBytes(env), publicKey, { zip215: false });
-  return valid ? { ok: true, kid: env.kid } : { ok: false, reason: 'signature does not match the receipt contents' };
+  return { ok: true, envelope: envelope as ReceiptEnvelope, signature: sig };
+}
+
+// RFC 8032 test vector 1's public key: a valid point any Ed25519 implementation imports.
+const PROBE_KEY = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+let webCryptoEd25519: Promise<boolean> | null = null;
+const importedKeys = new Map<string, Promise<CryptoKey | null>>();
+
+function hasWebCryptoEd25519(): Promise<boolean> {
+  webCryptoEd25519 ??= (async () => {
+    try {
+      await globalThis.crypto.subtle.importKey('raw', fromHex(PROBE_KEY) as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify']);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return webCryptoEd25519;
+}
+
+/**
+ * Strict RFC 8032 verification: WebCrypto's Ed25519 where the runtime has it
+ * (native code; a 10,000-receipt chain needs it in the browser),
+ * @noble/ed25519 where it does not.
+ */
+export async function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean> {
+  if (!(await hasWebCryptoEd25519())) return ed.verifyAsync(signature, message, publicKey, { zip215: false });
+  const id = toHex(publicKey);
+  let key = importedKeys.get(id);
+  if (!key) {
+    // A key that is not a valid point cannot verify anything.
+    key = globalThis.crypto.subtle.importKey('raw', publicKey as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify']).catch(() => null);
+    importedKeys.set(id, key);
+  }
+  const cryptoKey = await key;
+  if (!cryptoKey) return false;
+  return globalThis.crypto.subtle.verify({ name: 'Ed25519' }, cryptoKey, signature as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>);
 }
 
 function bytesToBase64(bytes: Uint8Array): string {

@@ -48,6 +48,7 @@ export async function startStack(
     orchestrator?: 'in-process' | 'process';
     gateway?: 'in-process' | 'process';
     services?: Partial<ServiceEndpoints>;
+    receipts?: Parameters<typeof startPlatform>[1]['receipts'];
   } = {},
 ): Promise<TestStack> {
   quietTemporalLogs();
@@ -57,6 +58,7 @@ export async function startStack(
     settings: { ...opts.settings, dispatch: { runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS, ...opts.settings?.dispatch } },
     orchestrator: opts.orchestrator,
     gateway: opts.gateway,
+    receipts: opts.receipts,
     echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,
   });
 }

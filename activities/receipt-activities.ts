@@ -1,0 +1,209 @@
+/**
+ * Receipts: signing (alone or as a session's next link), the content store,
+ * and pinning. Built over their dependencies in orchestrator/worker.ts; the
+ * signing key never leaves this process. Every write is idempotent: a job has
+ * one receipt, a CID names one block, a session place holds one receipt.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  ORCHESTRATOR_QUEUE,
+  sha256Hex,
+  signReceipt,
+  type InferenceResult,
+  type ReceiptEnvelope,
+  type SignedReceipt,
+} from '@trd/protocol';
+import { getBlock, putReceiptBlock } from '../receipts/content-store.js';
+import { CidMismatchError, pinToLighthouse } from '../receipts/lighthouse.js';
+import type { ReceiptSettings } from '../receipts/settings.js';
+import type { Db } from '../platform/db.js';
+import type { SigningKey } from '../platform/signing-key.js';
+import { appendReceiptUpdate, chainWorkflowId, type ChainInput } from '../workflows/receipt-chain.js';
+import { pinWorkflowId, type PinInput } from '../workflows/pin-receipt.js';
+
+export interface ReceiptRequest {
+  jobId: string;
+  promptSha256: string;
+  result: InferenceResult;
+  /** From the workflow's clock, so a retried signing yields the same bytes. */
+  issuedAt: string;
+}
+
+export type ReceiptFields = Omit<ReceiptEnvelope, 'v' | 'kid' | 'session_id' | 'seq' | 'prev'>;
+
+export interface ChainedReceipt {
+  receipt: SignedReceipt;
+  cid: string;
+  seq: number;
+}
+
+export interface ChainState {
+  /** The seq the next receipt gets. */
+  next: number;
+  head: string | null;
+}
+
+export interface ChainLinkRequest {
+  sessionId: string;
+  seq: number;
+  prev: string | null;
+  fields: ReceiptFields;
+}
+
+export interface LighthouseOutcome {
+  pinned: boolean;
+  providerCid?: string;
+  detail: string;
+}
+
+export const ReceiptErrors = {
+  InvalidReceipt: 'InvalidReceipt',
+  ChainConflict: 'ChainConflict',
+  CidMismatch: 'CidMismatch',
+} as const;
+
+export interface ReceiptDeps {
+  db: Db;
+  signingKey: SigningKey;
+  /** When the key was registered: no receipt it signs is dated earlier (see registerSigningKey). */
+  keyValidFrom: Date;
+  client: Client;
+  settings: ReceiptSettings;
+}
+
+export function createReceiptActivities(deps: ReceiptDeps) {
+  const { db, signingKey, client, settings } = deps;
+
+  async function fieldsFor(req: ReceiptRequest): Promise<ReceiptFields> {
+    const r = req.result;
+    // A job whose signing was scheduled before a key rotation and replayed after it is dated
+    // no earlier than the new key, so its receipt stays inside the key's validity period.
+    const issuedAt = Date.parse(req.issuedAt) < deps.keyValidFrom.getTime() ? deps.keyValidFrom.toISOString() : req.issuedAt;
+    return {
+      job_id: req.jobId,
+      worker_id: r.workerId,
+      model: r.model,
+      model_sha256: r.modelSha256,
+      prompt_sha256: req.promptSha256,
+      // Hashed here, on the trusted side, from the text the customer will get.
+      output_sha256: await sha256Hex(r.text),
+      prompt_tokens: r.promptTokens,
+      completion_tokens: r.completionTokens,
+      started_at: r.startedAt,
+      finished_at: r.finishedAt,
+      duration_ms: Date.parse(r.finishedAt) - Date.parse(r.startedAt),
+      issued_at: issuedAt,
+    };
+  }
+
+  async function sign(fields: Parameters<typeof signReceipt>[0]): Promise<SignedReceipt> {
+    try {
+      return await signReceipt(fields, signingKey.secretKey);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, ReceiptErrors.InvalidReceipt);
+    }
+  }
+
+  /** Starts the receipt's pinning workflow, once per CID; the caller never waits for the pin itself. */
+  async function startPinning(cid: string, receipt: SignedReceipt): Promise<void> {
+    const input: PinInput = { cid, receipt, retry: settings.pin };
+    try {
+      await client.workflow.start('pinReceipt', {
+        workflowId: pinWorkflowId(cid),
+        taskQueue: ORCHESTRATOR_QUEUE,
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+
+  return {
+    /** A job's receipt on its own (no session): signed, stored by CID, and sent to be pinned. */
+    async signReceipt(req: ReceiptRequest): Promise<SignedReceipt> {
+      const receipt = await sign(await fieldsFor(req));
+      const { cid } = await putReceiptBlock(db, receipt);
+      await startPinning(cid, receipt);
+      return receipt;
+    },
+
+    /**
+     * The job workflow's way into its session's chain: an update to the
+     * session's chain workflow, started if it is not running. The update id is
+     * the job's, and the chain returns a job's existing receipt, so a retried
+     * append never adds a second link.
+     */
+    async appendToChain(req: ReceiptRequest & { sessionId: string }): Promise<ChainedReceipt> {
+      const fields = await fieldsFor(req);
+      const start: ChainInput = { sessionId: req.sessionId, settings: settings.chain };
+      return client.workflow.executeUpdateWithStart(appendReceiptUpdate, {
+        args: [{ fields }],
+        updateId: `append-${req.jobId}`,
+        startWorkflowOperation: new WithStartWorkflowOperation('receiptChain', {
+          workflowId: chainWorkflowId(req.sessionId),
+          taskQueue: ORCHESTRATOR_QUEUE,
+          args: [start],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      });
+    },
+
+    /** Where a chain workflow starts from when it has no state of its own: the receipts already written. */
+    async chainHead(req: { sessionId: string }): Promise<ChainState> {
+      const last = await db.receipt.findFirst({ where: { sessionId: req.sessionId }, orderBy: { seq: 'desc' }, select: { seq: true, cid: true } });
+      return last ? { next: (last.seq ?? 0) + 1, head: last.cid } : { next: 0, head: null };
+    },
+
+    /**
+     * Signs a session's next receipt and writes it with its place in the
+     * chain, its block and the session's head in one transaction. A job that
+     * already has a receipt gets that one back (its append was retried).
+     */
+    async signChainLink(req: ChainLinkRequest): Promise<ChainedReceipt> {
+      const existing = await db.receipt.findUnique({ where: { jobId: req.fields.job_id } });
+      if (existing?.cid != null && existing.seq != null) return { receipt: existing.document as unknown as SignedReceipt, cid: existing.cid, seq: existing.seq };
+      const receipt = await sign({ ...req.fields, session_id: req.sessionId, seq: req.seq, prev: req.prev });
+      const cid = await db.$transaction(async (tx) => {
+        const taken = await tx.receipt.findFirst({ where: { sessionId: req.sessionId, seq: req.seq }, select: { jobId: true } });
+        if (taken) {
+          throw ApplicationFailure.nonRetryable(`session ${req.sessionId} already has seq ${req.seq} (job ${taken.jobId})`, ReceiptErrors.ChainConflict);
+        }
+        const block = await putReceiptBlock(tx, receipt);
+        await tx.receipt.create({ data: { jobId: req.fields.job_id, kid: receipt.envelope.kid, document: receipt as object, cid: block.cid, sessionId: req.sessionId, seq: req.seq } });
+        await tx.jobSession.update({ where: { id: req.sessionId }, data: { headCid: block.cid, receiptCount: req.seq + 1 } });
+        return block.cid;
+      });
+      await startPinning(cid, receipt);
+      return { receipt, cid, seq: req.seq };
+    },
+
+    /** The pin that always happens: the local content store, which /ipfs/<cid> serves. */
+    async storeReceiptBlock(input: PinInput): Promise<void> {
+      const { cid } = await putReceiptBlock(db, input.receipt);
+      if (cid !== input.cid) throw ApplicationFailure.nonRetryable(`receipt bytes hash to ${cid}, not ${input.cid}`, ReceiptErrors.CidMismatch);
+      await db.receiptPin.createMany({ data: [{ cid, provider: 'local', providerCid: cid }], skipDuplicates: true });
+    },
+
+    /** Filecoin through Lighthouse, when an API key is configured. Throws (and is retried) until Lighthouse has it. */
+    async pinToLighthouse(input: { cid: string }): Promise<LighthouseOutcome> {
+      if (!settings.lighthouseApiKey) return { pinned: false, detail: 'no Lighthouse API key configured (TRD_LIGHTHOUSE_API_KEY)' };
+      const done = await db.receiptPin.findUnique({ where: { cid_provider: { cid: input.cid, provider: 'lighthouse' } } });
+      if (done) return { pinned: true, providerCid: done.providerCid, detail: done.detail ?? '' };
+      const bytes = await getBlock(db, input.cid);
+      if (!bytes) throw new Error(`block ${input.cid} is not in the content store yet`);
+      let pin;
+      try {
+        pin = await pinToLighthouse(bytes, input.cid, settings.lighthouseApiKey, settings.lighthouseUrl);
+      } catch (err) {
+        if (err instanceof CidMismatchError) throw ApplicationFailure.nonRetryable(err.message, ReceiptErrors.CidMismatch);
+        throw err;
+      }
+      await db.receiptPin.createMany({ data: [{ cid: input.cid, provider: 'lighthouse', providerCid: pin.providerCid, detail: pin.detail }], skipDuplicates: true });
+      return { pinned: true, ...pin };
+    },
+  };
+}
+
+export type ReceiptActivities = ReturnType<typeof createReceiptActivities>;

@@ -1,0 +1,179 @@
+/**
+ * Session receipt chains, and their verification: the one module the server's
+ * tests and the browser verifier (verify-web) both run.
+ *
+ * A chain document is what `GET /v1/sessions/:id/receipts` returns and what an
+ * auditor downloads: the session, its claimed head (the CID of its last
+ * receipt), the receipts in order, each beside the CID it was published
+ * under, and the public keys that signed them with their validity periods.
+ * Nothing in it is trusted: every receipt's CID is recomputed from its bytes,
+ * every signature checked against its key, and every link and sequence number
+ * against the receipt before it.
+ */
+import { cidOfBytes, receiptDocumentBytes } from './cid.js';
+import { publicKeyFromPem } from './keys.js';
+import { CHAINED_RECEIPT_VERSION, ed25519Verify, parseReceipt, receiptSigningBytes, type SignedReceipt } from './receipt.js';
+
+export interface PublishedKey {
+  kid: string;
+  public_key_pem: string;
+  /** ISO times: receipts issued in [valid_from, valid_until) are this key's; null means still in use. */
+  valid_from: string;
+  valid_until: string | null;
+}
+
+export interface ChainEntry {
+  cid: string;
+  receipt: SignedReceipt;
+}
+
+export interface ReceiptChainDocument {
+  session_id: string;
+  head: string | null;
+  count: number;
+  receipts: ChainEntry[];
+  keys: PublishedKey[];
+}
+
+export interface ChainLine {
+  /** Position in the document; null for a line about receipts that are not there. */
+  index: number | null;
+  seq: number | null;
+  cid: string | null;
+  job_id: string | null;
+  ok: boolean;
+  /** What was checked, or why it failed: bad signature, unknown key, broken link, CID mismatch, missing receipt… */
+  detail: string;
+}
+
+export interface ChainReport {
+  ok: boolean;
+  session_id: string | null;
+  head: string | null;
+  lines: ChainLine[];
+  /** Problems of the chain as a whole (its head, its count), beside the per-receipt lines. */
+  problems: string[];
+}
+
+interface KeyInfo {
+  publicKey: Uint8Array;
+  validFrom: number;
+  validUntil: number;
+}
+
+/** Keys by kid, from a published list; a key whose PEM does not parse is left out (its receipts then show "unknown key"). */
+export function keyring(keys: readonly PublishedKey[]): Map<string, KeyInfo> {
+  const ring = new Map<string, KeyInfo>();
+  for (const k of keys) {
+    try {
+      ring.set(k.kid, {
+        publicKey: publicKeyFromPem(k.public_key_pem),
+        validFrom: Date.parse(k.valid_from),
+        validUntil: k.valid_until === null ? Infinity : Date.parse(k.valid_until),
+      });
+    } catch {
+      // Reported per receipt.
+    }
+  }
+  return ring;
+}
+
+interface EntryCheck {
+  problems: string[];
+  seq: number | null;
+  prev: string | null | undefined;
+  jobId: string | null;
+  cid: string | null;
+}
+
+/** One receipt on its own: shape, CID against bytes, key and its validity, signature. */
+async function checkEntry(entry: unknown, sessionId: string, keys: Map<string, KeyInfo>): Promise<EntryCheck> {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    return { problems: ['not a chain entry ({ cid, receipt })'], seq: null, prev: undefined, jobId: null, cid: null };
+  }
+  const { cid, receipt } = entry as Record<string, unknown>;
+  const claimedCid = typeof cid === 'string' ? cid : null;
+  const parsed = parseReceipt(receipt);
+  if (!parsed.ok) return { problems: [`malformed receipt: ${parsed.reason}`], seq: null, prev: undefined, jobId: null, cid: claimedCid };
+  const env = parsed.envelope;
+  const out: EntryCheck = { problems: [], seq: env.seq ?? null, prev: env.prev, jobId: env.job_id, cid: claimedCid };
+  if (env.v !== CHAINED_RECEIPT_VERSION) out.problems.push('not a chained receipt (version 1 has no place in a session)');
+  else if (env.session_id !== sessionId) out.problems.push(`belongs to session ${env.session_id}, not ${sessionId}`);
+
+  const actualCid = await cidOfBytes(receiptDocumentBytes(receipt as SignedReceipt));
+  if (claimedCid === null) out.problems.push(`no CID given (its bytes hash to ${actualCid})`);
+  else if (claimedCid !== actualCid) out.problems.push(`CID mismatch: listed as ${claimedCid}, its bytes hash to ${actualCid}`);
+
+  const key = keys.get(env.kid);
+  if (!key) {
+    out.problems.push(`unknown key ${env.kid}`);
+  } else {
+    const issued = Date.parse(env.issued_at);
+    if (issued < key.validFrom || issued >= key.validUntil) out.problems.push(`key ${env.kid} was not in use at ${env.issued_at}`);
+    if (!(await ed25519Verify(parsed.signature, receiptSigningBytes(env), key.publicKey))) out.problems.push('bad signature');
+  }
+  return out;
+}
+
+/**
+ * Verifies a chain document (as parsed from JSON) against the given keys.
+ * Never throws on bad input: every problem becomes a red line with its reason.
+ * A tampered receipt is flagged on its own line; the links of its neighbours
+ * are checked against the CIDs they signed, so they stay green.
+ */
+export async function verifyChain(doc: unknown, keys: Map<string, KeyInfo>): Promise<ChainReport> {
+  const report: ChainReport = { ok: false, session_id: null, head: null, lines: [], problems: [] };
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    report.problems.push('not a receipt chain (expected a JSON object with session_id, head and receipts)');
+    return report;
+  }
+  const d = doc as Record<string, unknown>;
+  if (typeof d.session_id !== 'string') report.problems.push('"session_id" is missing');
+  if (!Array.isArray(d.receipts)) report.problems.push('"receipts" must be an array');
+  if (report.problems.length) return report;
+  const sessionId = d.session_id as string;
+  const entries = d.receipts as unknown[];
+  report.session_id = sessionId;
+  report.head = typeof d.head === 'string' ? d.head : null;
+
+  const checks = await Promise.all(entries.map((e) => checkEntry(e, sessionId, keys)));
+  let before: EntryCheck | null = null;
+  for (let i = 0; i < checks.length; i++) {
+    const c = checks[i];
+    const problems = [...c.problems];
+    if (c.seq !== null) {
+      const expected = before?.seq != null ? before.seq + 1 : 0;
+      if (c.seq > expected && (before === null || before.seq !== null)) {
+        const missing = c.seq - expected;
+        report.lines.push({
+          index: null,
+          seq: expected,
+          cid: null,
+          job_id: null,
+          ok: false,
+          detail: missing === 1 ? `missing receipt: seq ${expected}` : `missing receipts: seq ${expected} to ${c.seq - 1}`,
+        });
+      } else if (c.seq !== expected) {
+        problems.push(`out of order: seq ${c.seq} where seq ${expected} belongs`);
+      } else if (before && c.prev !== before.cid) {
+        problems.push(`broken link: prev is ${c.prev}, the receipt before it is ${before.cid}`);
+      }
+    }
+    report.lines.push({
+      index: i,
+      seq: c.seq,
+      cid: c.cid,
+      job_id: c.jobId,
+      ok: problems.length === 0,
+      detail: problems.length ? problems.join('; ') : 'signature, CID and link verified',
+    });
+    before = c;
+  }
+
+  const last = checks.at(-1);
+  const lastCid = last?.cid ?? null;
+  if (report.head !== lastCid) report.problems.push(`the chain ends at ${lastCid ?? 'no receipt'}, not at the claimed head ${report.head ?? 'none'}`);
+  if (typeof d.count === 'number' && d.count !== entries.length) report.problems.push(`the chain claims ${d.count} receipts and has ${entries.length}`);
+  report.ok = report.problems.length === 0 && report.lines.every((l) => l.ok);
+  return report;
+}

@@ -1,0 +1,88 @@
+/**
+ * One session's receipt chain. Jobs of a session finish concurrently; their
+ * receipts are appended here one at a time (an update each, handled in
+ * arrival order), so the session has one linear chain: each receipt names the
+ * CID of the one before it. The history stays bounded: after
+ * `maxAppendsPerRun` appends the chain continues as new with its head, and
+ * after `idleMs` without appends it completes; the next append starts it
+ * again from the receipts in the database.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ChainedReceipt, ChainState, ReceiptActivities, ReceiptFields } from '../activities/receipt-activities.js';
+import type { ReceiptSettings } from '../receipts/settings.js';
+
+export interface ChainInput {
+  sessionId: string;
+  settings: ReceiptSettings['chain'];
+  /** Carried over by continue-as-new; a fresh start reads it from the database. */
+  state?: ChainState;
+}
+
+export const appendReceiptUpdate = defineUpdate<ChainedReceipt, [{ fields: ReceiptFields }]>('appendReceipt');
+export const chainStateQuery = defineQuery<ChainState | null>('chainState');
+
+/** One chain per session: the session id is the business key. */
+export function chainWorkflowId(sessionId: string): string {
+  return `receipt-chain-${sessionId}`;
+}
+
+const receipts = proxyLocalActivities<ReceiptActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidReceipt', 'ChainConflict'] },
+});
+
+export async function receiptChain(input: ChainInput): Promise<ChainState> {
+  let state: ChainState | null = input.state ?? null;
+  let appended = 0;
+  let closing = false;
+  // Appends run one after another: each waits for the one before it.
+  let tail: Promise<unknown> = Promise.resolve();
+
+  setHandler(chainStateQuery, () => state);
+  setHandler(
+    appendReceiptUpdate,
+    (req) => {
+      const run = tail.then(async () => {
+        await condition(() => state !== null);
+        const s = state!;
+        const link = await receipts.signChainLink({ sessionId: input.sessionId, seq: s.next, prev: s.head, fields: req.fields });
+        // A job appended before (a retried update) gets its receipt back and moves nothing.
+        if (link.seq === s.next) {
+          state = { next: s.next + 1, head: link.cid };
+          appended++;
+        }
+        return link;
+      });
+      tail = run.catch(() => undefined);
+      return run;
+    },
+    {
+      // Refused appends are retried by the caller's activity, and land in the next run.
+      validator: (_req) => {
+        if (closing) throw new Error('this chain run is closing; append again');
+      },
+    },
+  );
+
+  if (state === null) state = await receipts.chainHead({ sessionId: input.sessionId });
+
+  const rollOver = () => appended >= input.settings.maxAppendsPerRun || workflowInfo().continueAsNewSuggested;
+  for (;;) {
+    const seen = appended;
+    const active = await condition(() => appended !== seen || rollOver(), input.settings.idleMs);
+    if (active && !rollOver()) continue;
+    closing = true;
+    await condition(allHandlersFinished);
+    if (!active) return state;
+    await continueAsNew<typeof receiptChain>({ sessionId: input.sessionId, settings: input.settings, state });
+  }
+}
