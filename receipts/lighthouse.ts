@@ -44,7 +44,7 @@ async function lighthouseSdk(nodeUrl: string | null): Promise<Sdk> {
 }
 
 /** The CIDs `ipfs add` gives one-chunk bytes as a UnixFS file (dag-pb, v0 and v1). */
-async function unixfsCids(bytes: Uint8Array): Promise<string[]> {
+export async function unixfsCids(bytes: Uint8Array): Promise<string[]> {
   const node = dagPB.encode(dagPB.prepare({ Data: new UnixFS({ type: 'file', data: bytes }).marshal(), Links: [] }));
   const digest = await sha256.digest(node);
   return [CID.createV0(digest).toString(), CID.createV1(dagPB.code, digest).toString()];
