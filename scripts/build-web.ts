@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+// The verifier is a classic script (IIFE): Chromium refuses module scripts on pages opened from a file.
 const PAGES = [
-  { entry: 'verify-web/src/main.ts', out: 'verify-web/dist/verify.js' },
-  { entry: 'dashboard-web/src/main.ts', out: 'dashboard-web/dist/dashboard.js' },
+  { entry: 'verify-web/src/main.ts', out: 'verify-web/dist/verify.js', format: 'iife' as const },
+  { entry: 'dashboard-web/src/main.ts', out: 'dashboard-web/dist/dashboard.js', format: 'esm' as const },
 ];
 
 export async function buildWebPages(): Promise<void> {
@@ -20,7 +21,7 @@ export async function buildWebPages(): Promise<void> {
         entryPoints: [`${ROOT}${p.entry}`],
         outfile: `${ROOT}${p.out}`,
         bundle: true,
-        format: 'esm',
+        format: p.format,
         platform: 'browser',
         target: 'es2022',
         minify: true,

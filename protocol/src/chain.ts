@@ -12,7 +12,7 @@
  */
 import { cidOfBytes, receiptDocumentBytes } from './cid.js';
 import { publicKeyFromPem } from './keys.js';
-import { CHAINED_RECEIPT_VERSION, ed25519Verify, parseReceipt, receiptSigningBytes, type SignedReceipt } from './receipt.js';
+import { CHAINED_RECEIPT_VERSION, ed25519Verify, parseReceipt, receiptSigningBytes, type ParsedReceipt, type SignedReceipt } from './receipt.js';
 
 export interface PublishedKey {
   kid: string;
@@ -55,7 +55,7 @@ export interface ChainReport {
   problems: string[];
 }
 
-interface KeyInfo {
+export interface KeyInfo {
   publicKey: Uint8Array;
   validFrom: number;
   validUntil: number;
@@ -76,6 +76,18 @@ export function keyring(keys: readonly PublishedKey[]): Map<string, KeyInfo> {
     }
   }
   return ring;
+}
+
+/** A parsed receipt against a keyring: the key must be known, in use when the receipt was issued, and match the signature. */
+export async function signatureProblems(parsed: Extract<ParsedReceipt, { ok: true }>, keys: Map<string, KeyInfo>): Promise<string[]> {
+  const env = parsed.envelope;
+  const key = keys.get(env.kid);
+  if (!key) return [`unknown key ${env.kid}`];
+  const problems: string[] = [];
+  const issued = Date.parse(env.issued_at);
+  if (issued < key.validFrom || issued >= key.validUntil) problems.push(`key ${env.kid} was not in use at ${env.issued_at}`);
+  if (!(await ed25519Verify(parsed.signature, receiptSigningBytes(env), key.publicKey))) problems.push('bad signature');
+  return problems;
 }
 
 interface EntryCheck {
@@ -100,18 +112,17 @@ async function checkEntry(entry: unknown, sessionId: string, keys: Map<string, K
   if (env.v !== CHAINED_RECEIPT_VERSION) out.problems.push('not a chained receipt (version 1 has no place in a session)');
   else if (env.session_id !== sessionId) out.problems.push(`belongs to session ${env.session_id}, not ${sessionId}`);
 
-  const actualCid = await cidOfBytes(receiptDocumentBytes(receipt as SignedReceipt));
+  let actualCid: string;
+  try {
+    actualCid = await cidOfBytes(receiptDocumentBytes(receipt as SignedReceipt));
+  } catch (err) {
+    out.problems.push(`its bytes cannot be rebuilt: ${(err as Error).message}`);
+    return out;
+  }
   if (claimedCid === null) out.problems.push(`no CID given (its bytes hash to ${actualCid})`);
   else if (claimedCid !== actualCid) out.problems.push(`CID mismatch: listed as ${claimedCid}, its bytes hash to ${actualCid}`);
 
-  const key = keys.get(env.kid);
-  if (!key) {
-    out.problems.push(`unknown key ${env.kid}`);
-  } else {
-    const issued = Date.parse(env.issued_at);
-    if (issued < key.validFrom || issued >= key.validUntil) out.problems.push(`key ${env.kid} was not in use at ${env.issued_at}`);
-    if (!(await ed25519Verify(parsed.signature, receiptSigningBytes(env), key.publicKey))) out.problems.push('bad signature');
-  }
+  out.problems.push(...(await signatureProblems(parsed, keys)));
   return out;
 }
 

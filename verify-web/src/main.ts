@@ -1,10 +1,31 @@
 /**
- * The browser verifier: the same protocol code the server's tests run, bundled
- * for the page. It trusts nothing but the key, which the auditor may paste.
+ * The browser verifier: the same protocol code the server's tests run
+ * (protocol/chain.ts, receipt.ts, cid.ts), bundled as a classic script so the
+ * page also works opened from a file. It trusts nothing but the keys.
  */
-import { publicKeyFromPem, verifyReceipt } from '@trd/protocol';
+import {
+  JOB_ID_PATTERN,
+  SESSION_ID_PATTERN,
+  cidOfBytes,
+  keyIdFor,
+  keyring,
+  parseCid,
+  parseReceipt,
+  publicKeyFromPem,
+  receiptDocumentBytes,
+  signatureProblems,
+  verifyChain,
+  verifyReceipt,
+  type ChainReport,
+  type KeyInfo,
+  type PublishedKey,
+  type SignedReceipt,
+} from '@trd/protocol';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const value = (id: string) => $<HTMLInputElement | HTMLTextAreaElement>(id).value.trim();
+
+class Failure extends Error {}
 
 function show(ok: boolean, text: string): void {
   const el = $('result');
@@ -12,32 +33,211 @@ function show(ok: boolean, text: string): void {
   el.textContent = text;
 }
 
-async function keyFor(kid: string): Promise<string> {
-  const pasted = $<HTMLTextAreaElement>('key').value.trim();
-  if (pasted) return pasted;
-  if (!/^[a-z0-9-]{1,64}$/.test(kid)) throw new Error(`the receipt names an invalid key id ${JSON.stringify(kid)}`);
-  const res = await fetch(new URL(`/keys/${kid}.public.pem`, location.href));
-  if (!res.ok) throw new Error(`could not fetch key ${kid} (HTTP ${res.status}); paste the PEM instead`);
-  return res.text();
+function clear(): void {
+  $('result').className = '';
+  $('result').textContent = '';
+  $('timing').textContent = '';
+  $('lines').replaceChildren();
 }
 
-async function verify(): Promise<void> {
-  let doc: unknown;
+/** Where the API is: the field, else this page's own site (not when opened from a file). */
+function gateway(): string | null {
+  const typed = value('gateway');
+  if (typed) return typed.replace(/\/+$/, '');
+  return location.protocol === 'http:' || location.protocol === 'https:' ? location.origin : null;
+}
+
+async function fetchOk(url: string, init?: RequestInit): Promise<Response> {
+  let res: Response;
   try {
-    doc = JSON.parse($<HTMLTextAreaElement>('receipt').value);
+    res = await fetch(url, init);
   } catch (err) {
-    return show(false, `✗ Not valid JSON: ${(err as Error).message}`);
+    throw new Failure(`could not reach ${url}: ${(err as Error).message}`);
   }
+  if (!res.ok) {
+    const body = await res.json().catch(() => null);
+    throw new Failure(`${url}: HTTP ${res.status}${body?.error?.message ? ` — ${body.error.message}` : ''}`);
+  }
+  return res;
+}
+
+/** Pasted keys (a PEM or /keys JSON), else the gateway's published keys, else the file's own. */
+async function publishedKeys(fileKeys?: PublishedKey[]): Promise<{ keys: PublishedKey[]; source: string }> {
+  const pasted = value('key');
+  if (pasted) {
+    if (pasted.includes('BEGIN PUBLIC KEY')) {
+      const kid = await keyIdFor(publicKeyFromPem(pasted));
+      return { keys: [{ kid, public_key_pem: pasted, valid_from: '1970-01-01T00:00:00.000Z', valid_until: null }], source: 'the pasted key' };
+    }
+    try {
+      return { keys: JSON.parse(pasted).keys, source: 'the pasted key list' };
+    } catch {
+      throw new Failure('the keys field holds neither a PEM public key nor the JSON of /keys');
+    }
+  }
+  const base = gateway();
+  if (base) {
+    try {
+      return { keys: (await (await fetchOk(`${base}/keys`)).json()).keys, source: `${base}/keys` };
+    } catch (err) {
+      if (!fileKeys) throw err;
+    }
+  }
+  if (fileKeys) return { keys: fileKeys, source: 'the file itself (compare them with the platform’s published keys)' };
+  throw new Failure('no keys: paste the platform’s public key, or set the gateway to fetch them');
+}
+
+function renderChain(report: ChainReport, ms: number, keySource: string): void {
+  const fragment = document.createDocumentFragment();
+  for (const line of report.lines) {
+    const li = document.createElement('li');
+    li.className = line.ok ? 'ok' : 'bad';
+    if (line.seq !== null) li.dataset.seq = String(line.seq);
+    const where = line.index === null ? '' : `#${line.seq ?? '?'} ${line.job_id ?? ''} ${line.cid ?? ''} — `;
+    li.textContent = `${line.ok ? '✓' : '✗'} ${where}${line.detail}`;
+    fragment.append(li);
+  }
+  $('lines').replaceChildren(fragment);
+  const bad = report.lines.filter((l) => !l.ok).length;
+  const receipts = report.lines.filter((l) => l.index !== null).length;
+  const summary = report.ok
+    ? `✓ Chain verified — session ${report.session_id}: ${receipts} receipts, head ${report.head}`
+    : `✗ Chain invalid — session ${report.session_id ?? '?'}: ${bad} of ${report.lines.length} lines failed${report.problems.length ? `\n${report.problems.join('\n')}` : ''}`;
+  show(report.ok, `${summary}\nKeys from ${keySource}.`);
+  $('timing').textContent = `Verified ${receipts} receipts in ${ms.toFixed(0)} ms.`;
+  $('timing').dataset.ms = ms.toFixed(1);
+  $('timing').dataset.receipts = String(receipts);
+}
+
+async function checkChain(doc: unknown): Promise<void> {
+  const { keys, source } = await publishedKeys((doc as { keys?: PublishedKey[] }).keys);
+  const started = performance.now();
+  const report = await verifyChain(doc, keyring(keys));
+  renderChain(report, performance.now() - started, source);
+}
+
+/** One receipt: its signature against the keyring, and its CID (against the expected one, when fetched by CID). */
+async function checkOne(doc: unknown, expectedCid: string | null): Promise<void> {
+  const parsed = parseReceipt(doc);
+  if (!parsed.ok) return show(false, `✗ Invalid: ${parsed.reason}`);
+  const { keys, source } = await publishedKeys();
+  const problems = await signatureProblems(parsed, keyring(keys) as Map<string, KeyInfo>);
+  const cid = await cidOfBytes(receiptDocumentBytes(doc as SignedReceipt));
+  if (expectedCid && cid !== expectedCid) problems.push(`CID mismatch: asked for ${expectedCid}, the bytes hash to ${cid}`);
+  const env = parsed.envelope;
+  if (problems.length) return show(false, `✗ Invalid: ${problems.join('; ')}`);
+  const chained = env.session_id !== undefined ? `\nsession ${env.session_id} · seq ${env.seq} · prev ${env.prev ?? '(first)'}` : '';
+  show(true, `✓ Valid — signed by ${env.kid} (keys from ${source})\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id}\nCID ${cid}${chained}`);
+}
+
+/** A pasted receipt, checked against a pasted PEM or the key file its kid names (the original page's behaviour). */
+async function checkPasted(doc: unknown): Promise<void> {
+  if (typeof doc === 'object' && doc !== null && 'receipts' in doc) return checkChain(doc);
   const kid = (doc as { envelope?: { kid?: unknown } })?.envelope?.kid;
   if (typeof kid !== 'string') return show(false, '✗ Invalid: the receipt has no envelope.kid');
+  const pasted = value('key');
+  if (pasted && !pasted.includes('BEGIN PUBLIC KEY')) return checkOne(doc, null);
+  let pem = pasted;
+  if (!pem) {
+    if (!/^[a-z0-9-]{1,64}$/.test(kid)) throw new Failure(`the receipt names an invalid key id ${JSON.stringify(kid)}`);
+    const base = gateway();
+    if (!base) throw new Failure('no key: paste the platform’s public key, or set the gateway');
+    const res = await fetch(`${base}/keys/${kid}.public.pem`).catch(() => null);
+    if (!res?.ok) throw new Failure(`could not fetch key ${kid} (HTTP ${res?.status ?? 'error'}); paste the PEM instead`);
+    pem = await res.text();
+  }
+  const check = await verifyReceipt(doc, publicKeyFromPem(pem));
+  if (!check.ok) return show(false, `✗ Invalid: ${check.reason}`);
+  const env = (doc as { envelope: Record<string, unknown> }).envelope;
+  show(true, `✓ Valid — signed by ${check.kid}\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id}`);
+}
+
+async function lookUp(text: string): Promise<void> {
+  let cid = null;
   try {
-    const check = await verifyReceipt(doc, publicKeyFromPem(await keyFor(kid)));
-    if (!check.ok) return show(false, `✗ Invalid: ${check.reason}`);
-    const env = (doc as { envelope: Record<string, unknown> }).envelope;
-    show(true, `✓ Valid — signed by ${check.kid}\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id}`);
+    cid = parseCid(text);
+  } catch {
+    // Not a CID: a job or a session.
+  }
+  if (cid) {
+    const ipfs = (value('ipfs-gateway') || gateway() || '').replace(/\/+$/, '');
+    if (!ipfs) throw new Failure('set an IPFS gateway to fetch a receipt by CID');
+    const bytes = new Uint8Array(await (await fetchOk(`${ipfs}/ipfs/${text}?format=raw`, { headers: { accept: 'application/vnd.ipld.raw' } })).arrayBuffer());
+    const actual = await cidOfBytes(bytes);
+    if (actual !== cid.toV1().toString()) return show(false, `✗ CID mismatch: asked for ${text}, the bytes fetched hash to ${actual}`);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch {
+      return show(false, `✗ The block ${text} is not a JSON receipt`);
+    }
+    return checkOne(doc, actual);
+  }
+  const base = gateway();
+  if (!base) throw new Failure('set the gateway to look up a job or a session');
+  if (JOB_ID_PATTERN.test(text)) return checkOne(await (await fetchOk(`${base}/v1/receipts/${text}`)).json(), null);
+  if (SESSION_ID_PATTERN.test(text)) return checkChain(await (await fetchOk(`${base}/v1/sessions/${encodeURIComponent(text)}/receipts`)).json());
+  throw new Failure(`"${text}" is not a session id, a job id (job_…) or a CID`);
+}
+
+function run(task: () => Promise<void>): void {
+  clear();
+  show(true, 'Verifying…');
+  task().catch((err) => show(false, `✗ ${err instanceof Failure ? err.message : `Unexpected error: ${(err as Error).message}`}`));
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
   } catch (err) {
-    show(false, `✗ ${(err as Error).message}`);
+    throw new Failure(`Not valid JSON: ${(err as Error).message}`);
   }
 }
 
-$('verify').addEventListener('click', () => void verify());
+async function checkFile(file: File): Promise<void> {
+  const doc = parseJson(await file.text());
+  if (typeof doc === 'object' && doc !== null && 'receipts' in doc) return checkChain(doc);
+  return checkOne(doc, null);
+}
+
+$('verify').addEventListener('click', () =>
+  run(async () => {
+    const text = value('receipt');
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      return show(false, `✗ Not valid JSON: ${(err as Error).message}`);
+    }
+    await checkPasted(doc);
+  }),
+);
+$('verify-lookup').addEventListener('click', () => run(() => lookUp(value('lookup'))));
+$('lookup').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') run(() => lookUp(value('lookup')));
+});
+$<HTMLInputElement>('file').addEventListener('change', () => {
+  const file = $<HTMLInputElement>('file').files?.[0];
+  if (file) run(() => checkFile(file));
+});
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  const file = e.dataTransfer?.files[0];
+  if (file) run(() => checkFile(file));
+});
+
+// Links from certificates and elsewhere: ?session=…, ?job=…, ?cid=…
+const params = new URLSearchParams(location.search);
+const linked = params.get('session') ?? params.get('job') ?? params.get('cid');
+if (params.get('gateway')) $<HTMLInputElement>('gateway').value = params.get('gateway')!;
+if (linked) {
+  $<HTMLInputElement>('lookup').value = linked;
+  run(() => lookUp(linked));
+}
