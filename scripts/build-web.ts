@@ -14,10 +14,20 @@ const PAGES = [
   { entry: 'dashboard-web/src/main.ts', out: 'dashboard-web/dist/dashboard.js', format: 'esm' as const },
 ];
 
+const COMMON = { bundle: true, platform: 'browser', target: 'es2022', minify: true, logLevel: 'warning' } as const;
+
+/** The verifier's Web Worker, as source text the page starts from a Blob URL (a file:// page cannot load worker files). */
+async function verifyWorkerSource(): Promise<string> {
+  const out = await build({ ...COMMON, entryPoints: [`${ROOT}verify-web/src/worker.ts`], format: 'iife', write: false });
+  return out.outputFiles[0].text;
+}
+
 export async function buildWebPages(): Promise<void> {
+  const define = { VERIFY_WORKER_SOURCE: JSON.stringify(await verifyWorkerSource()) };
   await Promise.all(
     PAGES.map((p) =>
       build({
+        define,
         entryPoints: [`${ROOT}${p.entry}`],
         outfile: `${ROOT}${p.out}`,
         bundle: true,

@@ -21,6 +21,7 @@ export function canonicalBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(canonicalize(value));
 }
 
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function serialize(value: unknown, path: string): string {
@@ -32,8 +33,8 @@ function serialize(value: unknown, path: string): string {
       if (!Number.isFinite(value)) throw new CanonicalJsonError('non-finite number', path);
       return JSON.stringify(value);
     case 'string':
-      // I-JSON (which RFC 8785 requires) forbids unpaired surrogates.
-      if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError('unpaired UTF-16 surrogate', path);
+      // I-JSON (which RFC 8785 requires) forbids unpaired surrogates. The cheap test first: the verifier canonicalizes 10,000s of receipts.
+      if (ANY_SURROGATE.test(value) && LONE_SURROGATE.test(value)) throw new CanonicalJsonError('unpaired UTF-16 surrogate', path);
       return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) {

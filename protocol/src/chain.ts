@@ -10,7 +10,8 @@
  * every signature checked against its key, and every link and sequence number
  * against the receipt before it.
  */
-import { cidOfBytes, receiptDocumentBytes } from './cid.js';
+import { canonicalize } from './canonical-json.js';
+import { cidOfBytes, documentText } from './cid.js';
 import { publicKeyFromPem } from './keys.js';
 import { CHAINED_RECEIPT_VERSION, ed25519Verify, parseReceipt, receiptSigningBytes, type ParsedReceipt, type SignedReceipt } from './receipt.js';
 
@@ -79,18 +80,23 @@ export function keyring(keys: readonly PublishedKey[]): Map<string, KeyInfo> {
 }
 
 /** A parsed receipt against a keyring: the key must be known, in use when the receipt was issued, and match the signature. */
-export async function signatureProblems(parsed: Extract<ParsedReceipt, { ok: true }>, keys: Map<string, KeyInfo>): Promise<string[]> {
+export async function signatureProblems(
+  parsed: Extract<ParsedReceipt, { ok: true }>,
+  keys: Map<string, KeyInfo>,
+  signingBytes: Uint8Array = receiptSigningBytes(parsed.envelope),
+): Promise<string[]> {
   const env = parsed.envelope;
   const key = keys.get(env.kid);
   if (!key) return [`unknown key ${env.kid}`];
   const problems: string[] = [];
   const issued = Date.parse(env.issued_at);
   if (issued < key.validFrom || issued >= key.validUntil) problems.push(`key ${env.kid} was not in use at ${env.issued_at}`);
-  if (!(await ed25519Verify(parsed.signature, receiptSigningBytes(env), key.publicKey))) problems.push('bad signature');
+  if (!(await ed25519Verify(parsed.signature, signingBytes, key.publicKey))) problems.push('bad signature');
   return problems;
 }
 
-interface EntryCheck {
+/** What one receipt's own checks found: plain data, so a Web Worker can compute it and post it back. */
+export interface EntryCheck {
   problems: string[];
   seq: number | null;
   prev: string | null | undefined;
@@ -112,19 +118,30 @@ async function checkEntry(entry: unknown, sessionId: string, keys: Map<string, K
   if (env.v !== CHAINED_RECEIPT_VERSION) out.problems.push('not a chained receipt (version 1 has no place in a session)');
   else if (env.session_id !== sessionId) out.problems.push(`belongs to session ${env.session_id}, not ${sessionId}`);
 
-  let actualCid: string;
+  // The document's canonical bytes hold the envelope's (signed) bytes: canonicalized once, used for both.
+  let envelopeText: string;
   try {
-    actualCid = await cidOfBytes(receiptDocumentBytes(receipt as SignedReceipt));
+    envelopeText = canonicalize(env);
   } catch (err) {
     out.problems.push(`its bytes cannot be rebuilt: ${(err as Error).message}`);
     return out;
   }
+  const encoder = new TextEncoder();
+  const actualCid = await cidOfBytes(encoder.encode(documentText(envelopeText, (receipt as SignedReceipt).signature)));
   if (claimedCid === null) out.problems.push(`no CID given (its bytes hash to ${actualCid})`);
   else if (claimedCid !== actualCid) out.problems.push(`CID mismatch: listed as ${claimedCid}, its bytes hash to ${actualCid}`);
 
-  out.problems.push(...(await signatureProblems(parsed, keys)));
+  out.problems.push(...(await signatureProblems(parsed, keys, encoder.encode(envelopeText))));
   return out;
 }
+
+/** Each receipt's own checks (everything but the links between them), in order. */
+export function checkEntries(entries: readonly unknown[], sessionId: string, keys: Map<string, KeyInfo>): Promise<EntryCheck[]> {
+  return Promise.all(entries.map((e) => checkEntry(e, sessionId, keys)));
+}
+
+/** Runs checkEntries elsewhere (the browser's Web Workers), with the published keys. */
+export type EntryChecker = (entries: readonly unknown[], sessionId: string) => Promise<EntryCheck[]>;
 
 /**
  * Verifies a chain document (as parsed from JSON) against the given keys.
@@ -132,7 +149,7 @@ async function checkEntry(entry: unknown, sessionId: string, keys: Map<string, K
  * A tampered receipt is flagged on its own line; the links of its neighbours
  * are checked against the CIDs they signed, so they stay green.
  */
-export async function verifyChain(doc: unknown, keys: Map<string, KeyInfo>): Promise<ChainReport> {
+export async function verifyChain(doc: unknown, keys: Map<string, KeyInfo>, checker?: EntryChecker): Promise<ChainReport> {
   const report: ChainReport = { ok: false, session_id: null, head: null, lines: [], problems: [] };
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     report.problems.push('not a receipt chain (expected a JSON object with session_id, head and receipts)');
@@ -147,7 +164,7 @@ export async function verifyChain(doc: unknown, keys: Map<string, KeyInfo>): Pro
   report.session_id = sessionId;
   report.head = typeof d.head === 'string' ? d.head : null;
 
-  const checks = await Promise.all(entries.map((e) => checkEntry(e, sessionId, keys)));
+  const checks = checker ? await checker(entries, sessionId) : await checkEntries(entries, sessionId, keys);
   let before: EntryCheck | null = null;
   for (let i = 0; i < checks.length; i++) {
     const c = checks[i];

@@ -155,6 +155,11 @@ function hasWebCryptoEd25519(): Promise<boolean> {
   return webCryptoEd25519;
 }
 
+/** Which Ed25519 implementation verifies here: the runtime's WebCrypto, or @noble/ed25519. */
+export async function ed25519Engine(): Promise<'webcrypto' | 'noble'> {
+  return (await hasWebCryptoEd25519()) ? 'webcrypto' : 'noble';
+}
+
 /**
  * Strict RFC 8032 verification: WebCrypto's Ed25519 where the runtime has it
  * (native code; a 10,000-receipt chain needs it in the browser),

@@ -58,7 +58,7 @@ async function shown(): Promise<Shown> {
   return page.evaluate(() => ({
     ok: document.getElementById('result')!.className === 'ok',
     summary: document.getElementById('result')!.textContent!,
-    lines: [...document.querySelectorAll('#lines li')].map((li) => ({ ok: li.className === 'ok', text: li.textContent! })),
+    lines: Array.from(document.querySelectorAll('#lines li')).map((li) => ({ ok: li.className === 'ok', text: li.textContent! })),
   }));
 }
 
