@@ -13,6 +13,8 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { workflowIdForJob } from '@trd/protocol';
+import { pinWorkflowId } from '../../workflows/pin-receipt.js';
+import { chainWorkflowId } from '../../workflows/receipt-chain.js';
 import { api, serviceEndpoints, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -27,7 +29,8 @@ async function historyOf(jobId: string) {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ jobLimits: { deadlineMs: 1500 } });
+  // Two appends per chain run and a short idle time: the session below continues as new once, then completes.
+  stack = await startStack({ jobLimits: { deadlineMs: 1500 }, receipts: { chain: { maxAppendsPerRun: 2, idleMs: 1000 } } });
   // No runner yet: this job reaches its deadline and fails.
   const failed = await api(stack, 'POST', '/v1/jobs?wait=20', { model: 'trd-tiny', prompt: 'nobody home', max_tokens: 4 });
   expect(failed.json.status).toBe('failed');
@@ -54,6 +57,30 @@ beforeAll(async () => {
   expect(await streamed.text()).toMatch(/data: \[DONE\]\n\n$/);
   live['inference-job-chat-streamed'] = await historyOf(streamed.headers.get('x-trd-job-id')!);
 
+  // The receipt of the plain job above was pinned by its own workflow (no Lighthouse key: the local store only).
+  const pin = stack.client.workflow.getHandle(pinWorkflowId(ok.json.receipt_cid));
+  await pin.result();
+  live['pin-receipt'] = await pin.fetchHistory();
+
+  // A session of three jobs, one after another: its chain continues as new after two, then goes idle and completes.
+  let last = null;
+  for (const i of [0, 1, 2]) {
+    last = await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: `session step ${i}`, max_tokens: 3, session_id: 'replay-session' });
+    expect(last.json.status).toBe('succeeded');
+  }
+  live['inference-job-session'] = await historyOf(last!.json.id);
+  const runs = [];
+  for await (const run of stack.client.workflow.list({ query: `WorkflowId = "${chainWorkflowId('replay-session')}"` })) runs.push(run);
+  expect(runs).toHaveLength(2);
+  for (const run of runs) {
+    const handle = stack.client.workflow.getHandle(run.workflowId, run.runId);
+    if (run.status.name === 'CONTINUED_AS_NEW') live['receipt-chain-continued'] = await handle.fetchHistory();
+    else {
+      await handle.result();
+      live['receipt-chain-idle'] = await handle.fetchHistory();
+    }
+  }
+
   if (process.env.TRD_RECORD_HISTORIES) {
     for (const [name, history] of Object.entries(live)) writeFileSync(`${HISTORIES}${name}.json`, `${historyToJSON(history as never)}\n`);
   }
@@ -70,14 +97,18 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of every outcome, of both versions', () => {
+  test('there are committed histories of every outcome, of both versions, and of the receipt workflows', () => {
     expect(committed.sort()).toEqual([
       'inference-job-cancelled.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',
+      'inference-job-session.json',
       'inference-job-succeeded.json',
       'inference-job-v1-failed.json',
       'inference-job-v1-succeeded.json',
+      'pin-receipt.json',
+      'receipt-chain-continued.json',
+      'receipt-chain-idle.json',
     ]);
   });
 
