@@ -56,7 +56,10 @@ describe('receipt verification says why it fails', () => {
   test.each([
     ['not an object', 'hello', /not a JSON object/],
     ['an unknown top-level field', { extra: 1 }, /unknown field "extra"/],
-    ['a wrong version', { envelope: { v: 2 } }, /version 2/],
+    ['a wrong version', { envelope: { v: 3 } }, /version 3/],
+    ['a chained receipt without its chain fields', { envelope: { v: 2 } }, /"session_id" must be a session id/],
+    ['a first chained receipt with a prev', { envelope: { v: 2, session_id: 's-1', seq: 0, prev: 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4' } }, /"prev" must be null for the first/],
+    ['a later chained receipt without a prev', { envelope: { v: 2, session_id: 's-1', seq: 3, prev: null } }, /"prev" must be the CID of the previous receipt/],
     ['a bad signature encoding', { signature: '***' }, /not valid base64/],
     ['a short signature', { signature: 'AAAA' }, /3 bytes/],
     ['an unknown envelope field', { envelope: { extra: true } }, /unknown field "extra"/],
