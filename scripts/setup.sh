@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine; fast when it is all there.
 #   bash scripts/setup.sh              npm packages, Prisma client, Temporal CLI
-#   bash scripts/setup.sh --browser    also Chromium (for the verify-web browser test)
+#   bash scripts/setup.sh --browser    also Chromium and poppler-utils (browser and PDF tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CHECKPOINT_DISABLE=1
@@ -40,13 +40,19 @@ else
   log "no Temporal CLI and no Go: the Temporal SDK will download the CLI on first start (needs internet)"
 fi
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing Debian's Chromium for the browser tests"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    log "Chromium is missing: install it (e.g. apt-get install chromium) or set CHROMIUM_PATH"
+# The browser tests need Chromium; the certificate tests read PDFs with poppler (pdftotext, pdftoppm).
+if [ "${1:-}" = "--browser" ]; then
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      log "installing Debian packages for the browser and PDF tests: ${missing[*]}"
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      log "missing: ${missing[*]} (install them, e.g. apt-get install ${missing[*]}; or set CHROMIUM_PATH)"
+    fi
   fi
 fi
 
