@@ -1,7 +1,8 @@
 /**
- * The orchestrator's trusted activities that write job outcomes (receipts
- * are signed in receipt-activities.ts). Built over their dependencies in orchestrator/worker.ts. Every
- * write is idempotent, since Temporal may run an activity more than once.
+ * The orchestrator's trusted activities that write job outcomes (receipts are
+ * signed in receipt-activities.ts). Built over their dependencies in
+ * orchestrator/worker.ts. Every write is idempotent, since Temporal may run an
+ * activity more than once.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { cidOfBytes, receiptDocumentBytes, type InferenceResult, type SignedReceipt } from '@trd/protocol';

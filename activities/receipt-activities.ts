@@ -5,7 +5,7 @@
  * one receipt, a CID names one block, a session place holds one receipt.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import {
   ORCHESTRATOR_QUEUE,
   sha256Hex,
@@ -62,6 +62,14 @@ export const ReceiptErrors = {
   ChainConflict: 'ChainConflict',
   CidMismatch: 'CidMismatch',
 } as const;
+
+/** The chain's own non-retryable failure, beneath the update's failure and the activity's. */
+function finalFailure(err: Error): ApplicationFailure | null {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && (e.type === ReceiptErrors.InvalidReceipt || e.type === ReceiptErrors.ChainConflict)) return e;
+  }
+  return null;
+}
 
 export interface ReceiptDeps {
   db: Db;
@@ -138,16 +146,23 @@ export function createReceiptActivities(deps: ReceiptDeps) {
     async appendToChain(req: ReceiptRequest & { sessionId: string }): Promise<ChainedReceipt> {
       const fields = await fieldsFor(req);
       const start: ChainInput = { sessionId: req.sessionId, settings: settings.chain };
-      return client.workflow.executeUpdateWithStart(appendReceiptUpdate, {
-        args: [{ fields }],
-        updateId: `append-${req.jobId}`,
-        startWorkflowOperation: new WithStartWorkflowOperation('receiptChain', {
-          workflowId: chainWorkflowId(req.sessionId),
-          taskQueue: ORCHESTRATOR_QUEUE,
-          args: [start],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        }),
-      });
+      try {
+        return await client.workflow.executeUpdateWithStart(appendReceiptUpdate, {
+          args: [{ fields }],
+          updateId: `append-${req.jobId}`,
+          startWorkflowOperation: new WithStartWorkflowOperation('receiptChain', {
+            workflowId: chainWorkflowId(req.sessionId),
+            taskQueue: ORCHESTRATOR_QUEUE,
+            args: [start],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          }),
+        });
+      } catch (err) {
+        // A receipt the chain cannot sign will not be signed on a retry either: say so to the job, as signReceipt does.
+        const final = err instanceof WorkflowUpdateFailedError ? finalFailure(err) : null;
+        if (final) throw ApplicationFailure.nonRetryable(final.message, final.type);
+        throw err;
+      }
     },
 
     /** Where a chain workflow starts from when it has no state of its own: the receipts already written. */

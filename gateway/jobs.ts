@@ -100,7 +100,8 @@ export function receiptsRouter(db: Db): Router {
   router.get('/v1/receipts/:id', async (req, res) => {
     const receipt = await db.receipt.findUnique({ where: { jobId: parseJobId(req) } });
     if (!receipt) throw new ApiError(404, 'receipt_not_found', `no receipt for job ${req.params.id} (not finished, failed, or no such job)`, 'id');
-    res.json(receipt.document);
+    // The verify page may be opened from anywhere, even a file.
+    res.set('access-control-allow-origin', '*').json(receipt.document);
   });
   return router;
 }

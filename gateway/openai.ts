@@ -18,10 +18,10 @@ import type { GatewaySettings } from './settings.js';
 
 type Deps = { db: Db; temporal: Client; settings: GatewaySettings; streams: JobStreams };
 type Kind = 'chat' | 'text';
+type FinishedJob = Job & { receipt: Receipt | null };
 
 /** OpenAI's request bodies have no field for a session; every OpenAI client can add a header. */
 export const SESSION_HEADER = 'X-TRD-Session-Id';
-type FinishedJob = Job & { receipt: Receipt | null };
 
 export function openAiRouter(deps: Deps): Router {
   const router = Router();

@@ -41,6 +41,7 @@ function quantile(sorted: number[], q: number): number {
 const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
 const COLD_STARTS = 3;
 const STREAMS = 30;
+const SESSION_JOBS = 50;
 const pct = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return { p50: Number(quantile(sorted, 0.5).toFixed(1)), p99: Number(quantile(sorted, 0.99).toFixed(1)) };
@@ -88,6 +89,21 @@ try {
     tokens += job.usage.completion_tokens;
   }
   const wallSeconds = (performance.now() - started) / 1000;
+
+  // What joining a session's receipt chain adds to a job: the same jobs, alternately plain and in one session.
+  const chainTrips = { plain: [] as number[], session: [] as number[] };
+  for (let i = 0; i < SESSION_JOBS * 2; i++) {
+    const inSession = i % 2 === 1;
+    const t0 = performance.now();
+    const res = await fetch(`${platform.baseUrl}/v1/jobs?wait=60`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${platform.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'trd-tiny', prompt: PROMPT, max_tokens: TOKENS, ...(inSession ? { session_id: 'bench-session' } : {}) }),
+    });
+    const job = await res.json();
+    if (job.status !== 'succeeded') throw new Error(`chain job ${i} did not succeed: ${JSON.stringify(job)}`);
+    chainTrips[inSession ? 'session' : 'plain'].push(performance.now() - t0);
+  }
 
   // Cold starts: a fresh runner each time, so every job pays a real model load.
   await warmRunner.stop();
@@ -208,6 +224,7 @@ try {
       runner_tok_s_median: Math.round(median(streamed.runnerTokS)),
     },
     chat_burst_two_runners: { requests: JOBS, max_tokens: 8, requests_per_s: Number((JOBS / chatBurstSeconds).toFixed(1)) },
+    session_chain: { jobs_each: SESSION_JOBS, plain_round_trip_ms: pct(chainTrips.plain), session_round_trip_ms: pct(chainTrips.session) },
   };
   if (values.json) console.log(JSON.stringify(result));
   else {
@@ -216,6 +233,10 @@ try {
     log(`  end to end:                   ${result.end_to_end_tok_s} tok/s (all tokens / wall time)`);
     log(`  accepted → first token:       p50 ${result.accepted_to_first_token_ms.p50} ms, p99 ${result.accepted_to_first_token_ms.p99} ms, max ${result.accepted_to_first_token_ms.max} ms`);
     log(`  POST ?wait round trip:        p50 ${result.http_round_trip_ms.p50} ms, p99 ${result.http_round_trip_ms.p99} ms`);
+    const c = result.session_chain;
+    log(`${SESSION_JOBS} jobs in one session's receipt chain against ${SESSION_JOBS} plain ones, alternating, POST ?wait round trip:`);
+    log(`  plain:                        p50 ${c.plain_round_trip_ms.p50} ms, p99 ${c.plain_round_trip_ms.p99} ms`);
+    log(`  in a session (chained):       p50 ${c.session_round_trip_ms.p50} ms, p99 ${c.session_round_trip_ms.p99} ms`);
     log(`cold start (warm runner stopped, ${COLD_STARTS} fresh runners with --load on-demand):`);
     log(`  accepted → first token:       median ${result.cold_start.accepted_to_first_token_ms_median} ms (warm p50: ${result.accepted_to_first_token_ms.p50} ms)`);
     log(`  model load:                   median ${result.cold_start.model_load_ms_median} ms, billed ms median ${result.cold_start.billable_ms_median} (load never billed)`);
