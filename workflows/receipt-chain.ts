@@ -42,7 +42,8 @@ const receipts = proxyLocalActivities<ReceiptActivities>({
 
 export async function receiptChain(input: ChainInput): Promise<ChainState> {
   let state: ChainState | null = input.state ?? null;
-  let appended = 0;
+  // Appends taken by this run (a retried one included): at most maxAppendsPerRun, so the history stays bounded.
+  let accepted = 0;
   let closing = false;
   // Appends run one after another: each waits for the one before it.
   let tail: Promise<unknown> = Promise.resolve();
@@ -51,15 +52,13 @@ export async function receiptChain(input: ChainInput): Promise<ChainState> {
   setHandler(
     appendReceiptUpdate,
     (req) => {
+      accepted++;
       const run = tail.then(async () => {
         await condition(() => state !== null);
         const s = state!;
         const link = await receipts.signChainLink({ sessionId: input.sessionId, seq: s.next, prev: s.head, fields: req.fields });
         // A job appended before (a retried update) gets its receipt back and moves nothing.
-        if (link.seq === s.next) {
-          state = { next: s.next + 1, head: link.cid };
-          appended++;
-        }
+        if (link.seq === s.next) state = { next: s.next + 1, head: link.cid };
         return link;
       });
       tail = run.catch(() => undefined);
@@ -68,17 +67,17 @@ export async function receiptChain(input: ChainInput): Promise<ChainState> {
     {
       // Refused appends are retried by the caller's activity, and land in the next run.
       validator: (_req) => {
-        if (closing) throw new Error('this chain run is closing; append again');
+        if (closing || accepted >= input.settings.maxAppendsPerRun) throw new Error('this chain run is closing; append again');
       },
     },
   );
 
   if (state === null) state = await receipts.chainHead({ sessionId: input.sessionId });
 
-  const rollOver = () => appended >= input.settings.maxAppendsPerRun || workflowInfo().continueAsNewSuggested;
+  const rollOver = () => accepted >= input.settings.maxAppendsPerRun || workflowInfo().continueAsNewSuggested;
   for (;;) {
-    const seen = appended;
-    const active = await condition(() => appended !== seen || rollOver(), input.settings.idleMs);
+    const seen = accepted;
+    const active = await condition(() => accepted !== seen || rollOver(), input.settings.idleMs);
     if (active && !rollOver()) continue;
     closing = true;
     await condition(allHandlersFinished);
