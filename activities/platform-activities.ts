@@ -14,8 +14,6 @@ export interface JobBilling {
   workerId: string;
   billableMs: number;
   chargeMicrocredits: number;
-  runnerMicrocredits: number;
-  platformMicrocredits: number;
 }
 
 export interface JobSuccess {
@@ -88,7 +86,7 @@ export function createPlatformActivities(deps: { db: Db }) {
           create: { jobId: s.jobId, kid: s.receipt.envelope.kid, document: s.receipt as object, cid: await cidOfBytes(receiptDocumentBytes(s.receipt)) },
           update: {},
         });
-        if (s.billing && s.customerId) await postTransaction(tx, jobSettlement(s.jobId, s.customerId, s.billing));
+        if (s.billing && s.customerId) await postTransaction(tx, await jobSettlement(tx, s.jobId, s.customerId, s.billing));
       });
     },
 
@@ -112,7 +110,7 @@ export function createPlatformActivities(deps: { db: Db }) {
             finishedAt: new Date(),
           },
         });
-        if (c.billing) await postTransaction(tx, jobSettlement(c.jobId, c.customerId, c.billing));
+        if (c.billing) await postTransaction(tx, await jobSettlement(tx, c.jobId, c.customerId, c.billing));
       });
     },
 

@@ -258,5 +258,6 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
     ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
+    TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
   };
 }

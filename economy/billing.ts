@@ -9,10 +9,7 @@
  */
 import type { InferenceTimings } from '@trd/protocol';
 
-export const MICROCREDITS_PER_CREDIT = 1_000_000;
-
-/** The runner's share of a job's charge, in basis points; the platform keeps the rest. */
-export const RUNNER_SHARE_BPS = 7_000;
+export { MICROCREDITS_PER_CREDIT } from './rates.js';
 
 /**
  * The time a customer pays for: the runner's compute for the job (reading the
@@ -34,17 +31,6 @@ export function chargeMicrocredits(billable: number, creditsPerHour: number): nu
   assertNonNegativeInt('billable ms', billable);
   assertNonNegativeInt('credits per hour', creditsPerHour);
   return Math.floor((billable * creditsPerHour * 10 + 18) / 36);
-}
-
-/**
- * Splits a charge between the runner and the platform. The runner's part
- * rounds down and the platform takes the remainder, so the parts always sum
- * to the charge: rounding never creates or loses a microcredit.
- */
-export function splitCharge(charge: number, runnerShareBps = RUNNER_SHARE_BPS): { runner: number; platform: number } {
-  assertNonNegativeInt('charge', charge);
-  const runner = Math.floor((charge * runnerShareBps) / 10_000);
-  return { runner, platform: charge - runner };
 }
 
 function assertNonNegativeInt(what: string, n: number): void {

@@ -1,13 +1,25 @@
 /**
  * The double-entry ledger: every transaction's entries sum to zero, and a
  * transaction's id is its idempotency key, so posting it again (an activity
- * retried, a workflow replayed) changes nothing.
+ * retried, a workflow replayed) changes nothing. Each account's balance is
+ * also kept in account_balances, written in the same transaction as the
+ * entries, so it always equals their sum (a test holds it to that).
+ *
+ * Accounts: customer:<id> (charged for jobs, credited with build credits),
+ * runner:<worker id> (a runner's earnings), owner:<customer id> (a GPU owner's
+ * redemptions, against the earnings of the runners they own),
+ * platform:revenue, and payout:clearing (credits queued for cash until
+ * Stripe pays them).
  */
+import type { TrustTier } from '@trd/protocol';
 import type { Prisma } from '../generated/prisma/client.js';
+import { splitEarnings } from './rates.js';
 
 export const PLATFORM_REVENUE = 'platform:revenue';
+export const PAYOUT_CLEARING = 'payout:clearing';
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
 export const runnerAccount = (workerId: string) => `runner:${workerId}`;
+export const ownerAccount = (customerId: string) => `owner:${customerId}`;
 
 export interface Posting {
   account: string;
@@ -26,22 +38,33 @@ export async function postTransaction(
   }
   const created = await tx.ledgerTransaction.createMany({ data: [{ id: t.id, kind: t.kind, jobId: t.jobId }], skipDuplicates: true });
   if (created.count === 0) return false;
-  await tx.ledgerEntry.createMany({
-    data: t.postings.filter((p) => p.amount !== 0).map((p) => ({ transactionId: t.id, account: p.account, amount: BigInt(p.amount) })),
-  });
+  const postings = t.postings.filter((p) => p.amount !== 0);
+  await tx.ledgerEntry.createMany({ data: postings.map((p) => ({ transactionId: t.id, account: p.account, amount: BigInt(p.amount) })) });
+  // One account at a time in a fixed order, so concurrent transactions lock balance rows in the same order (no deadlock).
+  for (const p of [...postings].sort((a, b) => (a.account < b.account ? -1 : 1))) {
+    await tx.$executeRaw`INSERT INTO account_balances (account, balance) VALUES (${p.account}, ${BigInt(p.amount)})
+      ON CONFLICT (account) DO UPDATE SET balance = account_balances.balance + EXCLUDED.balance`;
+  }
   return true;
 }
 
-/** A job's settlement: the customer pays the charge; the runner and the platform split it. */
-export function jobSettlement(jobId: string, customerId: string, b: { workerId: string; chargeMicrocredits: number; runnerMicrocredits: number; platformMicrocredits: number }) {
+/** A job's settlement: the customer pays the charge; the runner's owner and the platform split it by the runner's tier. */
+export function jobSettlementFor(jobId: string, customerId: string, b: { workerId: string; chargeMicrocredits: number }, tier: TrustTier) {
+  const split = splitEarnings(b.chargeMicrocredits, tier);
   return {
     id: `job:${jobId}`,
     kind: 'job_charge',
     jobId,
     postings: [
       { account: customerAccount(customerId), amount: -b.chargeMicrocredits },
-      { account: runnerAccount(b.workerId), amount: b.runnerMicrocredits },
-      { account: PLATFORM_REVENUE, amount: b.platformMicrocredits },
+      { account: runnerAccount(b.workerId), amount: split.runner },
+      { account: PLATFORM_REVENUE, amount: split.platform },
     ],
   };
+}
+
+/** The settlement at the runner's tier now; a runner the platform does not know earns at probation. */
+export async function jobSettlement(tx: Prisma.TransactionClient, jobId: string, customerId: string, b: { workerId: string; chargeMicrocredits: number }) {
+  const runner = await tx.runner.findUnique({ where: { id: b.workerId }, select: { tier: true } });
+  return jobSettlementFor(jobId, customerId, b, runner?.tier ?? 'probation');
 }

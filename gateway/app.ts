@@ -22,6 +22,7 @@ import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
 import { ipfsRouter } from './ipfs.js';
 import { publicSessionsRouter, sessionCertificateRouter } from './sessions.js';
+import { meRouter } from './me.js';
 import type { GatewaySettings } from './settings.js';
 
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
@@ -89,8 +90,9 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   // Runners push streamed text with the job's own token, not an API key: mounted before the key check.
   const streams = new JobStreams();
   app.use(streams.router());
-  app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org'], requireApiKey(deps.db));
+  app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org', '/v1/me'], requireApiKey(deps.db));
   app.use(orgRouter(deps.db));
+  app.use(meRouter(deps));
   // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.
   app.post('/mcp', mcpHttpHandler());
   app.use(jobsRouter(deps));

@@ -176,3 +176,22 @@ export const ApiKeyPatchBody = z.object({ rate_limit_per_minute: z.number().int(
 
 /** Dashboard sign-in: the account's API key, exchanged for a session cookie. */
 export const SignInBody = z.object({ api_key: z.string().min(1).max(200) }).strict();
+
+/** Whole credits, into build credits (at once) or the cash payout queue (a minimum applies; economy/rates.ts). */
+export const RedemptionBody = z
+  .object({
+    credits: z.number().int('must be a whole number of credits').min(1).max(1_000_000_000),
+    to: z.enum(['build_credits', 'cash']),
+  })
+  .strict();
+
+export const LedgerQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(200))
+    .default(50),
+  /** The `next_cursor` of the page before. */
+  cursor: z.string().regex(/^\d{1,19}$/, 'is not a cursor from an earlier page').optional(),
+});

@@ -2,6 +2,7 @@
 import type { JobLimits } from '../workflows/inference-job.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt } from '../platform/env.js';
+import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
 
 export interface GatewaySettings {
   port: number;
@@ -22,6 +23,8 @@ export interface GatewaySettings {
   dashboard: { sessionTtlMs: number; pushIntervalMs: number };
   /** The address customers reach the gateway at (certificate QR codes link there); by default, the request's own host. */
   publicUrl: string | null;
+  /** Cash payouts start at this many credits. */
+  payoutMinimumCredits: number;
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -54,6 +57,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       pushIntervalMs: envInt(env, 'TRD_DASHBOARD_PUSH_MS', 2000, { min: 50 }),
     },
     publicUrl: env.TRD_PUBLIC_URL || null,
+    payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS', DEFAULT_PAYOUT_MINIMUM_CREDITS, { min: 1 }),
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),

@@ -35,7 +35,7 @@ import type { InferenceResult, InferenceTask, RunnerActivities, SignedReceipt, T
 import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference';
 import { modelQueue, runnerQueue } from '@trd/protocol/queues';
 import type { JobBilling } from '../activities/platform-activities.js';
-import { billableMs, chargeMicrocredits, splitCharge } from '../economy/billing.js';
+import { billableMs, chargeMicrocredits } from '../economy/billing.js';
 import { describeInferenceFailure } from './failures.js';
 import { inferenceJobV1 } from './inference-job-v1.js';
 import { fail, recordSuccess } from './outcomes.js';
@@ -323,8 +323,8 @@ async function routeAway(
 function bill(input: JobInput, result: InferenceResult, observedMs: number): JobBilling {
   const ms = billableMs(result.timings, observedMs);
   const charge = chargeMicrocredits(ms, input.creditsPerHour);
-  const split = splitCharge(charge);
-  return { workerId: result.workerId, billableMs: ms, chargeMicrocredits: charge, runnerMicrocredits: split.runner, platformMicrocredits: split.platform };
+  // Who earns what is settled with the charge (economy/rates.ts): it depends on the runner's tier.
+  return { workerId: result.workerId, billableMs: ms, chargeMicrocredits: charge };
 }
 
 function succeed(input: JobInput, result: InferenceResult, observedMs: number): Promise<JobOutcome> {

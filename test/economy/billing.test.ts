@@ -1,7 +1,9 @@
 /** The billing rules: what is billable, the rounding rule, and a split that never creates or loses a microcredit. */
 import { describe, expect, test } from '@jest/globals';
-import { billableMs, chargeMicrocredits, splitCharge, RUNNER_SHARE_BPS } from '../../economy/billing.js';
-import { jobSettlement } from '../../economy/ledger.js';
+import { TRUST_TIERS } from '@trd/protocol';
+import { billableMs, chargeMicrocredits } from '../../economy/billing.js';
+import { jobSettlementFor } from '../../economy/ledger.js';
+import { OWNER_SHARE_BPS, TIER_MULTIPLIER_BPS, creditsToUsdCents, splitEarnings } from '../../economy/rates.js';
 
 describe('billable time', () => {
   test('is prompt reading plus generation; loading the model is never billed', () => {
@@ -34,21 +36,46 @@ describe('the rounding rule: half up to the microcredit', () => {
   });
 });
 
-describe('splitting a charge', () => {
-  test('the runner gets its share rounded down; the parts always sum to the charge', () => {
-    for (let charge = 0; charge < 5000; charge += 7) {
-      const { runner, platform } = splitCharge(charge);
-      expect(runner + platform).toBe(charge);
-      expect(runner).toBe(Math.floor((charge * RUNNER_SHARE_BPS) / 10_000));
-      expect(platform).toBeGreaterThanOrEqual(0);
+describe('earnings: charge × owner share × tier multiplier', () => {
+  test.each([
+    ['probation', 630_000],
+    ['verified', 700_000],
+    ['trusted', 805_000],
+  ] as const)('a %s runner earns %i µcr of a 1-credit charge', (tier, earned) => {
+    expect(splitEarnings(1_000_000, tier)).toEqual({ runner: earned, platform: 1_000_000 - earned });
+  });
+
+  test('the runner gets its share rounded down; the parts always sum to the charge, for every tier', () => {
+    for (const tier of TRUST_TIERS) {
+      for (let charge = 0; charge < 20_000; charge += 7) {
+        const { runner, platform } = splitEarnings(charge, tier);
+        expect(runner + platform).toBe(charge);
+        expect(runner).toBe(Math.floor((charge * OWNER_SHARE_BPS * TIER_MULTIPLIER_BPS[tier]) / 100_000_000));
+        expect(platform).toBeGreaterThanOrEqual(0);
+      }
     }
+    // Far past 2^53 / 10^8, where a float product would round: still exact.
+    const huge = Number.MAX_SAFE_INTEGER;
+    expect(splitEarnings(huge, 'trusted').runner + splitEarnings(huge, 'trusted').platform).toBe(huge);
+  });
+
+  test('refuses a fractional charge or an unknown tier', () => {
+    expect(() => splitEarnings(1.5, 'verified')).toThrow(/non-negative integer/);
+    expect(() => splitEarnings(10, 'gold' as never)).toThrow(/unknown trust tier "gold"/);
   });
 
   test("a job's ledger transaction balances to zero", () => {
     const charge = chargeMicrocredits(1337, 36);
-    const split = splitCharge(charge);
-    const t = jobSettlement('job_x', 'cus_y', { workerId: 'w', chargeMicrocredits: charge, runnerMicrocredits: split.runner, platformMicrocredits: split.platform });
-    expect(t.postings.reduce((s, p) => s + p.amount, 0)).toBe(0);
-    expect(t.postings.find((p) => p.account === 'customer:cus_y')!.amount).toBe(-charge);
+    for (const tier of TRUST_TIERS) {
+      const t = jobSettlementFor('job_x', 'cus_y', { workerId: 'w', chargeMicrocredits: charge }, tier);
+      expect(t.postings.reduce((s, p) => s + p.amount, 0)).toBe(0);
+      expect(t.postings.find((p) => p.account === 'customer:cus_y')!.amount).toBe(-charge);
+    }
+  });
+
+  test('1000 credits are 8.00 USD', () => {
+    expect(creditsToUsdCents(1000)).toBe(800);
+    expect(creditsToUsdCents(5000)).toBe(4000);
+    expect(creditsToUsdCents(1)).toBe(0);
   });
 });
