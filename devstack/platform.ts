@@ -17,6 +17,8 @@ import { createOrchestratorWorker } from '../orchestrator/worker.js';
 import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
+import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../economy/payout-settings.js';
+import { stripeSettingsEnv } from '../economy/stripe.js';
 import type { JobLimits } from '../workflows/inference-job.js';
 import { createDatabase } from './postgres.js';
 import { freePort } from './ports.js';
@@ -73,6 +75,8 @@ export async function startPlatform(
     /** 'process' runs the gateway as its own `gateway/main.ts` process. */
     gateway?: 'in-process' | 'process';
     receipts?: { pin?: Partial<ReceiptSettings['pin']>; chain?: Partial<ReceiptSettings['chain']>; lighthouseApiKey?: string; lighthouseUrl?: string };
+    /** The orchestrator's payout settings (Stripe, the schedule); the gateway gets the same Stripe settings. */
+    payouts?: Partial<PayoutSettings>;
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -90,6 +94,7 @@ export async function startPlatform(
     pin: { ...baseReceipts.pin, ...opts.receipts?.pin },
     chain: { ...baseReceipts.chain, ...opts.receipts?.chain },
   };
+  const payouts: PayoutSettings = { ...payoutSettings({}), ...opts.payouts };
 
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace });
@@ -100,6 +105,7 @@ export async function startPlatform(
     jobLimits: { ...base.jobLimits, ...opts.jobLimits },
     dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
     login: { ...base.login, ...opts.settings?.login },
+    stripe: opts.payouts?.stripe ?? base.stripe,
   };
 
   const orchestrator = restartable(async () => {
@@ -113,6 +119,7 @@ export async function startPlatform(
           TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
           TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
           ...receiptSettingsEnv(receipts),
+          ...payoutSettingsEnv(payouts),
           CHECKPOINT_DISABLE: '1',
         },
         echo: opts.echo,
@@ -129,6 +136,7 @@ export async function startPlatform(
       db,
       signingKey,
       receipts,
+      payouts,
       workflowBundlePath: services.workflowBundlePath,
     });
     const running = worker.run();
@@ -259,5 +267,6 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
     ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
     TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
+    ...stripeSettingsEnv(settings.stripe),
   };
 }

@@ -17,6 +17,8 @@ import { splitEarnings } from './rates.js';
 
 export const PLATFORM_REVENUE = 'platform:revenue';
 export const PAYOUT_CLEARING = 'payout:clearing';
+/** Credits paid out in cash through Stripe. */
+export const PAYOUT_PAID = 'payout:paid';
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
 export const runnerAccount = (workerId: string) => `runner:${workerId}`;
 export const ownerAccount = (customerId: string) => `owner:${customerId}`;
@@ -30,13 +32,13 @@ export interface Posting {
 /** Posts the transaction once; returns false when it was already there. */
 export async function postTransaction(
   tx: Prisma.TransactionClient,
-  t: { id: string; kind: string; jobId?: string; postings: Posting[] },
+  t: { id: string; kind: string; jobId?: string; note?: string; postings: Posting[] },
 ): Promise<boolean> {
   const sum = t.postings.reduce((s, p) => s + p.amount, 0);
   if (sum !== 0 || t.postings.some((p) => !Number.isSafeInteger(p.amount))) {
     throw new Error(`ledger transaction ${t.id} does not balance: ${JSON.stringify(t.postings)}`);
   }
-  const created = await tx.ledgerTransaction.createMany({ data: [{ id: t.id, kind: t.kind, jobId: t.jobId }], skipDuplicates: true });
+  const created = await tx.ledgerTransaction.createMany({ data: [{ id: t.id, kind: t.kind, jobId: t.jobId, note: t.note }], skipDuplicates: true });
   if (created.count === 0) return false;
   const postings = t.postings.filter((p) => p.amount !== 0);
   await tx.ledgerEntry.createMany({ data: postings.map((p) => ({ transactionId: t.id, account: p.account, amount: BigInt(p.amount) })) });

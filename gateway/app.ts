@@ -23,6 +23,7 @@ import { runnersRouter } from './runners.js';
 import { ipfsRouter } from './ipfs.js';
 import { publicSessionsRouter, sessionCertificateRouter } from './sessions.js';
 import { meRouter } from './me.js';
+import { payoutAccountRouter, stripeWebhookRouter } from './stripe.js';
 import type { GatewaySettings } from './settings.js';
 
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
@@ -34,6 +35,8 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   const stats = networkStats(deps.db, deps.settings.dispatch);
   const metrics = gatewayMetrics({ db: deps.db, stats });
   app.use(metrics.measure);
+  // Before the JSON parser: Stripe signs the raw body.
+  app.use(stripeWebhookRouter({ db: deps.db, stripe: deps.settings.stripe }));
   // The prompt limit is checked per field with a clear message; this bound only stops abuse.
   app.use(express.json({ limit: deps.settings.maxPromptBytes * 2 + 64 * 1024 }));
 
@@ -93,6 +96,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org', '/v1/me'], requireApiKey(deps.db));
   app.use(orgRouter(deps.db));
   app.use(meRouter(deps));
+  app.use(payoutAccountRouter({ db: deps.db, stripe: deps.settings.stripe, publicUrl: deps.settings.publicUrl }));
   // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.
   app.post('/mcp', mcpHttpHandler());
   app.use(jobsRouter(deps));

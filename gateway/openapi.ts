@@ -27,7 +27,7 @@ import {
   WaitQuery,
 } from './schemas.js';
 
-type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'none';
+type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'stripe_signature' | 'none';
 
 export interface ApiRoute {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -87,6 +87,8 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/me/balance', summary: 'Your balances: earnings of the runners you own (redeemable whole credits), and your customer account', auth: 'api_key' },
   { method: 'get', path: '/v1/me/ledger', summary: 'The ledger entries behind your balances, newest first (`?limit`, `?cursor` from `next_cursor`)', auth: 'api_key', query: LedgerQuery },
   { method: 'post', path: '/v1/me/redemptions', summary: 'Redeem earned credits into build credits or the cash payout queue (`Idempotency-Key` honored)', auth: 'api_key', body: RedemptionBody },
+  { method: 'post', path: '/v1/me/payout-account', summary: 'Connect a Stripe account for cash payouts: the account (made once) and an onboarding link', auth: 'api_key' },
+  { method: 'post', path: '/v1/webhooks/stripe', summary: 'Stripe’s webhooks (signature checked; a bad one is refused and changes nothing)', auth: 'stripe_signature' },
   { method: 'get', path: '/v1/sessions/:id/receipts', summary: 'A session’s receipt chain: receipts in order with their CIDs, the head, and the keys that signed them', auth: 'none' },
   { method: 'get', path: '/v1/sessions/:id/certificate.pdf', summary: 'The session’s certificate (PDF): stats, chain head, and a QR code to verify it', auth: 'api_key', produces: 'application/pdf' },
   { method: 'get', path: '/ipfs/:cid', summary: 'A receipt document by CID, as a trustless gateway serves a raw block (`?format=raw`)', auth: 'none', produces: 'application/vnd.ipld.raw' },
@@ -101,6 +103,7 @@ const SECURITY: Record<Exclude<Auth, 'none'>, { description: string }> = {
   runner_token: { description: 'A runner token from `trd-worker login`, `Authorization: Bearer trd_rt_...`' },
   stream_token: { description: 'The per-job stream token the runner finds in its task, `Authorization: Bearer trd_st_...`' },
   owner_session: { description: 'The dashboard session cookie `trd_session`, from POST /v1/owner/session' },
+  stripe_signature: { description: 'Stripe’s `Stripe-Signature` header over the raw body, with the endpoint’s signing secret' },
 };
 
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
@@ -132,7 +135,14 @@ export function openApiDocument(version: string): object {
     paths,
     components: {
       securitySchemes: Object.fromEntries(
-        Object.entries(SECURITY).map(([name, s]) => [name, name === 'owner_session' ? { type: 'apiKey', in: 'cookie', name: 'trd_session', description: s.description } : { type: 'http', scheme: 'bearer', description: s.description }]),
+        Object.entries(SECURITY).map(([name, s]) => [
+          name,
+          name === 'owner_session'
+            ? { type: 'apiKey', in: 'cookie', name: 'trd_session', description: s.description }
+            : name === 'stripe_signature'
+              ? { type: 'apiKey', in: 'header', name: 'Stripe-Signature', description: s.description }
+              : { type: 'http', scheme: 'bearer', description: s.description },
+        ]),
       ),
       schemas: {
         Error: {

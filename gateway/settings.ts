@@ -3,6 +3,7 @@ import type { JobLimits } from '../workflows/inference-job.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
+import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 
 export interface GatewaySettings {
   port: number;
@@ -25,6 +26,8 @@ export interface GatewaySettings {
   publicUrl: string | null;
   /** Cash payouts start at this many credits. */
   payoutMinimumCredits: number;
+  /** Owner onboarding to Stripe Connect, and Stripe's webhooks. */
+  stripe: StripeSettings;
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -57,6 +60,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       pushIntervalMs: envInt(env, 'TRD_DASHBOARD_PUSH_MS', 2000, { min: 50 }),
     },
     publicUrl: env.TRD_PUBLIC_URL || null,
+    stripe: stripeSettings(env),
     payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS', DEFAULT_PAYOUT_MINIMUM_CREDITS, { min: 1 }),
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),

@@ -6,6 +6,7 @@ import { createDb } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { loadSigningKey } from '../platform/signing-key.js';
 import { receiptSettings } from '../receipts/settings.js';
+import { payoutSettings } from '../economy/payout-settings.js';
 import { temporalSettings } from '../platform/temporal.js';
 import { createOrchestratorWorker } from './worker.js';
 
@@ -23,6 +24,7 @@ const worker = await createOrchestratorWorker({
   db,
   signingKey,
   receipts: receiptSettings(env),
+  payouts: payoutSettings(env),
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
 });
 console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, receipts signed by ${signingKey.kid}`);

@@ -9,6 +9,10 @@ import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
 import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
+import { createPayoutActivities } from '../activities/payout-activities.js';
+import type { PayoutSettings } from '../economy/payout-settings.js';
+import { stripeClient } from '../economy/stripe.js';
+import { ensurePayoutSchedule } from './payout-schedule.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
@@ -25,6 +29,7 @@ export interface OrchestratorDeps {
   db: Db;
   signingKey: SigningKey;
   receipts: ReceiptSettings;
+  payouts: PayoutSettings;
   /** A prebuilt bundle (production); otherwise workflows are bundled from source at start. */
   workflowBundlePath?: string;
 }
@@ -55,6 +60,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
   const workflowSource: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: WORKFLOWS_PATH };
+  await ensurePayoutSchedule(deps.client, deps.payouts);
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
@@ -63,6 +69,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     activities: {
       ...createPlatformActivities({ db: deps.db }),
       ...createReceiptActivities({ db: deps.db, signingKey: deps.signingKey, keyValidFrom, client: deps.client, settings: deps.receipts }),
+      ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch }),
     },
   });

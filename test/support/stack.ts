@@ -49,6 +49,7 @@ export async function startStack(
     gateway?: 'in-process' | 'process';
     services?: Partial<ServiceEndpoints>;
     receipts?: Parameters<typeof startPlatform>[1]['receipts'];
+    payouts?: Parameters<typeof startPlatform>[1]['payouts'];
   } = {},
 ): Promise<TestStack> {
   quietTemporalLogs();
@@ -59,6 +60,7 @@ export async function startStack(
     orchestrator: opts.orchestrator,
     gateway: opts.gateway,
     receipts: opts.receipts,
+    payouts: opts.payouts,
     echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,
   });
 }

@@ -15,6 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { workflowIdForJob } from '@trd/protocol';
 import { pinWorkflowId } from '../../workflows/pin-receipt.js';
 import { chainWorkflowId } from '../../workflows/receipt-chain.js';
+import { PAYOUT_SCHEDULE_ID } from '../../workflows/payout-settlement.js';
+import { PLATFORM_REVENUE, ownerAccount, postTransaction } from '../../economy/ledger.js';
+import { startStripeFake, type StripeFake } from '../support/stripe-fake.js';
 import { api, serviceEndpoints, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -22,6 +25,7 @@ const REORDERED = fileURLToPath(new URL('../fixtures/workflows/reordered-inferen
 const bundle = () => ({ workflowBundle: { codePath: serviceEndpoints().workflowBundlePath } });
 
 let stack: TestStack;
+let stripe: StripeFake;
 const live: Record<string, unknown> = {};
 
 async function historyOf(jobId: string) {
@@ -30,7 +34,12 @@ async function historyOf(jobId: string) {
 
 beforeAll(async () => {
   // Two appends per chain run and a short idle time: the session below continues as new once, then completes.
-  stack = await startStack({ jobLimits: { deadlineMs: 1500 }, receipts: { chain: { maxAppendsPerRun: 2, idleMs: 1000 } } });
+  stripe = await startStripeFake('sk_test_replay');
+  stack = await startStack({
+    jobLimits: { deadlineMs: 1500 },
+    receipts: { chain: { maxAppendsPerRun: 2, idleMs: 1000 } },
+    payouts: { stripe: { secretKey: 'sk_test_replay', apiUrl: stripe.url.href, webhookSecret: null } },
+  });
   // No runner yet: this job reaches its deadline and fails.
   const failed = await api(stack, 'POST', '/v1/jobs?wait=20', { model: 'trd-tiny', prompt: 'nobody home', max_tokens: 4 });
   expect(failed.json.status).toBe('failed');
@@ -81,6 +90,23 @@ beforeAll(async () => {
     }
   }
 
+  // A payout batch: one owner, one cash redemption, paid through Stripe (the local fake).
+  const ownerId = (await api(stack, 'GET', '/v1/org')).json.id;
+  expect((await api(stack, 'POST', '/v1/me/payout-account')).status).toBe(201);
+  await stack.db.$transaction((tx) =>
+    postTransaction(tx, { id: 'replay-grant', kind: 'test_grant', postings: [{ account: PLATFORM_REVENUE, amount: -6000e6 }, { account: ownerAccount(ownerId), amount: 6000e6 }] }),
+  );
+  expect((await api(stack, 'POST', '/v1/me/redemptions', { credits: 5000, to: 'cash' })).status).toBe(201);
+  await stack.client.schedule.getHandle(PAYOUT_SCHEDULE_ID).trigger();
+  let batch = null;
+  while (!batch) {
+    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "payoutSettlement"' })) batch = w;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const settled = stack.client.workflow.getHandle(batch.workflowId);
+  expect(await settled.result()).toMatchObject({ payouts: 1, paid: 1 });
+  live['payout-settlement'] = await settled.fetchHistory();
+
   if (process.env.TRD_RECORD_HISTORIES) {
     for (const [name, history] of Object.entries(live)) writeFileSync(`${HISTORIES}${name}.json`, `${historyToJSON(history as never)}\n`);
   }
@@ -88,6 +114,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  await stripe?.stop();
 });
 
 describe('replay', () => {
@@ -97,7 +124,7 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of every outcome, of both versions, and of the receipt workflows', () => {
+  test('there are committed histories of every outcome, of both versions, and of the receipt and payout workflows', () => {
     expect(committed.sort()).toEqual([
       'inference-job-cancelled.json',
       'inference-job-chat-streamed.json',
@@ -106,6 +133,7 @@ describe('replay', () => {
       'inference-job-succeeded.json',
       'inference-job-v1-failed.json',
       'inference-job-v1-succeeded.json',
+      'payout-settlement.json',
       'pin-receipt.json',
       'receipt-chain-continued.json',
       'receipt-chain-idle.json',

@@ -1,0 +1,73 @@
+/**
+ * Cash payouts, in batches: started by a Temporal Schedule (daily by
+ * default), it takes the payouts owners queued, pays each owner through a
+ * Stripe Connect transfer, reconciles it with Stripe's record, and marks it
+ * paid, or returns the credits when Stripe refuses. The batch id is this
+ * run's workflow id; the memo carries the batch's totals as they grow, so
+ * finance sees them in Temporal's UI and CLI beside each named step.
+ */
+import { proxyActivities, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import type { PayoutActivities } from '../activities/payout-activities.js';
+
+export interface SettlementInput {
+  /** How long one Stripe call may take before it is tried again (with the same idempotency key). */
+  stepTimeoutMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+}
+
+export interface SettlementSummary {
+  batchId: string;
+  stripeConfigured: boolean;
+  payouts: number;
+  paid: number;
+  returned: number;
+  held: number;
+  paidUsdCents: number;
+  paidCredits: number;
+}
+
+export const PAYOUT_SCHEDULE_ID = 'payout-settlement';
+
+export async function payoutSettlement(input: SettlementInput): Promise<SettlementSummary> {
+  const steps = proxyActivities<PayoutActivities>({
+    startToCloseTimeout: input.stepTimeoutMs,
+    // No attempt limit: an outage delays the batch, it never drops a payout.
+    retry: { initialInterval: input.retryInitialMs, backoffCoefficient: 2, maximumInterval: input.retryMaxMs, nonRetryableErrorTypes: ['StripeNotConfigured'] },
+  });
+  const batchId = workflowInfo().workflowId;
+  const { stripeConfigured, payouts } = await steps.collectQueuedPayouts({ batchId });
+  const summary: SettlementSummary = { batchId, stripeConfigured, payouts: payouts.length, paid: 0, returned: 0, held: 0, paidUsdCents: 0, paidCredits: 0 };
+  const memo = () =>
+    upsertMemo({
+      batch: batchId,
+      payouts: summary.payouts,
+      total_usd_cents: payouts.reduce((n, p) => n + p.usdCents, 0),
+      total_credits: payouts.reduce((n, p) => n + p.credits, 0),
+      paid: summary.paid,
+      paid_usd_cents: summary.paidUsdCents,
+      returned: summary.returned,
+      held_for_review: summary.held,
+    });
+  memo();
+  for (const payout of payouts) {
+    const transfer = await steps.transferToOwner({ batchId, payout });
+    if (!transfer.ok) {
+      await steps.returnCreditsToOwner({ payout, reason: transfer.reason });
+      summary.returned++;
+    } else {
+      const check = await steps.reconcileWithStripe({ payout, transferId: transfer.transferId });
+      if (check.ok) {
+        await steps.markPayoutPaid({ payout, transferId: transfer.transferId });
+        summary.paid++;
+        summary.paidUsdCents += payout.usdCents;
+        summary.paidCredits += payout.credits;
+      } else {
+        await steps.holdForReview({ payout, transferId: transfer.transferId, detail: check.detail });
+        summary.held++;
+      }
+    }
+    memo();
+  }
+  return summary;
+}
