@@ -53,8 +53,9 @@ export const PlatformErrors = {
   UnknownJob: 'UnknownJob',
 } as const;
 
-export function createPlatformActivities(deps: { db: Db }) {
+export function createPlatformActivities(deps: { db: Db; touchRunner?: (runnerId: string) => void }) {
   const { db } = deps;
+  const touch = (runnerId: string | null | undefined) => runnerId && deps.touchRunner?.(runnerId);
   return {
     async recordJobSucceeded(s: JobSuccess): Promise<void> {
       const r = s.result;
@@ -88,6 +89,7 @@ export function createPlatformActivities(deps: { db: Db }) {
         });
         if (s.billing && s.customerId) await postTransaction(tx, await jobSettlement(tx, s.jobId, s.customerId, s.billing));
       });
+      touch(r.workerId);
     },
 
     async recordJobCancelled(c: JobCancellation): Promise<void> {
@@ -116,6 +118,11 @@ export function createPlatformActivities(deps: { db: Db }) {
 
     async recordAttempt(a: AttemptRecord): Promise<void> {
       await db.jobAttempt.createMany({ data: [a], skipDuplicates: true });
+      // A result the platform's checks refused is a failed audit of its runner, with the evidence.
+      if (a.outcome === 'invalid_result' && (await db.runner.findUnique({ where: { id: a.workerId }, select: { id: true } }))) {
+        await db.runnerAudit.createMany({ data: [{ id: a.id, runnerId: a.workerId, jobId: a.jobId, passed: false, detail: `result refused: ${a.detail}` }], skipDuplicates: true });
+      }
+      touch(a.workerId);
     },
 
     async recordJobFailed(f: JobFailure): Promise<void> {

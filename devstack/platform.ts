@@ -19,6 +19,7 @@ import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../pl
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
 import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../economy/payout-settings.js';
 import { stripeSettingsEnv } from '../economy/stripe.js';
+import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
 import type { JobLimits } from '../workflows/inference-job.js';
 import { createDatabase } from './postgres.js';
 import { freePort } from './ports.js';
@@ -77,6 +78,9 @@ export async function startPlatform(
     receipts?: { pin?: Partial<ReceiptSettings['pin']>; chain?: Partial<ReceiptSettings['chain']>; lighthouseApiKey?: string; lighthouseUrl?: string };
     /** The orchestrator's payout settings (Stripe, the schedule); the gateway gets the same Stripe settings. */
     payouts?: Partial<PayoutSettings>;
+    reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number };
+    /** The in-process orchestrator's clock, for reputation (days pass in a test). */
+    clock?: () => Date;
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -95,6 +99,11 @@ export async function startPlatform(
     chain: { ...baseReceipts.chain, ...opts.receipts?.chain },
   };
   const payouts: PayoutSettings = { ...payoutSettings({}), ...opts.payouts };
+  const baseReputation = reputationSettings({});
+  const reputation: ReputationSettings = {
+    policy: { ...baseReputation.policy, ...opts.reputation?.policy },
+    sweepIntervalMs: opts.reputation?.sweepIntervalMs ?? baseReputation.sweepIntervalMs,
+  };
 
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace });
@@ -120,6 +129,9 @@ export async function startPlatform(
           TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
           ...receiptSettingsEnv(receipts),
           ...payoutSettingsEnv(payouts),
+          TRD_REPUTATION_INTERVAL_MS: String(reputation.sweepIntervalMs),
+          TRD_VERIFIED_MIN_JOBS: String(reputation.policy.verifiedMinJobs),
+          TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
           CHECKPOINT_DISABLE: '1',
         },
         echo: opts.echo,
@@ -137,6 +149,8 @@ export async function startPlatform(
       signingKey,
       receipts,
       payouts,
+      reputation,
+      clock: opts.clock,
       workflowBundlePath: services.workflowBundlePath,
     });
     const running = worker.run();

@@ -122,6 +122,8 @@ export async function eligibleRunners(
       // 'starting' is said before its Workers poll; until it says otherwise, old pollers of the same id may be what Temporal lists.
       if (!heardFromLately(row.lastHeartbeatAt, deps.settings, now) || row.state === 'stopping' || row.state === 'starting' || row.state === 'paused') continue;
       if (!tierAtLeast(row.tier, query.minTier)) continue;
+      // Shadowbanned: no new jobs until its reputation recovers.
+      if (row.shadowbannedReason) continue;
       // What it serves is what its heartbeat says (the owner's whitelist may leave a model it polled a moment ago).
       if (!row.loadedModels.includes(query.model) && !row.diskModels.includes(query.model)) continue;
     }
@@ -131,7 +133,8 @@ export async function eligibleRunners(
       workerId: id,
       isWarm: row ? row.loadedModels.includes(query.model) : pollsWarm,
       tier: row?.tier ?? null,
-      reputation: reputationScore(s),
+      // The platform's score (economy/reputation.ts) once computed; until then, from its jobs alone.
+      reputation: row?.reputationScore ?? reputationScore(s),
       benchClass: row?.benchClass ?? null,
       tokensPerSecond: s.tokensPerSecond,
       runningJobs: row ? row.runningJobs : null,

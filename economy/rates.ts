@@ -39,3 +39,43 @@ export function splitEarnings(charge: number, tier: TrustTier): { runner: number
   const runner = Number((BigInt(charge) * BigInt(OWNER_SHARE_BPS) * BigInt(multiplier)) / 100_000_000n);
   return { runner, platform: charge - runner };
 }
+
+/**
+ * The reward table: eight performance classes by generation speed measured by
+ * the platform (tokens/s of the runner's finished jobs, as the orchestrator
+ * timed them), in tokens/s on the reference model, Qwen2.5 1.5B Q4_K_M.
+ * Speed on another model counts in proportion to its size (generation is
+ * memory-bound: a model twice the bytes runs at about half the speed). What a
+ * runner claims (`trd-worker bench`) never moves it up. `creditsPerHour` is
+ * what a busy hour earns at the Verified multiplier: an estimate, not a promise.
+ */
+export interface PerformanceClass {
+  key: string;
+  label: string;
+  minTokensPerSecond: number;
+  creditsPerHour: number;
+}
+
+export const PERFORMANCE_CLASSES: readonly PerformanceClass[] = [
+  { key: 'h100', label: 'H100-class', minTokensPerSecond: 400, creditsPerHour: 120 },
+  { key: 'a100', label: 'A100-class', minTokensPerSecond: 300, creditsPerHour: 95 },
+  { key: 'rtx-4090', label: 'RTX 4090-class', minTokensPerSecond: 220, creditsPerHour: 75 },
+  { key: 'rtx-3090', label: 'RTX 3090 / 4080-class', minTokensPerSecond: 160, creditsPerHour: 60 },
+  { key: 'rtx-4070', label: 'RTX 4070 / 3080-class', minTokensPerSecond: 120, creditsPerHour: 45 },
+  { key: 'rtx-3060', label: 'RTX 3060-class', minTokensPerSecond: 80, creditsPerHour: 32 },
+  { key: 'm3-max', label: 'M2/M3 Max-class', minTokensPerSecond: 50, creditsPerHour: 22 },
+  { key: 'm3-pro', label: 'M2/M3 Pro-class', minTokensPerSecond: 0, creditsPerHour: 15 },
+];
+
+/** The reference model's size (the catalog's qwen2.5-1.5b-instruct). */
+export const REFERENCE_MODEL_BYTES = 1117 * 1024 * 1024;
+
+/** The class a measured speed earns; speeds are on the reference model (see referenceSpeed). */
+export function performanceClass(referenceTokensPerSecond: number): PerformanceClass {
+  return PERFORMANCE_CLASSES.find((c) => referenceTokensPerSecond >= c.minTokensPerSecond)!;
+}
+
+/** A speed measured on a model of `modelBytes`, as it would be on the reference model. */
+export function referenceSpeed(tokensPerSecond: number, modelBytes: number): number {
+  return (tokensPerSecond * modelBytes) / REFERENCE_MODEL_BYTES;
+}

@@ -24,6 +24,7 @@ import { ipfsRouter } from './ipfs.js';
 import { publicSessionsRouter, sessionCertificateRouter } from './sessions.js';
 import { meRouter } from './me.js';
 import { payoutAccountRouter, stripeWebhookRouter } from './stripe.js';
+import { workersRouter } from './workers.js';
 import type { GatewaySettings } from './settings.js';
 
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
@@ -57,6 +58,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
     res.set('cache-control', 'public, max-age=5').type('text/csv').send(statsCsv(await stats()));
   });
   app.use(badgesRouter({ db: deps.db, stats }));
+  app.use(workersRouter({ db: deps.db }));
   // The auditor's page: static, and it checks receipts without trusting this server.
   // Relative asset URLs need the trailing slash; Express matches /verify and /verify/ alike.
   app.get('/verify', (req, res) =>

@@ -26,6 +26,7 @@ import {
   RunnerSettingsPatch,
   WaitQuery,
 } from './schemas.js';
+import { EstimateQuery } from './workers.js';
 
 type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'stripe_signature' | 'none';
 
@@ -89,6 +90,9 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/v1/me/redemptions', summary: 'Redeem earned credits into build credits or the cash payout queue (`Idempotency-Key` honored)', auth: 'api_key', body: RedemptionBody },
   { method: 'post', path: '/v1/me/payout-account', summary: 'Connect a Stripe account for cash payouts: the account (made once) and an onboarding link', auth: 'api_key' },
   { method: 'post', path: '/v1/webhooks/stripe', summary: 'Stripe’s webhooks (signature checked; a bad one is refused and changes nothing)', auth: 'stripe_signature' },
+  { method: 'get', path: '/v1/workers/:id/card', summary: 'A runner’s public card: reliability, jobs, uptime, P99, measured class, tier, the 90-day badge', auth: 'none' },
+  { method: 'get', path: '/v1/workers/:id/card.html', summary: 'The same card as a small HTML page to embed', auth: 'none', produces: 'text/html' },
+  { method: 'get', path: '/v1/estimate', summary: 'Earnings estimate for a performance class over some hours (best effort, not a promise)', auth: 'none', query: EstimateQuery },
   { method: 'get', path: '/v1/sessions/:id/receipts', summary: 'A session’s receipt chain: receipts in order with their CIDs, the head, and the keys that signed them', auth: 'none' },
   { method: 'get', path: '/v1/sessions/:id/certificate.pdf', summary: 'The session’s certificate (PDF): stats, chain head, and a QR code to verify it', auth: 'api_key', produces: 'application/pdf' },
   { method: 'get', path: '/ipfs/:cid', summary: 'A receipt document by CID, as a trustless gateway serves a raw block (`?format=raw`)', auth: 'none', produces: 'application/vnd.ipld.raw' },

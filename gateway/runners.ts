@@ -63,7 +63,17 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
         lastHeartbeatAt: new Date(),
       },
     });
-    res.json({ runner_id: runner.id, tier: runner.tier, heartbeat_interval_ms: dispatch.runnerHeartbeatIntervalMs, settings: settingsOf(runner.settings) });
+    // Uptime, by the minute, for reputation and the worker card.
+    const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    await db.runnerUptimeMinute.createMany({ data: [{ runnerId: runner.id, minute }], skipDuplicates: true });
+    res.json({
+      runner_id: runner.id,
+      tier: runner.tier,
+      heartbeat_interval_ms: dispatch.runnerHeartbeatIntervalMs,
+      settings: settingsOf(runner.settings),
+      // A shadowbanned runner takes no new jobs, and says why.
+      shadowbanned: runner.shadowbannedReason,
+    });
   });
 
   // The owner's settings (the dashboard and the CLI write them with the runner's token); a bad one changes nothing.
@@ -119,6 +129,8 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       current_jobs: runner.currentJobs,
       last_heartbeat_at: runner.lastHeartbeatAt?.toISOString() ?? null,
       bench: runner.benchClass ? { class: runner.benchClass, tokens_per_second: runner.benchTokensPerSecond } : null,
+      reputation_score: runner.reputationScore,
+      shadowbanned: runner.shadowbannedReason,
       today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n) },
     });
   });

@@ -7,6 +7,7 @@ import { envString } from '../platform/env.js';
 import { loadSigningKey } from '../platform/signing-key.js';
 import { receiptSettings } from '../receipts/settings.js';
 import { payoutSettings } from '../economy/payout-settings.js';
+import { reputationSettings } from '../economy/reputation.js';
 import { temporalSettings } from '../platform/temporal.js';
 import { createOrchestratorWorker } from './worker.js';
 
@@ -25,6 +26,7 @@ const worker = await createOrchestratorWorker({
   signingKey,
   receipts: receiptSettings(env),
   payouts: payoutSettings(env),
+  reputation: reputationSettings(env),
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
 });
 console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, receipts signed by ${signingKey.kid}`);

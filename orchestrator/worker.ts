@@ -12,7 +12,9 @@ import { createReceiptActivities } from '../activities/receipt-activities.js';
 import { createPayoutActivities } from '../activities/payout-activities.js';
 import type { PayoutSettings } from '../economy/payout-settings.js';
 import { stripeClient } from '../economy/stripe.js';
-import { ensurePayoutSchedule } from './payout-schedule.js';
+import { createReputation } from '../activities/reputation-activities.js';
+import type { ReputationSettings } from '../economy/reputation.js';
+import { ensurePayoutSchedule, ensureReputationSchedule } from './schedules.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
@@ -30,6 +32,9 @@ export interface OrchestratorDeps {
   signingKey: SigningKey;
   receipts: ReceiptSettings;
   payouts: PayoutSettings;
+  reputation: ReputationSettings;
+  /** Now, for reputation (tests move it days ahead); the real clock by default. */
+  clock?: () => Date;
   /** A prebuilt bundle (production); otherwise workflows are bundled from source at start. */
   workflowBundlePath?: string;
 }
@@ -61,13 +66,16 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: WORKFLOWS_PATH };
   await ensurePayoutSchedule(deps.client, deps.payouts);
+  await ensureReputationSchedule(deps.client, deps.reputation.sweepIntervalMs);
+  const reputation = createReputation({ db: deps.db, policy: deps.reputation.policy, clock: deps.clock ?? (() => new Date()) });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     ...workflowSource,
     activities: {
-      ...createPlatformActivities({ db: deps.db }),
+      ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner }),
+      ...reputation.activities,
       ...createReceiptActivities({ db: deps.db, signingKey: deps.signingKey, keyValidFrom, client: deps.client, settings: deps.receipts }),
       ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch }),

@@ -2,3 +2,4 @@ export { inferenceJob } from './inference-job.js';
 export { receiptChain } from './receipt-chain.js';
 export { pinReceipt } from './pin-receipt.js';
 export { payoutSettlement } from './payout-settlement.js';
+export { reputationSweep } from './reputation-sweep.js';

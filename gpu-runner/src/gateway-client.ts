@@ -26,6 +26,8 @@ export interface HeartbeatAnswer {
   heartbeat_interval_ms: number;
   /** The owner's settings, applied at once. */
   settings: OwnerSettings;
+  /** Why the platform gives this runner no new jobs (its reputation fell too low); null when it does. */
+  shadowbanned?: string | null;
 }
 
 export class GatewayRejected extends Error {}

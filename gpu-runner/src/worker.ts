@@ -123,9 +123,10 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   let wakeDone: () => void = () => {};
   const allStopped = new Promise<void>((resolve) => (wakeDone = resolve));
 
-  /** Takes no new work while the owner's settings say so: paused, on battery, outside the schedule. */
+  let shadowbanned: string | null = null;
+  /** Takes no new work while the owner's settings say so (paused, on battery, outside the schedule), or the platform's shadowban. */
   const applySettings = () => {
-    const decision = servingDecision(settings, ownerClock(), onBattery());
+    const decision = shadowbanned ? { serve: false as const, reason: `shadowbanned by the platform: ${shadowbanned}` } : servingDecision(settings, ownerClock(), onBattery());
     const reason = decision.serve ? null : decision.reason;
     if (reason !== pausedFor) log(reason ? `not taking new jobs: ${reason}` : 'taking jobs again');
     pausedFor = reason;
@@ -156,6 +157,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       if (answer.tier !== tier) log(`trust tier is now ${answer.tier} (was ${tier})`);
       tier = answer.tier;
       settings = answer.settings;
+      shadowbanned = answer.shadowbanned ?? null;
       const wasPaused = pausedFor;
       applySettings();
       await reconcile();

@@ -50,6 +50,8 @@ export async function startStack(
     services?: Partial<ServiceEndpoints>;
     receipts?: Parameters<typeof startPlatform>[1]['receipts'];
     payouts?: Parameters<typeof startPlatform>[1]['payouts'];
+    reputation?: Parameters<typeof startPlatform>[1]['reputation'];
+    clock?: () => Date;
   } = {},
 ): Promise<TestStack> {
   quietTemporalLogs();
@@ -61,6 +63,8 @@ export async function startStack(
     gateway: opts.gateway,
     receipts: opts.receipts,
     payouts: opts.payouts,
+    reputation: opts.reputation,
+    clock: opts.clock,
     echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,
   });
 }

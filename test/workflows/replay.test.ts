@@ -16,6 +16,7 @@ import { workflowIdForJob } from '@trd/protocol';
 import { pinWorkflowId } from '../../workflows/pin-receipt.js';
 import { chainWorkflowId } from '../../workflows/receipt-chain.js';
 import { PAYOUT_SCHEDULE_ID } from '../../workflows/payout-settlement.js';
+import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
 import { PLATFORM_REVENUE, ownerAccount, postTransaction } from '../../economy/ledger.js';
 import { startStripeFake, type StripeFake } from '../support/stripe-fake.js';
 import { api, serviceEndpoints, startStack, waitForJob, type TestStack } from '../support/stack.js';
@@ -107,6 +108,17 @@ beforeAll(async () => {
   expect(await settled.result()).toMatchObject({ payouts: 1, paid: 1 });
   live['payout-settlement'] = await settled.fetchHistory();
 
+  // A reputation sweep over the runner above, started by its schedule.
+  await stack.client.schedule.getHandle(REPUTATION_SCHEDULE_ID).trigger();
+  let sweep = null;
+  while (!sweep) {
+    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "reputationSweep"' })) sweep = w;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const swept = stack.client.workflow.getHandle(sweep.workflowId);
+  await swept.result();
+  live['reputation-sweep'] = await swept.fetchHistory();
+
   if (process.env.TRD_RECORD_HISTORIES) {
     for (const [name, history] of Object.entries(live)) writeFileSync(`${HISTORIES}${name}.json`, `${historyToJSON(history as never)}\n`);
   }
@@ -124,7 +136,7 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of every outcome, of both versions, and of the receipt and payout workflows', () => {
+  test('there are committed histories of every outcome, of both versions, and of the receipt, payout and reputation workflows', () => {
     expect(committed.sort()).toEqual([
       'inference-job-cancelled.json',
       'inference-job-chat-streamed.json',
@@ -137,6 +149,7 @@ describe('replay', () => {
       'pin-receipt.json',
       'receipt-chain-continued.json',
       'receipt-chain-idle.json',
+      'reputation-sweep.json',
     ]);
   });
 

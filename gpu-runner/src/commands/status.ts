@@ -36,6 +36,8 @@ export function statusCommand(): Command {
         runner_id: me?.runner_id ?? daemon?.worker_id ?? null,
         state: running ? (me?.state ?? 'unknown') : 'stopped',
         tier: me?.tier ?? null,
+        reputation_score: me?.reputation_score ?? null,
+        shadowbanned: me?.shadowbanned ?? null,
         current_jobs: running ? (me?.current_jobs ?? []) : [],
         today: me?.today ?? null,
         logged_in: credentials !== null,
@@ -49,6 +51,8 @@ export function statusCommand(): Command {
       console.log(`runner           ${report.runner_id ?? '-'}${report.tier ? ` (tier ${report.tier})` : ''}${credentials ? '' : ' — not logged in: run `trd-worker login`'}`);
       console.log(`state            ${report.state}${report.current_jobs.length ? ` (on ${report.current_jobs.join(', ')})` : ''}`);
       if (me) console.log(`today            ${me.today.jobs} job(s), ${(me.today.earned_microcredits / 1e6).toFixed(6)} credits earned`);
+      if (me?.reputation_score != null) console.log(`reputation       ${me.reputation_score}/100`);
+      if (report.shadowbanned) console.log(`standing         SHADOWBANNED — no new jobs: ${report.shadowbanned}`);
       if (gatewayProblem) console.log(`gateway          ${gatewayProblem}`);
     });
 }

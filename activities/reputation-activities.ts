@@ -1,0 +1,125 @@
+/**
+ * Reputation, recomputed from what the platform saw: jobs, refused results,
+ * heartbeats, audits (economy/reputation.ts has the formula and the tier
+ * rules). Run for every runner by the reputationSweep workflow on its
+ * Schedule, and for one runner soon after each of its jobs. The clock is a
+ * dependency, so tests move through days without waiting for them.
+ */
+import { findModel } from '@trd/protocol';
+import { decideTier, reputationScore, type TierPolicy } from '../economy/reputation.js';
+import { performanceClass, referenceSpeed } from '../economy/rates.js';
+import type { Db } from '../platform/db.js';
+
+const DAY = 86_400_000;
+const LATENCY_WINDOW_JOBS = 200;
+
+export interface ReputationChange {
+  runnerId: string;
+  score: number;
+  tier: { from: string; to: string };
+  shadowbannedReason: string | null;
+}
+
+/** Measured speed and per-token p99 from a runner's recent jobs. */
+export async function measuredPerformance(db: Db, runnerIds: string[]): Promise<Map<string, { p99MsPerToken: number | null; referenceTokensPerSecond: number | null; classKey: string | null }>> {
+  const rows = await db.$queryRaw<Array<{ worker_id: string; model: string; completion_tokens: number; generation_ms: number }>>`
+    SELECT worker_id, model, completion_tokens, generation_ms FROM (
+      SELECT worker_id, model, completion_tokens, generation_ms, row_number() OVER (PARTITION BY worker_id ORDER BY finished_at DESC) AS n
+      FROM jobs WHERE status = 'succeeded' AND worker_id = ANY(${runnerIds}) AND completion_tokens > 0 AND generation_ms > 0
+    ) recent WHERE n <= ${LATENCY_WINDOW_JOBS}`;
+  const by = new Map<string, typeof rows>();
+  for (const r of rows) by.set(r.worker_id, [...(by.get(r.worker_id) ?? []), r]);
+  const out = new Map<string, { p99MsPerToken: number | null; referenceTokensPerSecond: number | null; classKey: string | null }>();
+  for (const id of runnerIds) {
+    const jobs = by.get(id) ?? [];
+    if (!jobs.length) {
+      out.set(id, { p99MsPerToken: null, referenceTokensPerSecond: null, classKey: null });
+      continue;
+    }
+    const perToken = jobs.map((j) => j.generation_ms / j.completion_tokens).sort((a, b) => a - b);
+    const speeds = jobs.map((j) => referenceSpeed((j.completion_tokens * 1000) / j.generation_ms, findModel(j.model)?.approxSizeBytes ?? 0)).sort((a, b) => a - b);
+    const median = speeds[Math.floor(speeds.length / 2)];
+    out.set(id, { p99MsPerToken: perToken[Math.min(perToken.length - 1, Math.ceil(perToken.length * 0.99) - 1)], referenceTokensPerSecond: median, classKey: performanceClass(median).key });
+  }
+  return out;
+}
+
+export function createReputation(deps: { db: Db; policy: TierPolicy; clock: () => Date }) {
+  const { db, policy } = deps;
+
+  async function recompute(runnerIds?: string[]): Promise<ReputationChange[]> {
+    const now = deps.clock();
+    const runners = await db.runner.findMany({ where: runnerIds ? { id: { in: runnerIds } } : {} });
+    if (!runners.length) return [];
+    const ids = runners.map((r) => r.id);
+    const monthAgo = new Date(now.getTime() - 30 * DAY);
+    const weekAgo = new Date(now.getTime() - 7 * DAY);
+    const auditWindow = new Date(now.getTime() - policy.cleanAuditDays * DAY);
+    const [completed, totals, refused, audits, lastFailed, perf] = await Promise.all([
+      db.job.groupBy({ by: ['workerId'], where: { workerId: { in: ids }, status: 'succeeded', finishedAt: { gte: monthAgo } }, _count: true }),
+      db.job.groupBy({ by: ['workerId'], where: { workerId: { in: ids }, status: 'succeeded' }, _count: true }),
+      db.jobAttempt.groupBy({ by: ['workerId'], where: { workerId: { in: ids }, outcome: 'invalid_result', createdAt: { gte: monthAgo } }, _count: true }),
+      db.runnerAudit.groupBy({ by: ['runnerId', 'passed'], where: { runnerId: { in: ids }, createdAt: { gte: auditWindow } }, _count: true }),
+      db.runnerAudit.groupBy({ by: ['runnerId'], where: { runnerId: { in: ids }, passed: false }, _max: { createdAt: true } }),
+      measuredPerformance(db, ids),
+    ]);
+    const count = <T extends { _count: number }>(rows: T[], match: (r: T) => boolean) => rows.find(match)?._count ?? 0;
+    // A class's p99: the median of its runners' p99s.
+    const classP99 = new Map<string, number>();
+    for (const cls of new Set([...perf.values()].map((p) => p.classKey).filter((k): k is string => k !== null))) {
+      const p99s = [...perf.values()].filter((p) => p.classKey === cls && p.p99MsPerToken !== null).map((p) => p.p99MsPerToken!).sort((a, b) => a - b);
+      classP99.set(cls, p99s[Math.floor(p99s.length / 2)]);
+    }
+
+    const changes: ReputationChange[] = [];
+    for (const r of runners) {
+      const since = new Date(Math.max(r.createdAt.getTime(), weekAgo.getTime()));
+      const uptimeMinutes = await db.runnerUptimeMinute.count({ where: { runnerId: r.id, minute: { gte: since, lte: now } } });
+      const p = perf.get(r.id)!;
+      const score = reputationScore({
+        completed: count(completed, (c) => c.workerId === r.id),
+        refused: count(refused, (c) => c.workerId === r.id),
+        uptimeMinutes,
+        expectedMinutes: Math.max(1, Math.floor((now.getTime() - since.getTime()) / 60_000)),
+        p99MsPerToken: p.p99MsPerToken,
+        classP99MsPerToken: p.classKey ? (classP99.get(p.classKey) ?? null) : null,
+        auditsPassed: count(audits, (a) => a.runnerId === r.id && a.passed),
+        auditsFailed: count(audits, (a) => a.runnerId === r.id && !a.passed),
+      });
+      const failedAt = lastFailed.find((f) => f.runnerId === r.id)?._max.createdAt ?? null;
+      const decision = decideTier(r.tier, r.shadowbannedReason, {
+        score,
+        jobs: count(totals, (c) => c.workerId === r.id),
+        ageDays: (now.getTime() - r.createdAt.getTime()) / DAY,
+        cleanDays: (now.getTime() - (failedAt ?? r.createdAt).getTime()) / DAY,
+      }, policy);
+      await db.runner.update({ where: { id: r.id }, data: { reputationScore: score, reputationAt: now, tier: decision.tier, shadowbannedReason: decision.shadowbannedReason } });
+      if (decision.tier !== r.tier || decision.shadowbannedReason !== r.shadowbannedReason || score !== r.reputationScore) {
+        changes.push({ runnerId: r.id, score, tier: { from: r.tier, to: decision.tier }, shadowbannedReason: decision.shadowbannedReason });
+      }
+    }
+    return changes;
+  }
+
+  const pending = new Map<string, NodeJS.Timeout>();
+  return {
+    activities: {
+      /** Every runner (the sweep), or the ones named. */
+      async recomputeReputation(req: { runnerIds?: string[] }): Promise<ReputationChange[]> {
+        return recompute(req.runnerIds);
+      },
+    },
+    /** After a job: the runner's score soon, once for a burst of its jobs. Best effort; the sweep catches anything missed. */
+    touchRunner(runnerId: string): void {
+      if (pending.has(runnerId)) return;
+      const timer = setTimeout(() => {
+        pending.delete(runnerId);
+        recompute([runnerId]).catch((err) => console.error(`reputation of ${runnerId}: ${(err as Error).message}`));
+      }, 250);
+      timer.unref();
+      pending.set(runnerId, timer);
+    },
+  };
+}
+
+export type ReputationActivities = ReturnType<typeof createReputation>['activities'];

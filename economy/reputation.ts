@@ -1,0 +1,108 @@
+/**
+ * A runner's reputation and trust tier. The formula, stated once (the README
+ * repeats it):
+ *
+ *   score = round(45·S + 20·U + 15·L + 20·A), 0–100, where
+ *   S  success rate: (jobs completed + 1) / (jobs completed + attempts refused + 1), last 30 days
+ *   U  uptime: minutes with a heartbeat / minutes since it joined, over the last 7 days
+ *   L  latency: the p99 time per token of its class (median of its class's runners) / its own p99, at most 1
+ *   A  audits: (passed + 2) / (passed + failed + 2), last 90 days; no audits counts as clean
+ *
+ * Tiers: Probation (new) → Verified at score ≥ 80 with enough jobs and age and
+ * no failed audit for 7 days → Trusted at score ≥ 95 with more jobs and a
+ * 90-day clean audit record (the Verified badge's countdown). Scores below a
+ * tier's floor demote; below the shadowban floor the runner gets no new jobs
+ * and is told why, until its score recovers.
+ */
+import type { TrustTier } from '@trd/protocol';
+import { envInt } from '../platform/env.js';
+
+export interface ReputationInputs {
+  completed: number;
+  refused: number;
+  uptimeMinutes: number;
+  expectedMinutes: number;
+  p99MsPerToken: number | null;
+  classP99MsPerToken: number | null;
+  auditsPassed: number;
+  auditsFailed: number;
+}
+
+export function reputationScore(i: ReputationInputs): number {
+  const s = (i.completed + 1) / (i.completed + i.refused + 1);
+  const u = i.expectedMinutes > 0 ? Math.min(1, i.uptimeMinutes / i.expectedMinutes) : 1;
+  const l = i.p99MsPerToken && i.classP99MsPerToken ? Math.min(1, i.classP99MsPerToken / i.p99MsPerToken) : 1;
+  const a = (i.auditsPassed + 2) / (i.auditsPassed + i.auditsFailed + 2);
+  return Math.round(45 * s + 20 * u + 15 * l + 20 * a);
+}
+
+/** Days without a failed audit: the Verified badge, and a condition of Trusted. */
+export const CLEAN_AUDIT_DAYS = 90;
+
+export interface TierPolicy {
+  verifiedMinScore: number;
+  verifiedMinJobs: number;
+  verifiedMinAgeDays: number;
+  trustedMinScore: number;
+  trustedMinJobs: number;
+  /** Days without a failed audit for Trusted: the Verified badge. */
+  cleanAuditDays: number;
+  /** Below these, a runner drops a tier. */
+  trustedFloor: number;
+  verifiedFloor: number;
+  /** Below this, no new jobs; lifted at `shadowbanLift`. */
+  shadowbanFloor: number;
+  shadowbanLift: number;
+}
+
+export function tierPolicy(env: Record<string, string | undefined>): TierPolicy {
+  return {
+    verifiedMinScore: 80,
+    verifiedMinJobs: envInt(env, 'TRD_VERIFIED_MIN_JOBS', 100, { min: 0 }),
+    verifiedMinAgeDays: 7,
+    trustedMinScore: 95,
+    trustedMinJobs: envInt(env, 'TRD_TRUSTED_MIN_JOBS', 1000, { min: 0 }),
+    cleanAuditDays: CLEAN_AUDIT_DAYS,
+    trustedFloor: 90,
+    verifiedFloor: 70,
+    shadowbanFloor: 50,
+    shadowbanLift: 60,
+  };
+}
+
+export interface Standing {
+  score: number;
+  jobs: number;
+  ageDays: number;
+  /** Days since the last failed audit, or since the runner joined if it never failed one. */
+  cleanDays: number;
+}
+
+export interface TierDecision {
+  tier: TrustTier;
+  shadowbannedReason: string | null;
+  /** Days left to the 90-day clean-audit badge; 0 once earned. */
+  badgeCountdownDays: number;
+}
+
+export function decideTier(current: TrustTier, shadowbanned: string | null, st: Standing, p: TierPolicy): TierDecision {
+  let tier = current;
+  if (tier === 'trusted' && (st.score < p.trustedFloor || st.cleanDays < p.cleanAuditDays)) tier = 'verified';
+  if (tier === 'verified' && (st.score < p.verifiedFloor || st.cleanDays < 7)) tier = 'probation';
+  if (tier === 'probation' && tier === current && st.score >= p.verifiedMinScore && st.jobs >= p.verifiedMinJobs && st.ageDays >= p.verifiedMinAgeDays && st.cleanDays >= 7) tier = 'verified';
+  if (tier === 'verified' && current !== 'trusted' && st.score >= p.trustedMinScore && st.jobs >= p.trustedMinJobs && st.cleanDays >= p.cleanAuditDays) tier = 'trusted';
+  let reason = shadowbanned;
+  if (st.score < p.shadowbanFloor) reason = `reputation ${st.score} is below ${p.shadowbanFloor}: too many refused results or failed audits`;
+  else if (reason && st.score >= p.shadowbanLift) reason = null;
+  return { tier, shadowbannedReason: reason, badgeCountdownDays: Math.max(0, Math.ceil(p.cleanAuditDays - st.cleanDays)) };
+}
+
+export interface ReputationSettings {
+  policy: TierPolicy;
+  /** How often every runner's reputation is recomputed (its Temporal Schedule). */
+  sweepIntervalMs: number;
+}
+
+export function reputationSettings(env: Record<string, string | undefined>): ReputationSettings {
+  return { policy: tierPolicy(env), sweepIntervalMs: envInt(env, 'TRD_REPUTATION_INTERVAL_MS', 15 * 60_000, { min: 1000 }) };
+}

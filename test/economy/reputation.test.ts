@@ -1,0 +1,152 @@
+/**
+ * Reputation and trust tiers on the real stack, with the orchestrator's clock
+ * moved through days: a runner whose results are refused drops a tier and is
+ * shadowbanned (it stops taking jobs and says why); a clean runner is
+ * promoted to Verified after a week and to Trusted after 90 clean days. The
+ * sweep runs through its Temporal Schedule. Also: the formula, the worker
+ * card and the earnings estimate.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { decideTier, reputationScore, tierPolicy } from '../../economy/reputation.js';
+import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
+import { createRunnerToken } from '../../gateway/runners.js';
+import type { ManagedProcess } from '../../devstack/processes.js';
+import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+
+const DAY = 86_400_000;
+let stack: TestStack;
+let offsetMs = 0;
+let cheat: ManagedProcess;
+let cheatToken: string;
+
+beforeAll(async () => {
+  stack = await startStack({
+    jobLimits: { deadlineMs: 8000, maxAttempts: 3 },
+    reputation: { policy: { verifiedMinJobs: 3, trustedMinJobs: 5 }, sweepIntervalMs: 24 * 3600_000 },
+    clock: () => new Date(Date.now() + offsetMs),
+  });
+  cheatToken = await createRunnerToken(stack.db, 'rep-cheat', 'verified');
+  cheat = await stack.startRunner({ workerId: 'rep-cheat', token: cheatToken, env: { TRD_RUNNER_FAULTS: 'bad-result=1' } });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+let lastSweep = 0;
+/** A sweep now, through the schedule (each run's id carries its second: one per second). */
+async function sweep(): Promise<void> {
+  while (Math.floor(Date.now() / 1000) <= Math.floor(lastSweep / 1000)) await new Promise((r) => setTimeout(r, 50));
+  lastSweep = Date.now();
+  const before = new Set<string>();
+  for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "reputationSweep"' })) before.add(w.workflowId);
+  await stack.client.schedule.getHandle(REPUTATION_SCHEDULE_ID).trigger();
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "reputationSweep"' })) {
+      if (!before.has(w.workflowId)) return void (await stack.client.workflow.getHandle(w.workflowId).result());
+    }
+    if (Date.now() > deadline) throw new Error('the schedule did not start a sweep');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function uptimeFor(runnerId: string, fromMs: number, toMs: number): Promise<void> {
+  const data = [];
+  for (let t = Math.floor(fromMs / 60_000) * 60_000; t <= toMs; t += 60_000) data.push({ runnerId, minute: new Date(t) });
+  await stack.db.runnerUptimeMinute.createMany({ data, skipDuplicates: true });
+}
+
+const runner = (id: string) => stack.db.runner.findUniqueOrThrow({ where: { id } });
+
+describe('the reputation formula and tier rules', () => {
+  const clean = { completed: 100, refused: 0, uptimeMinutes: 10_080, expectedMinutes: 10_080, p99MsPerToken: 20, classP99MsPerToken: 20, auditsPassed: 0, auditsFailed: 0 };
+  test('a clean record scores 100; each factor weighs as stated', () => {
+    expect(reputationScore(clean)).toBe(100);
+    expect(reputationScore({ ...clean, uptimeMinutes: 5040 })).toBe(90);
+    expect(reputationScore({ ...clean, p99MsPerToken: 40 })).toBe(93);
+    expect(reputationScore({ ...clean, auditsFailed: 2 })).toBe(90);
+    expect(reputationScore({ ...clean, completed: 0, refused: 9 })).toBe(60);
+  });
+  test('promotion needs score, jobs, age and clean audits; a low score shadowbans', () => {
+    const p = tierPolicy({});
+    const good = { score: 97, jobs: 2000, ageDays: 100, cleanDays: 100 };
+    expect(decideTier('probation', null, { ...good, ageDays: 3, cleanDays: 3 }, p).tier).toBe('probation');
+    expect(decideTier('probation', null, { ...good, jobs: 50 }, p).tier).toBe('probation');
+    expect(decideTier('probation', null, { ...good, jobs: 500, cleanDays: 30 }, p)).toMatchObject({ tier: 'verified', badgeCountdownDays: 60 });
+    expect(decideTier('verified', null, good, p)).toMatchObject({ tier: 'trusted', badgeCountdownDays: 0 });
+    expect(decideTier('trusted', null, { ...good, cleanDays: 2 }, p).tier).toBe('probation');
+    expect(decideTier('verified', null, { ...good, score: 30 }, p)).toMatchObject({ tier: 'probation', shadowbannedReason: expect.stringContaining('reputation 30 is below 50') });
+    expect(decideTier('probation', 'earlier', { ...good, score: 55 }, p).shadowbannedReason).toBe('earlier');
+    expect(decideTier('probation', 'earlier', { ...good, score: 65 }, p).shadowbannedReason).toBeNull();
+  });
+});
+
+describe('tiers on the running platform', () => {
+  test('a runner whose results are refused drops a tier, is shadowbanned, stops taking jobs and says why', async () => {
+    const jobs = await Promise.all([0, 1, 2, 3].map((i) => api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `cheat ${i}`, max_tokens: 4 })));
+    for (const j of jobs) await waitForJob(stack, j.json.id, (x) => x.status === 'failed', 30_000);
+    // Each refused result is a failed audit with its evidence; re-execution audits (another runner, same seed) add theirs.
+    const refused = await stack.db.runnerAudit.count({ where: { runnerId: 'rep-cheat', passed: false } });
+    expect(refused).toBeGreaterThanOrEqual(4);
+    await stack.db.runnerAudit.createMany({
+      data: [1, 2, 3, 4, 5, 6].map((n) => ({ id: `reexec-${n}`, runnerId: 'rep-cheat', passed: false, detail: 'output differs from a re-execution with the same model, seed and sampling' })),
+    });
+    await sweep();
+    const r = await runner('rep-cheat');
+    expect(r.tier).toBe('probation');
+    expect(r.reputationScore).toBeLessThan(50);
+    expect(r.shadowbannedReason).toMatch(/^reputation \d+ is below 50/);
+    // The runner hears it with its next heartbeat and stops taking work.
+    await cheat.waitFor(/not taking new jobs: shadowbanned by the platform: reputation \d+ is below 50/, 10_000);
+    const me = await fetch(`${stack.baseUrl}/v1/runners/me`, { headers: { authorization: `Bearer ${cheatToken}` } });
+    expect((await me.json()).shadowbanned).toBe(r.shadowbannedReason);
+    const eligible = (await api(stack, 'GET', '/v1/dispatch/eligible?model=trd-tiny')).json;
+    expect(JSON.stringify(eligible)).not.toContain('rep-cheat');
+  });
+
+  test('a clean runner is promoted to Verified after a week, and to Trusted after 90 clean days', async () => {
+    await stack.startRunner({ workerId: 'rep-honest' });
+    const jobs = await Promise.all([0, 1, 2, 3, 4].map((i) => api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `honest ${i}`, max_tokens: 6 })));
+    for (const j of jobs) expect((await waitForJob(stack, j.json.id, (x) => x.status === 'succeeded')).worker_id).toBe('rep-honest');
+    await sweep();
+    expect((await runner('rep-honest')).tier).toBe('probation');
+
+    offsetMs = 8 * DAY;
+    await uptimeFor('rep-honest', Date.now() + offsetMs - 7 * DAY, Date.now() + offsetMs);
+    await sweep();
+    expect(await runner('rep-honest')).toMatchObject({ tier: 'verified' });
+
+    offsetMs = 91 * DAY;
+    await uptimeFor('rep-honest', Date.now() + offsetMs - 7 * DAY, Date.now() + offsetMs);
+    await sweep();
+    const r = await runner('rep-honest');
+    expect(r).toMatchObject({ tier: 'trusted', shadowbannedReason: null });
+    expect(r.reputationScore).toBeGreaterThanOrEqual(95);
+    // The cheat stays where it fell.
+    expect((await runner('rep-cheat')).tier).toBe('probation');
+  });
+});
+
+describe('public cards and the estimate', () => {
+  test('the worker card (JSON and HTML) shows the measured record', async () => {
+    const card = (await api(stack, 'GET', '/v1/workers/rep-honest/card')).json;
+    expect(card).toMatchObject({ object: 'worker_card', worker_id: 'rep-honest', tier: 'trusted', jobs_completed: 5, success_rate: 1, measured_class: { key: 'm3-pro' } });
+    expect(card.p99_ms_per_token).toBeGreaterThan(0);
+    const html = await (await fetch(`${stack.baseUrl}/v1/workers/rep-honest/card.html`)).text();
+    expect(html).toContain('100% reliable, 5 jobs');
+    expect(html).toContain('M2/M3 Pro-class');
+    const cheatCard = (await api(stack, 'GET', '/v1/workers/rep-cheat/card')).json;
+    expect(cheatCard).toMatchObject({ jobs_completed: 0, success_rate: 0, verified_badge: { earned: false } });
+    expect((await api(stack, 'GET', '/v1/workers/nobody-here/card')).status).toBe(404);
+  });
+
+  test('the estimate prices an hour of a class, with the trust multiplier, and refuses bad input', async () => {
+    expect((await api(stack, 'GET', '/v1/estimate?tier=rtx-3090&hours=10')).json).toMatchObject({ credits_per_hour: 60, credits: 600, usd_cents: 480, trust: 'verified' });
+    expect((await api(stack, 'GET', '/v1/estimate?tier=rtx-3090&hours=1&trust=trusted')).json.credits_per_hour).toBe(69);
+    for (const q of ['tier=gtx-480&hours=1', 'tier=h100&hours=-1', 'tier=h100', 'tier=h100&hours=10000']) {
+      const bad = await api(stack, 'GET', `/v1/estimate?${q}`);
+      expect(bad.status).toBe(400);
+    }
+  });
+});
