@@ -5,7 +5,8 @@
  * Schedule, and for one runner soon after each of its jobs. The clock is a
  * dependency, so tests move through days without waiting for them.
  */
-import { findModel } from '@trd/protocol';
+import { findModel, inferenceResultProblem, type InferenceResult, type InferenceTask } from '@trd/protocol';
+import { heardFromSince, type DispatchSettings } from '../dispatch/settings.js';
 import { decideTier, reputationScore, type TierPolicy } from '../economy/reputation.js';
 import { performanceClass, referenceSpeed } from '../economy/rates.js';
 import type { Db } from '../platform/db.js';
@@ -27,24 +28,42 @@ export async function measuredPerformance(db: Db, runnerIds: string[]): Promise<
       SELECT worker_id, model, completion_tokens, generation_ms, row_number() OVER (PARTITION BY worker_id ORDER BY finished_at DESC) AS n
       FROM jobs WHERE status = 'succeeded' AND worker_id = ANY(${runnerIds}) AND completion_tokens > 0 AND generation_ms > 0
     ) recent WHERE n <= ${LATENCY_WINDOW_JOBS}`;
+  // Bench challenges count with the time the orchestrator measured, not what the runner reported.
+  const challenges = await db.benchChallenge.findMany({ where: { runnerId: { in: runnerIds }, completionTokens: { gt: 0 } }, orderBy: { createdAt: 'desc' }, take: 20 * runnerIds.length });
   const by = new Map<string, typeof rows>();
   for (const r of rows) by.set(r.worker_id, [...(by.get(r.worker_id) ?? []), r]);
+  const timed = new Map<string, number[]>();
+  for (const c of challenges) {
+    timed.set(c.runnerId, [...(timed.get(c.runnerId) ?? []), referenceSpeed((c.completionTokens * 1000) / Math.max(1, c.elapsedMs), findModel(c.model)?.approxSizeBytes ?? 0)]);
+  }
   const out = new Map<string, { p99MsPerToken: number | null; referenceTokensPerSecond: number | null; classKey: string | null }>();
   for (const id of runnerIds) {
     const jobs = by.get(id) ?? [];
-    if (!jobs.length) {
+    const speeds = [
+      ...jobs.map((j) => referenceSpeed((j.completion_tokens * 1000) / j.generation_ms, findModel(j.model)?.approxSizeBytes ?? 0)),
+      ...(timed.get(id) ?? []),
+    ].sort((a, b) => a - b);
+    if (!speeds.length) {
       out.set(id, { p99MsPerToken: null, referenceTokensPerSecond: null, classKey: null });
       continue;
     }
     const perToken = jobs.map((j) => j.generation_ms / j.completion_tokens).sort((a, b) => a - b);
-    const speeds = jobs.map((j) => referenceSpeed((j.completion_tokens * 1000) / j.generation_ms, findModel(j.model)?.approxSizeBytes ?? 0)).sort((a, b) => a - b);
     const median = speeds[Math.floor(speeds.length / 2)];
-    out.set(id, { p99MsPerToken: perToken[Math.min(perToken.length - 1, Math.ceil(perToken.length * 0.99) - 1)], referenceTokensPerSecond: median, classKey: performanceClass(median).key });
+    out.set(id, {
+      p99MsPerToken: perToken.length ? perToken[Math.min(perToken.length - 1, Math.ceil(perToken.length * 0.99) - 1)] : null,
+      referenceTokensPerSecond: median,
+      classKey: performanceClass(median).key,
+    });
   }
   return out;
 }
 
-export function createReputation(deps: { db: Db; policy: TierPolicy; clock: () => Date }) {
+export interface ChallengeTarget {
+  runnerId: string;
+  model: string;
+}
+
+export function createReputation(deps: { db: Db; policy: TierPolicy; dispatch: DispatchSettings; clock: () => Date }) {
   const { db, policy } = deps;
 
   async function recompute(runnerIds?: string[]): Promise<ReputationChange[]> {
@@ -107,6 +126,28 @@ export function createReputation(deps: { db: Db; policy: TierPolicy; clock: () =
       /** Every runner (the sweep), or the ones named. */
       async recomputeReputation(req: { runnerIds?: string[] }): Promise<ReputationChange[]> {
         return recompute(req.runnerIds);
+      },
+      /** Runners to time now: heard from lately, not shadowbanned, with a model loaded (the first one it has). */
+      async challengeTargets(): Promise<ChallengeTarget[]> {
+        const runners = await db.runner.findMany({
+          where: { lastHeartbeatAt: { gte: heardFromSince(deps.dispatch) }, shadowbannedReason: null, state: { in: ['idle', 'busy'] } },
+          select: { id: true, loadedModels: true },
+          orderBy: { id: 'asc' },
+        });
+        return runners.filter((r) => r.loadedModels.some((m) => findModel(m))).map((r) => ({ runnerId: r.id, model: r.loadedModels.find((m) => findModel(m))! }));
+      },
+      /** A challenge's answer, timed by the workflow: its speed counts; a wrong answer is a failed audit. */
+      async recordBenchChallenge(req: { target: ChallengeTarget; task: InferenceTask; result: InferenceResult; elapsedMs: number }): Promise<{ accepted: boolean; detail: string }> {
+        const problem = inferenceResultProblem(req.task, req.result) ?? (req.result.workerId !== req.target.runnerId ? `answered by ${req.result.workerId}` : null);
+        if (problem) {
+          await db.runnerAudit.createMany({ data: [{ id: `challenge:${req.task.jobId}`, runnerId: req.target.runnerId, passed: false, detail: `bench challenge answer refused: ${problem}` }], skipDuplicates: true });
+          return { accepted: false, detail: problem };
+        }
+        await db.benchChallenge.createMany({
+          data: [{ id: req.task.jobId, runnerId: req.target.runnerId, model: req.task.model, completionTokens: req.result.completionTokens, elapsedMs: Math.max(1, Math.round(req.elapsedMs)) }],
+          skipDuplicates: true,
+        });
+        return { accepted: true, detail: `${req.result.completionTokens} tokens in ${Math.round(req.elapsedMs)} ms` };
       },
     },
     /** After a job: the runner's score soon, once for a burst of its jobs. Best effort; the sweep catches anything missed. */

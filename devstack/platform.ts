@@ -103,6 +103,7 @@ export async function startPlatform(
   const reputation: ReputationSettings = {
     policy: { ...baseReputation.policy, ...opts.reputation?.policy },
     sweepIntervalMs: opts.reputation?.sweepIntervalMs ?? baseReputation.sweepIntervalMs,
+    challenge: { ...baseReputation.challenge, waitMs: 1000, timeoutMs: 10_000 },
   };
 
   const clientConnection = await Connection.connect({ address: temporalAddress });
@@ -132,6 +133,8 @@ export async function startPlatform(
           TRD_REPUTATION_INTERVAL_MS: String(reputation.sweepIntervalMs),
           TRD_VERIFIED_MIN_JOBS: String(reputation.policy.verifiedMinJobs),
           TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
+          TRD_CHALLENGE_WAIT_MS: String(reputation.challenge.waitMs),
+          TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
           CHECKPOINT_DISABLE: '1',
         },
         echo: opts.echo,

@@ -101,8 +101,18 @@ export interface ReputationSettings {
   policy: TierPolicy;
   /** How often every runner's reputation is recomputed (its Temporal Schedule). */
   sweepIntervalMs: number;
+  /** The bench challenge each sweep sends every runner that is up. */
+  challenge: { maxTokens: number; waitMs: number; timeoutMs: number };
 }
 
 export function reputationSettings(env: Record<string, string | undefined>): ReputationSettings {
-  return { policy: tierPolicy(env), sweepIntervalMs: envInt(env, 'TRD_REPUTATION_INTERVAL_MS', 15 * 60_000, { min: 1000 }) };
+  return {
+    policy: tierPolicy(env),
+    sweepIntervalMs: envInt(env, 'TRD_REPUTATION_INTERVAL_MS', 15 * 60_000, { min: 1000 }),
+    challenge: {
+      maxTokens: envInt(env, 'TRD_CHALLENGE_MAX_TOKENS', 64, { min: 1, max: 512 }),
+      waitMs: envInt(env, 'TRD_CHALLENGE_WAIT_MS', 5000, { min: 100 }),
+      timeoutMs: envInt(env, 'TRD_CHALLENGE_TIMEOUT_MS', 60_000, { min: 100 }),
+    },
+  };
 }

@@ -7,8 +7,10 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction } from '@temporalio/client';
 import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
 import type { PayoutSettings } from '../economy/payout-settings.js';
-import { PAYOUT_SCHEDULE_ID, type SettlementInput } from '../workflows/payout-settlement.js';
-import { REPUTATION_SCHEDULE_ID } from '../workflows/reputation-sweep.js';
+import { PAYOUT_SCHEDULE_ID, PAYOUT_SEARCH_ATTRIBUTES, type SettlementInput } from '../workflows/payout-settlement.js';
+import proto from '@temporalio/proto';
+import { REPUTATION_SCHEDULE_ID, type SweepInput } from '../workflows/reputation-sweep.js';
+import type { ReputationSettings } from '../economy/reputation.js';
 
 export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): Promise<void> {
   const input: SettlementInput = { stepTimeoutMs: s.stepTimeoutMs, retryInitialMs: s.retryInitialMs, retryMaxMs: s.retryMaxMs };
@@ -23,10 +25,11 @@ export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): P
   await ensureSchedule(client, PAYOUT_SCHEDULE_ID, s.scheduleIntervalMs, action, ScheduleOverlapPolicy.BUFFER_ONE);
 }
 
-export async function ensureReputationSchedule(client: Client, intervalMs: number): Promise<void> {
-  const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'reputationSweep', workflowId: REPUTATION_SCHEDULE_ID, taskQueue: ORCHESTRATOR_QUEUE, args: [] };
+export async function ensureReputationSchedule(client: Client, s: ReputationSettings): Promise<void> {
+  const input: SweepInput = { challenge: s.challenge };
+  const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'reputationSweep', workflowId: REPUTATION_SCHEDULE_ID, taskQueue: ORCHESTRATOR_QUEUE, args: [input] };
   // A sweep still running when the next is due: the next is skipped, the one after will do.
-  await ensureSchedule(client, REPUTATION_SCHEDULE_ID, intervalMs, action, ScheduleOverlapPolicy.SKIP);
+  await ensureSchedule(client, REPUTATION_SCHEDULE_ID, s.sweepIntervalMs, action, ScheduleOverlapPolicy.SKIP);
 }
 
 async function ensureSchedule(client: Client, scheduleId: string, everyMs: number, action: ScheduleOptionsAction, overlap: ScheduleOverlapPolicy): Promise<void> {
@@ -38,4 +41,20 @@ async function ensureSchedule(client: Client, scheduleId: string, everyMs: numbe
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
     await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action, policies: { ...prev.policies, ...policies } }));
   }
+}
+
+const INDEXED_TYPE = {
+  KEYWORD: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+} as const;
+
+/** Registers the payout batches' search attributes in the namespace, those that are not there yet. */
+export async function ensureSearchAttributes(client: Client, namespace: string): Promise<void> {
+  const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
+  const missing = Object.values(PAYOUT_SEARCH_ATTRIBUTES).filter((k) => !(k.name in (existing.customAttributes ?? {})));
+  if (!missing.length) return;
+  await client.connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
+  });
 }

@@ -14,7 +14,7 @@ import type { PayoutSettings } from '../economy/payout-settings.js';
 import { stripeClient } from '../economy/stripe.js';
 import { createReputation } from '../activities/reputation-activities.js';
 import type { ReputationSettings } from '../economy/reputation.js';
-import { ensurePayoutSchedule, ensureReputationSchedule } from './schedules.js';
+import { ensurePayoutSchedule, ensureReputationSchedule, ensureSearchAttributes } from './schedules.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
@@ -65,9 +65,10 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
   const workflowSource: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: WORKFLOWS_PATH };
+  await ensureSearchAttributes(deps.client, deps.namespace);
   await ensurePayoutSchedule(deps.client, deps.payouts);
-  await ensureReputationSchedule(deps.client, deps.reputation.sweepIntervalMs);
-  const reputation = createReputation({ db: deps.db, policy: deps.reputation.policy, clock: deps.clock ?? (() => new Date()) });
+  await ensureReputationSchedule(deps.client, deps.reputation);
+  const reputation = createReputation({ db: deps.db, policy: deps.reputation.policy, dispatch: deps.dispatch, clock: deps.clock ?? (() => new Date()) });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,

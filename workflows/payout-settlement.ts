@@ -6,7 +6,8 @@
  * run's workflow id; the memo carries the batch's totals as they grow, so
  * finance sees them in Temporal's UI and CLI beside each named step.
  */
-import { proxyActivities, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+import { proxyActivities, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PayoutActivities } from '../activities/payout-activities.js';
 
 export interface SettlementInput {
@@ -29,6 +30,18 @@ export interface SettlementSummary {
 
 export const PAYOUT_SCHEDULE_ID = 'payout-settlement';
 
+/**
+ * Search attributes of a batch, registered in the namespace by the
+ * orchestrator at start, so finance can list batches, e.g.
+ * `temporal workflow list --query 'TrdPayoutStatus = "settled" AND TrdPayoutPaidUsdCents > 0'`.
+ */
+export const PAYOUT_SEARCH_ATTRIBUTES = {
+  status: defineSearchAttributeKey('TrdPayoutStatus', SearchAttributeType.KEYWORD),
+  payouts: defineSearchAttributeKey('TrdPayoutCount', SearchAttributeType.INT),
+  totalUsdCents: defineSearchAttributeKey('TrdPayoutTotalUsdCents', SearchAttributeType.INT),
+  paidUsdCents: defineSearchAttributeKey('TrdPayoutPaidUsdCents', SearchAttributeType.INT),
+};
+
 export async function payoutSettlement(input: SettlementInput): Promise<SettlementSummary> {
   const steps = proxyActivities<PayoutActivities>({
     startToCloseTimeout: input.stepTimeoutMs,
@@ -38,18 +51,26 @@ export async function payoutSettlement(input: SettlementInput): Promise<Settleme
   const batchId = workflowInfo().workflowId;
   const { stripeConfigured, payouts } = await steps.collectQueuedPayouts({ batchId });
   const summary: SettlementSummary = { batchId, stripeConfigured, payouts: payouts.length, paid: 0, returned: 0, held: 0, paidUsdCents: 0, paidCredits: 0 };
-  const memo = () =>
+  const totalUsdCents = payouts.reduce((n, p) => n + p.usdCents, 0);
+  const progress = (status: 'paying' | 'settled') => {
+    upsertSearchAttributes([
+      { key: PAYOUT_SEARCH_ATTRIBUTES.status, value: status },
+      { key: PAYOUT_SEARCH_ATTRIBUTES.payouts, value: payouts.length },
+      { key: PAYOUT_SEARCH_ATTRIBUTES.totalUsdCents, value: totalUsdCents },
+      { key: PAYOUT_SEARCH_ATTRIBUTES.paidUsdCents, value: summary.paidUsdCents },
+    ]);
     upsertMemo({
       batch: batchId,
       payouts: summary.payouts,
-      total_usd_cents: payouts.reduce((n, p) => n + p.usdCents, 0),
+      total_usd_cents: totalUsdCents,
       total_credits: payouts.reduce((n, p) => n + p.credits, 0),
       paid: summary.paid,
       paid_usd_cents: summary.paidUsdCents,
       returned: summary.returned,
       held_for_review: summary.held,
     });
-  memo();
+  };
+  progress('paying');
   for (const payout of payouts) {
     const transfer = await steps.transferToOwner({ batchId, payout });
     if (!transfer.ok) {
@@ -67,7 +88,8 @@ export async function payoutSettlement(input: SettlementInput): Promise<Settleme
         summary.held++;
       }
     }
-    memo();
+    progress('paying');
   }
+  progress('settled');
   return summary;
 }

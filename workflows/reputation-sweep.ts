@@ -1,19 +1,53 @@
 /**
  * Recomputes every runner's reputation and trust tier, on a Temporal Schedule
- * (TRD_REPUTATION_INTERVAL_MS). The changes (promotions, demotions,
- * shadowbans) are its result and its memo.
+ * (TRD_REPUTATION_INTERVAL_MS). First it sends each runner that is up a bench
+ * challenge (a short greedy job with a fresh prompt, on its own queue) and
+ * times it here: speed the platform measured, whatever the runner claims.
+ * The changes (promotions, demotions, shadowbans) are its result and its memo.
  */
-import { proxyActivities, upsertMemo } from '@temporalio/workflow';
-import type { ReputationActivities, ReputationChange } from '../activities/reputation-activities.js';
+import { ActivityFailure, proxyActivities, upsertMemo, uuid4 } from '@temporalio/workflow';
+import type { InferenceTask, RunnerActivities } from '@trd/protocol';
+import { runnerQueue } from '@trd/protocol/queues';
+import type { ChallengeTarget, ReputationActivities, ReputationChange } from '../activities/reputation-activities.js';
 
 export const REPUTATION_SCHEDULE_ID = 'reputation-sweep';
 
-const { recomputeReputation } = proxyActivities<ReputationActivities>({
+export interface SweepInput {
+  challenge: {
+    maxTokens: number;
+    /** A runner busy past this is not challenged this time. */
+    waitMs: number;
+    timeoutMs: number;
+  };
+}
+
+const { recomputeReputation, challengeTargets, recordBenchChallenge } = proxyActivities<ReputationActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
-export async function reputationSweep(): Promise<ReputationChange[]> {
+async function challenge(target: ChallengeTarget, c: SweepInput['challenge']): Promise<void> {
+  const runner = proxyActivities<RunnerActivities>({
+    taskQueue: runnerQueue(target.runnerId),
+    scheduleToStartTimeout: c.waitMs,
+    startToCloseTimeout: c.timeoutMs,
+    retry: { maximumAttempts: 1 },
+  });
+  // A fresh prompt each time: an answer cannot be replayed from an earlier challenge.
+  const nonce = uuid4();
+  const task: InferenceTask = { jobId: `job_${nonce.replace(/-/g, '')}`, model: target.model, prompt: `Bench challenge ${nonce}: describe the network.`, maxTokens: c.maxTokens, temperature: 0 };
+  const sentAt = Date.now();
+  try {
+    const result = await runner.runInference(task);
+    await recordBenchChallenge({ target, task, result, elapsedMs: Date.now() - sentAt });
+  } catch (err) {
+    // Busy, gone or failing: no measurement this time; its jobs still count.
+    if (!(err instanceof ActivityFailure)) throw err;
+  }
+}
+
+export async function reputationSweep(input: SweepInput): Promise<ReputationChange[]> {
+  await Promise.all((await challengeTargets()).map((t) => challenge(t, input.challenge)));
   const changes = await recomputeReputation({});
   upsertMemo({
     changed: changes.length,

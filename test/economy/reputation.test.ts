@@ -18,6 +18,7 @@ let stack: TestStack;
 let offsetMs = 0;
 let cheat: ManagedProcess;
 let cheatToken: string;
+let honestToken: string;
 
 beforeAll(async () => {
   stack = await startStack({
@@ -106,7 +107,8 @@ describe('tiers on the running platform', () => {
   });
 
   test('a clean runner is promoted to Verified after a week, and to Trusted after 90 clean days', async () => {
-    await stack.startRunner({ workerId: 'rep-honest' });
+    honestToken = await createRunnerToken(stack.db, 'rep-honest');
+    await stack.startRunner({ workerId: 'rep-honest', token: honestToken });
     const jobs = await Promise.all([0, 1, 2, 3, 4].map((i) => api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `honest ${i}`, max_tokens: 6 })));
     for (const j of jobs) expect((await waitForJob(stack, j.json.id, (x) => x.status === 'succeeded')).worker_id).toBe('rep-honest');
     await sweep();
@@ -125,6 +127,26 @@ describe('tiers on the running platform', () => {
     expect(r.reputationScore).toBeGreaterThanOrEqual(95);
     // The cheat stays where it fell.
     expect((await runner('rep-cheat')).tier).toBe('probation');
+  });
+});
+
+describe('measured, not claimed', () => {
+  test('a runner claiming an H100 is classed by the speed the platform timed on its bench challenges', async () => {
+    const claim = await fetch(`${stack.baseUrl}/v1/runners/bench`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${honestToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'trd-tiny', hardware_class: 'h100', runs: 3, prompt_tokens_per_second: { median: 90_000, min: 90_000, max: 90_000 }, generation_tokens_per_second: { median: 50_000, min: 50_000, max: 50_000 } }),
+    });
+    expect(claim.status).toBeLessThan(300);
+    await sweep();
+    const challenges = await stack.db.benchChallenge.findMany({ where: { runnerId: 'rep-honest' } });
+    expect(challenges.length).toBeGreaterThan(0);
+    expect(challenges.every((c) => c.completionTokens > 0 && c.elapsedMs > 0)).toBe(true);
+    const card = (await api(stack, 'GET', '/v1/workers/rep-honest/card')).json;
+    expect(card.claimed_class).toBe('h100');
+    expect(card.measured_class.key).toBe('m3-pro');
+    // The shadowbanned runner was not sent one.
+    expect(await stack.db.benchChallenge.count({ where: { runnerId: 'rep-cheat', createdAt: { gt: challenges[0].createdAt } } })).toBe(0);
   });
 });
 
