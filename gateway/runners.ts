@@ -11,6 +11,7 @@ import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
+import { workerCard } from '../economy/worker-card.js';
 import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody, RunnerSettingsPatch } from './schemas.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
 
@@ -131,6 +132,8 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       bench: runner.benchClass ? { class: runner.benchClass, tokens_per_second: runner.benchTokensPerSecond } : null,
       reputation_score: runner.reputationScore,
       shadowbanned: runner.shadowbannedReason,
+      // The 90-day clean-audit badge, and how long until it.
+      verified_badge: (await workerCard(db, id))!.verified_badge,
       today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n) },
     });
   });

@@ -91,7 +91,11 @@ test("status shows the daemon, its state and today's jobs and credits", async ()
   expect(status.current_jobs).toEqual([]);
   expect(['idle', 'busy']).toContain(status.state);
   expect(status.today.earned_microcredits).toBeGreaterThan(0);
-  expect((await trdWorker('status')).out).toMatch(/today\s+2 job\(s\), 0\.\d{6} credits earned/);
+  const text = (await trdWorker('status')).out;
+  expect(text).toMatch(/today\s+2 job\(s\), 0\.\d{6} credits earned/);
+  // A new runner with no failed audit: the 90-day badge counts down from its first day.
+  expect(text).toMatch(/badge\s+90-day clean audits in (89|90) day\(s\)/);
+  expect(text).not.toContain('SHADOWBANNED');
 
   await daemon.stop();
   expect((await trdWorker('status', '--json')).json()).toMatchObject({ running: false, state: 'stopped' });

@@ -52,6 +52,10 @@ export function statusCommand(): Command {
       console.log(`state            ${report.state}${report.current_jobs.length ? ` (on ${report.current_jobs.join(', ')})` : ''}`);
       if (me) console.log(`today            ${me.today.jobs} job(s), ${(me.today.earned_microcredits / 1e6).toFixed(6)} credits earned`);
       if (me?.reputation_score != null) console.log(`reputation       ${me.reputation_score}/100`);
+      if (me?.verified_badge) {
+        const b = me.verified_badge;
+        console.log(`badge            ${b.earned ? '90-day clean audits (earned)' : `90-day clean audits in ${b.days_to_go} day(s)`}`);
+      }
       if (report.shadowbanned) console.log(`standing         SHADOWBANNED — no new jobs: ${report.shadowbanned}`);
       if (gatewayProblem) console.log(`gateway          ${gatewayProblem}`);
     });
