@@ -8,7 +8,8 @@ import { Router, type RequestHandler } from 'express';
 import { randomUUID } from 'node:crypto';
 import { reputationScore, runnerStats } from '../dispatch/eligible.js';
 import { heardFromLately, type DispatchSettings } from '../dispatch/settings.js';
-import { runnerAccount } from '../economy/ledger.js';
+import { ownerAccount, runnerAccount } from '../economy/ledger.js';
+import { balanceOf } from '../economy/redemption.js';
 import type { Db } from '../platform/db.js';
 import { findApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
@@ -50,7 +51,8 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
   const accounts = ids.map(runnerAccount);
   const [stats, balance, today, todayJobs, recent] = await Promise.all([
     runnerStats(db, ids),
-    db.ledgerEntry.aggregate({ where: { account: { in: accounts } }, _sum: { amount: true } }),
+    // What the owner may redeem: its runners' earnings less its redemptions (the same figure as /v1/me/balance).
+    balanceOf(db, [ownerAccount(customerId), ...accounts]),
     db.ledgerEntry.aggregate({ where: { account: { in: accounts }, transaction: { createdAt: { gte: midnight } } }, _sum: { amount: true } }),
     db.job.count({ where: { workerId: { in: ids }, status: 'succeeded', finishedAt: { gte: midnight } } }),
     db.job.findMany({ where: { workerId: { in: ids }, status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, take: RECENT_JOBS }),
@@ -63,7 +65,7 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
   );
   return {
     owner,
-    balance_microcredits: Number(balance._sum.amount ?? 0n),
+    balance_microcredits: balance,
     today: { since: midnight.toISOString(), jobs: todayJobs, earned_microcredits: Number(today._sum.amount ?? 0n) },
     runners: runners.map((r) => {
       const s = stats.get(r.id)!;
