@@ -58,6 +58,25 @@ export async function measuredPerformance(db: Db, runnerIds: string[]): Promise<
   return out;
 }
 
+/** Uptime counts whole minutes (heartbeats are bucketed by minute) over the last 7 days, or since the runner joined. */
+export function uptimeWindowStart(joinedAt: Date, now: Date): Date {
+  const start = Math.max(joinedAt.getTime(), now.getTime() - 7 * DAY);
+  return new Date(Math.floor(start / 60_000) * 60_000);
+}
+
+/**
+ * Whole minutes from `since` to the start of the minute under way: only
+ * finished minutes count, so uptime does not dip each time a minute begins
+ * before the runner's next heartbeat. Zero for a runner in its first minute.
+ */
+export function uptimeWindowEnd(now: Date): Date {
+  return new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+}
+
+export function expectedMinutes(since: Date, now: Date): number {
+  return Math.max(0, (uptimeWindowEnd(now).getTime() - since.getTime()) / 60_000);
+}
+
 export interface ChallengeTarget {
   runnerId: string;
   model: string;
@@ -72,7 +91,6 @@ export function createReputation(deps: { db: Db; policy: TierPolicy; dispatch: D
     if (!runners.length) return [];
     const ids = runners.map((r) => r.id);
     const monthAgo = new Date(now.getTime() - 30 * DAY);
-    const weekAgo = new Date(now.getTime() - 7 * DAY);
     const auditWindow = new Date(now.getTime() - policy.cleanAuditDays * DAY);
     const [completed, totals, refused, audits, lastFailed, perf] = await Promise.all([
       db.job.groupBy({ by: ['workerId'], where: { workerId: { in: ids }, status: 'succeeded', finishedAt: { gte: monthAgo } }, _count: true }),
@@ -92,14 +110,14 @@ export function createReputation(deps: { db: Db; policy: TierPolicy; dispatch: D
 
     const changes: ReputationChange[] = [];
     for (const r of runners) {
-      const since = new Date(Math.max(r.createdAt.getTime(), weekAgo.getTime()));
-      const uptimeMinutes = await db.runnerUptimeMinute.count({ where: { runnerId: r.id, minute: { gte: since, lte: now } } });
+      const since = uptimeWindowStart(r.createdAt, now);
+      const uptimeMinutes = await db.runnerUptimeMinute.count({ where: { runnerId: r.id, minute: { gte: since, lt: uptimeWindowEnd(now) } } });
       const p = perf.get(r.id)!;
       const score = reputationScore({
         completed: count(completed, (c) => c.workerId === r.id),
         refused: count(refused, (c) => c.workerId === r.id),
         uptimeMinutes,
-        expectedMinutes: Math.max(1, Math.floor((now.getTime() - since.getTime()) / 60_000)),
+        expectedMinutes: expectedMinutes(since, now),
         p99MsPerToken: p.p99MsPerToken,
         classP99MsPerToken: p.classKey ? (classP99.get(p.classKey) ?? null) : null,
         auditsPassed: count(audits, (a) => a.runnerId === r.id && a.passed),
@@ -111,6 +129,7 @@ export function createReputation(deps: { db: Db; policy: TierPolicy; dispatch: D
         jobs: count(totals, (c) => c.workerId === r.id),
         ageDays: (now.getTime() - r.createdAt.getTime()) / DAY,
         cleanDays: (now.getTime() - (failedAt ?? r.createdAt).getTime()) / DAY,
+        failedAuditDaysAgo: failedAt ? (now.getTime() - failedAt.getTime()) / DAY : null,
       }, policy);
       await db.runner.update({ where: { id: r.id }, data: { reputationScore: score, reputationAt: now, tier: decision.tier, shadowbannedReason: decision.shadowbannedReason } });
       if (decision.tier !== r.tier || decision.shadowbannedReason !== r.shadowbannedReason || score !== r.reputationScore) {

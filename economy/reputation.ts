@@ -11,7 +11,7 @@
  * Tiers: Probation (new) → Verified at score ≥ 80 with enough jobs and age and
  * no failed audit for 7 days → Trusted at score ≥ 95 with more jobs and a
  * 90-day clean audit record (the Verified badge's countdown). Scores below a
- * tier's floor demote; below the shadowban floor the runner gets no new jobs
+ * tier's floor, or a failed audit within its clean period, demote (age alone never does); below the shadowban floor the runner gets no new jobs
  * and is told why, until its score recovers.
  */
 import type { TrustTier } from '@trd/protocol';
@@ -76,6 +76,8 @@ export interface Standing {
   ageDays: number;
   /** Days since the last failed audit, or since the runner joined if it never failed one. */
   cleanDays: number;
+  /** Days since the last failed audit; null if it never failed one (age alone never demotes). */
+  failedAuditDaysAgo: number | null;
 }
 
 export interface TierDecision {
@@ -87,8 +89,9 @@ export interface TierDecision {
 
 export function decideTier(current: TrustTier, shadowbanned: string | null, st: Standing, p: TierPolicy): TierDecision {
   let tier = current;
-  if (tier === 'trusted' && (st.score < p.trustedFloor || st.cleanDays < p.cleanAuditDays)) tier = 'verified';
-  if (tier === 'verified' && (st.score < p.verifiedFloor || st.cleanDays < 7)) tier = 'probation';
+  const failedWithin = (days: number) => st.failedAuditDaysAgo !== null && st.failedAuditDaysAgo < days;
+  if (tier === 'trusted' && (st.score < p.trustedFloor || failedWithin(p.cleanAuditDays))) tier = 'verified';
+  if (tier === 'verified' && (st.score < p.verifiedFloor || failedWithin(7))) tier = 'probation';
   if (tier === 'probation' && tier === current && st.score >= p.verifiedMinScore && st.jobs >= p.verifiedMinJobs && st.ageDays >= p.verifiedMinAgeDays && st.cleanDays >= 7) tier = 'verified';
   if (tier === 'verified' && current !== 'trusted' && st.score >= p.trustedMinScore && st.jobs >= p.trustedMinJobs && st.cleanDays >= p.cleanAuditDays) tier = 'trusted';
   let reason = shadowbanned;

@@ -1,6 +1,6 @@
 /** A runner's public record: what customers see before they hire it (GET /v1/workers/:id/card). */
 import type { TrustTier } from '@trd/protocol';
-import { measuredPerformance } from '../activities/reputation-activities.js';
+import { expectedMinutes, measuredPerformance, uptimeWindowEnd, uptimeWindowStart } from '../activities/reputation-activities.js';
 import type { Db } from '../platform/db.js';
 import { PERFORMANCE_CLASSES } from './rates.js';
 import { CLEAN_AUDIT_DAYS } from './reputation.js';
@@ -27,25 +27,25 @@ export interface WorkerCard {
 export async function workerCard(db: Db, id: string, now = new Date()): Promise<WorkerCard | null> {
   const runner = await db.runner.findUnique({ where: { id } });
   if (!runner) return null;
-  const since = new Date(Math.max(runner.createdAt.getTime(), now.getTime() - 7 * DAY));
+  const since = uptimeWindowStart(runner.createdAt, now);
   const [completed, refused, uptime, lastFailed, perf] = await Promise.all([
     db.job.count({ where: { workerId: id, status: 'succeeded' } }),
     db.jobAttempt.count({ where: { workerId: id, outcome: 'invalid_result' } }),
-    db.runnerUptimeMinute.count({ where: { runnerId: id, minute: { gte: since, lte: now } } }),
+    db.runnerUptimeMinute.count({ where: { runnerId: id, minute: { gte: since, lt: uptimeWindowEnd(now) } } }),
     db.runnerAudit.findFirst({ where: { runnerId: id, passed: false }, orderBy: { createdAt: 'desc' }, select: { createdAt: true } }),
     measuredPerformance(db, [id]),
   ]);
   const p = perf.get(id)!;
   const cls = PERFORMANCE_CLASSES.find((c) => c.key === p.classKey);
   const cleanDays = Math.floor((now.getTime() - (lastFailed?.createdAt ?? runner.createdAt).getTime()) / DAY);
-  const expected = Math.max(1, Math.floor((now.getTime() - since.getTime()) / 60_000));
+  const expected = expectedMinutes(since, now);
   return {
     worker_id: id,
     tier: runner.tier,
     reputation_score: runner.reputationScore,
     jobs_completed: completed,
     success_rate: completed + refused > 0 ? completed / (completed + refused) : null,
-    uptime_7d: Math.min(1, uptime / expected),
+    uptime_7d: expected > 0 ? Math.min(1, uptime / expected) : null,
     p99_ms_per_token: p.p99MsPerToken === null ? null : Math.round(p.p99MsPerToken * 100) / 100,
     measured_class: cls ? { key: cls.key, label: cls.label } : null,
     claimed_class: runner.benchClass,

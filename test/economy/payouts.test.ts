@@ -11,6 +11,7 @@ import Stripe from 'stripe';
 import { PLATFORM_REVENUE, ownerAccount, postTransaction } from '../../economy/ledger.js';
 import { PAYOUT_SCHEDULE_ID, PAYOUT_SEARCH_ATTRIBUTES, type SettlementSummary } from '../../workflows/payout-settlement.js';
 import { startStripeFake, type StripeFake } from '../support/stripe-fake.js';
+import { runScheduled } from '../support/schedules.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const SECRET = 'sk_test_trd_fake';
@@ -54,27 +55,10 @@ async function cashOut(key: string, credits: number): Promise<string> {
   return r.json.id;
 }
 
-let lastTrigger = 0;
-
 /** Runs a batch now through the schedule, as the daily trigger would, and waits for its summary. */
 async function runBatch(during?: () => Promise<void>): Promise<{ summary: SettlementSummary; workflowId: string }> {
-  // A scheduled run's workflow id carries its time to the second: two triggers within one second would be one run.
-  while (Math.floor(Date.now() / 1000) <= Math.floor(lastTrigger / 1000)) await new Promise((r) => setTimeout(r, 50));
-  lastTrigger = Date.now();
-  const seen = new Set<string>();
-  for await (const w of stack.client.workflow.list({ query: `WorkflowType = "payoutSettlement"` })) seen.add(w.workflowId);
-  await stack.client.schedule.getHandle(PAYOUT_SCHEDULE_ID).trigger();
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    for await (const w of stack.client.workflow.list({ query: `WorkflowType = "payoutSettlement"` })) {
-      if (!seen.has(w.workflowId)) {
-        await during?.();
-        return { summary: await stack.client.workflow.getHandle(w.workflowId).result(), workflowId: w.workflowId };
-      }
-    }
-    if (Date.now() > deadline) throw new Error('the schedule did not start a settlement');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { result, workflowId } = await runScheduled<SettlementSummary>(stack, PAYOUT_SCHEDULE_ID, 'payoutSettlement', during);
+  return { summary: result, workflowId };
 }
 
 const transfersFor = (payoutId: string) => stripe.transfers.filter((t) => t.metadata.payout_id === payoutId);

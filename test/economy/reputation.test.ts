@@ -11,6 +11,7 @@ import { decideTier, reputationScore, tierPolicy } from '../../economy/reputatio
 import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import type { ManagedProcess } from '../../devstack/processes.js';
+import { runScheduled } from '../support/schedules.js';
 import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 const DAY = 86_400_000;
@@ -34,23 +35,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-let lastSweep = 0;
-/** A sweep now, through the schedule (each run's id carries its second: one per second). */
-async function sweep(): Promise<void> {
-  while (Math.floor(Date.now() / 1000) <= Math.floor(lastSweep / 1000)) await new Promise((r) => setTimeout(r, 50));
-  lastSweep = Date.now();
-  const before = new Set<string>();
-  for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "reputationSweep"' })) before.add(w.workflowId);
-  await stack.client.schedule.getHandle(REPUTATION_SCHEDULE_ID).trigger();
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "reputationSweep"' })) {
-      if (!before.has(w.workflowId)) return void (await stack.client.workflow.getHandle(w.workflowId).result());
-    }
-    if (Date.now() > deadline) throw new Error('the schedule did not start a sweep');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** A sweep now, through its schedule. */
+const sweep = () => runScheduled(stack, REPUTATION_SCHEDULE_ID, 'reputationSweep');
 
 async function uptimeFor(runnerId: string, fromMs: number, toMs: number): Promise<void> {
   const data = [];
@@ -71,12 +57,15 @@ describe('the reputation formula and tier rules', () => {
   });
   test('promotion needs score, jobs, age and clean audits; a low score shadowbans', () => {
     const p = tierPolicy({});
-    const good = { score: 97, jobs: 2000, ageDays: 100, cleanDays: 100 };
+    const good = { score: 97, jobs: 2000, ageDays: 100, cleanDays: 100, failedAuditDaysAgo: null };
     expect(decideTier('probation', null, { ...good, ageDays: 3, cleanDays: 3 }, p).tier).toBe('probation');
     expect(decideTier('probation', null, { ...good, jobs: 50 }, p).tier).toBe('probation');
     expect(decideTier('probation', null, { ...good, jobs: 500, cleanDays: 30 }, p)).toMatchObject({ tier: 'verified', badgeCountdownDays: 60 });
     expect(decideTier('verified', null, good, p)).toMatchObject({ tier: 'trusted', badgeCountdownDays: 0 });
-    expect(decideTier('trusted', null, { ...good, cleanDays: 2 }, p).tier).toBe('probation');
+    expect(decideTier('trusted', null, { ...good, cleanDays: 2, failedAuditDaysAgo: 2 }, p).tier).toBe('probation');
+    expect(decideTier('trusted', null, { ...good, cleanDays: 30, failedAuditDaysAgo: 30 }, p).tier).toBe('verified');
+    // A tier given at registration is not taken away for being new.
+    expect(decideTier('trusted', null, { ...good, jobs: 1, ageDays: 0, cleanDays: 0 }, p).tier).toBe('trusted');
     expect(decideTier('verified', null, { ...good, score: 30 }, p)).toMatchObject({ tier: 'probation', shadowbannedReason: expect.stringContaining('reputation 30 is below 50') });
     expect(decideTier('probation', 'earlier', { ...good, score: 55 }, p).shadowbannedReason).toBe('earlier');
     expect(decideTier('probation', 'earlier', { ...good, score: 65 }, p).shadowbannedReason).toBeNull();

@@ -19,6 +19,7 @@ import { PAYOUT_SCHEDULE_ID } from '../../workflows/payout-settlement.js';
 import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
 import { PLATFORM_REVENUE, ownerAccount, postTransaction } from '../../economy/ledger.js';
 import { startStripeFake, type StripeFake } from '../support/stripe-fake.js';
+import { runScheduled } from '../support/schedules.js';
 import { api, serviceEndpoints, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -98,25 +99,13 @@ beforeAll(async () => {
     postTransaction(tx, { id: 'replay-grant', kind: 'test_grant', postings: [{ account: PLATFORM_REVENUE, amount: -6000e6 }, { account: ownerAccount(ownerId), amount: 6000e6 }] }),
   );
   expect((await api(stack, 'POST', '/v1/me/redemptions', { credits: 5000, to: 'cash' })).status).toBe(201);
-  await stack.client.schedule.getHandle(PAYOUT_SCHEDULE_ID).trigger();
-  let batch = null;
-  while (!batch) {
-    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "payoutSettlement"' })) batch = w;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const batch = await runScheduled<{ payouts: number; paid: number }>(stack, PAYOUT_SCHEDULE_ID, 'payoutSettlement');
+  expect(batch.result).toMatchObject({ payouts: 1, paid: 1 });
   const settled = stack.client.workflow.getHandle(batch.workflowId);
-  expect(await settled.result()).toMatchObject({ payouts: 1, paid: 1 });
   live['payout-settlement'] = await settled.fetchHistory();
 
   // A reputation sweep over the runner above, started by its schedule.
-  await stack.client.schedule.getHandle(REPUTATION_SCHEDULE_ID).trigger();
-  let sweep = null;
-  while (!sweep) {
-    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "reputationSweep"' })) sweep = w;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const swept = stack.client.workflow.getHandle(sweep.workflowId);
-  await swept.result();
+  const swept = stack.client.workflow.getHandle((await runScheduled(stack, REPUTATION_SCHEDULE_ID, 'reputationSweep')).workflowId);
   live['reputation-sweep'] = await swept.fetchHistory();
 
   if (process.env.TRD_RECORD_HISTORIES) {

@@ -1,0 +1,24 @@
+/** Runs a Temporal Schedule's workflow now, as its next due time would, and waits for its result. */
+import type { TestStack } from './stack.js';
+
+let lastTrigger = 0;
+
+export async function runScheduled<T>(stack: TestStack, scheduleId: string, workflowType: string, during?: () => Promise<void>): Promise<{ result: T; workflowId: string }> {
+  // A scheduled run's workflow id carries its time to the second: two triggers within one second would be one run.
+  while (Math.floor(Date.now() / 1000) <= Math.floor(lastTrigger / 1000)) await new Promise((r) => setTimeout(r, 50));
+  lastTrigger = Date.now();
+  const query = `WorkflowType = "${workflowType}"`;
+  const before = new Set<string>();
+  for await (const w of stack.client.workflow.list({ query })) before.add(w.workflowId);
+  await stack.client.schedule.getHandle(scheduleId).trigger();
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    for await (const w of stack.client.workflow.list({ query })) {
+      if (before.has(w.workflowId)) continue;
+      await during?.();
+      return { result: await stack.client.workflow.getHandle(w.workflowId).result(), workflowId: w.workflowId };
+    }
+    if (Date.now() > deadline) throw new Error(`the ${scheduleId} schedule did not start a ${workflowType}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
