@@ -82,7 +82,14 @@ export interface ChallengeTarget {
   model: string;
 }
 
-export function createReputation(deps: { db: Db; policy: TierPolicy; dispatch: DispatchSettings; clock: () => Date }) {
+export function createReputation(deps: {
+  db: Db;
+  policy: TierPolicy;
+  dispatch: DispatchSettings;
+  clock: () => Date;
+  /** False once the worker that hosts these has stopped: a refresh still pending is dropped (the next sweep does it). */
+  running: () => boolean;
+}) {
   const { db, policy } = deps;
 
   async function recompute(runnerIds?: string[]): Promise<ReputationChange[]> {
@@ -174,6 +181,7 @@ export function createReputation(deps: { db: Db; policy: TierPolicy; dispatch: D
       if (pending.has(runnerId)) return;
       const timer = setTimeout(() => {
         pending.delete(runnerId);
+        if (!deps.running()) return;
         recompute([runnerId]).catch((err) => console.error(`reputation of ${runnerId}: ${(err as Error).message}`));
       }, 250);
       timer.unref();

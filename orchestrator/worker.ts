@@ -68,8 +68,15 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
   await ensureSearchAttributes(deps.client, deps.namespace);
   await ensurePayoutSchedule(deps.client, deps.payouts);
   await ensureReputationSchedule(deps.client, deps.reputation);
-  const reputation = createReputation({ db: deps.db, policy: deps.reputation.policy, dispatch: deps.dispatch, clock: deps.clock ?? (() => new Date()) });
-  return Worker.create({
+  let worker: Worker | null = null;
+  const reputation = createReputation({
+    db: deps.db,
+    policy: deps.reputation.policy,
+    dispatch: deps.dispatch,
+    clock: deps.clock ?? (() => new Date()),
+    running: () => worker?.getState() === 'RUNNING',
+  });
+  worker = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
@@ -82,4 +89,5 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch }),
     },
   });
+  return worker;
 }

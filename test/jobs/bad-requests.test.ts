@@ -130,6 +130,7 @@ describe('runner heartbeats', () => {
       tier: 'probation',
       heartbeat_interval_ms: stack.settings.dispatch.runnerHeartbeatIntervalMs,
       settings: { paused: false, pause_on_battery: false, schedule: null, models: null, max_concurrent_jobs: null },
+      shadowbanned: null,
     });
   });
 });
