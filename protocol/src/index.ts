@@ -7,5 +7,6 @@ export * from './chain.js';
 export * from './queues.js';
 export * from './ids.js';
 export * from './inference.js';
+export * from './audit.js';
 export * from './models.js';
 export * from './schedule.js';

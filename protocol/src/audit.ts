@@ -1,0 +1,57 @@
+/**
+ * The contract of an audit: the platform asks a trusted runner, other than
+ * the one that did the job, to check a claimed output. Two methods:
+ *  - 'prefill': one forward pass over prompt + claimed output; every claimed
+ *    token must be the model's greedy choice (temperature 0) or at least
+ *    `minTokenProbability` likely under the job's sampling settings. No
+ *    sequential decode, so it costs a fraction of the generation.
+ *  - 'reexecute': generate again with the same model, seed and sampling
+ *    settings and compare the text.
+ * Workflows import these types only; the runner implements verifyInference.
+ */
+import type { InferenceTask } from './inference.js';
+
+export type AuditMethod = 'prefill' | 'reexecute';
+
+export interface VerifyTask {
+  auditId: string;
+  /** The job under audit, and the runner that did it (the auditor is another one). */
+  jobId: string;
+  auditedWorkerId: string;
+  method: AuditMethod;
+  /** The job as the original runner got it: model, prompt (and format), sampling settings, max tokens, stop strings. */
+  task: Pick<InferenceTask, 'jobId' | 'model' | 'prompt' | 'promptFormat' | 'maxTokens' | 'temperature' | 'topP' | 'seed' | 'stop'>;
+  /** What the audited runner claimed. */
+  claimed: { text: string; completionTokens: number; finishReason: 'length' | 'stop'; modelSha256: string };
+  /** For sampled jobs (temperature > 0): a claimed token less likely than this fails the audit. */
+  minTokenProbability: number;
+}
+
+export interface VerifyMismatch {
+  /** Index of the first claimed token that fails, in the auditor's tokenization of the claimed text. */
+  tokenIndex: number;
+  claimedToken: string;
+  /** The model's greedy choice at that position. */
+  expectedToken: string;
+  /** Probability of the claimed token under the job's sampling settings. */
+  claimedProbability: number;
+}
+
+export interface VerifyReport {
+  auditId: string;
+  auditorId: string;
+  method: AuditMethod;
+  passed: boolean;
+  /** Why it failed, in words the owner reads (the evidence); null when it passed. */
+  reason: string | null;
+  tokensChecked: number;
+  mismatch: VerifyMismatch | null;
+  /** The auditor's model file hash: the claimed modelSha256 must equal it. */
+  auditorModelSha256: string;
+  /** Wall time of the check on the auditor (prefill or regeneration), ms. */
+  verifyMs: number;
+}
+
+export interface AuditorActivities {
+  verifyInference(task: VerifyTask): Promise<VerifyReport>;
+}
