@@ -9,7 +9,9 @@ import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, Workf
 import {
   ORCHESTRATOR_QUEUE,
   sha256Hex,
+  signDispatch,
   signReceipt,
+  type SignedDispatch,
   type InferenceResult,
   type ReceiptEnvelope,
   type SignedReceipt,
@@ -80,6 +82,9 @@ export interface ReceiptDeps {
   settings: ReceiptSettings;
 }
 
+/** A job's dispatch to sign: its prompt hash, or (a challenge made in a workflow, which cannot hash) the prompt. */
+export type DispatchToSign = { jobId: string; model: string; attempt: number; expiresAt: string } & ({ promptSha256: string } | { prompt: string });
+
 export function createReceiptActivities(deps: ReceiptDeps) {
   const { db, signingKey, client, settings } = deps;
 
@@ -129,6 +134,18 @@ export function createReceiptActivities(deps: ReceiptDeps) {
   }
 
   return {
+    /**
+     * The platform's signature over one dispatch of a job (protocol/dispatch.ts):
+     * runners refuse tasks without it. Issued now, by the orchestrator's clock.
+     */
+    async signDispatch(d: DispatchToSign): Promise<SignedDispatch> {
+      const promptSha256 = 'promptSha256' in d ? d.promptSha256 : await sha256Hex(d.prompt);
+      return signDispatch(
+        { job_id: d.jobId, model: d.model, prompt_sha256: promptSha256, attempt: d.attempt, issued_at: new Date().toISOString(), expires_at: d.expiresAt },
+        signingKey.secretKey,
+      );
+    },
+
     /** A job's receipt on its own (no session): signed, stored by CID, and sent to be pinned. */
     async signReceipt(req: ReceiptRequest): Promise<SignedReceipt> {
       const receipt = await sign(await fieldsFor(req));

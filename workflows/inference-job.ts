@@ -39,7 +39,7 @@ import { billableMs, chargeMicrocredits } from '../economy/billing.js';
 import { describeInferenceFailure } from './failures.js';
 import { inferenceJobV1 } from './inference-job-v1.js';
 import { fail, recordSuccess } from './outcomes.js';
-import { dispatch, platform } from './platform.js';
+import { dispatch, platform, receipts } from './platform.js';
 
 /** Time bounds fixed when the job is accepted, so a job's history never depends on later settings. */
 export interface JobLimits {
@@ -89,6 +89,9 @@ export type JobOutcome =
 
 /** Marks histories that route warm, then cold; older ones replay through inferenceJobV1. */
 export const DISPATCH_V2 = 'dispatch-v2';
+
+/** Marks histories whose tasks carry a signed dispatch envelope (runners refuse unsigned tasks). */
+export const SIGNED_DISPATCH = 'signed-dispatch';
 
 /** A job moves to a faster runner at most this many times. */
 const MAX_MOVES = 2;
@@ -148,7 +151,19 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
   for (;;) {
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0) return fail(input.jobId, `no runner completed the job before its deadline${lastFault ? ` (last problem: ${lastFault})` : ''}`);
-    const end = await runAttempt(input, task, route, remainingMs, moves < MAX_MOVES);
+    const signed = patched(SIGNED_DISPATCH)
+      ? {
+          ...task,
+          dispatch: await receipts.signDispatch({
+            jobId: input.jobId,
+            model: input.model,
+            promptSha256: input.promptSha256,
+            attempt: attemptSeq + 1,
+            expiresAt: new Date(deadline).toISOString(),
+          }),
+        }
+      : task;
+    const end = await runAttempt(input, signed, route, remainingMs, moves < MAX_MOVES);
     attemptSeq++;
     switch (end.kind) {
       case 'result': {

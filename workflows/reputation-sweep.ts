@@ -5,10 +5,12 @@
  * times it here: speed the platform measured, whatever the runner claims.
  * The changes (promotions, demotions, shadowbans) are its result and its memo.
  */
-import { ActivityFailure, proxyActivities, upsertMemo, uuid4 } from '@temporalio/workflow';
+import { ActivityFailure, patched, proxyActivities, upsertMemo, uuid4 } from '@temporalio/workflow';
 import type { InferenceTask, RunnerActivities } from '@trd/protocol';
 import { runnerQueue } from '@trd/protocol/queues';
 import type { ChallengeTarget, ReputationActivities, ReputationChange } from '../activities/reputation-activities.js';
+import type { ReceiptActivities } from '../activities/receipt-activities.js';
+import { SIGNED_DISPATCH } from './inference-job.js';
 
 export const REPUTATION_SCHEDULE_ID = 'reputation-sweep';
 
@@ -26,6 +28,11 @@ const { recomputeReputation, challengeTargets, recordBenchChallenge } = proxyAct
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
+const { signDispatch } = proxyActivities<ReceiptActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds' },
+});
+
 async function challenge(target: ChallengeTarget, c: SweepInput['challenge']): Promise<void> {
   const runner = proxyActivities<RunnerActivities>({
     taskQueue: runnerQueue(target.runnerId),
@@ -36,6 +43,10 @@ async function challenge(target: ChallengeTarget, c: SweepInput['challenge']): P
   // A fresh prompt each time: an answer cannot be replayed from an earlier challenge.
   const nonce = uuid4();
   const task: InferenceTask = { jobId: `job_${nonce.replace(/-/g, '')}`, model: target.model, prompt: `Bench challenge ${nonce}: describe the network.`, maxTokens: c.maxTokens, temperature: 0 };
+  if (patched(SIGNED_DISPATCH)) {
+    const expiresAt = new Date(Date.now() + c.waitMs + c.timeoutMs).toISOString();
+    task.dispatch = await signDispatch({ jobId: task.jobId, model: task.model, prompt: task.prompt, attempt: 1, expiresAt });
+  }
   const sentAt = Date.now();
   try {
     const result = await runner.runInference(task);

@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { InferenceErrors, parseChatPrompt, type ChatMessage, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
+import type { DispatchGuard } from './dispatch-guard.js';
 import { GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
@@ -20,6 +21,9 @@ import type { ServedModel } from './served-model.js';
  */
 const HEARTBEAT_EVERY_MS = 200;
 
+/** The failure type of a task refused for its dispatch envelope (unsigned, expired, not the platform's, mismatched). */
+export const DISPATCH_REFUSED = 'DispatchRefused';
+
 export interface RunnerActivityDeps {
   models: ReadonlyMap<string, ServedModel>;
   workerId: string;
@@ -30,6 +34,8 @@ export interface RunnerActivityDeps {
   /** A generation with no new token for this long is aborted and reported as stalled. */
   stallTimeoutMs: number;
   faults?: RunnerFaults;
+  /** Checks each task's signed dispatch envelope; without one (no gateway: a private Temporal) tasks are not checked. */
+  dispatchGuard?: DispatchGuard;
   /** Where a streaming job's text is pushed as it is generated; without it the customer sees it at the end. */
   gatewayUrl?: string;
   log?: (line: string) => void;
@@ -49,6 +55,8 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
       if (!Number.isSafeInteger(task.maxTokens) || task.maxTokens < 1 || typeof task.prompt !== 'string') {
         throw ApplicationFailure.nonRetryable('task has no prompt or no positive max_tokens', InferenceErrors.InvalidTask);
       }
+      const refused = await deps.dispatchGuard?.problem(task);
+      if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this task: ${refused}`, DISPATCH_REFUSED);
       let chat: ChatMessage[] | undefined;
       if (task.promptFormat === 'chat') {
         try {

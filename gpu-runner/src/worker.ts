@@ -14,6 +14,7 @@ import { TRUST_TIERS, modelQueue, runnerQueue, tiersUpTo, type TrustTier } from 
 import { createRunnerActivities } from './activities.js';
 import { connect, type ConnectionSettings } from './connection.js';
 import { parseRunnerFaults } from './faults.js';
+import { gatewayDispatchGuard } from './dispatch-guard.js';
 import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat } from './gateway-client.js';
 import { JobSlots } from './job-slots.js';
 import { resolveModel } from './model-files.js';
@@ -60,6 +61,7 @@ export interface RunningRunner {
 export async function startRunner(s: RunnerSettings, log: (line: string) => void): Promise<RunningRunner> {
   const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS);
   if (faults) log(`WARNING: fault injection is on (TRD_RUNNER_FAULTS=${process.env.TRD_RUNNER_FAULTS}); this runner misbehaves on purpose`);
+  if (!s.gatewayUrl) log('no --gateway-url: tasks are not checked for the platform\'s dispatch signature (fine on a private Temporal only)');
   if (s.models.length === 0) throw new Error('no model to serve: pass --model <key|path>');
   if (s.modelKey && s.models.length > 1) throw new Error('--model-key names the key of one GGUF file; pass one --model with it');
 
@@ -187,6 +189,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     sequenceWaitMs: s.sequenceWaitMs,
     stallTimeoutMs: s.stallTimeoutMs,
     faults,
+    dispatchGuard: s.gatewayUrl ? gatewayDispatchGuard(s.gatewayUrl) : undefined,
     events: {
       jobStarted: (jobId) => {
         currentJobs.add(jobId);

@@ -24,3 +24,12 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** UTC time as `Date.prototype.toISOString()` writes it: the only time format in receipts and results. */
 export const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+export function base64ToBytes(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new Error('bad base64');
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}

@@ -8,5 +8,6 @@ export * from './queues.js';
 export * from './ids.js';
 export * from './inference.js';
 export * from './audit.js';
+export * from './dispatch.js';
 export * from './models.js';
 export * from './schedule.js';

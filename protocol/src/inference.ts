@@ -1,4 +1,5 @@
 /** The contract between the inference-job workflow and the runners that serve it. */
+import type { SignedDispatch } from './dispatch.js';
 import { ISO_UTC_MS, SHA256_HEX } from './encoding.js';
 
 export interface ChatMessage {
@@ -27,6 +28,8 @@ export interface InferenceTask {
    * through the workflow; the stream only makes it visible sooner.
    */
   streamToken?: string;
+  /** The platform's signature over this dispatch (protocol/dispatch.ts); a runner refuses a task without a valid one. */
+  dispatch?: SignedDispatch;
 }
 
 /** The messages of a chat job, as the runner reads them back from `InferenceTask.prompt`. */

@@ -11,7 +11,7 @@
 import * as ed from '@noble/ed25519';
 import { canonicalBytes } from './canonical-json.js';
 import { RECEIPT_CID_PATTERN } from './cid.js';
-import { ISO_UTC_MS, SHA256_HEX, fromHex, toHex } from './encoding.js';
+import { ISO_UTC_MS, SHA256_HEX, base64ToBytes, bytesToBase64, fromHex, toHex } from './encoding.js';
 import { keyIdFor } from './keys.js';
 
 export const RECEIPT_VERSION = 1 as const;
@@ -177,13 +177,4 @@ export async function ed25519Verify(signature: Uint8Array, message: Uint8Array, 
   const cryptoKey = await key;
   if (!cryptoKey) return false;
   return globalThis.crypto.subtle.verify({ name: 'Ed25519' }, cryptoKey, signature as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>);
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
-}
-
-function base64ToBytes(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new Error('bad base64');
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
