@@ -11,6 +11,7 @@ import { workflowIdForJob, type InferenceProgress, type TrustTier } from '@trd/p
 import { eligibleRunners, runnerStats } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
+import { decryptPayload, type PayloadKeys } from '../platform/payload-encryption.js';
 
 export interface ProgressCheck {
   jobId: string;
@@ -46,7 +47,7 @@ const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVIT
  */
 const COLD_ANSWER_TTL_MS = 1000;
 
-export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings }) {
+export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings; payloadKeys: PayloadKeys }) {
   const { db, client, settings } = deps;
   const coldAnswers = new Map<string, { at: number; answer: Promise<boolean> }>();
 
@@ -82,7 +83,7 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
       if (elapsedMs < expectedMs) return wait(Math.min(expectedMs - elapsedMs, c.checkEveryMs));
 
       const progress = pending.heartbeatDetails?.payloads?.[0]
-        ? (defaultPayloadConverter.fromPayload(pending.heartbeatDetails.payloads[0]) as InferenceProgress)
+        ? (defaultPayloadConverter.fromPayload(decryptPayload(deps.payloadKeys, pending.heartbeatDetails.payloads[0])) as InferenceProgress)
         : null;
       const done = progress?.completionTokens ?? 0;
       const observedSpeed = (done * 1000) / Math.max(1, elapsedMs);

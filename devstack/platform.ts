@@ -7,6 +7,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { TrustTier } from '@trd/protocol';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
@@ -21,7 +24,10 @@ import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../econo
 import { stripeSettingsEnv } from '../economy/stripe.js';
 import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
 import type { JobLimits } from '../workflows/inference-job.js';
+import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
+import { startRunnerProxy, type RunnerProxy } from '../runner-proxy/proxy.js';
 import { createDatabase } from './postgres.js';
+import { localTls, type LocalTls } from './tls.js';
 import { freePort } from './ports.js';
 import { startTrdWorker, startTsProcess, type ManagedProcess } from './processes.js';
 import { TEMPLATE_DB, type ServiceEndpoints } from './services.js';
@@ -33,6 +39,10 @@ export interface LocalPlatform {
   namespace: string;
   databaseUrl: string;
   temporalAddress: string;
+  /** Where runners connect: the authorizing proxy in front of Temporal (runner-proxy/), over TLS. */
+  runnerEndpoint: { address: string; tls: LocalTls; proxy: RunnerProxy };
+  /** The keys Temporal payloads are sealed with. */
+  payloadKeys: PayloadKeys;
   /** The key receipts are signed with now; rotateSigningKey() replaces it. */
   signingKey: SigningKey;
   apiKey: string;
@@ -81,6 +91,8 @@ export async function startPlatform(
     reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number };
     /** The in-process orchestrator's clock, for reputation (days pass in a test). */
     clock?: () => Date;
+    /** The runner endpoint's re-check interval (revocation reaches calls in flight within it). */
+    runnerEndpoint?: { refreshMs?: number };
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -106,8 +118,9 @@ export async function startPlatform(
     challenge: { ...baseReputation.challenge, waitMs: 1000, timeoutMs: 10_000 },
   };
 
+  const payloadKeys = payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
   const clientConnection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace });
+  const client = new Client({ connection: clientConnection, namespace, dataConverter: platformDataConverter(payloadKeys) });
   const base = gatewaySettings({});
   const settings: GatewaySettings = {
     ...base,
@@ -126,6 +139,7 @@ export async function startPlatform(
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
           TRD_RECEIPT_SIGNING_KEY: signingKeyPem,
+          ...payloadKeysEnv(payloadKeys),
           TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
           TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
           ...receiptSettingsEnv(receipts),
@@ -150,6 +164,7 @@ export async function startPlatform(
       dispatch: settings.dispatch,
       db,
       signingKey,
+      payloadKeys,
       receipts,
       payouts,
       reputation,
@@ -169,7 +184,14 @@ export async function startPlatform(
   const gateway = restartable(async () => {
     if (opts.gateway === 'process') {
       const child = startTsProcess('gateway', 'gateway/main.ts', {
-        env: { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, CHECKPOINT_DISABLE: '1', ...settingsEnv(settings, port) },
+        env: {
+          DATABASE_URL: databaseUrl,
+          TEMPORAL_ADDRESS: temporalAddress,
+          TEMPORAL_NAMESPACE: namespace,
+          CHECKPOINT_DISABLE: '1',
+          ...payloadKeysEnv(payloadKeys),
+          ...settingsEnv(settings, port),
+        },
         echo: opts.echo,
       });
       await child.waitFor(/gateway: listening/, 60_000);
@@ -182,6 +204,24 @@ export async function startPlatform(
   });
   await gateway.start();
 
+  const tls = localTls(mkdtempSync(join(tmpdir(), 'trd-tls-')));
+  const proxy = await startRunnerProxy({
+    db,
+    keys: payloadKeys,
+    settings: {
+      upstream: temporalAddress,
+      namespace,
+      tls,
+      host: '127.0.0.1',
+      port: 0,
+      refreshMs: opts.runnerEndpoint?.refreshMs ?? 250,
+      maxMessageBytes: 4 * 1024 * 1024,
+      taskTokenTtlMs: 3600_000,
+    },
+    log: opts.echo && ((line) => opts.echo!(`[runner-endpoint] ${line}`)),
+  });
+  const runnerEndpoint = { address: `127.0.0.1:${proxy.port}`, tls, proxy };
+
   const runners: ManagedProcess[] = [];
   const baseUrl = `http://127.0.0.1:${port}`;
   const newApiKey = async (name = 'local customer') => createApiKey(db, await createCustomer(db, name), 'local');
@@ -193,6 +233,8 @@ export async function startPlatform(
     namespace,
     databaseUrl,
     temporalAddress,
+    runnerEndpoint,
+    payloadKeys,
     get signingKey() {
       return signingKey;
     },
@@ -221,7 +263,9 @@ export async function startPlatform(
           '--load', o.load ?? 'on-start',
           '--models-dir', services.modelsDir,
           '--gateway-url', baseUrl,
-          '--temporal-address', temporalAddress,
+          '--temporal-address', runnerEndpoint.address,
+          '--tls-ca', tls.caFile,
+          '--tls-server-name', tls.serverName,
           '--namespace', namespace,
           '--shutdown-grace-ms', '2000',
           ...(o.extraArgs ?? []),
@@ -236,6 +280,7 @@ export async function startPlatform(
       await Promise.all(runners.map((r) => r.stop()));
       await gateway.stop();
       await orchestrator.stop();
+      await proxy.close();
       await clientConnection.close();
       await db.$disconnect();
     },

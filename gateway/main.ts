@@ -2,6 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { createDb } from '../platform/db.js';
 import { envString } from '../platform/env.js';
+import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
 import { temporalSettings } from '../platform/temporal.js';
 import { closeHttpServer, createGatewayApp } from './app.js';
 import { gatewaySettings } from './settings.js';
@@ -11,7 +12,7 @@ const settings = gatewaySettings(env);
 const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'));
 const connection = await Connection.connect({ address: temporal.address });
-const client = new Client({ connection, namespace: temporal.namespace });
+const client = new Client({ connection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeysFromEnv(env)) });
 const app = createGatewayApp({ db, temporal: client, settings });
 const server = app.listen(settings.port, settings.host, () => {
   console.log(`gateway: listening on http://${settings.host}:${settings.port}`);

@@ -5,6 +5,7 @@ import { dispatchSettings } from '../dispatch/settings.js';
 import { createDb } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { loadSigningKey } from '../platform/signing-key.js';
+import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
 import { receiptSettings } from '../receipts/settings.js';
 import { payoutSettings } from '../economy/payout-settings.js';
 import { reputationSettings } from '../economy/reputation.js';
@@ -15,15 +16,17 @@ const env = process.env;
 const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'));
 const signingKey = await loadSigningKey(env);
+const payloadKeys = payloadKeysFromEnv(env);
 const connection = await NativeConnection.connect({ address: temporal.address });
 const clientConnection = await Connection.connect({ address: temporal.address });
 const worker = await createOrchestratorWorker({
   connection,
   namespace: temporal.namespace,
-  client: new Client({ connection: clientConnection, namespace: temporal.namespace }),
+  client: new Client({ connection: clientConnection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeys) }),
   dispatch: dispatchSettings(env),
   db,
   signingKey,
+  payloadKeys,
   receipts: receiptSettings(env),
   payouts: payoutSettings(env),
   reputation: reputationSettings(env),

@@ -19,6 +19,7 @@ import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
 import type { SigningKey } from '../platform/signing-key.js';
+import { platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -30,6 +31,8 @@ export interface OrchestratorDeps {
   dispatch: DispatchSettings;
   db: Db;
   signingKey: SigningKey;
+  /** Temporal payloads are sealed with these (platform/payload-encryption.ts); the client given must use them too. */
+  payloadKeys: PayloadKeys;
   receipts: ReceiptSettings;
   payouts: PayoutSettings;
   reputation: ReputationSettings;
@@ -81,12 +84,13 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     namespace: deps.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     ...workflowSource,
+    dataConverter: platformDataConverter(deps.payloadKeys),
     activities: {
       ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner }),
       ...reputation.activities,
       ...createReceiptActivities({ db: deps.db, signingKey: deps.signingKey, keyValidFrom, client: deps.client, settings: deps.receipts }),
       ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
-      ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch }),
+      ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
     },
   });
   return worker;

@@ -1,0 +1,121 @@
+/**
+ * Prompts and outputs never sit in Temporal's history in the clear: every
+ * payload the platform writes is sealed with AES-256-GCM under a named key
+ * (the id travels in the payload's metadata, so keys rotate: new payloads use
+ * the active key, old ones open with the key they name). The keys stay with
+ * the platform (orchestrator, gateway, runner proxy); runners get plaintext of
+ * their own task only, through the proxy.
+ */
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { SettingsError } from './env.js';
+
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+const KEY_ID_META = 'encryption-key-id';
+const CIPHER_META = 'encryption-cipher';
+const CIPHER = 'AES-256-GCM';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface PayloadKeys {
+  /** New payloads are sealed with this one. */
+  activeId: string;
+  keys: ReadonlyMap<string, Buffer>;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/**
+ * TRD_PAYLOAD_KEYS is "id:base64key[,id:base64key…]" (32-byte keys);
+ * TRD_PAYLOAD_KEY_ID picks the active one (default: the last listed, so
+ * rotation is "append a key").
+ */
+export function payloadKeysFromEnv(env: Record<string, string | undefined>): PayloadKeys {
+  const raw = env.TRD_PAYLOAD_KEYS?.trim();
+  if (!raw) throw new SettingsError('TRD_PAYLOAD_KEYS is not set: give "id:base64key" (32 random bytes; `node -e "console.log(\'k1:\'+crypto.randomBytes(32).toString(\'base64\'))"` makes one)');
+  const keys = new Map<string, Buffer>();
+  let last = '';
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const colon = entry.indexOf(':');
+    const id = colon > 0 ? entry.slice(0, colon) : '';
+    if (!KEY_ID_PATTERN.test(id)) throw new SettingsError('TRD_PAYLOAD_KEYS: each entry is "id:base64key", the id 1-64 of A-Z a-z 0-9 . _ -');
+    const key = Buffer.from(entry.slice(colon + 1), 'base64');
+    if (key.length !== 32) throw new SettingsError(`TRD_PAYLOAD_KEYS: key "${id}" is ${key.length} bytes; AES-256 needs 32 (base64 of 32 random bytes)`);
+    if (keys.has(id)) throw new SettingsError(`TRD_PAYLOAD_KEYS: key id "${id}" is given twice`);
+    keys.set(id, key);
+    last = id;
+  }
+  const activeId = env.TRD_PAYLOAD_KEY_ID?.trim() || last;
+  if (!keys.has(activeId)) throw new SettingsError(`TRD_PAYLOAD_KEY_ID "${activeId}" is not one of the ids in TRD_PAYLOAD_KEYS`);
+  return { activeId, keys };
+}
+
+export function newPayloadKey(id: string): string {
+  return `${id}:${randomBytes(32).toString('base64')}`;
+}
+
+/** The environment that gives a process these keys. */
+export function payloadKeysEnv(keys: PayloadKeys): Record<string, string> {
+  return {
+    TRD_PAYLOAD_KEYS: [...keys.keys].map(([id, key]) => `${id}:${key.toString('base64')}`).join(','),
+    TRD_PAYLOAD_KEY_ID: keys.activeId,
+  };
+}
+
+export class PayloadKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PayloadKeyError';
+  }
+}
+
+export function isEncrypted(payload: Payload): boolean {
+  const encoding = payload.metadata?.encoding;
+  return encoding !== undefined && encoding !== null && fromUtf8.decode(encoding) === ENCRYPTED_ENCODING;
+}
+
+export function encryptPayload(keys: PayloadKeys, payload: Payload): Payload {
+  const key = keys.keys.get(keys.activeId)!;
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const plain = proto.temporal.api.common.v1.Payload.encode(payload).finish();
+  const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+  return {
+    metadata: { encoding: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_META]: utf8.encode(keys.activeId), [CIPHER_META]: utf8.encode(CIPHER) },
+    data: sealed,
+  };
+}
+
+/** The original payload; a payload that was never sealed (older histories) is returned as is. */
+export function decryptPayload(keys: PayloadKeys, payload: Payload): Payload {
+  if (!isEncrypted(payload)) return payload;
+  const id = payload.metadata?.[KEY_ID_META] ? fromUtf8.decode(payload.metadata[KEY_ID_META]) : '';
+  const key = keys.keys.get(id);
+  if (!key) throw new PayloadKeyError(`payload sealed with key "${id}", which this process does not have (TRD_PAYLOAD_KEYS)`);
+  const data = payload.data ?? new Uint8Array();
+  if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadKeyError('sealed payload is too short to be AES-256-GCM');
+  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+  decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+  let plain: Buffer;
+  try {
+    plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw new PayloadKeyError(`sealed payload does not open with key "${id}" (tampered with, or a different key under that id)`);
+  }
+  return proto.temporal.api.common.v1.Payload.decode(plain);
+}
+
+export function payloadCodec(keys: PayloadKeys): PayloadCodec {
+  return {
+    encode: async (payloads) => payloads.map((p) => encryptPayload(keys, p)),
+    decode: async (payloads) => payloads.map((p) => decryptPayload(keys, p)),
+  };
+}
+
+/** The data converter of every platform Temporal client and worker. */
+export function platformDataConverter(keys: PayloadKeys): DataConverter {
+  return { payloadCodecs: [payloadCodec(keys)] };
+}

@@ -1,0 +1,17 @@
+/** The runner endpoint's settings, from the environment; every time bound is one, so tests use short ones. */
+import { envInt, envString } from '../platform/env.js';
+import type { RunnerProxySettings } from './proxy.js';
+
+export function runnerProxySettings(env: Record<string, string | undefined>): Omit<RunnerProxySettings, 'tls'> & { tlsKeyFile: string; tlsCertFile: string } {
+  return {
+    upstream: envString(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
+    namespace: envString(env, 'TEMPORAL_NAMESPACE', 'default'),
+    host: envString(env, 'TRD_RUNNER_ENDPOINT_HOST', '0.0.0.0'),
+    port: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443, { max: 65535 }),
+    tlsKeyFile: envString(env, 'TRD_RUNNER_ENDPOINT_TLS_KEY_FILE'),
+    tlsCertFile: envString(env, 'TRD_RUNNER_ENDPOINT_TLS_CERT_FILE'),
+    refreshMs: envInt(env, 'TRD_RUNNER_ENDPOINT_REFRESH_MS', 2000, { min: 50 }),
+    maxMessageBytes: envInt(env, 'TRD_RUNNER_ENDPOINT_MAX_MESSAGE_BYTES', 4 * 1024 * 1024, { min: 1024 }),
+    taskTokenTtlMs: envInt(env, 'TRD_RUNNER_ENDPOINT_TASK_TTL_MS', 6 * 3600_000, { min: 1000 }),
+  };
+}
