@@ -12,6 +12,8 @@ import { createRunnerToken } from '../gateway/runners.js';
 import { createDb } from '../platform/db.js';
 import { envInt } from '../platform/env.js';
 import { generateSigningKeyPem } from '../platform/signing-key.js';
+import { newPayloadKey } from '../platform/payload-encryption.js';
+import { localTls } from './tls.js';
 import { migrateDatabase } from './migrate.js';
 import { startLocalPostgres } from './postgres.js';
 import { startTrdWorker, startTsProcess } from './processes.js';
@@ -25,6 +27,7 @@ const ports = {
   temporal: envInt(env, 'TRD_TEMPORAL_PORT', 7233),
   temporalUi: envInt(env, 'TRD_TEMPORAL_UI_PORT', 8233),
   gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
+  runnerEndpoint: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
 };
 const say = (line: string) => console.log(`[dev] ${line}`);
 const echo = (line: string) => console.log(line);
@@ -64,7 +67,17 @@ try {
   const keyFile = `${STATE}/receipt-signing-key.pem`;
   if (!existsSync(keyFile)) await writeFile(keyFile, generateSigningKeyPem(), { mode: 0o600 });
 
-  const common = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, CHECKPOINT_DISABLE: '1' };
+  // The key Temporal payloads are sealed with; a new one is appended (and becomes the active one) to rotate.
+  const payloadKeyFile = `${STATE}/payload-keys`;
+  if (!existsSync(payloadKeyFile)) await writeFile(payloadKeyFile, `${newPayloadKey('dev-1')}\n`, { mode: 0o600 });
+  const tls = localTls(`${STATE}/tls`);
+
+  const common = {
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporal.address,
+    CHECKPOINT_DISABLE: '1',
+    TRD_PAYLOAD_KEYS: (await readFile(payloadKeyFile, 'utf8')).trim().split('\n').join(','),
+  };
   const spawnTs = (name: string, script: string, extraEnv: Record<string, string> = {}) => {
     const p = startTsProcess(name, script, { env: { ...common, ...extraEnv }, echo });
     stops.push(() => p.stop());
@@ -72,13 +85,20 @@ try {
   };
   const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keyFile });
   const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway) });
+  const endpoint = spawnTs('runner-endpoint', 'runner-proxy/main.ts', {
+    TRD_RUNNER_ENDPOINT_HOST: '127.0.0.1',
+    TRD_RUNNER_ENDPOINT_PORT: String(ports.runnerEndpoint),
+    TRD_RUNNER_ENDPOINT_TLS_KEY_FILE: `${STATE}/tls/server.key`,
+    TRD_RUNNER_ENDPOINT_TLS_CERT_FILE: `${STATE}/tls/server.pem`,
+  });
+  await endpoint.waitFor(/runner-endpoint: listening/, 60_000);
   const base = `http://127.0.0.1:${ports.gateway}`;
   await gateway.waitFor(/gateway: listening/, 60_000);
   // The runner heartbeats to the gateway, which names it by its token.
   const runner = startTrdWorker(
     'runner',
-    ['start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--gateway-url', base],
-    { env: { TRD_TEMPORAL_ADDRESS: temporal.address, TRD_RUNNER_TOKEN: await devRunnerToken(databaseUrl, 'local-runner-1') }, echo },
+    ['start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--gateway-url', base, '--tls-ca', tls.caFile, '--tls-server-name', tls.serverName],
+    { env: { TRD_TEMPORAL_ADDRESS: `127.0.0.1:${ports.runnerEndpoint}`, TRD_RUNNER_TOKEN: await devRunnerToken(databaseUrl, 'local-runner-1') }, echo },
   );
   stops.push(() => runner.stop());
   await Promise.all([orchestrator.waitFor(/orchestrator: polling/, 120_000), runner.waitFor(/trd-worker: serving/, 60_000)]);
@@ -88,6 +108,7 @@ try {
   console.log(`
 TRD Compute is running.
   gateway        ${base}
+  runner endpoint 127.0.0.1:${ports.runnerEndpoint} (TLS; runners' only way to Temporal)
   Temporal UI    ${temporal.uiUrl}   (every job is a workflow: inference-job_...)
   dev API key    ${apiKey}
 

@@ -52,6 +52,9 @@ export async function startStack(
     payouts?: Parameters<typeof startPlatform>[1]['payouts'];
     reputation?: Parameters<typeof startPlatform>[1]['reputation'];
     clock?: () => Date;
+    runnerEndpoint?: Parameters<typeof startPlatform>[1]['runnerEndpoint'];
+    /** Every line the platform's processes print (TRD_TEST_ECHO prints them too). */
+    echo?: (line: string) => void;
   } = {},
 ): Promise<TestStack> {
   quietTemporalLogs();
@@ -65,7 +68,14 @@ export async function startStack(
     payouts: opts.payouts,
     reputation: opts.reputation,
     clock: opts.clock,
-    echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,
+    runnerEndpoint: opts.runnerEndpoint,
+    echo:
+      opts.echo || process.env.TRD_TEST_ECHO
+        ? (line) => {
+            opts.echo?.(line);
+            if (process.env.TRD_TEST_ECHO) console.log(line);
+          }
+        : undefined,
   });
 }
 

@@ -1,0 +1,109 @@
+/**
+ * Customers' prompts and outputs stay private: Temporal's history holds them
+ * sealed (read raw with the Temporal CLI, no payload opens to the prompt or
+ * the output), and no process's log carries a prompt, an output, an API key
+ * or a runner token.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRunnerToken } from '../../gateway/runners.js';
+import { findTemporalCli } from '../../devstack/temporal.js';
+import { decryptPayload, ENCRYPTED_ENCODING } from '../../platform/payload-encryption.js';
+import { api, startStack, type TestStack } from '../support/stack.js';
+
+let stack: TestStack;
+const logs: string[] = [];
+let runnerToken: string;
+const canary = `PROMPT-CANARY-${randomBytes(6).toString('hex')}`;
+let job: any;
+let chat: any;
+
+beforeAll(async () => {
+  // Every part as its own process, as in production: their whole output is what is checked.
+  stack = await startStack({ orchestrator: 'process', gateway: 'process', echo: (line) => logs.push(line) });
+  runnerToken = await createRunnerToken(stack.db, 'private-runner');
+  await stack.startRunner({ workerId: 'private-runner', token: runnerToken });
+  job = (await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: `Tell nobody: ${canary}`, max_tokens: 24 })).json;
+  chat = (
+    await api(stack, 'POST', '/v1/chat/completions', { model: 'trd-tiny', messages: [{ role: 'user', content: `Also secret: ${canary}` }], max_tokens: 24 })
+  ).json;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Every Temporal payload in a history as the CLI prints it (JSON, payload data in base64). */
+function payloadsOf(node: unknown, out: { metadata: Record<string, string>; data: string }[] = []) {
+  if (Array.isArray(node)) node.forEach((n) => payloadsOf(n, out));
+  else if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (o.metadata && typeof o.metadata === 'object' && 'encoding' in (o.metadata as object)) out.push(o as never);
+    else Object.values(o).forEach((v) => payloadsOf(v, out));
+  }
+  return out;
+}
+
+function rawHistory(workflowId: string): string {
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('no Temporal CLI (scripts/setup.sh installs it)');
+  return execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--namespace', stack.namespace, '--address', stack.temporalAddress, '--output', 'json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+describe("Temporal's history, read raw with the Temporal CLI", () => {
+  test('holds no prompt or output text: every payload is sealed, and only the platform keys open them', () => {
+    expect(job.status).toBe('succeeded');
+    expect(job.output.length).toBeGreaterThan(10);
+    const text = rawHistory(job.id);
+    const payloads = payloadsOf(JSON.parse(text));
+    expect(payloads.length).toBeGreaterThan(2);
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    for (const p of payloads) expect(p.metadata.encoding).toBe(b64(ENCRYPTED_ENCODING));
+    // Not in the JSON, and not inside any payload's bytes.
+    const opened = payloads.map((p) => Buffer.from(p.data ?? '', 'base64').toString('latin1')).join('\n');
+    for (const secret of [canary, job.output]) {
+      expect(text).not.toContain(secret);
+      expect(opened).not.toContain(secret);
+    }
+    // The check can fail: the platform's keys open the same payloads to the prompt and the output.
+    const plain = payloads
+      .map((p) =>
+        Buffer.from(
+          decryptPayload(stack.payloadKeys, {
+            metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+            data: Buffer.from(p.data, 'base64'),
+          }).data!,
+        ).toString('utf8'),
+      )
+      .join('\n');
+    expect(plain).toContain(canary);
+    expect(plain).toContain(JSON.stringify(job.output).slice(1, -1));
+  });
+
+  test("a chat completion's history holds no message text either", () => {
+    expect(chat.choices?.[0]?.message?.content?.length).toBeGreaterThan(0);
+    const jobs = JSON.parse(execFileSync(findTemporalCli()!, ['workflow', 'list', '--namespace', stack.namespace, '--address', stack.temporalAddress, '--output', 'json'], { encoding: 'utf8' }));
+    expect(jobs.length).toBeGreaterThan(1);
+    for (const w of jobs) {
+      const text = rawHistory(w.execution.workflowId);
+      const opened = payloadsOf(JSON.parse(text))
+        .map((p) => Buffer.from(p.data ?? '', 'base64').toString('latin1'))
+        .join('\n');
+      expect(text + opened).not.toContain(canary);
+      expect(text + opened).not.toContain(chat.choices[0].message.content);
+    }
+  });
+});
+
+describe('logs', () => {
+  test("no process's output (gateway, orchestrator, runner, runner endpoint) carries a prompt, an output, an API key or a token", () => {
+    expect(logs.length).toBeGreaterThan(5);
+    const all = logs.join('\n');
+    expect(all).toMatch(/trd-worker: serving/);
+    for (const secret of [canary, job.output, chat.choices[0].message.content, stack.apiKey, runnerToken]) expect(all).not.toContain(secret);
+  });
+});
