@@ -60,7 +60,11 @@ export function frame(message: Uint8Array): Buffer {
   return out;
 }
 
-/** grpc-message is percent-encoded (the gRPC HTTP/2 spec). */
+/** grpc-message: printable ASCII as is, except "%", and everything else percent-encoded as UTF-8 (the gRPC HTTP/2 spec). */
 export function encodeGrpcMessage(message: string): string {
-  return encodeURIComponent(message);
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }

@@ -97,6 +97,8 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
       if (!(err instanceof GrpcError)) log(`internal error: ${(err as Error).message}`);
       else stats.denied++;
       sendError(stream, e.code, e.message);
+      // A refusal before the whole request was read: reset the stream so the client stops sending.
+      if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
     });
   });
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -296,7 +298,6 @@ function readBody(stream: ServerHttp2Stream, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         stream.off('data', onData);
-        stream.pause();
         reject(new GrpcError(GrpcStatus.RESOURCE_EXHAUSTED, `request is over the limit of ${limit - 5} bytes`));
         return;
       }
