@@ -47,7 +47,7 @@ const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVIT
  */
 const COLD_ANSWER_TTL_MS = 1000;
 
-export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings; payloadKeys: PayloadKeys }) {
+export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings; payloadKeys: PayloadKeys | null }) {
   const { db, client, settings } = deps;
   const coldAnswers = new Map<string, { at: number; answer: Promise<boolean> }>();
 
@@ -83,7 +83,7 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
       if (elapsedMs < expectedMs) return wait(Math.min(expectedMs - elapsedMs, c.checkEveryMs));
 
       const progress = pending.heartbeatDetails?.payloads?.[0]
-        ? (defaultPayloadConverter.fromPayload(decryptPayload(deps.payloadKeys, pending.heartbeatDetails.payloads[0])) as InferenceProgress)
+        ? (defaultPayloadConverter.fromPayload(deps.payloadKeys ? decryptPayload(deps.payloadKeys, pending.heartbeatDetails.payloads[0]) : pending.heartbeatDetails.payloads[0]) as InferenceProgress)
         : null;
       const done = progress?.completionTokens ?? 0;
       const observedSpeed = (done * 1000) / Math.max(1, elapsedMs);

@@ -43,6 +43,8 @@ export interface LocalPlatform {
   runnerEndpoint: { address: string; tls: LocalTls; proxy: RunnerProxy };
   /** The keys Temporal payloads are sealed with. */
   payloadKeys: PayloadKeys;
+  /** The `trd-worker start` options that connect a runner to this platform's Temporal (through the runner endpoint). */
+  runnerConnectionArgs(): string[];
   /** The key receipts are signed with now; rotateSigningKey() replaces it. */
   signingKey: SigningKey;
   apiKey: string;
@@ -91,8 +93,14 @@ export async function startPlatform(
     reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number };
     /** The in-process orchestrator's clock, for reputation (days pass in a test). */
     clock?: () => Date;
-    /** The runner endpoint's re-check interval (revocation reaches calls in flight within it). */
-    runnerEndpoint?: { refreshMs?: number };
+    /**
+     * The runner endpoint's re-check interval (revocation reaches calls in flight within it).
+     * `bypass`: runners connect straight to Temporal and payloads are not sealed: the baseline
+     * a benchmark compares the endpoint with, never a way to run the platform.
+     */
+    runnerEndpoint?: { refreshMs?: number; bypass?: boolean };
+    /** The keys Temporal payloads are sealed with; a fresh one by default (replay fixtures use a fixed one). */
+    payloadKeys?: PayloadKeys;
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -118,9 +126,10 @@ export async function startPlatform(
     challenge: { ...baseReputation.challenge, waitMs: 1000, timeoutMs: 10_000 },
   };
 
-  const payloadKeys = payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
+  const bypass = opts.runnerEndpoint?.bypass ?? false;
+  const payloadKeys = opts.payloadKeys ?? payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
   const clientConnection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace, dataConverter: platformDataConverter(payloadKeys) });
+  const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
   const base = gatewaySettings({});
   const settings: GatewaySettings = {
     ...base,
@@ -164,7 +173,7 @@ export async function startPlatform(
       dispatch: settings.dispatch,
       db,
       signingKey,
-      payloadKeys,
+      payloadKeys: bypass ? null : payloadKeys,
       receipts,
       payouts,
       reputation,
@@ -189,7 +198,7 @@ export async function startPlatform(
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
           CHECKPOINT_DISABLE: '1',
-          ...payloadKeysEnv(payloadKeys),
+          ...(bypass ? {} : payloadKeysEnv(payloadKeys)),
           ...settingsEnv(settings, port),
         },
         echo: opts.echo,
@@ -222,6 +231,11 @@ export async function startPlatform(
   });
   const runnerEndpoint = { address: `127.0.0.1:${proxy.port}`, tls, proxy };
 
+  const runnerConnectionArgs = () => [
+    ...(bypass ? ['--temporal-address', temporalAddress] : ['--temporal-address', runnerEndpoint.address, '--tls-ca', tls.caFile, '--tls-server-name', tls.serverName]),
+    '--namespace', namespace,
+  ];
+
   const runners: ManagedProcess[] = [];
   const baseUrl = `http://127.0.0.1:${port}`;
   const newApiKey = async (name = 'local customer') => createApiKey(db, await createCustomer(db, name), 'local');
@@ -235,6 +249,7 @@ export async function startPlatform(
     temporalAddress,
     runnerEndpoint,
     payloadKeys,
+    runnerConnectionArgs,
     get signingKey() {
       return signingKey;
     },
@@ -263,10 +278,7 @@ export async function startPlatform(
           '--load', o.load ?? 'on-start',
           '--models-dir', services.modelsDir,
           '--gateway-url', baseUrl,
-          '--temporal-address', runnerEndpoint.address,
-          '--tls-ca', tls.caFile,
-          '--tls-server-name', tls.serverName,
-          '--namespace', namespace,
+          ...runnerConnectionArgs(),
           '--shutdown-grace-ms', '2000',
           ...(o.extraArgs ?? []),
         ],

@@ -138,6 +138,19 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
     });
   });
 
+  // Revocation: the token stops working at once here, and at the runner endpoint within its re-check interval.
+  router.delete('/v1/runners/token', requireRunnerToken(db), async (_req, res) => {
+    await db.runner.update({ where: { id: res.locals.runnerId }, data: { tokenHash: null } });
+    res.json({ runner_id: res.locals.runnerId, revoked: true });
+  });
+
+  // The owner revokes one of their runners (a lost or compromised machine).
+  router.delete('/v1/runners/:id/token', deps.requireApiKey, async (req, res) => {
+    const revoked = await db.runner.updateMany({ where: { id: String(req.params.id), ownerId: res.locals.customerId }, data: { tokenHash: null } });
+    if (revoked.count === 0) throw new ApiError(404, 'runner_not_found', 'no runner of yours has that id (GET /v1/owner/overview lists them)', 'id');
+    res.json({ runner_id: req.params.id, revoked: true });
+  });
+
   router.get('/v1/dispatch/eligible', deps.requireApiKey, async (req, res) => {
     const query = EligibleQuery.parse(req.query);
     if (!findModel(query.model)) throw new ApiError(404, 'model_not_found', `model "${query.model}" is not in the catalog (GET /v1/models lists them)`, 'model');

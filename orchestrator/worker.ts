@@ -31,8 +31,8 @@ export interface OrchestratorDeps {
   dispatch: DispatchSettings;
   db: Db;
   signingKey: SigningKey;
-  /** Temporal payloads are sealed with these (platform/payload-encryption.ts); the client given must use them too. */
-  payloadKeys: PayloadKeys;
+  /** Temporal payloads are sealed with these (platform/payload-encryption.ts); the client given must use them too. Null: not sealed (a benchmark's baseline). */
+  payloadKeys: PayloadKeys | null;
   receipts: ReceiptSettings;
   payouts: PayoutSettings;
   reputation: ReputationSettings;
@@ -84,7 +84,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     namespace: deps.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     ...workflowSource,
-    dataConverter: platformDataConverter(deps.payloadKeys),
+    ...(deps.payloadKeys ? { dataConverter: platformDataConverter(deps.payloadKeys) } : {}),
     activities: {
       ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner }),
       ...reputation.activities,

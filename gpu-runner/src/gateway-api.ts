@@ -5,7 +5,7 @@ export interface GatewayAnswer {
 }
 
 /** Sends one request; throws only when the gateway cannot be reached. */
-export async function gatewayRequest(gatewayUrl: string, path: string, init: { method: 'GET' | 'POST' | 'PATCH'; body?: unknown; token?: string }): Promise<GatewayAnswer> {
+export async function gatewayRequest(gatewayUrl: string, path: string, init: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; body?: unknown; token?: string }): Promise<GatewayAnswer> {
   const url = new URL(path, gatewayUrl);
   let res: Response;
   try {
@@ -30,7 +30,7 @@ export function problemOf(answer: GatewayAnswer): string {
 }
 
 /** A call that must succeed: a refused token says to log in, any other refusal says what the gateway said. */
-export async function gatewayCall(gatewayUrl: string, path: string, token: string, init: { method: 'GET' | 'POST' | 'PATCH'; body?: unknown }): Promise<any> {
+export async function gatewayCall(gatewayUrl: string, path: string, token: string, init: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; body?: unknown }): Promise<any> {
   const answer = await gatewayRequest(gatewayUrl, path, { ...init, token });
   if (answer.status === 401) throw new Error(`the gateway refused this runner's token (${problemOf(answer)}): run \`trd-worker login\``);
   if (answer.status < 200 || answer.status > 299) throw new Error(`${init.method} ${path} failed with HTTP ${answer.status}: ${problemOf(answer)}`);

@@ -32,7 +32,7 @@ function trdWorker(name: string, args: string[]) {
 const exitOf = (p: ManagedProcess) => new Promise<number | null>((resolve) => (p.child.exitCode !== null ? resolve(p.child.exitCode) : p.child.once('exit', (code) => resolve(code))));
 
 function startArgs() {
-  return ['start', '--model', 'trd-tiny', '--models-dir', serviceEndpoints().modelsDir, '--temporal-address', stack.temporalAddress, '--namespace', stack.namespace];
+  return ['start', '--model', 'trd-tiny', '--models-dir', serviceEndpoints().modelsDir, ...stack.runnerConnectionArgs()];
 }
 
 test('login with a device code, start as that runner, a job completes; after logout start says to log in', async () => {
@@ -64,7 +64,10 @@ test('login with a device code, start as that runner, a job completes; after log
 
   const logout = trdWorker('logout', ['logout']);
   await logout.waitFor(/removed/, 30_000);
+  await logout.waitFor(new RegExp(`revoked the token of ${runnerId}`), 1000);
   expect(existsSync(credentials)).toBe(false);
+  // Revoked with the gateway, not only forgotten: a copy of the token is worthless now.
+  expect((await stack.db.runner.findUniqueOrThrow({ where: { id: runnerId } })).tokenHash).toBeNull();
 
   const refused = trdWorker('refused', startArgs());
   expect(await exitOf(refused)).toBe(1);

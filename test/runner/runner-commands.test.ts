@@ -81,7 +81,7 @@ test('bench runs the standard benchmark and files it with the gateway', async ()
 
 test("status shows the daemon, its state and today's jobs and credits", async () => {
   expect((await trdWorker('status', '--json')).json()).toMatchObject({ running: false, state: 'stopped', runner_id: 'owner-box', logged_in: true });
-  daemon = startTrdWorker('owner-box', ['start', '--model', 'trd-tiny', '--models-dir', modelsDir, '--temporal-address', stack.temporalAddress, '--namespace', stack.namespace], { env });
+  daemon = startTrdWorker('owner-box', ['start', '--model', 'trd-tiny', '--models-dir', modelsDir, ...stack.runnerConnectionArgs()], { env });
   await daemon.waitFor(/serving trd-tiny as owner-box/, 60_000);
   for (const i of [1, 2]) {
     expect((await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: `status ${i}`, max_tokens: 8 })).json.worker_id).toBe('owner-box');

@@ -170,7 +170,17 @@ describe('a token that is not (or no longer) good', () => {
   });
 
   test.each([
-    ['revoked', async (id: string) => stack.db.runner.update({ where: { id }, data: { tokenHash: null } }), UNAUTHENTICATED],
+    [
+      'revoked',
+      async (id: string) => {
+        // The owner revokes it through the API.
+        const ownerId = (await api(stack, 'GET', '/v1/org')).json.id;
+        await stack.db.runner.update({ where: { id }, data: { ownerId } });
+        expect((await api(stack, 'DELETE', `/v1/runners/${id}/token`)).json).toMatchObject({ runner_id: id, revoked: true });
+        expect((await api(stack, 'DELETE', '/v1/runners/someone-elses/token')).status).toBe(404);
+      },
+      UNAUTHENTICATED,
+    ],
     ['shadowbanned', async (id: string) => stack.db.runner.update({ where: { id }, data: { shadowbannedReason: 'failed audits' } }), PERMISSION_DENIED],
   ])('a %s runner is cut off mid-poll within seconds, and refused after', async (_what, cut, code) => {
     const id = `endpoint-cut-${randomBytes(3).toString('hex')}`;

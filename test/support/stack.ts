@@ -53,6 +53,7 @@ export async function startStack(
     reputation?: Parameters<typeof startPlatform>[1]['reputation'];
     clock?: () => Date;
     runnerEndpoint?: Parameters<typeof startPlatform>[1]['runnerEndpoint'];
+    payloadKeys?: Parameters<typeof startPlatform>[1]['payloadKeys'];
     /** Every line the platform's processes print (TRD_TEST_ECHO prints them too). */
     echo?: (line: string) => void;
   } = {},
@@ -69,6 +70,7 @@ export async function startStack(
     reputation: opts.reputation,
     clock: opts.clock,
     runnerEndpoint: opts.runnerEndpoint,
+    payloadKeys: opts.payloadKeys,
     echo:
       opts.echo || process.env.TRD_TEST_ECHO
         ? (line) => {

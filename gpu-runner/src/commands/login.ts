@@ -1,6 +1,6 @@
 /** `trd-worker login` / `logout`: register this runner with the network once, and forget it. */
 import { Command } from 'commander';
-import { credentialsFile, removeCredentials, writeCredentials } from '../credentials.js';
+import { credentialsFile, readCredentials, removeCredentials, writeCredentials } from '../credentials.js';
 import { gatewayRequest, problemOf } from '../gateway-api.js';
 
 export function loginCommand(): Command {
@@ -44,8 +44,15 @@ export function loginCommand(): Command {
 }
 
 export function logoutCommand(): Command {
-  return new Command('logout').description('forget this runner\'s credential').action(async () => {
+  return new Command('logout').description('revoke this runner\'s token with the gateway and forget it').action(async () => {
     const file = credentialsFile();
+    const stored = await readCredentials(file).catch(() => null);
+    if (stored) {
+      // Best effort: a gateway out of reach still lets the owner forget the credential (and revoke it from their account).
+      const answer = await gatewayRequest(stored.gateway_url, '/v1/runners/token', { method: 'DELETE', token: stored.token }).catch((err: Error) => err);
+      if (answer instanceof Error) console.log(`could not revoke the token (${answer.message}); revoke it with DELETE /v1/runners/${stored.runner_id}/token`);
+      else if (answer.status === 200) console.log(`revoked the token of ${stored.runner_id}`);
+    }
     console.log((await removeCredentials(file)) ? `removed ${file}` : `not logged in (no ${file})`);
   });
 }
