@@ -21,6 +21,7 @@ import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../econo
 import { stripeSettingsEnv } from '../economy/stripe.js';
 import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
 import type { JobLimits } from '../workflows/inference-job.js';
+import { auditSettings, auditSettingsEnv, type AuditLimits, type AuditSettings } from '../audits/settings.js';
 import { createDatabase } from './postgres.js';
 import { freePort } from './ports.js';
 import { startTrdWorker, startTsProcess, type ManagedProcess } from './processes.js';
@@ -79,6 +80,8 @@ export async function startPlatform(
     /** The orchestrator's payout settings (Stripe, the schedule); the gateway gets the same Stripe settings. */
     payouts?: Partial<PayoutSettings>;
     reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number };
+    /** Audit sampling and bounds; none by default, so a test's runners do only the work it gives them. */
+    audits?: Partial<Omit<AuditSettings, 'limits'>> & { limits?: Partial<AuditLimits> };
     /** The in-process orchestrator's clock, for reputation (days pass in a test). */
     clock?: () => Date;
   },
@@ -104,6 +107,14 @@ export async function startPlatform(
     policy: { ...baseReputation.policy, ...opts.reputation?.policy },
     sweepIntervalMs: opts.reputation?.sweepIntervalMs ?? baseReputation.sweepIntervalMs,
     challenge: { ...baseReputation.challenge, waitMs: 1000, timeoutMs: 10_000 },
+  };
+  const baseAudits = auditSettings({});
+  const audits: AuditSettings = {
+    ...baseAudits,
+    rateBps: 0,
+    probationRateBps: 0,
+    ...opts.audits,
+    limits: { ...baseAudits.limits, ...opts.audits?.limits },
   };
 
   const clientConnection = await Connection.connect({ address: temporalAddress });
@@ -135,6 +146,7 @@ export async function startPlatform(
           TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
           TRD_CHALLENGE_WAIT_MS: String(reputation.challenge.waitMs),
           TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
+          ...auditSettingsEnv(audits),
           CHECKPOINT_DISABLE: '1',
         },
         echo: opts.echo,
@@ -153,6 +165,7 @@ export async function startPlatform(
       receipts,
       payouts,
       reputation,
+      audits,
       clock: opts.clock,
       workflowBundlePath: services.workflowBundlePath,
     });

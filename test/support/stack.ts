@@ -51,6 +51,7 @@ export async function startStack(
     receipts?: Parameters<typeof startPlatform>[1]['receipts'];
     payouts?: Parameters<typeof startPlatform>[1]['payouts'];
     reputation?: Parameters<typeof startPlatform>[1]['reputation'];
+    audits?: Parameters<typeof startPlatform>[1]['audits'];
     clock?: () => Date;
   } = {},
 ): Promise<TestStack> {
@@ -64,6 +65,7 @@ export async function startStack(
     receipts: opts.receipts,
     payouts: opts.payouts,
     reputation: opts.reputation,
+    audits: opts.audits,
     clock: opts.clock,
     echo: process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined,
   });
