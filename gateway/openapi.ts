@@ -64,7 +64,7 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'delete', path: '/v1/org/keys/:id', summary: 'Revoke a key (never the last active one)', auth: 'api_key' },
   { method: 'post', path: '/v1/runners/heartbeat', summary: 'Runners only: state and load; answered with id, tier and the owner’s settings', auth: 'runner_token', body: RunnerHeartbeatBody },
   { method: 'post', path: '/v1/runners/bench', summary: 'Runners only: file a benchmark result (a claim; tiers follow measured speed)', auth: 'runner_token', body: RunnerBenchBody },
-  { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings', auth: 'runner_token' },
+  { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings, its audits with the evidence', auth: 'runner_token' },
   { method: 'get', path: '/v1/runners/settings', summary: 'The owner’s settings for this runner', auth: 'runner_token' },
   { method: 'put', path: '/v1/runners/settings', summary: 'Replace the owner’s settings (validated whole; a bad one changes nothing)', auth: 'runner_token', body: RunnerSettingsBody },
   { method: 'patch', path: '/v1/runners/settings', summary: 'Change some of the owner’s settings', auth: 'runner_token', body: RunnerSettingsPatch },
