@@ -5,7 +5,7 @@
  * orchestrator/worker.ts. Every write is idempotent: Temporal may run an
  * activity more than once.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { ORCHESTRATOR_QUEUE, workflowIdForJob, type InferenceResult, type VerifyReport, type VerifyTask } from '@trd/protocol';
 import { eligibleRunners } from '../dispatch/eligible.js';
@@ -16,6 +16,9 @@ import { auditVerdict } from '../audits/verdict.js';
 import type { Db } from '../platform/db.js';
 import { auditWorkflowId, type AuditInput, type auditJob } from '../workflows/audit-job.js';
 import type { JobInput } from '../workflows/inference-job.js';
+
+/** gRPC NOT_FOUND: no such workflow (or its history is past the namespace's retention). */
+const GRPC_NOT_FOUND = 5;
 
 export interface AuditDeps {
   db: Db;
@@ -71,11 +74,17 @@ export function createAudits(deps: AuditDeps) {
        * prompt is kept nowhere else (the database holds only its hash).
        */
       async loadAuditTask(req: AuditInput & { auditId: string }): Promise<{ task: VerifyTask } | { problem: string }> {
-        const res = await client.workflowService.getWorkflowExecutionHistory({
-          namespace: client.options.namespace,
-          execution: { workflowId: workflowIdForJob(req.jobId) },
-          maximumPageSize: 1,
-        });
+        let res;
+        try {
+          res = await client.workflowService.getWorkflowExecutionHistory({
+            namespace: client.options.namespace,
+            execution: { workflowId: workflowIdForJob(req.jobId) },
+            maximumPageSize: 1,
+          });
+        } catch (err) {
+          if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) return { problem: `job ${req.jobId} has no workflow history (never started, or past retention)` };
+          throw err;
+        }
         const started = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
         if (!started) return { problem: `the history of job ${req.jobId} has no start event` };
         const job = await decodeFromPayloadsAtIndex<JobInput>(client.options.loadedDataConverter, 0, started.input?.payloads);

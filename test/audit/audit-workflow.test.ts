@@ -1,0 +1,102 @@
+/**
+ * Audits on the real platform (Temporal, PostgreSQL, `trd-worker` processes
+ * running llama.cpp): every succeeded job is audited here, by prefill on a
+ * trusted runner that did none of the jobs. An honest runner on probation
+ * passes its audits, greedy and sampled; each of the three cheats (text from
+ * another model, truncated and padded, an old answer replayed) fails, the
+ * evidence is recorded and shown to its owner, and its reputation drops at
+ * once (the verified one loses its tier). Also: which jobs the sample takes,
+ * and an audit that cannot be performed holds nothing against the runner.
+ *
+ * A runner takes whatever job reaches its queues first, so each runner does
+ * its jobs alone and is stopped before the next starts; the auditor starts
+ * last, and the audits wait for it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import type { InferenceResult } from '@trd/protocol';
+import { createAudits } from '../../activities/audit-activities.js';
+import { samplingKey } from '../../audits/sampling.js';
+import { auditSettings } from '../../audits/settings.js';
+import { createRunnerToken } from '../../gateway/runners.js';
+import { auditWorkflowId, type AuditOutcome } from '../../workflows/audit-job.js';
+import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+
+let stack: TestStack;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  stack = await startStack({
+    audits: {
+      rateBps: 10_000,
+      method: 'prefill',
+      limits: { scheduleToStartMs: 3000, heartbeatTimeoutMs: 10_000, verifyTimeoutMs: 20_000, deadlineMs: 90_000, maxAuditors: 3, auditorWaitMs: 300 },
+    },
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const runner = (id: string) => stack.db.runner.findUniqueOrThrow({ where: { id } });
+const me = async (id: string) => (await fetch(`${stack.baseUrl}/v1/runners/me`, { headers: { authorization: `Bearer ${tokens[id]}` } })).json() as Promise<any>;
+const auditOf = (jobId: string) => stack.client.workflow.getHandle(auditWorkflowId(jobId)).result() as Promise<AuditOutcome>;
+
+/** Starts the runner, has it do these jobs alone, and stops it. Returns the job ids. */
+async function jobsBy(workerId: string, tier: 'probation' | 'verified', faults: string | undefined, jobs: Array<{ prompt: string; temperature?: number; seed?: number }>): Promise<string[]> {
+  tokens[workerId] = await createRunnerToken(stack.db, workerId, tier);
+  const proc = await stack.startRunner({ workerId, token: tokens[workerId], env: faults ? { TRD_RUNNER_FAULTS: faults } : {} });
+  const ids: string[] = [];
+  try {
+    // One after another: a replaying runner answers with an earlier answer.
+    for (const j of jobs) {
+      const res = await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', max_tokens: 12, temperature: 0, ...j });
+      expect(res.json).toMatchObject({ status: 'succeeded', worker_id: workerId });
+      ids.push(res.json.id);
+    }
+  } finally {
+    await proc.stop();
+  }
+  return ids;
+}
+
+describe('which jobs are audited', () => {
+  test('every job of a runner on probation at the probation rate, others at the base rate; an audit that cannot be performed holds nothing', async () => {
+    await createRunnerToken(stack.db, 'sample-new', 'probation');
+    await createRunnerToken(stack.db, 'sample-old', 'verified');
+    const settings = { ...auditSettings({}), rateBps: 0, probationRateBps: 10_000 };
+    const audits = createAudits({
+      db: stack.db,
+      client: stack.client,
+      dispatch: stack.settings.dispatch,
+      settings: { ...settings, limits: { ...settings.limits, deadlineMs: 2000 } },
+      samplingKey: samplingKey(randomBytes(32)),
+      refreshReputation: async () => [],
+    });
+    const result = (workerId: string): InferenceResult => ({
+      workerId,
+      model: 'trd-tiny',
+      modelSha256: '9c7a9e84c91e8d0a1d1e3463628b395b83ece9524fe5f0131586d51ac573ca71',
+      text: 'claimed',
+      promptTokens: 3,
+      completionTokens: 2,
+      finishReason: 'stop',
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      timings: { modelLoadMs: 0, timeToFirstTokenMs: 1, generationMs: 1 },
+    });
+    expect(await audits.auditIfSampled('job_sample_old', result('sample-old'))).toBe(false);
+    expect(await audits.auditIfSampled('job_sample_nobody', result('not-registered'))).toBe(false);
+    for (const id of ['job_sample_old', 'job_sample_nobody']) {
+      await expect(stack.client.workflow.getHandle(auditWorkflowId(id)).describe()).rejects.toThrow(/not found/i);
+    }
+    // A retried activity starts the same audit once.
+    expect(await audits.auditIfSampled('job_sample_new', result('sample-new'))).toBe(true);
+    expect(await audits.auditIfSampled('job_sample_new', result('sample-new'))).toBe(true);
+    // No such job ran, so there is nothing to check: the audit ends unperformed and records nothing.
+    expect(await auditOf('job_sample_new')).toEqual({ status: 'not-performed', reason: expect.stringContaining('has no workflow history') });
+    expect(await audits.auditIfSampled('job_sample_new', result('sample-new'))).toBe(true);
+    expect(await stack.db.runnerAudit.count({ where: { runnerId: 'sample-new' } })).toBe(0);
+  });
+});
