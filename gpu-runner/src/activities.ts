@@ -1,17 +1,28 @@
 /**
- * The runner's one activity: generate for a task, heartbeating as tokens come
+ * The runner's activities. runInference generates for a task, heartbeating as tokens come
  * so a stalled runner loses the job quickly, and stopping when Temporal
  * cancels it (cancellation arrives through heartbeats). A cancelled
  * generation reports what it produced, so the customer pays for that only.
+ * verifyInference audits another runner's output (verify-activity.ts).
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { InferenceErrors, parseChatPrompt, type ChatMessage, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
+import {
+  InferenceErrors,
+  parseChatPrompt,
+  type AuditorActivities,
+  type ChatMessage,
+  type InferenceProgress,
+  type InferenceResult,
+  type InferenceTask,
+  type RunnerActivities,
+} from '@trd/protocol';
 import { GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
 import { SlotsBusyError } from './semaphore.js';
 import { openPushStream, type PushStream } from './stream-push.js';
 import type { ServedModel } from './served-model.js';
+import { createVerifyActivity } from './verify-activity.js';
 
 /**
  * Each heartbeat call crosses the SDK's pipeline into the native core, which
@@ -37,9 +48,10 @@ export interface RunnerActivityDeps {
   events?: { jobStarted(jobId: string): void; jobEnded(jobId: string): void; modelLoaded(key: string): void };
 }
 
-export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities {
+export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities & AuditorActivities {
   const { models, workerId, faults, events } = deps;
   return {
+    verifyInference: createVerifyActivity(deps),
     async runInference(task: InferenceTask): Promise<InferenceResult> {
       const ctx = Context.current();
       const served = models.get(task.model);

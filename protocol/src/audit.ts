@@ -28,13 +28,27 @@ export interface VerifyTask {
 }
 
 export interface VerifyMismatch {
-  /** Index of the first claimed token that fails, in the auditor's tokenization of the claimed text. */
+  /**
+   * Index of the first claimed token that fails: in the token path the auditor
+   * reconstructs for the claimed text (prefill), or in the auditor's own
+   * regeneration (re-execution).
+   */
   tokenIndex: number;
+  /** Character offset in the claimed text where it departs from what the model does. */
+  textOffset: number;
+  /** The claimed text at that point ('' when the claim ends there). */
   claimedToken: string;
-  /** The model's greedy choice at that position. */
+  /** The model's greedy choice at that position (prefill), or the regenerated text there (re-execution). */
   expectedToken: string;
-  /** Probability of the claimed token under the job's sampling settings. */
-  claimedProbability: number;
+  /** Probability of the claimed token under the job's sampling settings; null for re-execution, which scores nothing. */
+  claimedProbability: number | null;
+}
+
+/** Heartbeat details of an auditor while it checks a claim. */
+export interface VerifyProgress {
+  workerId: string;
+  phase: 'loading' | 'waiting' | 'verifying';
+  tokensChecked: number;
 }
 
 export interface VerifyReport {
