@@ -19,7 +19,9 @@ export function reportProblem(task: VerifyTask, report: VerifyReport, auditorId:
   if (m !== null && m !== undefined) {
     if (!Number.isSafeInteger(m.tokenIndex) || m.tokenIndex < 0) return 'mismatch token index is not a position';
     if (typeof m.claimedToken !== 'string' || typeof m.expectedToken !== 'string') return 'mismatch tokens are not text';
-    if (!Number.isFinite(m.claimedProbability) || m.claimedProbability < 0 || m.claimedProbability > 1) return 'mismatch probability is not a probability';
+    if (!Number.isSafeInteger(m.textOffset) || m.textOffset < 0) return 'mismatch text offset is not a position';
+    const p = m.claimedProbability;
+    if (p !== null && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 1)) return 'mismatch probability is not a probability';
   }
   if (catalogSha256 && report.auditorModelSha256 !== catalogSha256) {
     return `the auditor's model file (${report.auditorModelSha256}) is not the catalog's (${catalogSha256})`;
@@ -78,7 +80,9 @@ export function auditVerdict(task: VerifyTask, report: VerifyReport): AuditVerdi
   if (!sameModel && !report.passed) parts.push(`claimed model file ${task.claimed.modelSha256}, the auditor's is ${report.auditorModelSha256}`);
   const m = report.mismatch;
   if (m) {
-    parts.push(`first wrong token at index ${m.tokenIndex}: claimed ${quoted(m.claimedToken)} (probability ${m.claimedProbability.toPrecision(3)}), the model's choice ${quoted(m.expectedToken)}`);
+    const p = m.claimedProbability === null ? '' : ` (probability ${m.claimedProbability.toPrecision(3)})`;
+    const expected = task.method === 'prefill' ? "the model's choice" : 'regenerated';
+    parts.push(`first wrong token at index ${m.tokenIndex} (character ${m.textOffset}): claimed ${quoted(m.claimedToken)}${p}, ${expected} ${quoted(m.expectedToken)}`);
   }
   return { passed, detail: parts.join('; '), evidence };
 }

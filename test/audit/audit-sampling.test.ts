@@ -94,7 +94,7 @@ describe('the verdict', () => {
     ...pass,
     passed: false,
     reason: 'claimed token 1 is not the greedy choice',
-    mismatch: { tokenIndex: 1, claimedToken: ' there', expectedToken: ' world', claimedProbability: 0.0000123 },
+    mismatch: { tokenIndex: 1, textOffset: 5, claimedToken: ' there', expectedToken: ' world', claimedProbability: 0.0000123 },
   };
 
   test('a passed check passes, with the evidence', () => {
@@ -108,7 +108,7 @@ describe('the verdict', () => {
     const v = auditVerdict(task, fail);
     expect(v.passed).toBe(false);
     expect(v.evidence.mismatch).toEqual(fail.mismatch);
-    expect(v.detail).toBe('prefill check by auditor failed: claimed token 1 is not the greedy choice; first wrong token at index 1: claimed " there" (probability 0.0000123), the model\'s choice " world"');
+    expect(v.detail).toBe('prefill check by auditor failed: claimed token 1 is not the greedy choice; first wrong token at index 1 (character 5): claimed " there" (probability 0.0000123), the model\'s choice " world"');
   });
 
   test('a claimed model file other than the auditor\'s fails even when the tokens check out', () => {
@@ -123,6 +123,8 @@ describe('the verdict', () => {
     expect(reportProblem(task, { ...pass, method: 'reexecute' }, 'auditor', sha)).toMatch(/method/);
     expect(reportProblem(task, { ...fail, reason: null }, 'auditor', sha)).toMatch(/must say why/);
     expect(reportProblem(task, { ...fail, mismatch: { ...fail.mismatch!, claimedProbability: 2 } }, 'auditor', sha)).toMatch(/probability/);
+    expect(reportProblem(task, { ...fail, mismatch: { ...fail.mismatch!, claimedProbability: null } }, 'auditor', sha)).toBeNull();
+    expect(reportProblem(task, { ...fail, mismatch: { ...fail.mismatch!, textOffset: -1 } }, 'auditor', sha)).toMatch(/offset/);
     expect(reportProblem(task, { ...pass, auditorModelSha256: 'c'.repeat(64) }, 'auditor', sha)).toMatch(/not the catalog's/);
     expect(reportProblem(task, null as unknown as VerifyReport, 'auditor', sha)).toMatch(/no report/);
   });
