@@ -13,7 +13,10 @@
  * last, and the audits wait for it.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { InferenceResult } from '@trd/protocol';
 import { createAudits } from '../../activities/audit-activities.js';
 import { samplingKey } from '../../audits/sampling.js';
@@ -21,6 +24,8 @@ import { auditSettings } from '../../audits/settings.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import { auditWorkflowId, type AuditOutcome } from '../../workflows/audit-job.js';
 import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+
+const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 
 let stack: TestStack;
 const tokens: Record<string, string> = {};
@@ -42,6 +47,13 @@ afterAll(async () => {
 const runner = (id: string) => stack.db.runner.findUniqueOrThrow({ where: { id } });
 const me = async (id: string) => (await fetch(`${stack.baseUrl}/v1/runners/me`, { headers: { authorization: `Bearer ${tokens[id]}` } })).json() as Promise<any>;
 const auditOf = (jobId: string) => stack.client.workflow.getHandle(auditWorkflowId(jobId)).result() as Promise<AuditOutcome>;
+
+/** With TRD_RECORD_HISTORIES=1, commits this audit's history as a replay fixture (test/workflows/replay.test.ts replays it). */
+async function recordHistory(name: string, jobId: string): Promise<void> {
+  if (!process.env.TRD_RECORD_HISTORIES) return;
+  const history = await stack.client.workflow.getHandle(auditWorkflowId(jobId)).fetchHistory();
+  writeFileSync(`${HISTORIES}${name}.json`, `${historyToJSON(history)}\n`);
+}
 
 /** Starts the runner, has it do these jobs alone, and stops it. Returns the job ids. */
 async function jobsBy(workerId: string, tier: 'probation' | 'verified', faults: string | undefined, jobs: Array<{ prompt: string; temperature?: number; seed?: number }>): Promise<string[]> {
@@ -98,5 +110,28 @@ describe('which jobs are audited', () => {
     expect(await auditOf('job_sample_new')).toEqual({ status: 'not-performed', reason: expect.stringContaining('has no workflow history') });
     expect(await audits.auditIfSampled('job_sample_new', result('sample-new'))).toBe(true);
     expect(await stack.db.runnerAudit.count({ where: { runnerId: 'sample-new' } })).toBe(0);
+  });
+});
+
+describe('audits by a trusted runner', () => {
+  let honestJobs: string[];
+
+  test('an honest runner on probation passes its audits, greedy and sampled, and its owner sees them with the evidence', async () => {
+    honestJobs = await jobsBy('honest', 'probation', undefined, [{ prompt: 'An honest answer' }, { prompt: 'A sampled answer', temperature: 0.8, seed: 7 }]);
+    // The audits wait for an auditor: none was up while the jobs ran (the runner audited is never its own auditor).
+    tokens.auditor = await createRunnerToken(stack.db, 'auditor', 'trusted');
+    await stack.startRunner({ workerId: 'auditor', token: tokens.auditor });
+    for (const id of honestJobs) expect(await auditOf(id)).toMatchObject({ status: 'passed', auditorId: 'auditor' });
+
+    const view = await me('honest');
+    expect(view.audits).toMatchObject({ passed: 2, failed: 0 });
+    expect(view.audits.recent.map((a: any) => a.job_id).sort()).toEqual([...honestJobs].sort());
+    for (const a of view.audits.recent) {
+      expect(a).toMatchObject({ id: auditWorkflowId(a.job_id), passed: true, evidence: { method: 'prefill', auditorId: 'auditor', passed: true, mismatch: null } });
+      expect(a.evidence.tokensChecked).toBeGreaterThan(0);
+      expect(a.detail).toMatch(/^prefill check by auditor passed: \d+ claimed token\(s\) checked in \d+ ms$/);
+    }
+    expect((await runner('honest')).shadowbannedReason).toBeNull();
+    await recordHistory('audit-job-passed', honestJobs[0]);
   });
 });
