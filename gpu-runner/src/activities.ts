@@ -16,7 +16,8 @@ import {
   type InferenceTask,
   type RunnerActivities,
 } from '@trd/protocol';
-import { GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
+import { CheatingRunner } from './cheats.js';
+import { GenerationAborted, PromptTooLongError, type GenerateRequest, type Generation } from './engine.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
 import { SlotsBusyError } from './semaphore.js';
@@ -50,6 +51,7 @@ export interface RunnerActivityDeps {
 
 export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities & AuditorActivities {
   const { models, workerId, faults, events } = deps;
+  const cheater = faults?.cheat ? new CheatingRunner(faults.cheat, { otherModelPath: faults.cheatModelPath }) : undefined;
   return {
     verifyInference: createVerifyActivity(deps),
     async runInference(task: InferenceTask): Promise<InferenceResult> {
@@ -94,29 +96,29 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         let stallTimer = watchdog();
         const signal = AbortSignal.any([ctx.cancellationSignal, stalled.signal]);
         if (task.streamToken && deps.gatewayUrl) push = openPushStream(deps.gatewayUrl, task.jobId, task.streamToken, deps.log ?? (() => {}));
-        const gen = await engine
-          .generate({
-            prompt: task.prompt,
-            chat,
-            maxTokens: task.maxTokens,
-            temperature: task.temperature,
-            topP: task.topP,
-            seed: task.seed,
-            stop: task.stop,
-            signal,
-            onText: push && ((text, offset) => push!.write({ offset, text, at: performance.timeOrigin + performance.now() })),
-            onToken: (n) => {
-              clearTimeout(stallTimer);
-              stallTimer = watchdog();
-              const now = performance.now();
-              if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
-                lastBeat = now;
-                ctx.heartbeat(progress('generating', n));
-              }
-              return faults && injectFaults(faults, n, signal);
-            },
-          })
-          .finally(() => clearTimeout(stallTimer));
+        // A cheating runner (fault injection) answers its own way; see cheats.ts.
+        const generate = (req: GenerateRequest) => (cheater ? cheater.generate(engine, req) : engine.generate(req));
+        const gen = await generate({
+          prompt: task.prompt,
+          chat,
+          maxTokens: task.maxTokens,
+          temperature: task.temperature,
+          topP: task.topP,
+          seed: task.seed,
+          stop: task.stop,
+          signal,
+          onText: push && ((text, offset) => push!.write({ offset, text, at: performance.timeOrigin + performance.now() })),
+          onToken: (n) => {
+            clearTimeout(stallTimer);
+            stallTimer = watchdog();
+            const now = performance.now();
+            if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
+              lastBeat = now;
+              ctx.heartbeat(progress('generating', n));
+            }
+            return faults && injectFaults(faults, n, signal);
+          },
+        }).finally(() => clearTimeout(stallTimer));
         const result = resultOf(gen, loadMs);
         // Fault injection: a runner that misreports its work (the platform must refuse the result).
         return faults?.badResult ? { ...result, completionTokens: task.maxTokens + 1 } : result;

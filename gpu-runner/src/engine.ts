@@ -73,20 +73,26 @@ export function defaultThreads(cores = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / 2));
 }
 
+/**
+ * node-llama-cpp's sampler chain for a sampled job: top-k, then top-p (on the
+ * untempered distribution), then temperature, then a seeded draw. The job
+ * sets temperature, top-p and seed; top-k is node-llama-cpp's default, and so
+ * is top-p when the job gives none (the protocol calls that "off", but
+ * generation has always run with these defaults).
+ */
+export const DEFAULT_TOP_K = 40;
+export const DEFAULT_TOP_P = 0.95;
+
 /** The sampler settings a job generates with; an audit's prefill scores claimed tokens under the same ones. */
 export interface Sampling {
   temperature: number;
+  topK?: number;
   topP?: number;
   seed?: number;
 }
 
-/**
- * What node-llama-cpp gets for a job. Unset fields take its defaults (top-k 40,
- * top-p 0.95 when absent), in generation and in an audit's prefill alike, so
- * both build the same sampler chain.
- */
 export function samplingOf(req: Pick<GenerateRequest, 'temperature' | 'topP' | 'seed'>): Sampling {
-  return req.temperature > 0 ? { temperature: req.temperature, topP: req.topP, seed: req.seed } : { temperature: 0 };
+  return req.temperature > 0 ? { temperature: req.temperature, topK: DEFAULT_TOP_K, topP: req.topP ?? DEFAULT_TOP_P, seed: req.seed } : { temperature: 0 };
 }
 
 export class InferenceEngine {

@@ -17,6 +17,7 @@ import type { VerifyMismatch } from '@trd/protocol';
 import type { ChatMessage } from '@trd/protocol';
 import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { PromptTooLongError, samplingOf, type InferenceEngine } from './engine.js';
+import { PLAIN_DISTRIBUTION, scorerFor, type Distribution, type TokenScorer } from './sampler-scores.js';
 import { TokenPieces } from './token-pieces.js';
 
 /** Guessed tokens scored per forward pass; a failed guess wastes the rest of its chunk. */
@@ -51,8 +52,6 @@ export interface CheckOutcome {
   mismatch: VerifyMismatch | null;
 }
 
-type Distribution = Map<Token, number>;
-
 export async function verifyByPrefill(engine: InferenceEngine, check: PrefillCheck): Promise<CheckOutcome> {
   const { claimed, maxTokens } = check;
   const stops = (check.stop ?? []).filter((s) => s.length > 0);
@@ -64,10 +63,11 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
   if (prompt.length + maxTokens > engine.contextSize) throw new PromptTooLongError(prompt.length, maxTokens, engine.contextSize);
   const sampling = samplingOf(check);
   const greedy = sampling.temperature <= 0;
+  const scorer = scorerFor(model, sampling, check.minTokenProbability);
   const pieces = TokenPieces.of(model);
   const text = claimed.text;
   const sequence = await engine.newSequence();
-  const probe = (token: Token): ControlledEvaluateInputItem => [token, { generateNext: { probabilities: true, options: sampling } }];
+  const probe = (token: Token): ControlledEvaluateInputItem => [token, { generateNext: { probabilities: true, options: PLAIN_DISTRIBUTION } }];
   const decode = (tokens: Token[]) => model.detokenize(tokens, false);
   const fail = (reason: string, mismatch: VerifyMismatch | null = null): CheckOutcome => ({ passed: false, reason, tokensChecked: out.length, mismatch });
 
@@ -78,7 +78,6 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
   let scored: Array<{ token: Token; after: Distribution }> = [];
   let guess: Token[] = [];
   let next: Distribution;
-  const passes = (token: Token, dist: Distribution) => (greedy ? isGreedyChoice(token, dist) : (dist.get(token) ?? 0) >= check.minTokenProbability);
 
   try {
     const first = await sequence.controlledEvaluate([...prompt.slice(0, -1), probe(prompt.at(-1)!)]);
@@ -101,14 +100,14 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       const place = placeOf(decoded, text, stops);
       if (place === 'end') {
         if (claimed.finishReason === 'length') break;
-        if (endsHere(model, next, greedy, check.minTokenProbability)) break;
-        if (stops.length === 0) return fail(eosReason(model, next, greedy, out.length), eosMismatch(model, next, out, text));
+        if (scorer.mayEnd(next)) break;
+        if (stops.length === 0) return fail(eosReason(model, next, scorer, greedy, out.length), eosMismatch(model, next, scorer, out, text));
       }
       if (place === 'stopped') break;
       if (out.length >= maxTokens) return fail(`the claimed text needs more than max_tokens (${maxTokens}) tokens of this model`);
 
       const candidate = scored[0]?.token;
-      if (candidate !== undefined && passes(candidate, next) && fits(decode([...out, candidate]), text, stops, claimed.finishReason)) {
+      if (candidate !== undefined && scorer.passes(candidate, next) && fits(decode([...out, candidate]), text, stops, claimed.finishReason)) {
         out.push(candidate);
         evaluated += 1;
         next = scored.shift()!.after;
@@ -118,11 +117,11 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       if (scored.length > 0) await dropFrom(sequence, prompt.length + out.length);
       scored = [];
       guess = [];
-      const alternative = longestFitting(next, (token, p) => (greedy ? isGreedyChoice(token, next) : p >= check.minTokenProbability), (token) => {
+      const alternative = longestFitting(next, (token) => scorer.passes(token, next), (token) => {
         const decodedWith = decode([...out, token]);
         return fits(decodedWith, text, stops, claimed.finishReason) ? decodedWith.length : -1;
       });
-      if (alternative === undefined) return fail(...tokenFailure(model, next, out, text, candidate, greedy, check.minTokenProbability));
+      if (alternative === undefined) return fail(...tokenFailure(model, next, scorer, out, text, candidate, greedy, check.minTokenProbability));
       out.push(alternative);
     }
   } finally {
@@ -176,12 +175,12 @@ function guessRest(model: LlamaModel, pieces: TokenPieces, out: Token[], text: s
 }
 
 /** Of the tokens `allowed` keeps, the one whose text reaches furthest into the claim (the fewest-token split). */
-function longestFitting(dist: Distribution, allowed: (token: Token, p: number) => boolean, reach: (token: Token) => number): Token | undefined {
+function longestFitting(dist: Distribution, allowed: (token: Token) => boolean, reach: (token: Token) => number): Token | undefined {
   let best: Token | undefined;
   let bestReach = -1;
-  for (const [token, p] of dist) {
-    // The map is sorted by probability, and both rules keep a top run of it.
-    if (!allowed(token, p)) break;
+  for (const token of dist.keys()) {
+    // The map is sorted by probability, and what a sampler keeps is a top run of it.
+    if (!allowed(token)) break;
     const r = reach(token);
     if (r > bestReach) {
       best = token;
@@ -189,23 +188,6 @@ function longestFitting(dist: Distribution, allowed: (token: Token, p: number) =
     }
   }
   return best;
-}
-
-/** Greedy decoding takes the most probable token; an exact tie is the model's choice too. */
-function isGreedyChoice(token: Token, dist: Distribution): boolean {
-  const top = dist.values().next().value ?? 0;
-  return (dist.get(token) ?? -1) >= top;
-}
-
-function endsHere(model: LlamaModel, dist: Distribution, greedy: boolean, minProbability: number): boolean {
-  if (greedy) return [...dist.keys()].some((t) => model.isEogToken(t) && isGreedyChoice(t, dist));
-  return eogProbability(model, dist) >= minProbability;
-}
-
-function eogProbability(model: LlamaModel, dist: Distribution): number {
-  let p = 0;
-  for (const [t, q] of dist) if (model.isEogToken(t)) p += q;
-  return p;
 }
 
 type Place = 'inside' | 'end' | 'beyond' | 'stopped' | 'off';
@@ -254,6 +236,7 @@ function topOf(dist: Distribution): [Token, number] {
 function tokenFailure(
   model: LlamaModel,
   dist: Distribution,
+  scorer: TokenScorer,
   out: Token[],
   text: string,
   guessed: Token | undefined,
@@ -263,29 +246,29 @@ function tokenFailure(
   const [top, topP] = topOf(dist);
   const decoded = model.detokenize(out, false);
   const claimedToken = guessed === undefined ? text.slice(decoded.length, decoded.length + 8) : pieceOf(model, guessed, out);
-  const claimedProbability = guessed === undefined ? 0 : (dist.get(guessed) ?? 0);
+  const claimedProbability = guessed === undefined ? 0 : scorer.probability(guessed, dist);
   const expectedToken = model.isEogToken(top) ? '' : pieceOf(model, top, out);
   const where = `token ${out.length} (text offset ${decoded.length})`;
   const reason = greedy
     ? `${where}: the claimed ${JSON.stringify(claimedToken)} (p=${fmt(claimedProbability)}) is not the model's greedy choice ${JSON.stringify(expectedToken)} (p=${fmt(topP)}), and no greedy token continues the claimed text`
-    : `${where}: the claimed ${JSON.stringify(claimedToken)} has p=${fmt(claimedProbability)} under the job's sampling settings, below ${minProbability}, and no token that likely continues the claimed text (most likely: ${JSON.stringify(expectedToken)}, p=${fmt(topP)})`;
+    : `${where}: the claimed ${JSON.stringify(claimedToken)} has p=${fmt(claimedProbability)} under the job's sampling settings, below ${minProbability}, and no token that likely continues the claimed text (most likely: ${JSON.stringify(expectedToken)}, p=${fmt(scorer.probability(top, dist))})`;
   return [reason, { tokenIndex: out.length, textOffset: decoded.length, claimedToken, expectedToken, claimedProbability }];
 }
 
-function eosReason(model: LlamaModel, dist: Distribution, greedy: boolean, at: number): string {
+function eosReason(model: LlamaModel, dist: Distribution, scorer: TokenScorer, greedy: boolean, at: number): string {
   const [top, topP] = topOf(dist);
   const expected = model.isEogToken(top) ? 'end of text' : JSON.stringify(model.detokenize([top], false));
-  return `finished as 'stop' after token ${at}, but the model would not end there: end-of-text has p=${fmt(eogProbability(model, dist))}${greedy ? `, the greedy choice is ${expected} (p=${fmt(topP)})` : ''}`;
+  return `finished as 'stop' after token ${at}, but the model would not end there: end-of-text has p=${fmt(scorer.endProbability(dist))}${greedy ? `, the greedy choice is ${expected} (p=${fmt(topP)})` : ''}`;
 }
 
-function eosMismatch(model: LlamaModel, dist: Distribution, out: Token[], text: string): VerifyMismatch {
+function eosMismatch(model: LlamaModel, dist: Distribution, scorer: TokenScorer, out: Token[], text: string): VerifyMismatch {
   const [top] = topOf(dist);
   return {
     tokenIndex: out.length,
     textOffset: text.length,
     claimedToken: '',
     expectedToken: model.isEogToken(top) ? '' : pieceOf(model, top, out),
-    claimedProbability: eogProbability(model, dist),
+    claimedProbability: scorer.endProbability(dist),
   };
 }
 

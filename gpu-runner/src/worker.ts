@@ -58,7 +58,7 @@ export interface RunningRunner {
 }
 
 export async function startRunner(s: RunnerSettings, log: (line: string) => void): Promise<RunningRunner> {
-  const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS);
+  const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS, process.env.TRD_RUNNER_CHEAT_MODEL);
   if (faults) log(`WARNING: fault injection is on (TRD_RUNNER_FAULTS=${process.env.TRD_RUNNER_FAULTS}); this runner misbehaves on purpose`);
   if (s.models.length === 0) throw new Error('no model to serve: pass --model <key|path>');
   if (s.modelKey && s.models.length > 1) throw new Error('--model-key names the key of one GGUF file; pass one --model with it');

@@ -45,6 +45,10 @@ async function runJob(task: InferenceTask): Promise<InferenceResult> {
   return new MockActivityEnvironment().run(activities.runInference, task);
 }
 
+function verify(audit: VerifyTask, env = new MockActivityEnvironment()): Promise<VerifyReport> {
+  return env.run(activities.verifyInference, audit) as Promise<VerifyReport>;
+}
+
 function auditOf(task: InferenceTask, r: InferenceResult, over: Partial<VerifyTask> = {}): VerifyTask {
   return {
     auditId: 'audit-1',
@@ -66,7 +70,7 @@ describe('verifyInference', () => {
       const env = new MockActivityEnvironment();
       const beats: VerifyProgress[] = [];
       env.on('heartbeat', (d: VerifyProgress) => beats.push(d));
-      const report: VerifyReport = await env.run(activities.verifyInference, auditOf(task, result, { method }));
+      const report = await verify(auditOf(task, result, { method }), env);
       expect(report).toMatchObject({ auditId: 'audit-1', auditorId: 'auditor-1', method, passed: true, reason: null, mismatch: null, auditorModelSha256: sha256 });
       expect(report.tokensChecked).toBe(40);
       expect(report.verifyMs).toBeGreaterThanOrEqual(0);
@@ -78,7 +82,7 @@ describe('verifyInference', () => {
   test('a claim on another model file fails with both hashes and costs no compute', async () => {
     const task = job();
     const result = await runJob(task);
-    const report = await new MockActivityEnvironment().run(activities.verifyInference, auditOf(task, { ...result, modelSha256: 'ab'.repeat(32) }));
+    const report = await verify(auditOf(task, { ...result, modelSha256: 'ab'.repeat(32) }));
     expect(report).toMatchObject({ passed: false, tokensChecked: 0, auditorModelSha256: sha256 });
     expect(report.reason).toContain('ab'.repeat(32));
     expect(report.reason).toContain(sha256);
@@ -92,13 +96,13 @@ describe('verifyInference', () => {
     words[at] = words[at] === 'water' ? 'compute' : 'water';
     const edited = { ...result, text: words.join(' ') };
     const offset = words.slice(0, at).join(' ').length;
-    const prefill = await new MockActivityEnvironment().run(activities.verifyInference, auditOf(task, edited));
+    const prefill = await verify(auditOf(task, edited));
     expect(prefill.passed).toBe(false);
     expect(prefill.mismatch).toMatchObject({ textOffset: offset });
     expect(prefill.mismatch!.claimedToken).toBe(` ${words[at]}`);
     expect(prefill.mismatch!.expectedToken).toBe(result.text.slice(offset, offset + prefill.mismatch!.expectedToken.length));
     expect(prefill.reason).toMatch(/not the model's greedy choice/);
-    const again = await new MockActivityEnvironment().run(activities.verifyInference, auditOf(task, edited, { method: 'reexecute' }));
+    const again = await verify(auditOf(task, edited, { method: 'reexecute' }));
     expect(again).toMatchObject({ passed: false, mismatch: { textOffset: offset + 1, claimedProbability: null } });
     expect(again.reason).toContain(`character ${offset + 1}`);
   });
@@ -116,7 +120,7 @@ describe('verifyInference', () => {
       [{ method: 'reexecute', task: { ...task, temperature: 0.7 } }, /without a seed cannot be reproduced/],
     ];
     for (const [over, message] of cases) {
-      const run = new MockActivityEnvironment().run(activities.verifyInference, auditOf(task, result, over));
+      const run = verify(auditOf(task, result, over));
       await expect(run).rejects.toBeInstanceOf(ApplicationFailure);
       await expect(run).rejects.toMatchObject({ nonRetryable: true, message: expect.stringMatching(message) });
     }
@@ -127,11 +131,11 @@ describe('verifyInference', () => {
     const claimed = { text: 'x', completionTokens: 900, finishReason: 'length' as const, modelSha256: sha256 };
     const env = new MockActivityEnvironment();
     env.once('heartbeat', () => setTimeout(() => env.cancel(), 20));
-    const run = env.run(activities.verifyInference, { ...auditOf(task, { text: '' } as InferenceResult), method: 'reexecute', claimed });
+    const run = verify({ ...auditOf(task, { text: '' } as InferenceResult), method: 'reexecute', claimed }, env);
     await expect(run).rejects.toBeInstanceOf(CancelledFailure);
     // The slot and the sequence are free again: another audit runs at once.
     const small = job();
-    const report = await new MockActivityEnvironment().run(activities.verifyInference, auditOf(small, await runJob(small)));
+    const report = await verify(auditOf(small, await runJob(small)));
     expect(report.passed).toBe(true);
   });
 });
