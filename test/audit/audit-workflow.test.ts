@@ -114,24 +114,70 @@ describe('which jobs are audited', () => {
 });
 
 describe('audits by a trusted runner', () => {
-  let honestJobs: string[];
+  const jobs: Record<string, string[]> = {};
+  const outcomes: Record<string, AuditOutcome[]> = {};
 
-  test('an honest runner on probation passes its audits, greedy and sampled, and its owner sees them with the evidence', async () => {
-    honestJobs = await jobsBy('honest', 'probation', undefined, [{ prompt: 'An honest answer' }, { prompt: 'A sampled answer', temperature: 0.8, seed: 7 }]);
-    // The audits wait for an auditor: none was up while the jobs ran (the runner audited is never its own auditor).
+  beforeAll(async () => {
+    // The verified cheat goes first: while it is up no audit is waiting, so it is never asked to audit (a verified runner may be, when no trusted one is up).
+    jobs['cheat-other'] = await jobsBy('cheat-other', 'verified', 'cheat=other-model', [{ prompt: 'Answer with the model you were asked for' }]);
+    jobs.honest = await jobsBy('honest', 'probation', undefined, [{ prompt: 'An honest answer' }, { prompt: 'A sampled answer', temperature: 0.8, seed: 7 }]);
+    jobs['cheat-pad'] = await jobsBy('cheat-pad', 'probation', 'cheat=truncate-pad', [{ prompt: 'Write twelve tokens' }]);
+    // The first answer is honest (there is nothing to replay yet); the second is the first again.
+    jobs['cheat-replay'] = await jobsBy('cheat-replay', 'probation', 'cheat=replay', [{ prompt: 'Tell me about rivers' }, { prompt: 'What is 7 times 8? Reply with a number.' }]);
+    // The audits waited for an auditor: none was up while the jobs ran, and a runner never audits itself.
     tokens.auditor = await createRunnerToken(stack.db, 'auditor', 'trusted');
     await stack.startRunner({ workerId: 'auditor', token: tokens.auditor });
-    for (const id of honestJobs) expect(await auditOf(id)).toMatchObject({ status: 'passed', auditorId: 'auditor' });
+    for (const [id, ids] of Object.entries(jobs)) outcomes[id] = await Promise.all(ids.map(auditOf));
+  });
 
+  test('an honest runner on probation passes its audits, greedy and sampled, and its owner sees them with the evidence', async () => {
+    expect(outcomes.honest).toEqual([expect.objectContaining({ status: 'passed', auditorId: 'auditor' }), expect.objectContaining({ status: 'passed', auditorId: 'auditor' })]);
     const view = await me('honest');
     expect(view.audits).toMatchObject({ passed: 2, failed: 0 });
-    expect(view.audits.recent.map((a: any) => a.job_id).sort()).toEqual([...honestJobs].sort());
+    expect(view.audits.recent.map((a: any) => a.job_id).sort()).toEqual([...jobs.honest].sort());
     for (const a of view.audits.recent) {
       expect(a).toMatchObject({ id: auditWorkflowId(a.job_id), passed: true, evidence: { method: 'prefill', auditorId: 'auditor', passed: true, mismatch: null } });
       expect(a.evidence.tokensChecked).toBeGreaterThan(0);
       expect(a.detail).toMatch(/^prefill check by auditor passed: \d+ claimed token\(s\) checked in \d+ ms$/);
     }
-    expect((await runner('honest')).shadowbannedReason).toBeNull();
-    await recordHistory('audit-job-passed', honestJobs[0]);
+    expect(await runner('honest')).toMatchObject({ tier: 'probation', shadowbannedReason: null });
+    await recordHistory('audit-job-passed', jobs.honest[0]);
+  });
+
+  test.each([
+    ['cheat-other', 'text from another model'],
+    ['cheat-pad', 'truncated and padded'],
+    ['cheat-replay', 'an earlier answer replayed'],
+  ])('%s (%s) fails its audit; the evidence is recorded, shown to its owner, and its reputation drops at once', async (id) => {
+    const failed = outcomes[id].filter((o) => o.status === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ auditorId: 'auditor', detail: expect.stringMatching(/^prefill check by auditor failed: /) });
+    // The replaying runner's first answer was its own; its second is the first again.
+    expect(outcomes[id].filter((o) => o.status === 'passed')).toHaveLength(jobs[id].length - 1);
+    if (id === 'cheat-replay') {
+      const [first, second] = await Promise.all(jobs[id].map((j) => stack.db.job.findUniqueOrThrow({ where: { id: j } })));
+      expect(second.output).toBe(first.output);
+    }
+
+    const view = await me(id);
+    expect(view.audits.failed).toBe(1);
+    const shown = view.audits.recent.find((a: any) => !a.passed);
+    expect(shown.detail).toBe(failed[0].status === 'failed' && failed[0].detail);
+    // The evidence: who checked, how, and where the claim departs from the model, with the claimed token's probability.
+    expect(shown.evidence).toMatchObject({ method: 'prefill', auditorId: 'auditor', passed: false, reason: expect.any(String), claimedModelSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(shown.evidence.mismatch).toMatchObject({ tokenIndex: expect.any(Number), textOffset: expect.any(Number), claimedToken: expect.any(String), expectedToken: expect.any(String) });
+    expect(shown.evidence.mismatch.claimedToken).not.toBe(shown.evidence.mismatch.expectedToken);
+    expect(shown.evidence.mismatch.claimedProbability).toBeLessThan(1);
+    expect(shown.detail).toContain(`first wrong token at index ${shown.evidence.mismatch.tokenIndex}`);
+    expect(shown.evidence.verifyMs).toBeGreaterThanOrEqual(0);
+
+    // Recomputed when the audit was recorded, not at the next sweep: a failed audit weighs at least a fifth of the audit factor.
+    const r = await runner(id);
+    expect(r.reputationAt!.getTime()).toBeGreaterThanOrEqual(new Date(shown.at).getTime());
+    expect(r.reputationScore).toBeLessThanOrEqual(95);
+    expect(view.reputation_score).toBe(r.reputationScore);
+    // A failed audit within the clean period demotes: the verified cheat is on probation now.
+    expect(r.tier).toBe('probation');
+    if (id === 'cheat-pad') await recordHistory('audit-job-failed', jobs[id][0]);
   });
 });
