@@ -8,9 +8,9 @@
  * once (the verified one loses its tier). Also: which jobs the sample takes,
  * and an audit that cannot be performed holds nothing against the runner.
  *
- * A runner takes whatever job reaches its queues first, so each runner does
- * its jobs alone and is stopped before the next starts; the auditor starts
- * last, and the audits wait for it.
+ * A runner takes whatever job reaches its queues first, so the runners start
+ * paused by their owners, each serves alone for its jobs and then stops; the
+ * auditor serves last, and the audits wait for it.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -23,7 +23,8 @@ import { samplingKey } from '../../audits/sampling.js';
 import { auditSettings } from '../../audits/settings.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import { auditWorkflowId, type AuditOutcome } from '../../workflows/audit-job.js';
-import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+import type { ManagedProcess } from '../../devstack/processes.js';
+import { api, startStack, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 
@@ -55,12 +56,26 @@ async function recordHistory(name: string, jobId: string): Promise<void> {
   writeFileSync(`${HISTORIES}${name}.json`, `${historyToJSON(history)}\n`);
 }
 
-/** Starts the runner, has it do these jobs alone, and stops it. Returns the job ids. */
-async function jobsBy(workerId: string, tier: 'probation' | 'verified', faults: string | undefined, jobs: Array<{ prompt: string; temperature?: number; seed?: number }>): Promise<string[]> {
+type Job = { prompt: string; temperature?: number; seed?: number };
+
+/** Registers the runner paused by its owner and starts it: it polls nothing, so it takes no job and audits nothing, until `serve`. */
+async function startPaused(workerId: string, tier: 'probation' | 'verified' | 'trusted', faults?: string): Promise<ManagedProcess> {
   tokens[workerId] = await createRunnerToken(stack.db, workerId, tier);
-  const proc = await stack.startRunner({ workerId, token: tokens[workerId], env: faults ? { TRD_RUNNER_FAULTS: faults } : {} });
+  await stack.db.runner.update({ where: { id: workerId }, data: { settings: { paused: true } } });
+  return stack.startRunner({ workerId, token: tokens[workerId], env: faults ? { TRD_RUNNER_FAULTS: faults } : {} });
+}
+
+/** The owner lets the runner work again; resolves once it says so. */
+async function serve(proc: ManagedProcess, workerId: string): Promise<void> {
+  expect((await api(stack, 'PATCH', '/v1/runners/settings', { paused: false }, tokens[workerId])).status).toBe(200);
+  await proc.waitFor(/taking jobs again/, 15_000);
+}
+
+/** The runner, alone, does these jobs one after another, and stops. Returns the job ids. */
+async function jobsBy(proc: ManagedProcess, workerId: string, jobs: Job[]): Promise<string[]> {
   const ids: string[] = [];
   try {
+    await serve(proc, workerId);
     // One after another: a replaying runner answers with an earlier answer.
     for (const j of jobs) {
       const res = await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', max_tokens: 12, temperature: 0, ...j });
@@ -118,15 +133,19 @@ describe('audits by a trusted runner', () => {
   const outcomes: Record<string, AuditOutcome[]> = {};
 
   beforeAll(async () => {
-    // The verified cheat goes first: while it is up no audit is waiting, so it is never asked to audit (a verified runner may be, when no trusted one is up).
-    jobs['cheat-other'] = await jobsBy('cheat-other', 'verified', 'cheat=other-model', [{ prompt: 'Answer with the model you were asked for' }]);
-    jobs.honest = await jobsBy('honest', 'probation', undefined, [{ prompt: 'An honest answer' }, { prompt: 'A sampled answer', temperature: 0.8, seed: 7 }]);
-    jobs['cheat-pad'] = await jobsBy('cheat-pad', 'probation', 'cheat=truncate-pad', [{ prompt: 'Write twelve tokens' }]);
-    // The first answer is honest (there is nothing to replay yet); the second is the first again.
-    jobs['cheat-replay'] = await jobsBy('cheat-replay', 'probation', 'cheat=replay', [{ prompt: 'Tell me about rivers' }, { prompt: 'What is 7 times 8? Reply with a number.' }]);
-    // The audits waited for an auditor: none was up while the jobs ran, and a runner never audits itself.
-    tokens.auditor = await createRunnerToken(stack.db, 'auditor', 'trusted');
-    await stack.startRunner({ workerId: 'auditor', token: tokens.auditor });
+    // Every runner starts at once, paused: one start-up's time instead of five. Then each does its jobs alone (a runner
+    // takes whatever reaches its queues first) and stops; the audits wait for the auditor, which serves last.
+    const plan: Array<{ id: string; tier: 'probation' | 'verified'; faults?: string; jobs: Job[] }> = [
+      // The verified cheat goes first: while it is up no audit is waiting, so it is never asked to audit (a verified runner may be, when no trusted one is up).
+      { id: 'cheat-other', tier: 'verified', faults: 'cheat=other-model', jobs: [{ prompt: 'Answer with the model you were asked for' }] },
+      { id: 'honest', tier: 'probation', jobs: [{ prompt: 'An honest answer' }, { prompt: 'A sampled answer', temperature: 0.8, seed: 7 }] },
+      { id: 'cheat-pad', tier: 'probation', faults: 'cheat=truncate-pad', jobs: [{ prompt: 'Write twelve tokens' }] },
+      // Its first answer is honest (there is nothing to replay yet); the second is the first again.
+      { id: 'cheat-replay', tier: 'probation', faults: 'cheat=replay', jobs: [{ prompt: 'Tell me about rivers' }, { prompt: 'What is 7 times 8? Reply with a number.' }] },
+    ];
+    const [auditor, ...procs] = await Promise.all([startPaused('auditor', 'trusted'), ...plan.map((p) => startPaused(p.id, p.tier, p.faults))]);
+    for (const [i, p] of plan.entries()) jobs[p.id] = await jobsBy(procs[i], p.id, p.jobs);
+    await serve(auditor, 'auditor');
     for (const [id, ids] of Object.entries(jobs)) outcomes[id] = await Promise.all(ids.map(auditOf));
   });
 
