@@ -40,6 +40,8 @@ export function createAudits(deps: AuditDeps) {
      * decides the same, and the workflow id is the job's, so it starts once.
      */
     async auditIfSampled(jobId: string, result: InferenceResult): Promise<boolean> {
+      // Not sampled even at the higher rate: no need to look the runner up (most jobs, at the usual rates).
+      if (!isSampled(deps.samplingKey, jobId, Math.max(settings.rateBps, settings.probationRateBps))) return false;
       const runner = await db.runner.findUnique({ where: { id: result.workerId }, select: { tier: true } });
       // An audit is held against a registered runner; a result from anyone else was never accepted from it.
       if (!runner) return false;

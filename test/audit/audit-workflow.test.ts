@@ -198,5 +198,14 @@ describe('audits by a trusted runner', () => {
     // A failed audit within the clean period demotes: the verified cheat is on probation now.
     expect(r.tier).toBe('probation');
     if (id === 'cheat-pad') await recordHistory('audit-job-failed', jobs[id][0]);
+
+    // The owner's dashboard shows it too, with the evidence.
+    await stack.db.runner.update({ where: { id }, data: { ownerId: (await stack.db.customer.findFirstOrThrow()).id } });
+    const overview = (await api(stack, 'POST', '/v1/owner/session', { api_key: stack.apiKey }, null)).json;
+    expect(overview.runners.find((x: any) => x.id === id).audits).toEqual({
+      passed: jobs[id].length - 1,
+      failed: 1,
+      last_failed: { id: shown.id, job_id: shown.job_id, detail: shown.detail, evidence: shown.evidence, at: shown.at },
+    });
   });
 });
