@@ -40,6 +40,9 @@ export type AuditOutcome =
   | { status: 'passed' | 'failed'; auditorId: string; detail: string }
   | { status: 'not-performed'; reason: string };
 
+/** The longest wait between looks for an auditor, in multiples of `auditorWaitMs`. */
+const MAX_WAIT_FACTOR = 8;
+
 const audits = proxyActivities<AuditActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
@@ -53,15 +56,23 @@ export async function auditJob(input: AuditInput): Promise<AuditOutcome> {
   const task = loaded.task;
   const catalogSha256 = findModel(input.model)?.sha256 ?? null;
 
-  const asked: string[] = [];
+  /** Auditors already asked; forgotten when no other is up, so one that was busy may be asked again after the wait. */
+  const asked = new Set<string>();
   const problems: string[] = [];
-  while (asked.length < limits.maxAuditors && Date.now() < deadline) {
+  let attempts = 0;
+  let waitMs = limits.auditorWaitMs;
+  while (attempts < limits.maxAuditors && Date.now() < deadline) {
     const auditor = await audits.pickAuditor({ model: input.model, exclude: [input.auditedWorkerId, ...asked] });
     if (!auditor) {
-      await sleep(Math.min(limits.auditorWaitMs, Math.max(1, deadline - Date.now())));
+      asked.clear();
+      // Looks less often the longer none is up: a network without trusted runners keeps its waiting audits cheap.
+      await sleep(Math.min(waitMs, Math.max(1, deadline - Date.now())));
+      waitMs = Math.min(waitMs * 2, limits.auditorWaitMs * MAX_WAIT_FACTOR);
       continue;
     }
-    asked.push(auditor);
+    attempts++;
+    waitMs = limits.auditorWaitMs;
+    asked.add(auditor);
     const runner = proxyActivities<AuditorActivities>({
       taskQueue: runnerQueue(auditor),
       scheduleToStartTimeout: limits.scheduleToStartMs,
@@ -87,6 +98,6 @@ export async function auditJob(input: AuditInput): Promise<AuditOutcome> {
   }
   return {
     status: 'not-performed',
-    reason: asked.length ? `no auditor completed the check (${problems.join('; ')})` : 'no auditor for the model was up before the deadline',
+    reason: attempts ? `no auditor completed the check (${problems.join('; ')})` : 'no auditor for the model was up before the deadline',
   };
 }
