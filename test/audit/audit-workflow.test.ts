@@ -10,7 +10,8 @@
  *
  * A runner takes whatever job reaches its queues first, so the runners start
  * paused by their owners, each serves alone for its jobs and then stops; the
- * auditor serves last, and the audits wait for it.
+ * auditor serves last, and the audits wait for it. A trusted runner that
+ * looks up but never picks work up is asked first, and passed over.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -23,7 +24,10 @@ import { samplingKey } from '../../audits/sampling.js';
 import { auditSettings } from '../../audits/settings.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import { auditWorkflowId, type AuditOutcome } from '../../workflows/audit-job.js';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { modelQueue } from '@trd/protocol';
 import type { ManagedProcess } from '../../devstack/processes.js';
+import { describeActivityQueue } from '../../dispatch/eligible.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -128,9 +132,45 @@ describe('which jobs are audited', () => {
   });
 });
 
+/**
+ * A registered trusted runner that heartbeats and polls the model's trusted
+ * queue but not its own queue, so an audit sent to it is never picked up.
+ */
+async function startGhostAuditor(): Promise<() => Promise<void>> {
+  const id = 'ghost-auditor';
+  await createRunnerToken(stack.db, id, 'trusted');
+  const beat = () => stack.db.runner.update({ where: { id }, data: { state: 'idle', loadedModels: ['trd-tiny'], slots: 1, runningJobs: 0, reputationScore: 100, lastHeartbeatAt: new Date() } });
+  await beat();
+  const beating = setInterval(() => void beat(), 500);
+  const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const worker = await Worker.create({
+    connection,
+    namespace: stack.namespace,
+    taskQueue: modelQueue('trd-tiny', 'warm', 'trusted'),
+    identity: id,
+    activities: { runInference: async () => { throw new Error('the ghost runs nothing'); } },
+  });
+  const running = worker.run();
+  // Listed as a poller of the queue before any audit looks.
+  for (let i = 0; i < 50 && !(await describeActivityQueue(stack.client, modelQueue('trd-tiny', 'warm', 'trusted'))).pollers?.some((p) => p.identity === id); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return async () => {
+    clearInterval(beating);
+    worker.shutdown();
+    await running;
+    await connection.close();
+  };
+}
+
 describe('audits by a trusted runner', () => {
   const jobs: Record<string, string[]> = {};
   const outcomes: Record<string, AuditOutcome[]> = {};
+  let ghost: (() => Promise<void>) | undefined;
+
+  afterAll(async () => {
+    await ghost?.();
+  });
 
   beforeAll(async () => {
     // Every runner starts at once, paused: one start-up's time instead of five. Then each does its jobs alone (a runner
@@ -145,6 +185,9 @@ describe('audits by a trusted runner', () => {
     ];
     const [auditor, ...procs] = await Promise.all([startPaused('auditor', 'trusted'), ...plan.map((p) => startPaused(p.id, p.tier, p.faults))]);
     for (const [i, p] of plan.entries()) jobs[p.id] = await jobsBy(procs[i], p.id, p.jobs);
+    // A trusted runner that looks up (heartbeats, polls the model's queue) but never takes work from its own queue, as one
+    // that hung would: ranked first, it is asked first, and each audit moves on to the next auditor when it does not pick up.
+    ghost = await startGhostAuditor();
     await serve(auditor, 'auditor');
     for (const [id, ids] of Object.entries(jobs)) outcomes[id] = await Promise.all(ids.map(auditOf));
   });
@@ -160,6 +203,12 @@ describe('audits by a trusted runner', () => {
       expect(a.detail).toMatch(/^prefill check by auditor passed: \d+ claimed token\(s\) checked in \d+ ms$/);
     }
     expect(await runner('honest')).toMatchObject({ tier: 'probation', shadowbannedReason: null });
+    // The ghost was asked first and did not take it; the audit went on to the next auditor.
+    const history = await stack.client.workflow.getHandle(auditWorkflowId(jobs.honest[0])).fetchHistory();
+    const timedOut = history.events!.filter((e) => e.activityTaskTimedOutEventAttributes);
+    expect(timedOut).toHaveLength(1);
+    const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'verifyInference');
+    expect(scheduled.map((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name)).toEqual(['runner.ghost-auditor', 'runner.auditor']);
     await recordHistory('audit-job-passed', jobs.honest[0]);
   });
 
