@@ -50,6 +50,8 @@ export interface CheckOutcome {
   reason: string | null;
   tokensChecked: number;
   mismatch: VerifyMismatch | null;
+  /** Sampled jobs, prefill: the least likely accepted token's probability, how close the claim came to the threshold. */
+  lowestProbability?: number;
 }
 
 export async function verifyByPrefill(engine: InferenceEngine, check: PrefillCheck): Promise<CheckOutcome> {
@@ -78,6 +80,11 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
   let scored: Array<{ token: Token; after: Distribution }> = [];
   let guess: Token[] = [];
   let next: Distribution;
+  let lowest = Infinity;
+  const accept = (token: Token, dist: Distribution) => {
+    out.push(token);
+    if (!greedy) lowest = Math.min(lowest, scorer.probability(token, dist));
+  };
 
   try {
     const first = await sequence.controlledEvaluate([...prompt.slice(0, -1), probe(prompt.at(-1)!)]);
@@ -100,15 +107,22 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       const place = placeOf(decoded, text, stops);
       if (place === 'end') {
         if (claimed.finishReason === 'length') break;
-        if (scorer.mayEnd(next)) break;
+        if (scorer.mayEnd(next)) {
+          if (!greedy) lowest = Math.min(lowest, scorer.endProbability(next));
+          break;
+        }
         if (stops.length === 0) return fail(eosReason(model, next, scorer, greedy, out.length), eosMismatch(model, next, scorer, out, text));
       }
       if (place === 'stopped') break;
       if (out.length >= maxTokens) return fail(`the claimed text needs more than max_tokens (${maxTokens}) tokens of this model`);
 
       const candidate = scored[0]?.token;
-      if (candidate !== undefined && scorer.passes(candidate, next) && fits(decode([...out, candidate]), text, stops, claimed.finishReason)) {
-        out.push(candidate);
+      // Where the output ends at a stop string, the last token may run into the stop string (" one" for
+      // "on" + stop "e"): then the guess that ends exactly at the text competes with the model's choices.
+      const mayStraddle = claimed.finishReason === 'stop' && stops.length > 0;
+      const candidatePlace = candidate !== undefined && scorer.passes(candidate, next) ? placeOf(decode([...out, candidate]), text, stops) : 'off';
+      if (candidatePlace === 'inside' || (candidatePlace === 'end' && !mayStraddle)) {
+        accept(candidate!, next);
         evaluated += 1;
         next = scored.shift()!.after;
         continue;
@@ -122,7 +136,7 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
         return fits(decodedWith, text, stops, claimed.finishReason) ? decodedWith.length : -1;
       });
       if (alternative === undefined) return fail(...tokenFailure(model, next, scorer, out, text, candidate, greedy, check.minTokenProbability));
-      out.push(alternative);
+      accept(alternative, next);
     }
   } finally {
     sequence.dispose();
@@ -130,7 +144,7 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
 
   const countIssue = countProblem(claimed.completionTokens, out.length, greedy, text, stops);
   if (countIssue) return fail(countIssue);
-  return { passed: true, reason: null, tokensChecked: out.length, mismatch: null };
+  return { passed: true, reason: null, tokensChecked: out.length, mismatch: null, ...(greedy ? {} : { lowestProbability: lowest }) };
 }
 
 /** What is wrong with the claim before any model is run. */

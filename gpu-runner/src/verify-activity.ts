@@ -34,11 +34,14 @@ export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTas
         throw ApplicationFailure.nonRetryable(`the audited job's chat prompt is unusable: ${(err as Error).message}`, InferenceErrors.InvalidTask);
       }
     }
-    const report = (outcome: CheckOutcome, verifyMs: number): VerifyReport => ({
+    const report = ({ passed, reason, tokensChecked, mismatch }: CheckOutcome, verifyMs: number): VerifyReport => ({
       auditId: audit.auditId,
       auditorId: workerId,
       method: audit.method,
-      ...outcome,
+      passed,
+      reason,
+      tokensChecked,
+      mismatch,
       auditorModelSha256: served.model.sha256,
       verifyMs: Math.round(verifyMs),
     });
