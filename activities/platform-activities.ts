@@ -53,7 +53,12 @@ export const PlatformErrors = {
   UnknownJob: 'UnknownJob',
 } as const;
 
-export function createPlatformActivities(deps: { db: Db; touchRunner?: (runnerId: string) => void }) {
+export function createPlatformActivities(deps: {
+  db: Db;
+  touchRunner?: (runnerId: string) => void;
+  /** Starts the job's audit when the sample picks it (activities/audit-activities.ts); idempotent. */
+  auditIfSampled?: (jobId: string, result: InferenceResult) => Promise<unknown>;
+}) {
   const { db } = deps;
   const touch = (runnerId: string | null | undefined) => runnerId && deps.touchRunner?.(runnerId);
   return {
@@ -89,6 +94,8 @@ export function createPlatformActivities(deps: { db: Db; touchRunner?: (runnerId
         });
         if (s.billing && s.customerId) await postTransaction(tx, await jobSettlement(tx, s.jobId, s.customerId, s.billing));
       });
+      // Here and not in the job workflow, whose histories must not change; after the commit, so an audit only sees recorded jobs.
+      await deps.auditIfSampled?.(s.jobId, r);
       touch(r.workerId);
     },
 

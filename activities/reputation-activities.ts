@@ -21,7 +21,7 @@ export interface ReputationChange {
   shadowbannedReason: string | null;
 }
 
-/** Measured speed and per-token p99 from a runner's recent jobs. */
+/** Measured speed (the platform's timing of its bench challenges; its jobs' timings until it has one) and per-token p99 from its recent jobs. */
 export async function measuredPerformance(db: Db, runnerIds: string[]): Promise<Map<string, { p99MsPerToken: number | null; referenceTokensPerSecond: number | null; classKey: string | null }>> {
   const rows = await db.$queryRaw<Array<{ worker_id: string; model: string; completion_tokens: number; generation_ms: number }>>`
     SELECT worker_id, model, completion_tokens, generation_ms FROM (
@@ -39,10 +39,12 @@ export async function measuredPerformance(db: Db, runnerIds: string[]): Promise<
   const out = new Map<string, { p99MsPerToken: number | null; referenceTokensPerSecond: number | null; classKey: string | null }>();
   for (const id of runnerIds) {
     const jobs = by.get(id) ?? [];
-    const speeds = [
-      ...jobs.map((j) => referenceSpeed((j.completion_tokens * 1000) / j.generation_ms, findModel(j.model)?.approxSizeBytes ?? 0)),
-      ...(timed.get(id) ?? []),
-    ].sort((a, b) => a - b);
+    // Job timings are the runner's own report; once the platform has timed the runner on challenges, its class is
+    // what the platform timed, so a runner that reports faster generation than it has cannot outvote its challenges.
+    const challengeSpeeds = timed.get(id) ?? [];
+    const speeds = (
+      challengeSpeeds.length ? challengeSpeeds : jobs.map((j) => referenceSpeed((j.completion_tokens * 1000) / j.generation_ms, findModel(j.model)?.approxSizeBytes ?? 0))
+    ).sort((a, b) => a - b);
     if (!speeds.length) {
       out.set(id, { p99MsPerToken: null, referenceTokensPerSecond: null, classKey: null });
       continue;

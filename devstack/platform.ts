@@ -26,6 +26,7 @@ import { reputationSettings, type ReputationSettings, type TierPolicy } from '..
 import type { JobLimits } from '../workflows/inference-job.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 import { startRunnerProxy, type RunnerProxy } from '../runner-proxy/proxy.js';
+import { auditSettings, auditSettingsEnv, type AuditLimits, type AuditSettings } from '../audits/settings.js';
 import { createDatabase } from './postgres.js';
 import { localTls, type LocalTls } from './tls.js';
 import { freePort } from './ports.js';
@@ -91,6 +92,8 @@ export async function startPlatform(
     /** The orchestrator's payout settings (Stripe, the schedule); the gateway gets the same Stripe settings. */
     payouts?: Partial<PayoutSettings>;
     reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number };
+    /** Audit sampling and bounds; none by default, so a test's runners do only the work it gives them. */
+    audits?: Partial<Omit<AuditSettings, 'limits'>> & { limits?: Partial<AuditLimits> };
     /** The in-process orchestrator's clock, for reputation (days pass in a test). */
     clock?: () => Date;
     /**
@@ -125,6 +128,14 @@ export async function startPlatform(
     sweepIntervalMs: opts.reputation?.sweepIntervalMs ?? baseReputation.sweepIntervalMs,
     challenge: { ...baseReputation.challenge, waitMs: 1000, timeoutMs: 10_000 },
   };
+  const baseAudits = auditSettings({});
+  const audits: AuditSettings = {
+    ...baseAudits,
+    rateBps: 0,
+    probationRateBps: 0,
+    ...opts.audits,
+    limits: { ...baseAudits.limits, ...opts.audits?.limits },
+  };
 
   const bypass = opts.runnerEndpoint?.bypass ?? false;
   const payloadKeys = opts.payloadKeys ?? payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
@@ -158,6 +169,7 @@ export async function startPlatform(
           TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
           TRD_CHALLENGE_WAIT_MS: String(reputation.challenge.waitMs),
           TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
+          ...auditSettingsEnv(audits),
           CHECKPOINT_DISABLE: '1',
         },
         echo: opts.echo,
@@ -177,6 +189,7 @@ export async function startPlatform(
       receipts,
       payouts,
       reputation,
+      audits,
       clock: opts.clock,
       workflowBundlePath: services.workflowBundlePath,
     });

@@ -64,7 +64,7 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'delete', path: '/v1/org/keys/:id', summary: 'Revoke a key (never the last active one)', auth: 'api_key' },
   { method: 'post', path: '/v1/runners/heartbeat', summary: 'Runners only: state and load; answered with id, tier and the owner’s settings', auth: 'runner_token', body: RunnerHeartbeatBody },
   { method: 'post', path: '/v1/runners/bench', summary: 'Runners only: file a benchmark result (a claim; tiers follow measured speed)', auth: 'runner_token', body: RunnerBenchBody },
-  { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings', auth: 'runner_token' },
+  { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings, its audits with the evidence', auth: 'runner_token' },
   { method: 'delete', path: '/v1/runners/token', summary: 'Runners only: revoke this runner’s own token (trd-worker logout)', auth: 'runner_token' },
   { method: 'delete', path: '/v1/runners/:id/token', summary: 'Revoke one of your runners’ tokens: it is cut off from the network within seconds', auth: 'api_key' },
   { method: 'get', path: '/v1/runners/settings', summary: 'The owner’s settings for this runner', auth: 'runner_token' },

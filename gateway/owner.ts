@@ -49,13 +49,16 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
   ]);
   const ids = runners.map((r) => r.id);
   const accounts = ids.map(runnerAccount);
-  const [stats, balance, today, todayJobs, recent] = await Promise.all([
+  const [stats, balance, today, todayJobs, recent, auditCounts, failedAudits] = await Promise.all([
     runnerStats(db, ids),
     // What the owner may redeem: its runners' earnings less its redemptions (the same figure as /v1/me/balance).
     balanceOf(db, [ownerAccount(customerId), ...accounts]),
     db.ledgerEntry.aggregate({ where: { account: { in: accounts }, transaction: { createdAt: { gte: midnight } } }, _sum: { amount: true } }),
     db.job.count({ where: { workerId: { in: ids }, status: 'succeeded', finishedAt: { gte: midnight } } }),
     db.job.findMany({ where: { workerId: { in: ids }, status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, take: RECENT_JOBS }),
+    db.runnerAudit.groupBy({ by: ['runnerId', 'passed'], where: { runnerId: { in: ids } }, _count: true }),
+    // Each runner's latest failed audit: the evidence the owner should see first.
+    db.runnerAudit.findMany({ where: { runnerId: { in: ids }, passed: false }, orderBy: [{ runnerId: 'asc' }, { createdAt: 'desc' }], distinct: ['runnerId'] }),
   ]);
   const earnedByJob = new Map(
     (await db.ledgerEntry.findMany({ where: { account: { in: accounts }, transaction: { jobId: { in: recent.map((j) => j.id) } } }, include: { transaction: true } })).map((e) => [
@@ -63,6 +66,14 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
       Number(e.amount),
     ]),
   );
+  const auditsOf = (runnerId: string) => {
+    const last = failedAudits.find((a) => a.runnerId === runnerId);
+    return {
+      passed: auditCounts.find((c) => c.runnerId === runnerId && c.passed)?._count ?? 0,
+      failed: auditCounts.find((c) => c.runnerId === runnerId && !c.passed)?._count ?? 0,
+      last_failed: last ? { id: last.id, job_id: last.jobId, detail: last.detail, evidence: last.evidence ?? null, at: last.createdAt.toISOString() } : null,
+    };
+  };
   return {
     owner,
     balance_microcredits: balance,
@@ -83,6 +94,7 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
         current_jobs: online ? r.currentJobs : [],
         last_heartbeat_at: r.lastHeartbeatAt?.toISOString() ?? null,
         settings: RunnerSettingsBody.parse(r.settings ?? {}),
+        audits: auditsOf(r.id),
       };
     }),
     recent_jobs: recent.map((j) => ({

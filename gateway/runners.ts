@@ -16,6 +16,8 @@ import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody
 import { bearerToken, hashToken, newToken } from './tokens.js';
 
 const TOKEN_PREFIX = 'trd_rt_';
+/** Audits listed in GET /v1/runners/me; the counts cover all of them. */
+const RECENT_AUDITS = 20;
 
 /** Registers a runner (or gives an existing one a new token); returns the token in the clear, once. */
 export async function createRunnerToken(db: Db, runnerId: string, tier: TrustTier = 'probation'): Promise<string> {
@@ -118,10 +120,12 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
     const id = res.locals.runnerId as string;
     const midnight = new Date();
     midnight.setUTCHours(0, 0, 0, 0);
-    const [runner, jobs, earned] = await Promise.all([
+    const [runner, jobs, earned, audits, auditCounts] = await Promise.all([
       db.runner.findUniqueOrThrow({ where: { id } }),
       db.job.count({ where: { workerId: id, status: 'succeeded', finishedAt: { gte: midnight } } }),
       db.ledgerEntry.aggregate({ where: { account: runnerAccount(id), transaction: { createdAt: { gte: midnight } } }, _sum: { amount: true } }),
+      db.runnerAudit.findMany({ where: { runnerId: id }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], take: RECENT_AUDITS }),
+      db.runnerAudit.groupBy({ by: ['passed'], where: { runnerId: id }, _count: true }),
     ]);
     res.json({
       runner_id: id,
@@ -135,6 +139,19 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       // The 90-day clean-audit badge, and how long until it.
       verified_badge: (await workerCard(db, id))!.verified_badge,
       today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n) },
+      // Every check of its results, latest first, with the evidence: what was found and by whom.
+      audits: {
+        passed: auditCounts.find((c) => c.passed)?._count ?? 0,
+        failed: auditCounts.find((c) => !c.passed)?._count ?? 0,
+        recent: audits.map((a) => ({
+          id: a.id,
+          job_id: a.jobId,
+          passed: a.passed,
+          detail: a.detail,
+          evidence: a.evidence ?? null,
+          at: a.createdAt.toISOString(),
+        })),
+      },
     });
   });
 

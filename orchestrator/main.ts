@@ -9,6 +9,7 @@ import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-e
 import { receiptSettings } from '../receipts/settings.js';
 import { payoutSettings } from '../economy/payout-settings.js';
 import { reputationSettings } from '../economy/reputation.js';
+import { auditSettings } from '../audits/settings.js';
 import { temporalSettings } from '../platform/temporal.js';
 import { createOrchestratorWorker } from './worker.js';
 
@@ -30,6 +31,7 @@ const worker = await createOrchestratorWorker({
   receipts: receiptSettings(env),
   payouts: payoutSettings(env),
   reputation: reputationSettings(env),
+  audits: auditSettings(env),
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
 });
 console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, receipts signed by ${signingKey.kid}`);

@@ -13,6 +13,9 @@ import { createPayoutActivities } from '../activities/payout-activities.js';
 import type { PayoutSettings } from '../economy/payout-settings.js';
 import { stripeClient } from '../economy/stripe.js';
 import { createReputation } from '../activities/reputation-activities.js';
+import { createAudits } from '../activities/audit-activities.js';
+import { samplingKey } from '../audits/sampling.js';
+import type { AuditSettings } from '../audits/settings.js';
 import type { ReputationSettings } from '../economy/reputation.js';
 import { ensurePayoutSchedule, ensureReputationSchedule, ensureSearchAttributes } from './schedules.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
@@ -36,6 +39,7 @@ export interface OrchestratorDeps {
   receipts: ReceiptSettings;
   payouts: PayoutSettings;
   reputation: ReputationSettings;
+  audits: AuditSettings;
   /** Now, for reputation (tests move it days ahead); the real clock by default. */
   clock?: () => Date;
   /** A prebuilt bundle (production); otherwise workflows are bundled from source at start. */
@@ -79,6 +83,14 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     clock: deps.clock ?? (() => new Date()),
     running: () => worker?.getState() === 'RUNNING',
   });
+  const audits = createAudits({
+    db: deps.db,
+    client: deps.client,
+    dispatch: deps.dispatch,
+    settings: deps.audits,
+    samplingKey: samplingKey(deps.signingKey.secretKey),
+    refreshReputation: (runnerIds) => reputation.activities.recomputeReputation({ runnerIds }),
+  });
   worker = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
@@ -86,8 +98,9 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     ...workflowSource,
     ...(deps.payloadKeys ? { dataConverter: platformDataConverter(deps.payloadKeys) } : {}),
     activities: {
-      ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner }),
+      ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner, auditIfSampled: audits.auditIfSampled }),
       ...reputation.activities,
+      ...audits.activities,
       ...createReceiptActivities({ db: deps.db, signingKey: deps.signingKey, keyValidFrom, client: deps.client, settings: deps.receipts }),
       ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),

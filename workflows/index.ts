@@ -3,3 +3,4 @@ export { receiptChain } from './receipt-chain.js';
 export { pinReceipt } from './pin-receipt.js';
 export { payoutSettlement } from './payout-settlement.js';
 export { reputationSweep } from './reputation-sweep.js';
+export { auditJob } from './audit-job.js';

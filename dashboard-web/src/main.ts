@@ -31,6 +31,7 @@ interface Overview {
     current_jobs: string[];
     last_heartbeat_at: string | null;
     settings: RunnerSettings;
+    audits: { passed: number; failed: number; last_failed: { job_id: string | null; detail: string; at: string } | null };
   }>;
   recent_jobs: Array<{ id: string; model: string; worker_id: string; completion_tokens: number; earned_microcredits: number; finished_at: string | null; receipt_url: string }>;
 }
@@ -132,6 +133,11 @@ function runnerCard(r: Overview['runners'][number]): HTMLElement {
   $('.speed', card).textContent = r.tokens_per_second === null ? '–' : `${r.tokens_per_second.toLocaleString('en')} tok/s`;
   $('.loaded', card).textContent = r.loaded_models.join(', ') || '–';
   $('.current', card).textContent = r.current_jobs.length ? r.current_jobs.map((j) => j.slice(0, 12) + '…').join(', ') : '–';
+  $('.audits', card).textContent = `${r.audits.passed} passed, ${r.audits.failed} failed`;
+  // A failed audit's evidence, in the auditor's words: what the owner needs to look into.
+  const failure = $('.audit-failure', card);
+  failure.hidden = !r.audits.last_failed;
+  failure.textContent = r.audits.last_failed ? `Last failed audit (${ago(r.audits.last_failed.at)}): ${r.audits.last_failed.detail}` : '';
   if (!editing.has(r.id)) fillSettings($<HTMLFormElement>('form', card), r.settings);
   return card;
 }

@@ -1,18 +1,30 @@
 /**
- * The runner's one activity: generate for a task, heartbeating as tokens come
+ * The runner's activities. runInference generates for a task, heartbeating as tokens come
  * so a stalled runner loses the job quickly, and stopping when Temporal
  * cancels it (cancellation arrives through heartbeats). A cancelled
  * generation reports what it produced, so the customer pays for that only.
+ * verifyInference audits another runner's output (verify-activity.ts).
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { InferenceErrors, parseChatPrompt, type ChatMessage, type InferenceProgress, type InferenceResult, type InferenceTask, type RunnerActivities } from '@trd/protocol';
+import {
+  InferenceErrors,
+  parseChatPrompt,
+  type AuditorActivities,
+  type ChatMessage,
+  type InferenceProgress,
+  type InferenceResult,
+  type InferenceTask,
+  type RunnerActivities,
+} from '@trd/protocol';
+import { CheatingRunner } from './cheats.js';
+import { GenerationAborted, PromptTooLongError, type GenerateRequest, type Generation } from './engine.js';
 import type { DispatchGuard } from './dispatch-guard.js';
-import { GenerationAborted, PromptTooLongError, type Generation } from './engine.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
 import { SlotsBusyError } from './semaphore.js';
 import { openPushStream, type PushStream } from './stream-push.js';
 import type { ServedModel } from './served-model.js';
+import { createVerifyActivity } from './verify-activity.js';
 
 /**
  * Each heartbeat call crosses the SDK's pipeline into the native core, which
@@ -43,9 +55,11 @@ export interface RunnerActivityDeps {
   events?: { jobStarted(jobId: string): void; jobEnded(jobId: string): void; modelLoaded(key: string): void };
 }
 
-export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities {
+export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities & AuditorActivities {
   const { models, workerId, faults, events } = deps;
+  const cheater = faults?.cheat ? new CheatingRunner(faults.cheat, { otherModelPath: faults.cheatModelPath }) : undefined;
   return {
+    verifyInference: createVerifyActivity(deps),
     async runInference(task: InferenceTask): Promise<InferenceResult> {
       const ctx = Context.current();
       const served = models.get(task.model);
@@ -90,29 +104,29 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         let stallTimer = watchdog();
         const signal = AbortSignal.any([ctx.cancellationSignal, stalled.signal]);
         if (task.streamToken && deps.gatewayUrl) push = openPushStream(deps.gatewayUrl, task.jobId, task.streamToken, deps.log ?? (() => {}));
-        const gen = await engine
-          .generate({
-            prompt: task.prompt,
-            chat,
-            maxTokens: task.maxTokens,
-            temperature: task.temperature,
-            topP: task.topP,
-            seed: task.seed,
-            stop: task.stop,
-            signal,
-            onText: push && ((text, offset) => push!.write({ offset, text, at: performance.timeOrigin + performance.now() })),
-            onToken: (n) => {
-              clearTimeout(stallTimer);
-              stallTimer = watchdog();
-              const now = performance.now();
-              if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
-                lastBeat = now;
-                ctx.heartbeat(progress('generating', n));
-              }
-              return faults && injectFaults(faults, n, signal);
-            },
-          })
-          .finally(() => clearTimeout(stallTimer));
+        // A cheating runner (fault injection) answers its own way; see cheats.ts.
+        const generate = (req: GenerateRequest) => (cheater ? cheater.generate(engine, req) : engine.generate(req));
+        const gen = await generate({
+          prompt: task.prompt,
+          chat,
+          maxTokens: task.maxTokens,
+          temperature: task.temperature,
+          topP: task.topP,
+          seed: task.seed,
+          stop: task.stop,
+          signal,
+          onText: push && ((text, offset) => push!.write({ offset, text, at: performance.timeOrigin + performance.now() })),
+          onToken: (n) => {
+            clearTimeout(stallTimer);
+            stallTimer = watchdog();
+            const now = performance.now();
+            if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
+              lastBeat = now;
+              ctx.heartbeat(progress('generating', n));
+            }
+            return faults && injectFaults(faults, n, signal);
+          },
+        }).finally(() => clearTimeout(stallTimer));
         const result = resultOf(gen, loadMs);
         // Fault injection: a runner that misreports its work (the platform must refuse the result).
         return faults?.badResult ? { ...result, completionTokens: task.maxTokens + 1 } : result;

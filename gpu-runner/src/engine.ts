@@ -3,10 +3,13 @@
  * sequence per concurrent job, token-by-token generation that can be aborted.
  */
 import type { ChatMessage } from '@trd/protocol';
-import { getLlama, resolveChatWrapper, type ChatHistoryItem, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
+import { getLlama, resolveChatWrapper, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { availableParallelism } from 'node:os';
 import { Semaphore } from './semaphore.js';
 import { StopAwareText } from './text-stream.js';
+
+/** How long a freed sequence may take to come back (see newSequence); it takes well under a millisecond. */
+const SEQUENCE_RECLAIM_WAIT_MS = 1000;
 
 /** Tokens before a piece that detokenizing it looks at, so a word's leading space comes out right. */
 const DETOKENIZE_CONTEXT = 8;
@@ -70,6 +73,28 @@ export function defaultThreads(cores = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / 2));
 }
 
+/**
+ * node-llama-cpp's sampler chain for a sampled job: top-k, then top-p (on the
+ * untempered distribution), then temperature, then a seeded draw. The job
+ * sets temperature, top-p and seed; top-k is node-llama-cpp's default, and so
+ * is top-p when the job gives none (the protocol calls that "off", but
+ * generation has always run with these defaults).
+ */
+export const DEFAULT_TOP_K = 40;
+export const DEFAULT_TOP_P = 0.95;
+
+/** The sampler settings a job generates with; an audit's prefill scores claimed tokens under the same ones. */
+export interface Sampling {
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export function samplingOf(req: Pick<GenerateRequest, 'temperature' | 'topP' | 'seed'>): Sampling {
+  return req.temperature > 0 ? { temperature: req.temperature, topK: DEFAULT_TOP_K, topP: req.topP ?? DEFAULT_TOP_P, seed: req.seed } : { temperature: 0 };
+}
+
 export class InferenceEngine {
   /** A runner polls several task queues, so a task can arrive while every sequence is busy. */
   private readonly sequences: Semaphore;
@@ -123,8 +148,26 @@ export class InferenceEngine {
     return this.context.contextSize;
   }
 
+  /** The loaded model, for an audit that tokenizes and scores a claimed output on it. */
+  get llamaModel(): LlamaModel {
+    return this.model;
+  }
+
+  /**
+   * A sequence of its own; the caller holds one of acquireSequence's slots and
+   * disposes it. node-llama-cpp hands a disposed sequence's id back under a
+   * lock, a moment after dispose() returns, so a slot freed just now may still
+   * have no sequence: wait for it (bounded) rather than fail the job.
+   */
+  async newSequence(): Promise<LlamaContextSequence> {
+    for (let waited = 0; this.context.sequencesLeft === 0 && waited < SEQUENCE_RECLAIM_WAIT_MS; waited += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return this.context.getSequence();
+  }
+
   /** The prompt's tokens: the text as is, or the chat rendered by the model's own chat template. */
-  private promptTokens(req: GenerateRequest): Token[] {
+  promptTokens(req: Pick<GenerateRequest, 'prompt' | 'chat'>): Token[] {
     if (req.chat) {
       const history: ChatHistoryItem[] = req.chat.map((m) =>
         m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content },
@@ -142,7 +185,7 @@ export class InferenceEngine {
     if (promptTokens.length + req.maxTokens > this.contextSize) {
       throw new PromptTooLongError(promptTokens.length, req.maxTokens, this.contextSize);
     }
-    const sequence = this.context.getSequence();
+    const sequence = await this.newSequence();
     const started = performance.now();
     let firstTokenAt = 0;
     const output: Token[] = [];
@@ -176,8 +219,7 @@ export class InferenceEngine {
       };
     };
     try {
-      const sampling = req.temperature > 0 ? { temperature: req.temperature, topP: req.topP, seed: req.seed } : { temperature: 0 };
-      for await (const token of sequence.evaluate(promptTokens, sampling)) {
+      for await (const token of sequence.evaluate(promptTokens, samplingOf(req))) {
         req.signal?.throwIfAborted();
         if (output.length === 0) firstTokenAt = performance.now();
         // End of generation (end of turn, for a chat): the model is done; the token is not output.

@@ -2,24 +2,36 @@
  * Fault injection for the dispatch tests, from TRD_RUNNER_FAULTS, e.g.
  * "token-delay-ms=50" (a slow runner), "stall-after-tokens=3" (a runner
  * that stops producing tokens but stays alive), "load-delay-ms=1500" (a model
- * that takes long to load, as real ones do) or "bad-result=1" (a runner that
- * misreports its token count). Unset in production; the runner says loudly
- * when it is set.
+ * that takes long to load, as real ones do), "bad-result=1" (a runner that
+ * misreports its token count) or "cheat=other-model|truncate-pad|replay" (a
+ * dishonest runner whose results pass the platform's structural check, so
+ * only an audit catches them; see cheats.ts). Unset in production; the runner
+ * says loudly when it is set.
  */
+import { CHEATS, type Cheat } from './cheats.js';
+
 export interface RunnerFaults {
   tokenDelayMs: number;
   stallAfterTokens?: number;
   loadDelayMs: number;
   badResult: boolean;
+  cheat?: Cheat;
+  /** cheat=other-model: the model it answers with (TRD_RUNNER_CHEAT_MODEL); a tiny model of another seed when unset. */
+  cheatModelPath?: string;
 }
 
-const KNOWN = 'token-delay-ms, stall-after-tokens, load-delay-ms, bad-result';
+const KNOWN = 'token-delay-ms, stall-after-tokens, load-delay-ms, bad-result, cheat';
 
-export function parseRunnerFaults(spec: string | undefined): RunnerFaults | undefined {
+export function parseRunnerFaults(spec: string | undefined, cheatModelPath?: string): RunnerFaults | undefined {
   if (!spec) return undefined;
-  const faults: RunnerFaults = { tokenDelayMs: 0, loadDelayMs: 0, badResult: false };
+  const faults: RunnerFaults = { tokenDelayMs: 0, loadDelayMs: 0, badResult: false, cheatModelPath: cheatModelPath || undefined };
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, value] = part.split('=');
+    if (key === 'cheat') {
+      if (!CHEATS.includes(value as Cheat)) throw new Error(`TRD_RUNNER_FAULTS: "${part}" names no cheat (known: ${CHEATS.join(', ')})`);
+      faults.cheat = value as Cheat;
+      continue;
+    }
     if (!/^\d+$/.test(value ?? '')) throw new Error(`TRD_RUNNER_FAULTS: "${part}" needs a whole number, as in token-delay-ms=50`);
     if (key === 'token-delay-ms') faults.tokenDelayMs = Number(value);
     else if (key === 'stall-after-tokens') faults.stallAfterTokens = Number(value);

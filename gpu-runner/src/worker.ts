@@ -59,7 +59,7 @@ export interface RunningRunner {
 }
 
 export async function startRunner(s: RunnerSettings, log: (line: string) => void): Promise<RunningRunner> {
-  const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS);
+  const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS, process.env.TRD_RUNNER_CHEAT_MODEL);
   if (faults) log(`WARNING: fault injection is on (TRD_RUNNER_FAULTS=${process.env.TRD_RUNNER_FAULTS}); this runner misbehaves on purpose`);
   if (!s.gatewayUrl) log('no --gateway-url: tasks are not checked for the platform\'s dispatch signature (fine on a private Temporal only)');
   if (s.models.length === 0) throw new Error('no model to serve: pass --model <key|path>');

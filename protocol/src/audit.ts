@@ -27,14 +27,39 @@ export interface VerifyTask {
   minTokenProbability: number;
 }
 
+/**
+ * A threshold for sampled jobs. The runner's sampler never draws a token its
+ * top-k/top-p cut removed (those score 0, whatever the threshold), and within
+ * the cut an honest token falls below p with probability at most the mass
+ * below p. Measured on the tiny model over 13,777 sampled positions
+ * (scripts/bench-audit.ts): an honest token below 1e-3 about once per 1,000
+ * tokens, below 1e-4 about 5 per million, below 1e-5 never. Cheats were caught
+ * by tokens scoring 0.
+ */
+export const RECOMMENDED_MIN_TOKEN_PROBABILITY = 1e-5;
+
 export interface VerifyMismatch {
-  /** Index of the first claimed token that fails, in the auditor's tokenization of the claimed text. */
+  /**
+   * Index of the first claimed token that fails: in the token path the auditor
+   * reconstructs for the claimed text (prefill), or in the auditor's own
+   * regeneration (re-execution).
+   */
   tokenIndex: number;
+  /** Character offset in the claimed text where it departs from what the model does. */
+  textOffset: number;
+  /** The claimed text at that point ('' when the claim ends there). */
   claimedToken: string;
-  /** The model's greedy choice at that position. */
+  /** The model's greedy choice at that position (prefill), or the regenerated text there (re-execution). */
   expectedToken: string;
-  /** Probability of the claimed token under the job's sampling settings. */
-  claimedProbability: number;
+  /** Probability of the claimed token under the job's sampling settings; null for re-execution, which scores nothing. */
+  claimedProbability: number | null;
+}
+
+/** Heartbeat details of an auditor while it checks a claim. */
+export interface VerifyProgress {
+  workerId: string;
+  phase: 'loading' | 'waiting' | 'verifying';
+  tokensChecked: number;
 }
 
 export interface VerifyReport {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decideTier, reputationScore, tierPolicy } from '../../economy/reputation.js';
 import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
+import { measuredPerformance } from '../../activities/reputation-activities.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import type { ManagedProcess } from '../../devstack/processes.js';
 import { runScheduled } from '../support/schedules.js';
@@ -136,6 +137,40 @@ describe('measured, not claimed', () => {
     expect(card.measured_class.key).toBe('m3-pro');
     // The shadowbanned runner was not sent one.
     expect(await stack.db.benchChallenge.count({ where: { runnerId: 'rep-cheat', createdAt: { gt: challenges[0].createdAt } } })).toBe(0);
+  });
+
+  test('a slow runner that claims an H100, in its bench and in its jobs\' timings, is classed by the speed the platform timed', async () => {
+    const slowToken = await createRunnerToken(stack.db, 'rep-slow');
+    const slow = await stack.startRunner({ workerId: 'rep-slow', token: slowToken, env: { TRD_RUNNER_FAULTS: 'token-delay-ms=25' } });
+    try {
+      await fetch(`${stack.baseUrl}/v1/runners/bench`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${slowToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'trd-tiny', hardware_class: 'h100', runs: 3, prompt_tokens_per_second: { median: 900_000, min: 900_000, max: 900_000 }, generation_tokens_per_second: { median: 500_000, min: 500_000, max: 500_000 } }),
+      });
+      // Jobs as a lying runner reports them: 512 tokens in 1 ms each, an H100's speed even on the tiny model.
+      const customerId = (await stack.db.customer.findFirstOrThrow()).id;
+      const now = new Date(Date.now() + offsetMs);
+      await stack.db.job.createMany({
+        data: Array.from({ length: 30 }, (_, i) => ({
+          id: `job_slowclaim${i}`, customerId, model: 'trd-tiny', promptSha256: '0'.repeat(64), maxTokens: 512, temperature: 0, status: 'succeeded' as const,
+          workerId: 'rep-slow', completionTokens: 512, generationMs: 1, acceptedAt: now, finishedAt: now,
+        })),
+      });
+      // Untimed, its own telemetry would class it as it claims.
+      expect((await measuredPerformance(stack.db, ['rep-slow'])).get('rep-slow')!.classKey).toBe('h100');
+
+      await sweep();
+      const timed = await stack.db.benchChallenge.findMany({ where: { runnerId: { in: ['rep-slow', 'rep-honest'] } }, orderBy: { createdAt: 'desc' } });
+      const speed = (id: string) => { const c = timed.find((t) => t.runnerId === id)!; return (c.completionTokens * 1000) / c.elapsedMs; };
+      // 25 ms a token: at most 40 tokens/s as the platform timed it, well below the honest runner on the same machine.
+      expect(speed('rep-slow')).toBeLessThan(40);
+      expect(speed('rep-slow')).toBeLessThan(speed('rep-honest') / 2);
+      const card = (await api(stack, 'GET', '/v1/workers/rep-slow/card')).json;
+      expect(card).toMatchObject({ claimed_class: 'h100', measured_class: { key: 'm3-pro' } });
+    } finally {
+      await slow.stop();
+    }
   });
 });
 

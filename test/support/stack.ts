@@ -51,6 +51,7 @@ export async function startStack(
     receipts?: Parameters<typeof startPlatform>[1]['receipts'];
     payouts?: Parameters<typeof startPlatform>[1]['payouts'];
     reputation?: Parameters<typeof startPlatform>[1]['reputation'];
+    audits?: Parameters<typeof startPlatform>[1]['audits'];
     clock?: () => Date;
     runnerEndpoint?: Parameters<typeof startPlatform>[1]['runnerEndpoint'];
     payloadKeys?: Parameters<typeof startPlatform>[1]['payloadKeys'];
@@ -68,6 +69,7 @@ export async function startStack(
     receipts: opts.receipts,
     payouts: opts.payouts,
     reputation: opts.reputation,
+    audits: opts.audits,
     clock: opts.clock,
     runnerEndpoint: opts.runnerEndpoint,
     payloadKeys: opts.payloadKeys,

@@ -5,6 +5,8 @@
  * (no `dispatch-v2` marker): jobs in flight at that change still finish.
  * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
+ * Audit histories need an auditor and an audited runner, so the audit test
+ * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -133,8 +135,10 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of every outcome, of both versions, and of the receipt, payout and reputation workflows', () => {
+  test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation and audit workflows', () => {
     expect(committed.sort()).toEqual([
+      'audit-job-failed.json',
+      'audit-job-passed.json',
       'inference-job-cancelled.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',

@@ -1,0 +1,79 @@
+/**
+ * Dishonest runners, for the audit tests (TRD_RUNNER_FAULTS=cheat=…). Each
+ * saves compute and returns a result that passes the platform's structural
+ * check (right model name and hash, counts within max_tokens, 'length' only
+ * at max_tokens), so only an audit can catch it:
+ *  - other-model: answers with a cheaper model (TRD_RUNNER_CHEAT_MODEL, or a
+ *    tiny model of another seed written on first use) and claims the real one;
+ *  - truncate-pad: generates half the tokens and pads with filler to the
+ *    claimed count;
+ *  - replay: returns the text of an earlier job it answered, counts adjusted.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InferenceEngine, type GenerateRequest, type Generation } from './engine.js';
+import { writeTinyModel } from './tiny-model.js';
+
+export const CHEATS = ['other-model', 'truncate-pad', 'replay'] as const;
+export type Cheat = (typeof CHEATS)[number];
+
+/** One token per missing token in most vocabularies (a word piece of the tiny model too). */
+const FILLER = ' the';
+/** The seed of the stand-in model when no TRD_RUNNER_CHEAT_MODEL is given (the catalog's trd-tiny is seed 42). */
+const OTHER_MODEL_SEED = 7;
+
+export class CheatingRunner {
+  private other: Promise<InferenceEngine> | null = null;
+  private readonly answered: Generation[] = [];
+
+  constructor(
+    readonly cheat: Cheat,
+    private readonly opts: { otherModelPath?: string; threads?: number } = {},
+  ) {}
+
+  async generate(engine: InferenceEngine, req: GenerateRequest): Promise<Generation> {
+    if (this.cheat === 'other-model') return (await this.otherModel()).generate(req);
+    if (this.cheat === 'truncate-pad') return this.truncateAndPad(engine, req);
+    return this.replay(engine, req);
+  }
+
+  private async truncateAndPad(engine: InferenceEngine, req: GenerateRequest): Promise<Generation> {
+    const short = await engine.generate({ ...req, maxTokens: Math.max(1, Math.floor(req.maxTokens / 2)) });
+    // Ended by itself (end of text or a stop string): nothing to pad, and padding would show.
+    if (short.finishReason === 'stop') return short;
+    const missing = req.maxTokens - short.completionTokens;
+    return { ...short, text: short.text + FILLER.repeat(missing), completionTokens: req.maxTokens, finishReason: 'length' };
+  }
+
+  private async replay(engine: InferenceEngine, req: GenerateRequest): Promise<Generation> {
+    const earlier = this.answered.at(-1);
+    if (!earlier) {
+      // Nothing to replay yet: answer once honestly, to have something to replay later.
+      const gen = await engine.generate(req);
+      this.answered.push(gen);
+      return gen;
+    }
+    // The old text, its counts made to fit this job: a full-length answer claims exactly max_tokens.
+    const completionTokens = earlier.finishReason === 'length' || earlier.completionTokens > req.maxTokens ? req.maxTokens : earlier.completionTokens;
+    return { ...earlier, completionTokens, finishReason: completionTokens === req.maxTokens ? 'length' : 'stop' };
+  }
+
+  private otherModel(): Promise<InferenceEngine> {
+    this.other ??= (async () => {
+      let path = this.opts.otherModelPath;
+      if (!path) {
+        path = join(await mkdtemp(join(tmpdir(), 'trd-cheat-')), `tiny-seed-${OTHER_MODEL_SEED}.gguf`);
+        await writeTinyModel(path, OTHER_MODEL_SEED);
+      }
+      return InferenceEngine.load({ modelPath: path, sequences: 1, threads: this.opts.threads ?? 1 });
+    })();
+    return this.other;
+  }
+
+  async dispose(): Promise<void> {
+    const other = await this.other?.catch(() => null);
+    this.other = null;
+    await other?.dispose();
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * How likely a token is under a job's sampler, from the model's plain
+ * distribution at that position (softmax of the logits, whole vocabulary).
+ *
+ * The audit asks llama.cpp for the plain distribution and applies the job's
+ * chain here (top-k, top-p, temperature, in node-llama-cpp's order) instead of
+ * letting llama.cpp apply it, because a batched prefill does not round
+ * exactly as one-token decoding does: two tokens a hair apart at the top-k or
+ * top-p edge, or at the top for greedy, can swap places. Measured on the tiny
+ * model, an honest sampled token was cut by the prefill's own top-k. Tokens
+ * within TIE of an edge count as inside it, so rounding never fails an honest
+ * runner, while a token the sampler could not have drawn still scores 0.
+ */
+import type { LlamaModel, Token } from 'node-llama-cpp';
+import { DEFAULT_TOP_K, DEFAULT_TOP_P, type Sampling } from './engine.js';
+
+/** Relative closeness that counts as a tie (rounding differs around 1e-7; this leaves a wide margin). */
+const TIE = 1e-4;
+
+/** Next-token probabilities, sorted from the most likely (node-llama-cpp's order). */
+export type Distribution = Map<Token, number>;
+
+/** The options for llama.cpp that give the plain distribution: temperature 1, no cuts. */
+export const PLAIN_DISTRIBUTION = { temperature: 1, topK: 0, topP: 1, minP: 0 } as const;
+
+export interface TokenScorer {
+  /** The job's sampler could have drawn `token` here: the greedy choice, or at least the minimum probability. */
+  passes(token: Token, dist: Distribution): boolean;
+  /** Probability of `token` under the job's sampler (greedy jobs: the model's plain probability). */
+  probability(token: Token, dist: Distribution): number;
+  /** Probability that generation ends here. */
+  endProbability(dist: Distribution): number;
+  /** Generation can end here: end-of-text is the greedy choice, or likely enough. */
+  mayEnd(dist: Distribution): boolean;
+}
+
+export function scorerFor(model: LlamaModel, sampling: Sampling, minProbability: number): TokenScorer {
+  const eog = (t: Token) => model.isEogToken(t);
+  if (sampling.temperature <= 0) {
+    const isTop = (token: Token, dist: Distribution) => (dist.get(token) ?? 0) >= top(dist) * (1 - TIE) && dist.has(token);
+    return {
+      passes: isTop,
+      probability: (token, dist) => dist.get(token) ?? 0,
+      endProbability: (dist) => sumWhere(dist, eog),
+      mayEnd: (dist) => [...takeWhile(dist, (t) => isTop(t, dist))].some(eog),
+    };
+  }
+  const sampled = new WeakMap<Distribution, Map<Token, number>>();
+  const under = (dist: Distribution) => {
+    let kept = sampled.get(dist);
+    if (!kept) sampled.set(dist, (kept = applyChain(dist, sampling)));
+    return kept;
+  };
+  return {
+    passes: (token, dist) => (under(dist).get(token) ?? 0) >= minProbability,
+    probability: (token, dist) => under(dist).get(token) ?? 0,
+    endProbability: (dist) => sumWhere(under(dist), eog),
+    mayEnd: (dist) => sumWhere(under(dist), eog) >= minProbability,
+  };
+}
+
+/** The job's sampler over a plain distribution: what it keeps, with the probability it draws each. */
+export function applyChain(dist: Distribution, sampling: Sampling): Map<Token, number> {
+  const topK = sampling.topK ?? DEFAULT_TOP_K;
+  const topP = sampling.topP ?? DEFAULT_TOP_P;
+  const sorted = [...dist.entries()];
+  // top-k, and whatever ties with its last token.
+  let k = topK > 0 ? Math.min(topK, sorted.length) : sorted.length;
+  while (k < sorted.length && sorted[k]![1] >= sorted[k - 1]![1] * (1 - TIE)) k++;
+  const afterK = sorted.slice(0, k);
+  // top-p on the top-k renormalized: keep tokens until the mass reaches top_p (the one that reaches it too).
+  const massK = afterK.reduce((sum, [, p]) => sum + p, 0);
+  let n = afterK.length;
+  if (topP < 1) {
+    let before = 0;
+    for (let i = 0; i < afterK.length; i++) {
+      if (before / massK >= topP * (1 + TIE)) {
+        n = i;
+        break;
+      }
+      before += afterK[i]![1];
+    }
+  }
+  // Temperature on what is left: p^(1/T), renormalized (softmax of logits / T).
+  const kept = afterK.slice(0, Math.max(1, n)).map(([t, p]) => [t, Math.pow(p, 1 / sampling.temperature)] as const);
+  const total = kept.reduce((sum, [, w]) => sum + w, 0);
+  return new Map(kept.map(([t, w]) => [t, w / total]));
+}
+
+function top(dist: Distribution): number {
+  return dist.values().next().value ?? 0;
+}
+
+function sumWhere(dist: Map<Token, number>, keep: (t: Token) => boolean): number {
+  let sum = 0;
+  for (const [t, p] of dist) if (keep(t)) sum += p;
+  return sum;
+}
+
+function* takeWhile(dist: Distribution, keep: (t: Token) => boolean): Generator<Token> {
+  for (const t of dist.keys()) {
+    if (!keep(t)) return;
+    yield t;
+  }
+}

@@ -1,0 +1,4 @@
+
+-- AlterTable
+ALTER TABLE "runner_audits" ADD COLUMN     "evidence" JSONB;
+
