@@ -7,13 +7,14 @@
  */
 import { WorkflowExecutionAlreadyStartedError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
-import { ORCHESTRATOR_QUEUE, workflowIdForJob, type InferenceResult, type VerifyReport, type VerifyTask } from '@trd/protocol';
+import { ORCHESTRATOR_QUEUE, signDispatch, workflowIdForJob, type InferenceResult, type VerifyReport, type VerifyTask } from '@trd/protocol';
 import { eligibleRunners } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import { auditRateBps, isSampled, type SamplingKey } from '../audits/sampling.js';
 import type { AuditSettings } from '../audits/settings.js';
 import { auditVerdict } from '../audits/verdict.js';
 import type { Db } from '../platform/db.js';
+import type { SigningKey } from '../platform/signing-key.js';
 import { auditWorkflowId, type AuditInput, type auditJob } from '../workflows/audit-job.js';
 import type { JobInput } from '../workflows/inference-job.js';
 
@@ -26,6 +27,8 @@ export interface AuditDeps {
   dispatch: DispatchSettings;
   settings: AuditSettings;
   samplingKey: SamplingKey;
+  /** Signs the auditor's task (protocol/dispatch.ts): auditors, like all runners, refuse unsigned work. */
+  signingKey: SigningKey;
   /** Recomputes these runners' reputation and tier now (activities/reputation-activities.ts). */
   refreshReputation: (runnerIds: string[]) => Promise<unknown>;
 }
@@ -91,6 +94,17 @@ export function createAudits(deps: AuditDeps) {
         if (!started) return { problem: `the history of job ${req.jobId} has no start event` };
         const job = await decodeFromPayloadsAtIndex<JobInput>(client.options.loadedDataConverter, 0, started.input?.payloads);
         if (job.jobId !== req.jobId || job.model !== req.model) return { problem: `the history of job ${req.jobId} is of another job` };
+        const dispatch = await signDispatch(
+          {
+            job_id: req.auditId,
+            model: job.model,
+            prompt_sha256: job.promptSha256,
+            attempt: 1,
+            issued_at: new Date().toISOString(),
+            expires_at: new Date(Date.now() + req.limits.deadlineMs).toISOString(),
+          },
+          deps.signingKey.secretKey,
+        );
         return {
           task: {
             auditId: req.auditId,
@@ -111,6 +125,7 @@ export function createAudits(deps: AuditDeps) {
             },
             claimed: req.claimed,
             minTokenProbability: req.minTokenProbability,
+            dispatch,
           },
         };
       },

@@ -89,6 +89,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     dispatch: deps.dispatch,
     settings: deps.audits,
     samplingKey: samplingKey(deps.signingKey.secretKey),
+    signingKey: deps.signingKey,
     refreshReputation: (runnerIds) => reputation.activities.recomputeReputation({ runnerIds }),
   });
   worker = await Worker.create({

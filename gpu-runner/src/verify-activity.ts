@@ -10,12 +10,12 @@ import { InferenceErrors, parseChatPrompt, type ChatMessage, type VerifyProgress
 import { PromptTooLongError } from './engine.js';
 import { verifyByPrefill, type CheckOutcome } from './prefill-verify.js';
 import { UnreproducibleJobError, verifyByReexecution } from './reexecute-verify.js';
-import type { RunnerActivityDeps } from './activities.js';
+import { DISPATCH_REFUSED, type RunnerActivityDeps } from './activities.js';
 import { SlotsBusyError } from './semaphore.js';
 
 const HEARTBEAT_EVERY_MS = 200;
 
-export type VerifyActivityDeps = Pick<RunnerActivityDeps, 'models' | 'workerId' | 'jobSlots' | 'sequenceWaitMs' | 'events'>;
+export type VerifyActivityDeps = Pick<RunnerActivityDeps, 'models' | 'workerId' | 'jobSlots' | 'sequenceWaitMs' | 'events' | 'dispatchGuard'>;
 
 export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTask) => Promise<VerifyReport> {
   const { models, workerId, events } = deps;
@@ -24,6 +24,8 @@ export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTas
     const problem = verifyTaskProblem(audit);
     if (problem) throw ApplicationFailure.nonRetryable(`audit task is unusable: ${problem}`, InferenceErrors.InvalidTask);
     const { task, claimed } = audit;
+    const refused = await deps.dispatchGuard?.problem({ jobId: audit.auditId, model: task.model, prompt: task.prompt, dispatch: audit.dispatch });
+    if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this audit: ${refused}`, DISPATCH_REFUSED);
     const served = models.get(task.model);
     if (!served) throw ApplicationFailure.nonRetryable(`this runner serves ${[...models.keys()].join(', ')}, not ${task.model}`, InferenceErrors.InvalidTask);
     let chat: ChatMessage[] | undefined;

@@ -9,6 +9,7 @@
  *    settings and compare the text.
  * Workflows import these types only; the runner implements verifyInference.
  */
+import type { SignedDispatch } from './dispatch.js';
 import type { InferenceTask } from './inference.js';
 
 export type AuditMethod = 'prefill' | 'reexecute';
@@ -25,6 +26,8 @@ export interface VerifyTask {
   claimed: { text: string; completionTokens: number; finishReason: 'length' | 'stop'; modelSha256: string };
   /** For sampled jobs (temperature > 0): a claimed token less likely than this fails the audit. */
   minTokenProbability: number;
+  /** The platform's signature over this check (protocol/dispatch.ts: job_id is the audit id); auditors refuse it without. */
+  dispatch?: SignedDispatch;
 }
 
 /**

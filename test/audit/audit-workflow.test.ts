@@ -103,6 +103,7 @@ describe('which jobs are audited', () => {
       dispatch: stack.settings.dispatch,
       settings: { ...settings, limits: { ...settings.limits, deadlineMs: 2000 } },
       samplingKey: samplingKey(randomBytes(32)),
+      signingKey: stack.signingKey,
       refreshReputation: async () => [],
     });
     const result = (workerId: string): InferenceResult => ({
