@@ -28,6 +28,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { modelQueue } from '@trd/protocol';
 import type { ManagedProcess } from '../../devstack/processes.js';
 import { describeActivityQueue } from '../../dispatch/eligible.js';
+import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -42,6 +43,8 @@ beforeAll(async () => {
       method: 'prefill',
       limits: { scheduleToStartMs: 3000, heartbeatTimeoutMs: 10_000, verifyTimeoutMs: 20_000, deadlineMs: 90_000, maxAuditors: 3, auditorWaitMs: 300 },
     },
+    // This file records the audit-job replay fixtures.
+    payloadKeys: FIXTURE_PAYLOAD_KEYS,
   });
 });
 

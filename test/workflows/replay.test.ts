@@ -20,19 +20,16 @@ import { chainWorkflowId } from '../../workflows/receipt-chain.js';
 import { PAYOUT_SCHEDULE_ID } from '../../workflows/payout-settlement.js';
 import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
 import { PLATFORM_REVENUE, ownerAccount, postTransaction } from '../../economy/ledger.js';
-import { payloadKeysFromEnv, platformDataConverter } from '../../platform/payload-encryption.js';
+import { platformDataConverter } from '../../platform/payload-encryption.js';
+import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { startStripeFake, type StripeFake } from '../support/stripe-fake.js';
 import { runScheduled } from '../support/schedules.js';
 import { api, serviceEndpoints, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 const REORDERED = fileURLToPath(new URL('../fixtures/workflows/reordered-inference-job.ts', import.meta.url));
-/**
- * Histories since payload sealing hold sealed payloads; this test-only key seals the ones recorded here
- * (older fixtures are plain, and the codec passes plain payloads through).
- */
-const FIXTURE_KEYS = payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: 'replay-fixtures:dHJkLXJlcGxheS1maXh0dXJlcy10ZXN0LW9ubHktayE=' });
-const bundle = () => ({ workflowBundle: { codePath: serviceEndpoints().workflowBundlePath }, dataConverter: platformDataConverter(FIXTURE_KEYS) });
+// Fixtures since payload sealing are sealed with the test-only key; older ones are plain, which the codec passes through.
+const bundle = () => ({ workflowBundle: { codePath: serviceEndpoints().workflowBundlePath }, dataConverter: platformDataConverter(FIXTURE_PAYLOAD_KEYS) });
 
 let stack: TestStack;
 let stripe: StripeFake;
@@ -49,7 +46,7 @@ beforeAll(async () => {
     jobLimits: { deadlineMs: 1500 },
     receipts: { chain: { maxAppendsPerRun: 2, idleMs: 3000 } },
     payouts: { stripe: { secretKey: 'sk_test_replay', apiUrl: stripe.url.href, webhookSecret: null } },
-    payloadKeys: FIXTURE_KEYS,
+    payloadKeys: FIXTURE_PAYLOAD_KEYS,
   });
   // No runner yet: this job reaches its deadline and fails.
   const failed = await api(stack, 'POST', '/v1/jobs?wait=20', { model: 'trd-tiny', prompt: 'nobody home', max_tokens: 4 });
