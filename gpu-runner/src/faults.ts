@@ -20,7 +20,7 @@ export function parseRunnerFaults(spec: string | undefined): RunnerFaults | unde
   const faults: RunnerFaults = { tokenDelayMs: 0, loadDelayMs: 0, badResult: false };
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, value] = part.split('=');
-    if (!/^\d+$/.test(value ?? '')) throw new Error(`TRD_RUNNER_FAULTS: "${part}" needs a whole number, as in token-delay-ms=50`);
+    if (!/^\d{1,9}$/.test(value ?? '')) throw new Error(`TRD_RUNNER_FAULTS: "${part}" needs a whole number (up to 9 digits), as in token-delay-ms=50`);
     if (key === 'token-delay-ms') faults.tokenDelayMs = Number(value);
     else if (key === 'stall-after-tokens') faults.stallAfterTokens = Number(value);
     else if (key === 'load-delay-ms') faults.loadDelayMs = Number(value);
