@@ -8,6 +8,7 @@ import type { Db } from '../platform/db.js';
 import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
 import { JobStreams } from './job-streams.js';
+import { refuseNonJsonBody } from './json-body.js';
 import { jobsRouter, receiptsRouter } from './jobs.js';
 import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
@@ -40,6 +41,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   app.use(stripeWebhookRouter({ db: deps.db, stripe: deps.settings.stripe }));
   // The prompt limit is checked per field with a clear message; this bound only stops abuse.
   app.use(express.json({ limit: deps.settings.maxPromptBytes * 2 + 64 * 1024 }));
+  app.use(refuseNonJsonBody);
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
