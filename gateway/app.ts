@@ -98,7 +98,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   const streams = new JobStreams();
   app.use(streams.router());
   app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org', '/v1/me'], requireApiKey(deps.db));
-  app.use(orgRouter(deps.db));
+  app.use(orgRouter(deps.db, deps.settings.rateLimits));
   app.use(meRouter(deps));
   app.use(payoutAccountRouter({ db: deps.db, stripe: deps.settings.stripe, publicUrl: deps.settings.publicUrl }));
   // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.

@@ -30,7 +30,7 @@ let last: Record<string, string>;
 
 beforeAll(async () => {
   // Limits far above what the fuzzing sends: here every request must reach its route's validation.
-  stack = await startStack({ settings: { maxPromptBytes: MAX_PROMPT_BYTES, rateLimits: { windowMs: 60_000, perIp: 1e6, perCredential: 1e6 } } as never });
+  stack = await startStack({ settings: { maxPromptBytes: MAX_PROMPT_BYTES, rateLimits: { windowMs: 60_000, perIp: 1e6, perCredential: 1e6 } } });
   runnerToken = await createRunnerToken(stack.db, 'fuzz-runner');
   const key = await stack.db.apiKey.findFirstOrThrow();
   apiKeyId = key.id;
