@@ -6,17 +6,11 @@
  * database, with clients on different loopback addresses (127.0.0.x).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Client, Connection } from '@temporalio/client';
-import { randomBytes } from 'node:crypto';
-import { request, type Server } from 'node:http';
+import { request } from 'node:http';
 import { createApiKey, createCustomer } from '../../gateway/api-keys.js';
-import { closeHttpServer, createGatewayApp } from '../../gateway/app.js';
 import { RateLimiter } from '../../gateway/rate-limit.js';
-import { gatewaySettings } from '../../gateway/settings.js';
-import { createDatabase } from '../../devstack/postgres.js';
-import { TEMPLATE_DB } from '../../devstack/services.js';
-import { createDb, type Db } from '../../platform/db.js';
-import { serviceEndpoints } from '../support/stack.js';
+import type { Db } from '../../platform/db.js';
+import { startGatewayOnly, type GatewayOnly } from '../support/gateway-only.js';
 
 describe('the limiter', () => {
   test('allows `limit` hits per window and key, then says how long to wait', () => {
@@ -43,31 +37,21 @@ describe('the limiter', () => {
 });
 
 const WINDOW_MS = 1500;
+let gateway: GatewayOnly;
 let db: Db;
-let server: Server;
 let port: number;
 let keyA: string;
 let keyB: string;
 
 beforeAll(async () => {
-  const services = serviceEndpoints();
-  const name = `p_${randomBytes(6).toString('hex')}`;
-  await createDatabase(services.pgAdminUrl, name, TEMPLATE_DB);
-  db = createDb(`${services.pgUrlPrefix}${name}`);
-  const settings = { ...gatewaySettings({}), rateLimits: { windowMs: WINDOW_MS, perIp: 3, perCredential: 2 }, login: { codeTtlMs: 60_000, pollIntervalMs: 60_000 } };
-  // These routes never reach Temporal: a lazy connection that is never opened.
-  const temporal = new Client({ connection: Connection.lazy({ address: services.temporalAddress }) });
-  server = await new Promise((resolve) => {
-    const s = createGatewayApp({ db, temporal, settings }).listen(0, '0.0.0.0', () => resolve(s));
-  });
-  port = (server.address() as { port: number }).port;
+  gateway = await startGatewayOnly({ rateLimits: { windowMs: WINDOW_MS, perIp: 3, perCredential: 2 }, login: { codeTtlMs: 60_000, pollIntervalMs: 60_000 } });
+  ({ db, port } = gateway);
   keyA = await createApiKey(db, await createCustomer(db, 'a'), 'a');
   keyB = await createApiKey(db, await createCustomer(db, 'b'), 'b');
 });
 
 afterAll(async () => {
-  if (server) await closeHttpServer(server);
-  await db?.$disconnect();
+  await gateway?.stop();
 });
 
 /** POSTs JSON from a chosen loopback address, so each address is another client. */
