@@ -102,7 +102,7 @@ describe('Stripe webhooks', () => {
         id: fc.constant('evt_fuzz'),
         object: fc.constant('event'),
         type: fc.constant('account.updated'),
-        data: fc.record({ object: fc.record({ id: fc.oneof(hostileJson, fc.constantFrom({ not: 'x' }, { contains: 'acct' }, { startsWith: 'acct_' }, ['acct_fuzz0001'])), payouts_enabled: hostileJson }, { requiredKeys: [] }) }),
+        data: fc.record({ object: fc.record({ id: fc.oneof(hostileJson, fc.constantFrom({ not: 'x' }, { contains: 'acct' }, { startsWith: 'acct_' }, ['acct_fuzz0001'])), payouts_enabled: fc.oneof(fc.constant(true), hostileJson) }, { requiredKeys: [] }) }),
       }),
     );
     await fuzz(
@@ -116,6 +116,14 @@ describe('Stripe webhooks', () => {
       }),
       0.5,
     );
+  });
+
+  test('a signed account.updated whose id is a filter object ({not: ...}) enables no one', async () => {
+    const payload = JSON.stringify({ id: 'evt_x', object: 'event', type: 'account.updated', data: { object: { id: { not: 'x' }, payouts_enabled: true } } });
+    const res = await deliver(payload, sign(payload));
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe('invalid_event');
+    await expectNothingChanged('the filter-object account id');
   });
 
   test('the genuine event still enables payouts for its account only', async () => {
