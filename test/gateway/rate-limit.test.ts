@@ -6,10 +6,14 @@
  * database, with clients on different loopback addresses (127.0.0.x).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApiKey, createCustomer } from '../../gateway/api-keys.js';
 import { RateLimiter } from '../../gateway/rate-limit.js';
 import type { Db } from '../../platform/db.js';
+import { startTrdWorker } from '../../devstack/processes.js';
 import { startGatewayOnly, type GatewayOnly } from '../support/gateway-only.js';
 
 describe('the limiter', () => {
@@ -37,6 +41,8 @@ describe('the limiter', () => {
 });
 
 const WINDOW_MS = 1500;
+/** Token polls are allowed 2 × window / interval per window: 2 here, the configured per-credential limit. */
+const POLL_MS = WINDOW_MS;
 let gateway: GatewayOnly;
 let db: Db;
 let port: number;
@@ -44,7 +50,7 @@ let keyA: string;
 let keyB: string;
 
 beforeAll(async () => {
-  gateway = await startGatewayOnly({ rateLimits: { windowMs: WINDOW_MS, perIp: 3, perCredential: 2 }, login: { codeTtlMs: 60_000, pollIntervalMs: 60_000 } });
+  gateway = await startGatewayOnly({ rateLimits: { windowMs: WINDOW_MS, perIp: 3, perCredential: 2 }, login: { codeTtlMs: 60_000, pollIntervalMs: POLL_MS } });
   ({ db, port } = gateway);
   keyA = await createApiKey(db, await createCustomer(db, 'a'), 'a');
   keyB = await createApiKey(db, await createCustomer(db, 'b'), 'b');
@@ -98,7 +104,7 @@ describe('the device-code login (per IP)', () => {
 
   test('polling for the token is limited per device code, across addresses', async () => {
     const code = (await post('127.0.0.4', '/v1/runners/device-codes', {})).json.device_code as string;
-    // Poll limits follow the announced interval (60 s here), so the configured limits apply: 2 per code.
+    // Poll limits follow the announced interval (a whole window here), so the configured limits apply: 2 per code.
     const polls = [];
     for (const from of ['127.0.0.5', '127.0.0.6', '127.0.0.7']) polls.push(await post(from, '/v1/runners/device-token', { device_code: code }));
     expect(polls.map((p) => p.status)).toEqual([428, 428, 429]);
@@ -128,5 +134,23 @@ describe('endpoints behind an API key (per IP and per key)', () => {
     expect(statuses).toEqual([401, 401, 401, 429]);
     // The owner, elsewhere, signs in.
     expect((await post('127.0.0.16', '/v1/owner/session', { api_key: keyB })).status).toBe(201);
+  });
+});
+
+describe('trd-worker login', () => {
+  test('slows down when its polls are rate-limited (others at its address used the limit up), and still logs in', async () => {
+    const config = mkdtempSync(join(tmpdir(), 'login-limit-'));
+    const login = startTrdWorker('login', ['login', '--gateway-url', `http://127.0.0.1:${port}`], { env: { TRD_WORKER_CONFIG_DIR: config, TRD_WORKER_ID: '', TRD_RUNNER_TOKEN: '', TRD_GATEWAY_URL: '' } });
+    try {
+      const userCode = /approve code ([A-Z0-9]{4}-[A-Z0-9]{4})/.exec(await login.waitFor(/approve code [A-Z0-9]{4}-[A-Z0-9]{4}/, 30_000))![1];
+      // Another client at the CLI's address (127.0.0.1) uses up the address's polls: the CLI's next ones get 429.
+      const spam = [];
+      for (let i = 0; i < 4; i++) spam.push((await post('127.0.0.1', '/v1/runners/device-token', { device_code: `someone-elses-code-${i}-padding` })).status);
+      expect(spam.at(-1)).toBe(429);
+      expect((await post('127.0.0.17', '/v1/runners/device-codes/approve', { user_code: userCode }, keyB)).status).toBe(200);
+      await login.waitFor(/logged in as runner-/, 30_000);
+    } finally {
+      await login.stop();
+    }
   });
 });
