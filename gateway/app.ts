@@ -9,6 +9,7 @@ import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
 import { JobStreams } from './job-streams.js';
 import { refuseNonJsonBody } from './json-body.js';
+import { refuseNulCharacters } from './nul-characters.js';
 import { jobsRouter, receiptsRouter } from './jobs.js';
 import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
@@ -42,6 +43,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   // The prompt limit is checked per field with a clear message; this bound only stops abuse.
   app.use(express.json({ limit: deps.settings.maxPromptBytes * 2 + 64 * 1024 }));
   app.use(refuseNonJsonBody);
+  app.use(refuseNulCharacters);
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });

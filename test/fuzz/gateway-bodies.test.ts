@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { stringify as toQuery, parse as parseQuery } from 'node:querystring';
+import { parse as parseQuery } from 'node:querystring';
 import { z } from 'zod';
 import { API_ROUTES, type ApiRoute } from '../../gateway/openapi.js';
 import { createRunnerToken } from '../../gateway/runners.js';
@@ -82,6 +82,13 @@ interface HostileRequest {
   why: string;
 }
 
+/** encodeURIComponent throws on a lone surrogate (exactly the kind of input wanted here); UTF-8 would carry it as U+FFFD anyway. */
+const enc = (s: string) => encodeURIComponent(s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));
+const toQuery = (q: Record<string, string | string[]>) =>
+  Object.entries(q)
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((one) => `${enc(k)}=${enc(one)}`))
+    .join('&');
+
 const keysOf = (schema: z.ZodType | undefined): string[] => (schema instanceof z.ZodObject ? Object.keys(schema.shape) : []);
 const hostileKey = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString'));
 /** An object with the schema's own field names (and a few others), each holding anything. */
@@ -108,7 +115,7 @@ function requestFor(route: ApiRoute): fc.Arbitrary<HostileRequest> {
   const params = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]);
   const path = fc
     .tuple(...params.map((name) => fc.oneof({ weight: 3, arbitrary: fc.constant(realParam(route, name)) }, { weight: 1, arbitrary: hostileString.filter((s) => s !== '') })))
-    .map((values) => params.reduce((p, name, i) => p.replace(`:${name}`, encodeURIComponent(values[i])), route.path));
+    .map((values) => params.reduce((p, name, i) => p.replace(`:${name}`, enc(values[i])), route.path));
   const query = fc
     .dictionary(fc.oneof(fc.constantFrom(...keysOf(route.query), 'extra'), hostileKey), fc.oneof(hostileString, fc.array(hostileString, { minLength: 2, maxLength: 3 })), { maxKeys: 3 })
     .map((q) => toQuery(q));
@@ -163,7 +170,8 @@ describe.each(FUZZED.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as co
         if (r.mustRefuse) {
           if (res.status < 400) throw new Error(`accepted: ${context}`);
           const e = res.json?.error;
-          if (typeof e?.message !== 'string' || e.message.length < 6 || typeof e.type !== 'string' || typeof e.code !== 'string' || !(e.param === null || typeof e.param === 'string')) {
+          // Node's HTTP parser refuses a URL past its header limit (16 KiB) with a bare 431, before the gateway sees it.
+          if (res.status !== 431 && (typeof e?.message !== 'string' || e.message.length < 6 || typeof e.type !== 'string' || typeof e.code !== 'string' || !(e.param === null || typeof e.param === 'string'))) {
             throw new Error(`not the gateway's error shape: ${context}`);
           }
         }
@@ -179,6 +187,21 @@ describe.each(FUZZED.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as co
       0.1,
     );
   });
+});
+
+test('a NUL character, which PostgreSQL text cannot hold, is refused by field even where the schema accepts the text', async () => {
+  const cases: [string, string, unknown][] = [
+    ['PATCH', '/v1/org', { name: 'a\u0000b' }],
+    ['POST', '/v1/org/keys', { name: 'k\u0000' }],
+    ['POST', '/v1/org/members', { email: 'a@example.com', role: 'member', ['x\u0000']: 1 }],
+    ['DELETE', '/v1/org/members/a%00b', undefined],
+  ];
+  for (const [method, path, body] of cases) {
+    const res = await fetch(`${stack.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    expect({ path, status: res.status }).toEqual({ path, status: 400 });
+    expect((await res.json()).error.message).toMatch(/NUL/);
+  }
+  expect(await tableFingerprints(stack.db)).toEqual(last);
 });
 
 test('no request reached Temporal: no workflow exists', async () => {
