@@ -148,6 +148,7 @@ export async function startPlatform(
     jobLimits: { ...base.jobLimits, ...opts.jobLimits },
     dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
     login: { ...base.login, ...opts.settings?.login },
+    rateLimits: { ...base.rateLimits, ...opts.settings?.rateLimits },
     stripe: opts.payouts?.stripe ?? base.stripe,
   };
 
@@ -347,6 +348,9 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
     TRD_DEVICE_CODE_TTL_MS: String(settings.login.codeTtlMs),
     TRD_DEVICE_POLL_INTERVAL_MS: String(settings.login.pollIntervalMs),
+    TRD_AUTH_RATE_WINDOW_MS: String(settings.rateLimits.windowMs),
+    TRD_AUTH_RATE_PER_IP: String(settings.rateLimits.perIp),
+    TRD_AUTH_RATE_PER_CREDENTIAL: String(settings.rateLimits.perCredential),
     TRD_RESERVE_MS_PER_TOKEN: String(settings.reservation.msPerToken),
     TRD_RESERVE_PROMPT_MS: String(settings.reservation.promptMs),
     TRD_ADMISSION_WAIT_MS: String(settings.admissionWaitMs),

@@ -8,6 +8,8 @@ import type { Db } from '../platform/db.js';
 import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
 import { JobStreams } from './job-streams.js';
+import { refuseNonJsonBody } from './json-body.js';
+import { refuseNulCharacters } from './nul-characters.js';
 import { jobsRouter, receiptsRouter } from './jobs.js';
 import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
@@ -40,6 +42,8 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   app.use(stripeWebhookRouter({ db: deps.db, stripe: deps.settings.stripe }));
   // The prompt limit is checked per field with a clear message; this bound only stops abuse.
   app.use(express.json({ limit: deps.settings.maxPromptBytes * 2 + 64 * 1024 }));
+  app.use(refuseNonJsonBody);
+  app.use(refuseNulCharacters);
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -96,7 +100,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   const streams = new JobStreams();
   app.use(streams.router());
   app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org', '/v1/me'], requireApiKey(deps.db));
-  app.use(orgRouter(deps.db));
+  app.use(orgRouter(deps.db, deps.settings.rateLimits));
   app.use(meRouter(deps));
   app.use(payoutAccountRouter({ db: deps.db, stripe: deps.settings.stripe, publicUrl: deps.settings.publicUrl }));
   // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.

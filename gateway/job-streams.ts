@@ -6,10 +6,9 @@
  * knows the token, so only the runner working on the job can write to it.
  */
 import { Router } from 'express';
-import { timingSafeEqual } from 'node:crypto';
 import { JOB_ID_PATTERN, type StreamChunk } from '@trd/protocol';
 import { ApiError } from './errors.js';
-import { bearerToken, hashToken, newToken } from './tokens.js';
+import { bearerToken, hashToken, matchesSecretHash, newToken } from './tokens.js';
 
 const TOKEN_PREFIX = 'trd_st_';
 /** A line longer than this is not a chunk of text: the push is refused. */
@@ -35,7 +34,7 @@ export class JobStreams {
   private find(jobId: string, token: string): OpenStream {
     const stream = this.open.get(jobId);
     // The same answer for "no such stream" and "wrong token": the route tells a caller nothing.
-    if (!stream || !timingSafeEqual(stream.tokenHash, hash(token))) {
+    if (!stream || !matchesSecretHash(token, stream.tokenHash)) {
       throw new ApiError(404, 'stream_not_found', `no open stream for job ${jobId} with this token (the client may have gone)`);
     }
     return stream;

@@ -40,6 +40,8 @@ export interface ApiRoute {
   query?: z.ZodType;
   /** The success response's media type, when not JSON. */
   produces?: string;
+  /** Rate-limited per client IP and credential (gateway/rate-limit.ts): 429 with Retry-After past the limit. */
+  rateLimited?: true;
 }
 
 export const API_ROUTES: ApiRoute[] = [
@@ -59,7 +61,7 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/v1/org/members', summary: 'Add a member (or change a member’s role)', auth: 'api_key', body: OrgMemberBody },
   { method: 'delete', path: '/v1/org/members/:email', summary: 'Remove a member (never the last owner)', auth: 'api_key' },
   { method: 'get', path: '/v1/org/keys', summary: 'The organization’s API keys (prefixes only)', auth: 'api_key' },
-  { method: 'post', path: '/v1/org/keys', summary: 'Create an API key, optionally rate-limited; the key is shown once', auth: 'api_key', body: CreateApiKeyBody },
+  { method: 'post', path: '/v1/org/keys', summary: 'Create an API key, optionally rate-limited; the key is shown once', auth: 'api_key', body: CreateApiKeyBody, rateLimited: true },
   { method: 'patch', path: '/v1/org/keys/:id', summary: 'Change a key’s rate limit', auth: 'api_key', body: ApiKeyPatchBody },
   { method: 'delete', path: '/v1/org/keys/:id', summary: 'Revoke a key (never the last active one)', auth: 'api_key' },
   { method: 'post', path: '/v1/runners/heartbeat', summary: 'Runners only: state and load; answered with id, tier and the owner’s settings', auth: 'runner_token', body: RunnerHeartbeatBody },
@@ -70,9 +72,9 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/runners/settings', summary: 'The owner’s settings for this runner', auth: 'runner_token' },
   { method: 'put', path: '/v1/runners/settings', summary: 'Replace the owner’s settings (validated whole; a bad one changes nothing)', auth: 'runner_token', body: RunnerSettingsBody },
   { method: 'patch', path: '/v1/runners/settings', summary: 'Change some of the owner’s settings', auth: 'runner_token', body: RunnerSettingsPatch },
-  { method: 'post', path: '/v1/runners/device-codes', summary: '`trd-worker login`: start a device-code login', auth: 'none', body: DeviceCodeBody },
-  { method: 'post', path: '/v1/runners/device-codes/approve', summary: 'The signed-in owner approves a device code', auth: 'api_key', body: ApproveDeviceCodeBody },
-  { method: 'post', path: '/v1/runners/device-token', summary: '`trd-worker login` polls for its runner token', auth: 'none', body: DeviceTokenBody },
+  { method: 'post', path: '/v1/runners/device-codes', summary: '`trd-worker login`: start a device-code login', auth: 'none', body: DeviceCodeBody, rateLimited: true },
+  { method: 'post', path: '/v1/runners/device-codes/approve', summary: 'The signed-in owner approves a device code', auth: 'api_key', body: ApproveDeviceCodeBody, rateLimited: true },
+  { method: 'post', path: '/v1/runners/device-token', summary: '`trd-worker login` polls for its runner token', auth: 'none', body: DeviceTokenBody, rateLimited: true },
   { method: 'get', path: '/v1/stats', summary: 'Public network statistics (CC BY 4.0)', auth: 'none' },
   { method: 'get', path: '/v1/stats.csv', summary: 'The same statistics as CSV', auth: 'none', produces: 'text/csv' },
   { method: 'get', path: '/badge.svg', summary: 'An embeddable badge with the network’s numbers', auth: 'none', produces: 'image/svg+xml' },
@@ -81,7 +83,7 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/keys/:file', summary: 'One public key (`<kid>.public.pem` or `<kid>.json`)', auth: 'none' },
   { method: 'get', path: '/dashboard', summary: 'The owner dashboard (a web page)', auth: 'none', produces: 'text/html' },
   { method: 'get', path: '/dashboard/style.css', summary: 'The dashboard’s stylesheet', auth: 'none', produces: 'text/css' },
-  { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody },
+  { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody, rateLimited: true },
   { method: 'delete', path: '/v1/owner/session', summary: 'Sign out of the dashboard', auth: 'none' },
   { method: 'get', path: '/v1/owner/overview', summary: 'The owner’s runners, balance, today’s earnings and recent jobs', auth: 'owner_session' },
   { method: 'get', path: '/v1/owner/events', summary: 'The overview, live (Server-Sent Events, `overview` events when it changes)', auth: 'owner_session', produces: 'text/event-stream' },
@@ -112,6 +114,8 @@ const SECURITY: Record<Exclude<Auth, 'none'>, { description: string }> = {
   stripe_signature: { description: 'Stripe’s `Stripe-Signature` header over the raw body, with the endpoint’s signing secret' },
 };
 
+const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 
 export function openApiDocument(version: string): object {
@@ -131,6 +135,16 @@ export function openApiDocument(version: string): object {
       ...(r.auth === 'none' ? { security: [] } : { security: [{ [r.auth]: [] }] }),
       responses: {
         '200': { description: 'OK', content: { [r.produces ?? 'application/json']: {} } },
+        ...(r.body ? { '415': { description: 'The body is not JSON (send `Content-Type: application/json`)', content: ERROR_CONTENT } } : {}),
+        ...(r.rateLimited
+          ? {
+              '429': {
+                description: 'Too many requests from this client IP or for this credential; retry after the given seconds',
+                headers: { 'Retry-After': { description: 'Seconds until the limit resets', schema: { type: 'integer', minimum: 1 } } },
+                content: ERROR_CONTENT,
+              },
+            }
+          : {}),
         default: { description: 'An error, in OpenAI’s shape', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },
     };

@@ -9,12 +9,15 @@ import type { Db } from '../platform/db.js';
 import { monthSpending } from './admission.js';
 import { issueApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
+import { ipAndCredentialLimit, type RateLimitSettings } from './rate-limit.js';
 import { ApiKeyPatchBody, CreateApiKeyBody, OrgMemberBody, OrgPatchBody } from './schemas.js';
 
 const MICRO = 1_000_000n;
 
-export function orgRouter(db: Db): Router {
+export function orgRouter(db: Db, rateLimits: RateLimitSettings): Router {
   const router = Router();
+  // A leaked key must not mint keys without bound (each outlives the leaked one's revocation).
+  const limitKeyCreation = ipAndCredentialLimit('API key creation', rateLimits, (_req, res) => res.locals.apiKeyId ?? null);
 
   const orgView = async (customerId: string) => {
     const org = await db.customer.findUniqueOrThrow({ where: { id: customerId } });
@@ -91,7 +94,7 @@ export function orgRouter(db: Db): Router {
     res.json({ object: 'list', data: keys.map(keyView) });
   });
 
-  router.post('/v1/org/keys', async (req, res) => {
+  router.post('/v1/org/keys', limitKeyCreation, async (req, res) => {
     const body = CreateApiKeyBody.parse(req.body ?? {});
     const issued = await issueApiKey(db, res.locals.customerId, body.name, body.rate_limit_per_minute);
     const row = await db.apiKey.findUniqueOrThrow({ where: { id: issued.id } });

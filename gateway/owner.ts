@@ -15,6 +15,7 @@ import { findApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
 import { RunnerSettingsBody, SignInBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
+import { ipAndCredentialLimit } from './rate-limit.js';
 import { hashToken, newToken } from './tokens.js';
 
 const COOKIE = 'trd_session';
@@ -115,7 +116,9 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
   const requireSession = requireOwnerSession(db);
   const overview = (customerId: string) => ownerOverview(db, customerId, settings.dispatch);
 
-  router.post('/v1/owner/session', async (req, res) => {
+  // Signing in checks an API key: guessing keys from one address, or trying one key over and over, is slowed down.
+  const limitSignIns = ipAndCredentialLimit('sign-in', settings.rateLimits, (req) => (typeof req.body?.api_key === 'string' ? hashToken(req.body.api_key) : null));
+  router.post('/v1/owner/session', limitSignIns, async (req, res) => {
     const body = SignInBody.parse(req.body ?? {});
     const key = await findApiKey(db, body.api_key);
     if (!key) throw new ApiError(401, 'invalid_api_key', 'that API key is not valid (unknown or revoked)', 'api_key');

@@ -11,6 +11,7 @@ import { ApiError } from './errors.js';
 import { createRunnerToken } from './runners.js';
 import { ApproveDeviceCodeBody, DeviceCodeBody, DeviceTokenBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
+import { ipAndCredentialLimit } from './rate-limit.js';
 import { hashToken } from './tokens.js';
 
 /** No 0/O or 1/I: the user types it. */
@@ -24,8 +25,16 @@ function newUserCode(): string {
 export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; requireApiKey: RequestHandler }): Router {
   const { db, settings } = deps;
   const router = Router();
+  const limits = settings.rateLimits;
+  // The CLI polls for its token every pollIntervalMs: polling at that pace never meets the limit.
+  const pollsPerWindow = 2 * Math.ceil(limits.windowMs / settings.login.pollIntervalMs);
+  const deviceCodeOf = (req: { body?: { device_code?: unknown } }) => (typeof req.body?.device_code === 'string' ? hashToken(req.body.device_code) : null);
+  const limitCodes = ipAndCredentialLimit('login', limits);
+  const limitPolls = ipAndCredentialLimit('login poll', limits, deviceCodeOf, { perIp: Math.max(limits.perIp, pollsPerWindow), perCredential: Math.max(limits.perCredential, pollsPerWindow) });
+  // Per API key too: one account guessing user codes from many addresses is still one account.
+  const limitApprovals = ipAndCredentialLimit('approval', limits, (_req, res) => res.locals.apiKeyId ?? null);
 
-  router.post('/v1/runners/device-codes', async (req, res) => {
+  router.post('/v1/runners/device-codes', limitCodes, async (req, res) => {
     const body = DeviceCodeBody.parse(req.body ?? {});
     const deviceCode = randomBytes(32).toString('base64url');
     const userCode = newUserCode();
@@ -49,7 +58,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
   });
 
   // The owner, signed in with their API key, approves the code the CLI printed.
-  router.post('/v1/runners/device-codes/approve', deps.requireApiKey, async (req, res) => {
+  router.post('/v1/runners/device-codes/approve', deps.requireApiKey, limitApprovals, async (req, res) => {
     const body = ApproveDeviceCodeBody.parse(req.body ?? {});
     const code = await db.runnerDeviceCode.findUnique({ where: { userCode: body.user_code.toUpperCase() } });
     if (!code || code.expiresAt < new Date()) throw new ApiError(404, 'code_not_found', 'no such code, or it expired: run `trd-worker login` again', 'user_code');
@@ -60,7 +69,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
   });
 
   // The CLI polls with its device code: pending, then the token once.
-  router.post('/v1/runners/device-token', async (req, res) => {
+  router.post('/v1/runners/device-token', limitPolls, async (req, res) => {
     const body = DeviceTokenBody.parse(req.body ?? {});
     const code = await db.runnerDeviceCode.findUnique({ where: { deviceCodeHash: hashToken(body.device_code) } });
     if (!code) throw new ApiError(404, 'code_not_found', 'unknown device code: run `trd-worker login` again', 'device_code');

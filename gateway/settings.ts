@@ -4,6 +4,7 @@ import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js
 import { envInt } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
 import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
+import type { RateLimitSettings } from './rate-limit.js';
 
 export interface GatewaySettings {
   port: number;
@@ -28,6 +29,8 @@ export interface GatewaySettings {
   payoutMinimumCredits: number;
   /** Owner onboarding to Stripe Connect, and Stripe's webhooks. */
   stripe: StripeSettings;
+  /** Login, sign-in and key endpoints: requests per window, per client IP and per credential (gateway/rate-limit.ts). */
+  rateLimits: RateLimitSettings;
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -62,6 +65,11 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     publicUrl: env.TRD_PUBLIC_URL || null,
     stripe: stripeSettings(env),
     payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS', DEFAULT_PAYOUT_MINIMUM_CREDITS, { min: 1 }),
+    rateLimits: {
+      windowMs: envInt(env, 'TRD_AUTH_RATE_WINDOW_MS', 60_000, { min: 100 }),
+      perIp: envInt(env, 'TRD_AUTH_RATE_PER_IP', 30, { min: 1 }),
+      perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL', 10, { min: 1 }),
+    },
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),

@@ -55,12 +55,29 @@ export function stripeWebhookRouter(deps: { db: Db; stripe: StripeSettings }): R
     } catch (err) {
       throw new ApiError(400, 'invalid_signature', `the Stripe-Signature header does not match this body: ${(err as Error).message}`);
     }
+    // constructEvent is JSON.parse behind a signature check: any JSON value comes out.
+    if (typeof event !== 'object' || event === null || Array.isArray(event) || typeof event.type !== 'string') {
+      throw new ApiError(400, 'invalid_event', 'the signed body is not a Stripe event (an object with a "type")');
+    }
     if (event.type === 'account.updated') {
-      const account = event.data.object as Stripe.Account;
+      const account = accountOf(event);
       await deps.db.customer.updateMany({ where: { stripeAccountId: account.id }, data: { stripePayoutsEnabled: account.payouts_enabled === true } });
     }
     // Other events are acknowledged and ignored: Stripe stops resending what it got a 2xx for.
     res.json({ received: true, type: event.type });
   });
   return router;
+}
+
+/**
+ * The account an `account.updated` event is about, checked: the signature says
+ * who sent the bytes, not that they are well formed, and an id that is not a
+ * string (an object) would become a database filter matching other owners.
+ */
+function accountOf(event: Stripe.Event): { id: string; payouts_enabled: unknown } {
+  const account = (event.data as { object?: unknown } | null | undefined)?.object as { id?: unknown; payouts_enabled?: unknown } | null | undefined;
+  if (typeof account !== 'object' || account === null || typeof account.id !== 'string' || !/^acct_[A-Za-z0-9]{1,64}$/.test(account.id)) {
+    throw new ApiError(400, 'invalid_event', 'account.updated without an account (data.object.id must be an acct_ id)');
+  }
+  return { id: account.id, payouts_enabled: account.payouts_enabled };
 }

@@ -32,6 +32,9 @@ export async function readCredentials(file = credentialsFile()): Promise<Credent
   } catch {
     throw new Error(`${file} is not valid JSON: run \`trd-worker logout\` and \`trd-worker login\` again`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`${file} does not hold a credential object: run \`trd-worker logout\` and \`trd-worker login\` again`);
+  }
   for (const key of ['gateway_url', 'runner_id', 'token'] as const) {
     if (typeof parsed[key] !== 'string' || !parsed[key]) throw new Error(`${file} has no ${key}: run \`trd-worker logout\` and \`trd-worker login\` again`);
   }

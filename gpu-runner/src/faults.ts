@@ -32,7 +32,7 @@ export function parseRunnerFaults(spec: string | undefined, cheatModelPath?: str
       faults.cheat = value as Cheat;
       continue;
     }
-    if (!/^\d+$/.test(value ?? '')) throw new Error(`TRD_RUNNER_FAULTS: "${part}" needs a whole number, as in token-delay-ms=50`);
+    if (!/^\d{1,9}$/.test(value ?? '')) throw new Error(`TRD_RUNNER_FAULTS: "${part}" needs a whole number (up to 9 digits), as in token-delay-ms=50`);
     if (key === 'token-delay-ms') faults.tokenDelayMs = Number(value);
     else if (key === 'stall-after-tokens') faults.stallAfterTokens = Number(value);
     else if (key === 'load-delay-ms') faults.loadDelayMs = Number(value);

@@ -6,7 +6,12 @@ export interface GatewayAnswer {
 
 /** Sends one request; throws only when the gateway cannot be reached. */
 export async function gatewayRequest(gatewayUrl: string, path: string, init: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; body?: unknown; token?: string }): Promise<GatewayAnswer> {
-  const url = new URL(path, gatewayUrl);
+  let url: URL;
+  try {
+    url = new URL(path, gatewayUrl);
+  } catch {
+    throw new Error(`the gateway URL ${JSON.stringify(gatewayUrl)} is not a URL (e.g. https://gateway.example.com)`);
+  }
   let res: Response;
   try {
     res = await fetch(url, {

@@ -3,9 +3,9 @@
  * how loaded it is, answered with who the platform says it is (its runner id,
  * from its token) and its trust tier.
  */
-import type { TrustTier } from '@trd/protocol';
+import { WORKER_ID_PATTERN, isTrustTier, type TrustTier } from '@trd/protocol';
 import { gatewayRequest, problemOf } from './gateway-api.js';
-import type { OwnerSettings } from './owner-settings.js';
+import { parseOwnerSettings, type OwnerSettings } from './owner-settings.js';
 
 export interface RunnerHeartbeat {
   state: 'starting' | 'idle' | 'busy' | 'loading' | 'stopping' | 'paused';
@@ -37,8 +37,33 @@ export async function sendHeartbeat(gatewayUrl: string, token: string, beat: Run
   if (answer.status === 401 || answer.status === 403) {
     throw new GatewayRejected(`the gateway refused this runner's token: ${problemOf(answer)}; run \`trd-worker login\` or pass a valid --token`);
   }
-  if (answer.status !== 200 || !answer.json?.runner_id || !answer.json.tier) {
-    throw new Error(`heartbeat to ${new URL(gatewayUrl).origin} failed with HTTP ${answer.status}: ${problemOf(answer)}`);
+  if (answer.status !== 200) throw new Error(`heartbeat to ${new URL(gatewayUrl).origin} failed with HTTP ${answer.status}: ${problemOf(answer)}`);
+  try {
+    return parseHeartbeatAnswer(answer.json);
+  } catch (err) {
+    throw new Error(`heartbeat to ${new URL(gatewayUrl).origin}: the answer is malformed (${(err as Error).message})`);
   }
-  return answer.json as HeartbeatAnswer;
+}
+
+/** Longest heartbeat interval a gateway may ask for: a runner that goes quiet for longer is taken for dead anyway. */
+const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
+
+/** The gateway's answer, checked field by field before the daemon acts on it. */
+export function parseHeartbeatAnswer(json: unknown): HeartbeatAnswer {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
+  const a = json as Record<string, unknown>;
+  if (typeof a.runner_id !== 'string' || !WORKER_ID_PATTERN.test(a.runner_id)) throw new Error('runner_id is not a runner id');
+  if (!isTrustTier(a.tier)) throw new Error(`tier ${JSON.stringify(a.tier)} is not a trust tier`);
+  const interval = a.heartbeat_interval_ms;
+  if (!Number.isSafeInteger(interval) || (interval as number) < 1 || (interval as number) > MAX_HEARTBEAT_INTERVAL_MS) {
+    throw new Error(`heartbeat_interval_ms must be a whole number of milliseconds from 1 to ${MAX_HEARTBEAT_INTERVAL_MS}`);
+  }
+  if (a.shadowbanned !== undefined && a.shadowbanned !== null && typeof a.shadowbanned !== 'string') throw new Error('shadowbanned must be a reason or null');
+  return {
+    runner_id: a.runner_id,
+    tier: a.tier,
+    heartbeat_interval_ms: interval as number,
+    settings: parseOwnerSettings(a.settings),
+    shadowbanned: (a.shadowbanned as string | null | undefined) ?? null,
+  };
 }

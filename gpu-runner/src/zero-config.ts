@@ -17,6 +17,7 @@ export async function detectHardware(env = process.env): Promise<DetectedHardwar
     } catch {
       throw new Error('TRD_HARDWARE must be JSON like {"gpu":"cuda","gpuMemoryMiB":12288} (gpu false for none)');
     }
+    if (typeof parsed !== 'object' || parsed === null) parsed = {};
     if ((parsed.gpu !== false && typeof parsed.gpu !== 'string') || !Number.isSafeInteger(parsed.gpuMemoryMiB) || parsed.gpuMemoryMiB! < 0) {
       throw new Error('TRD_HARDWARE needs "gpu" (a backend name, or false) and "gpuMemoryMiB" (a whole number)');
     }

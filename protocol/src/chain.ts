@@ -13,7 +13,7 @@
 import { canonicalize } from './canonical-json.js';
 import { cidOfBytes, documentText } from './cid.js';
 import { publicKeyFromPem } from './keys.js';
-import { CHAINED_RECEIPT_VERSION, ed25519Verify, parseReceipt, receiptSigningBytes, type ParsedReceipt, type SignedReceipt } from './receipt.js';
+import { CHAINED_RECEIPT_VERSION, SESSION_ID_PATTERN, ed25519Verify, parseReceipt, receiptSigningBytes, type ParsedReceipt, type SignedReceipt } from './receipt.js';
 
 export interface PublishedKey {
   kid: string;
@@ -62,16 +62,24 @@ export interface KeyInfo {
   validUntil: number;
 }
 
-/** Keys by kid, from a published list; a key whose PEM does not parse is left out (its receipts then show "unknown key"). */
-export function keyring(keys: readonly PublishedKey[]): Map<string, KeyInfo> {
+/**
+ * Keys by kid, from a published list. The list may come from a file an
+ * auditor dropped in, so anything in it may be malformed: an entry that is not
+ * a key with a PEM that parses and ISO validity times is left out (its
+ * receipts then show "unknown key"), rather than trusted for all time.
+ */
+export function keyring(keys: unknown): Map<string, KeyInfo> {
   const ring = new Map<string, KeyInfo>();
-  for (const k of keys) {
+  if (!Array.isArray(keys)) return ring;
+  for (const k of keys as unknown[]) {
+    if (typeof k !== 'object' || k === null) continue;
+    const { kid, public_key_pem: pem, valid_from: from, valid_until: until } = k as Record<string, unknown>;
+    if (typeof kid !== 'string' || typeof pem !== 'string' || typeof from !== 'string' || (until !== null && typeof until !== 'string')) continue;
+    const validFrom = Date.parse(from);
+    const validUntil = until === null ? Infinity : Date.parse(until);
+    if (Number.isNaN(validFrom) || Number.isNaN(validUntil)) continue;
     try {
-      ring.set(k.kid, {
-        publicKey: publicKeyFromPem(k.public_key_pem),
-        validFrom: Date.parse(k.valid_from),
-        validUntil: k.valid_until === null ? Infinity : Date.parse(k.valid_until),
-      });
+      ring.set(kid, { publicKey: publicKeyFromPem(pem), validFrom, validUntil });
     } catch {
       // Reported per receipt.
     }
@@ -157,7 +165,10 @@ export async function verifyChain(doc: unknown, keys: Map<string, KeyInfo>, chec
   }
   const d = doc as Record<string, unknown>;
   if (typeof d.session_id !== 'string') report.problems.push('"session_id" is missing');
+  else if (!SESSION_ID_PATTERN.test(d.session_id)) report.problems.push('"session_id" is not a session id (letters, digits, ".", "_", "-"; up to 128)');
   if (!Array.isArray(d.receipts)) report.problems.push('"receipts" must be an array');
+  if (d.head !== null && typeof d.head !== 'string') report.problems.push('"head" must be the CID of the last receipt, or null');
+  if (d.count !== undefined && (!Number.isSafeInteger(d.count) || (d.count as number) < 0)) report.problems.push('"count" must be a whole number of receipts');
   if (report.problems.length) return report;
   const sessionId = d.session_id as string;
   const entries = d.receipts as unknown[];

@@ -11,7 +11,13 @@ export function publicKeyFromPem(pem: string): Uint8Array {
   const match = PEM_PUBLIC.exec(pem);
   if (!match) throw new Error('not a PEM public key (expected "-----BEGIN PUBLIC KEY-----")');
   const body = match[1].replace(/\s+/g, '');
-  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  let der: Uint8Array;
+  try {
+    der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  } catch {
+    // atob throws a DOMException ("Invalid character"), which tells an auditor nothing.
+    throw new Error('PEM public key is not valid base64');
+  }
   if (der.length !== 44 || toHex(der.subarray(0, 12)) !== toHex(SPKI_ED25519_PREFIX)) {
     throw new Error('PEM public key is not an Ed25519 key');
   }

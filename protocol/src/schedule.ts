@@ -24,6 +24,8 @@ export function parseScheduleWindow(text: string): ScheduleWindow {
   if (!m) throw new Error(`"${text}" is not a window: write HH:MM-HH:MM, optionally after days (e.g. "mon-fri 09:00-17:00")`);
   const pad = (t: string) => t.padStart(5, '0');
   const window: ScheduleWindow = { start: pad(m[2]!), end: pad(m[3]!) };
+  for (const t of [window.start, window.end]) if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(t)) throw new Error(`"${t}" is not a time of day: write HH:MM from 00:00 to 23:59`);
+  if (window.start === window.end) throw new Error(`"${text}" starts and ends at ${window.start}: a window needs two different times`);
   if (m[1]) {
     const days = new Set<number>();
     for (const part of m[1].split(',')) {

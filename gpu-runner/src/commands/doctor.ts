@@ -8,8 +8,11 @@ import { hardwareOf } from '../zero-config.js';
 
 const MiB = 1024 * 1024;
 
-async function tcpReachable(address: string, timeoutMs = 3000): Promise<string | true> {
+export async function tcpReachable(address: string, timeoutMs = 3000): Promise<string | true> {
   const [host, portText] = address.includes(':') ? [address.slice(0, address.lastIndexOf(':')), address.slice(address.lastIndexOf(':') + 1)] : [address, '7233'];
+  const port = Number(portText);
+  // net.connect throws a RangeError for a bad port; doctor reports it like any other unreachable address.
+  if (!/^\d{1,5}$/.test(portText) || port < 1 || port > 65535) return `"${portText}" is not a port (1-65535): write --temporal-address host:port`;
   return new Promise((resolve) => {
     const socket = new Socket();
     const done = (r: string | true) => {
@@ -18,7 +21,7 @@ async function tcpReachable(address: string, timeoutMs = 3000): Promise<string |
     };
     socket.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs} ms`));
     socket.once('error', (err) => done(err.message));
-    socket.connect(Number(portText), host, () => done(true));
+    socket.connect(port, host, () => done(true));
   });
 }
 

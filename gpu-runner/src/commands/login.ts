@@ -27,10 +27,16 @@ export function loginCommand(): Command {
         if (codes.status !== 201) throw new Error(`the gateway would not start a login: ${problemOf(codes)}`);
         console.error(`To register this runner, approve code ${codes.json.user_code} at ${codes.json.verification_uri} (signed in to your account).`);
         console.error(`Waiting for approval (the code expires in ${Math.round(codes.json.expires_in / 60)} min)…`);
+        let intervalMs: number = codes.json.interval_ms;
         for (;;) {
-          await new Promise((r) => setTimeout(r, codes.json.interval_ms));
+          await new Promise((r) => setTimeout(r, intervalMs));
           const poll = await post('/v1/runners/device-token', { device_code: codes.json.device_code });
           if (poll.status === 428) continue;
+          // Rate-limited (other machines behind the same address poll too): slow down, as RFC 8628's slow_down asks.
+          if (poll.status === 429) {
+            intervalMs = Math.min(intervalMs * 2, 60_000);
+            continue;
+          }
           if (poll.status !== 200) throw new Error(`login failed: ${problemOf(poll)}`);
           ({ runner_id: runnerId, token } = poll.json);
           break;

@@ -6,7 +6,7 @@ import { clearDaemonState, writeDaemonState } from '../daemon-state.js';
 import { defaultThreads } from '../engine.js';
 import { defaultModelsDir } from '../paths.js';
 import { startRunner } from '../worker.js';
-import { positiveInt } from './options.js';
+import { MAX_TIMER_MS, envDefault, positiveInt } from './options.js';
 
 export function startCommand(): Command {
   const env = process.env;
@@ -19,9 +19,9 @@ export function startCommand(): Command {
     .option('--worker-id <id>', 'serve anonymously under this id, with no gateway (a private Temporal); normally the gateway names the runner', env.TRD_WORKER_ID)
     .option('--threads <n>', 'CPU threads for llama.cpp (default: half the cores)', positiveInt('--threads', 1024), defaultThreads())
     .option('--concurrency <n>', 'jobs generated at once (default: 1 with --model, else the hardware class\'s)', positiveInt('--concurrency', 64))
-    .option('--sequence-wait-ms <ms>', 'how long a job that arrives while every sequence is busy may wait for one', positiveInt('--sequence-wait-ms'), Number(env.TRD_SEQUENCE_WAIT_MS || 60_000))
-    .option('--stall-timeout-ms <ms>', 'a generation with no new token for this long is aborted and handed back to the network', positiveInt('--stall-timeout-ms'), Number(env.TRD_STALL_TIMEOUT_MS || 30_000))
-    .option('--shutdown-grace-ms <ms>', 'on SIGINT/SIGTERM, how long the job in flight may finish before it is handed back', positiveInt('--shutdown-grace-ms'), Number(env.TRD_SHUTDOWN_GRACE_MS || 10_000))
+    .option('--sequence-wait-ms <ms>', 'how long a job that arrives while every sequence is busy may wait for one', positiveInt('--sequence-wait-ms', MAX_TIMER_MS), envDefault(env, 'TRD_SEQUENCE_WAIT_MS', 60_000, positiveInt('--sequence-wait-ms', MAX_TIMER_MS)))
+    .option('--stall-timeout-ms <ms>', 'a generation with no new token for this long is aborted and handed back to the network', positiveInt('--stall-timeout-ms', MAX_TIMER_MS), envDefault(env, 'TRD_STALL_TIMEOUT_MS', 30_000, positiveInt('--stall-timeout-ms', MAX_TIMER_MS)))
+    .option('--shutdown-grace-ms <ms>', 'on SIGINT/SIGTERM, how long the job in flight may finish before it is handed back', positiveInt('--shutdown-grace-ms', MAX_TIMER_MS), envDefault(env, 'TRD_SHUTDOWN_GRACE_MS', 10_000, positiveInt('--shutdown-grace-ms', MAX_TIMER_MS)))
     .option('--temporal-address <host:port>', 'Temporal frontend (or the runner endpoint in front of it)', env.TRD_TEMPORAL_ADDRESS || '127.0.0.1:7233')
     .option('--namespace <ns>', 'Temporal namespace', env.TRD_TEMPORAL_NAMESPACE || 'default')
     .option('--tls', 'connect with TLS', env.TRD_TEMPORAL_TLS === '1' || env.TRD_TEMPORAL_TLS === 'true')

@@ -22,7 +22,24 @@ export interface GgufHeader {
   version: number;
   tensorCount: number;
   metadata: Map<string, GgufScalar | GgufArraySummary>;
+  /** Where the metadata ends (the tensor infos follow). */
+  metadataEnd: number;
 }
+
+/** Bytes per item of the fixed-size value types; strings have their own length. */
+const FIXED_SIZE: Partial<Record<GgufType, number>> = {
+  [GgufType.UINT8]: 1,
+  [GgufType.INT8]: 1,
+  [GgufType.BOOL]: 1,
+  [GgufType.UINT16]: 2,
+  [GgufType.INT16]: 2,
+  [GgufType.UINT32]: 4,
+  [GgufType.INT32]: 4,
+  [GgufType.FLOAT32]: 4,
+  [GgufType.UINT64]: 8,
+  [GgufType.INT64]: 8,
+  [GgufType.FLOAT64]: 8,
+};
 
 const MAX_STRING_BYTES = 1 << 20;
 const CHUNK = 1 << 20;
@@ -62,6 +79,11 @@ class FileCursor {
     const v = await this.u64();
     if (v > BigInt(max)) throw new GgufError(`${what} of ${v} is beyond any sane GGUF file`);
     return Number(v);
+  }
+  /** Moves past `n` bytes without reading them: a huge array of numbers costs no time. */
+  skip(n: number): void {
+    if (this.pos + n > this.size) throw new GgufError(`file ends early: ${n} bytes wanted at byte ${this.pos} (truncated or not GGUF)`);
+    this.pos += n;
   }
   async bytes(n: number): Promise<Buffer> {
     await this.need(n);
@@ -109,14 +131,17 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
       if (type === GgufType.ARRAY) {
         const itemType = (await cur.u32()) as GgufType;
         if (itemType === GgufType.ARRAY) throw new GgufError(`nested arrays are not supported (key ${key})`);
+        const itemSize = FIXED_SIZE[itemType];
+        if (itemSize === undefined && itemType !== GgufType.STRING) throw new GgufError(`unknown array item type ${itemType} (key ${key})`);
         const length = await cur.size64(`array length of ${key}`, 1e8);
-        for (let j = 0; j < length; j++) await cur.scalar(itemType);
+        if (itemSize !== undefined) cur.skip(length * itemSize);
+        else for (let j = 0; j < length; j++) await cur.string();
         metadata.set(key, { itemType, length });
       } else {
         metadata.set(key, await cur.scalar(type));
       }
     }
-    return { version, tensorCount, metadata };
+    return { version, tensorCount, metadata, metadataEnd: cur.pos };
   } finally {
     await fh.close();
   }
