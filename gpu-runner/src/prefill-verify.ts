@@ -20,6 +20,8 @@ import { PromptTooLongError, samplingOf, type InferenceEngine } from './engine.j
 import { PLAIN_DISTRIBUTION, scorerFor, type Distribution, type TokenScorer } from './sampler-scores.js';
 import { TokenPieces } from './token-pieces.js';
 
+/** Tokens before a piece that detokenizing it looks at (as the engine decodes), so a word's leading space comes out right. */
+const DETOKENIZE_CONTEXT = 8;
 /** Guessed tokens scored per forward pass; a failed guess wastes the rest of its chunk. */
 const CHUNK = 64;
 /** Backtracking (see retreat): how far back a failure may look for another split, and how often in all. */
@@ -109,7 +111,12 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
   let endedWith: Distribution | null = null;
   let firstFailure: CheckOutcome | null = null;
   let backtracks = 0;
+  /** decode(out), kept current: decoding the whole output for every candidate made long outputs quadratic. */
+  let decodedOut = '';
+  const decodeWith = (token: Token) =>
+    out.length === 0 || decodedOut.endsWith('\uFFFD') ? decode([...out, token]) : decodedOut + model.detokenize([token], false, out.slice(-DETOKENIZE_CONTEXT));
   const accept = (token: Token, dist: Distribution, seen = new Set<Token>()) => {
+    decodedOut = decodeWith(token);
     out.push(token);
     drawnFrom.push(dist);
     tried.push(seen.add(token));
@@ -133,6 +140,7 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       if (other === undefined) continue;
       backtracks++;
       out.length = drawnFrom.length = tried.length = j;
+      decodedOut = decode(out);
       await dropFrom(sequence, prompt.length + j);
       evaluated = Math.min(evaluated, j);
       scored = [];
@@ -148,8 +156,8 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
     next = first[prompt.length - 1]!.next.probabilities!;
     walk: for (;;) {
       check.signal?.throwIfAborted();
-      const decoded = decode(out);
-      if (guess.length === 0 && scored.length === 0 && text.startsWith(decoded) && decoded !== text) guess = guessRest(model, pieces, out, text);
+      const decoded = decodedOut;
+      if (guess.length === 0 && scored.length === 0 && text.startsWith(decoded) && decoded !== text) guess = guessRest(model, pieces, out, decoded, text);
       if (evaluated < out.length || (scored.length === 0 && guess.length > 0)) {
         const chunk = guess.slice(0, CHUNK);
         guess = guess.slice(CHUNK);
@@ -183,7 +191,7 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       // Where the output ends at a stop string, the last token may run into the stop string (" one" for
       // "on" + stop "e"): then the guess that ends exactly at the text competes with the model's choices.
       const mayStraddle = claimed.finishReason === 'stop' && stops.length > 0;
-      const candidatePlace = candidate !== undefined && scorer.passes(candidate, next) ? placeOf(decode([...out, candidate]), text, stops) : 'off';
+      const candidatePlace = candidate !== undefined && scorer.passes(candidate, next) ? placeOf(decodeWith(candidate), text, stops) : 'off';
       if (candidatePlace === 'inside' || (candidatePlace === 'end' && !mayStraddle)) {
         accept(candidate!, next);
         evaluated += 1;
@@ -194,7 +202,10 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       if (scored.length > 0) await dropFrom(sequence, prompt.length + out.length);
       scored = [];
       guess = [];
-      const alternative = longestFitting(next, (token) => scorer.passes(token, next), (token) => reach(out, token));
+      const alternative = longestFitting(next, (token) => scorer.passes(token, next), (token) => {
+        const decodedWith = decodeWith(token);
+        return fits(decodedWith, text, stops, claimed.finishReason) ? decodedWith.length : -1;
+      });
       if (alternative !== undefined) {
         accept(alternative, next);
         continue;
@@ -206,6 +217,23 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
     sequence.dispose();
   }
 
+  // Greedy tokens the margin let through are settled the slow, exact way.
+  const doubts = out.flatMap((token, j) => (scorer.doubtful(token, drawnFrom[j]!) ? [j] : []));
+  if (doubts.length > 0) {
+    const differs = await firstGreedyDifference(engine, prompt, out, doubts.at(-1)! + 1, check.signal);
+    if (differs !== null) {
+      const { at, expected } = differs;
+      const decoded = model.detokenize(out.slice(0, at), false);
+      const mismatch: VerifyMismatch = {
+        tokenIndex: at,
+        textOffset: decoded.length,
+        claimedToken: pieceOf(model, out[at]!, out.slice(0, at)),
+        expectedToken: model.isEogToken(expected) ? '' : pieceOf(model, expected, out.slice(0, at)),
+        claimedProbability: scorer.probability(out[at]!, drawnFrom[at]!),
+      };
+      return fail(`token ${at} (text offset ${decoded.length}): the claimed ${JSON.stringify(mismatch.claimedToken)} is within rounding of the greedy choice in the prefill, but one-token decoding, as generation does it, chooses ${JSON.stringify(mismatch.expectedToken)}`, mismatch);
+    }
+  }
   const countIssue = countProblem(claimed.completionTokens, out.length, greedy, text, stops);
   if (countIssue) return fail(countIssue);
   let lowest = endedWith && !greedy ? scorer.endProbability(endedWith) : Infinity;
@@ -225,6 +253,26 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
     return fail(`the ${likelihood.tokens} claimed tokens are together far ${how} (log-likelihood z = ${z.toFixed(1)} at temperature ${sampling.temperature}; honest outputs stay within ±${LIKELIHOOD_Z_LIMIT})`);
   }
   return { passed: true, reason: null, tokensChecked: out.length, mismatch: null, ...(greedy ? {} : { lowestProbability: lowest, likelihoodZ: z }) };
+}
+
+/**
+ * Decodes greedily one token at a time, as generation does, for `count`
+ * tokens: the first position where the claimed tokens differ, or null.
+ */
+async function firstGreedyDifference(engine: InferenceEngine, prompt: Token[], claimed: Token[], count: number, signal?: AbortSignal): Promise<{ at: number; expected: Token } | null> {
+  const sequence = await engine.newSequence();
+  try {
+    let at = 0;
+    for await (const token of sequence.evaluate(prompt, samplingOf({ temperature: 0 }))) {
+      signal?.throwIfAborted();
+      if (token !== claimed[at]) return { at, expected: token };
+      if (++at >= count) break;
+    }
+    // Generation ended (end of text) before the claimed tokens did.
+    return at < count ? { at, expected: engine.llamaModel.tokens.eos ?? claimed[at]! } : null;
+  } finally {
+    sequence.dispose();
+  }
 }
 
 /** What is wrong with the claim before any model is run. */
@@ -259,12 +307,12 @@ function countProblem(claimedTokens: number, walked: number, greedy: boolean, te
  * in the output (SentencePiece models), so " what" may have made "what":
  * guessing with the space back matches the model's word pieces.
  */
-function guessRest(model: LlamaModel, pieces: TokenPieces, out: Token[], text: string): Token[] {
+function guessRest(model: LlamaModel, pieces: TokenPieces, out: Token[], decoded: string, text: string): Token[] {
   if (out.length === 0) {
     const spaced = pieces.guess(` ${text}`);
     if (model.detokenize(spaced, false) === text) return spaced;
   }
-  return pieces.guess(text.slice(model.detokenize(out, false).length));
+  return pieces.guess(text.slice(decoded.length));
 }
 
 /** Of the tokens `allowed` keeps, the one whose text reaches furthest into the claim (the fewest-token split); reach -1 rules one out. */

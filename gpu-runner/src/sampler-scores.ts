@@ -28,6 +28,11 @@ export const PLAIN_DISTRIBUTION = { temperature: 1, topK: 0, topP: 1, minP: 0 } 
 export interface TokenScorer {
   /** The job's sampler could have drawn `token` here: the greedy choice, or at least the minimum probability. */
   passes(token: Token, dist: Distribution): boolean;
+  /**
+   * Greedy jobs: `token` passed only by the tie margin, not as the prefill's
+   * own top choice, so one-token decoding must confirm it. Sampled: never.
+   */
+  doubtful(token: Token, dist: Distribution): boolean;
   /** Probability of `token` under the job's sampler (greedy jobs: the model's plain probability). */
   probability(token: Token, dist: Distribution): number;
   /** Probability that generation ends here. */
@@ -47,6 +52,7 @@ export function scorerFor(model: LlamaModel, sampling: Sampling, minProbability:
     const isTop = (token: Token, dist: Distribution) => (dist.get(token) ?? 0) >= top(dist) * (1 - TIE) && dist.has(token);
     return {
       passes: isTop,
+      doubtful: (token, dist) => (dist.get(token) ?? 0) < top(dist),
       probability: (token, dist) => dist.get(token) ?? 0,
       endProbability: (dist) => sumWhere(dist, eog),
       mayEnd: (dist) => [...takeWhile(dist, (t) => isTop(t, dist))].some(eog),
@@ -61,6 +67,7 @@ export function scorerFor(model: LlamaModel, sampling: Sampling, minProbability:
   };
   return {
     passes: (token, dist) => (under(dist).get(token) ?? 0) >= minProbability,
+    doubtful: () => false,
     probability: (token, dist) => under(dist).get(token) ?? 0,
     endProbability: (dist) => sumWhere(under(dist), eog),
     mayEnd: (dist) => sumWhere(under(dist), eog) >= minProbability,
