@@ -4,8 +4,8 @@
  * thread, this process). Same jobs and seeds on every run, so runs compare.
  *   1. for N jobs at each of a few lengths (half greedy, half sampled; no stop
  *      strings, so each runs to its length): generation time, prefill
- *      verification time, re-execution time, p50 each, and the per-job ratio
- *      prefill/generation (p50, p90);
+ *      verification time (and its forward pass alone, the floor), re-execution
+ *      time, p50 each, and the per-job ratio prefill/generation (p50, p90);
  *   2. the threshold: over honest sampled jobs, how often an honest token falls
  *      below a few thresholds (expected count per 1,000 tokens, from the
  *      probability mass under each), and the honest log-likelihood z range;
@@ -69,27 +69,34 @@ const engine = await InferenceEngine.load({ modelPath, sequences: 1, threads: 1 
 // 1. Cost.
 const cost: Array<Record<string, number>> = [];
 log(`audit cost on the tiny model, ${JOBS} jobs per length (half greedy, half sampled), 1 thread:`);
-log('  tokens  generate p50  prefill p50  re-execute p50  prefill/generate p50  p90');
+log('  tokens  generate p50  prefill p50  (forward pass alone)  re-execute p50  prefill/generate p50  p90');
 let allPassed = true;
 for (const length of LENGTHS) {
   const gen: number[] = [];
   const pre: number[] = [];
   const re: number[] = [];
   const ratio: number[] = [];
+  const bare: number[] = [];
   for (let n = 0; n < JOBS; n++) {
     const job = jobOf(n, length, n % 2 === 0 ? 0 : 0.8);
     const [g, gMs] = await timed(() => engine.generate(job));
     const [p, pMs] = await timed(() => verifyByPrefill(engine, { ...job, claimed: claimOf(g), minTokenProbability: MIN_P }));
     const [r, rMs] = await timed(() => verifyByReexecution(engine, { ...job, claimed: claimOf(g) }));
     allPassed &&= p.passed && r.passed;
+    // The floor: the same forward pass with no probabilities read back (what llama.cpp alone costs).
+    const sequence = await engine.newSequence();
+    const sameLength = engine.llamaModel.tokenize(g.text).slice(0, g.completionTokens);
+    const [, bMs] = await timed(() => sequence.controlledEvaluate([...engine.promptTokens(job), ...sameLength]));
+    sequence.dispose();
+    bare.push(bMs);
     gen.push(gMs);
     pre.push(pMs);
     re.push(rMs);
     ratio.push(pMs / gMs);
   }
-  const row = { tokens: length, generateMs: quantile(gen, 0.5), prefillMs: quantile(pre, 0.5), reexecuteMs: quantile(re, 0.5), ratioP50: quantile(ratio, 0.5), ratioP90: quantile(ratio, 0.9) };
+  const row = { tokens: length, generateMs: quantile(gen, 0.5), prefillMs: quantile(pre, 0.5), forwardPassMs: quantile(bare, 0.5), reexecuteMs: quantile(re, 0.5), ratioP50: quantile(ratio, 0.5), ratioP90: quantile(ratio, 0.9) };
   cost.push(row);
-  log(`  ${String(length).padStart(6)}  ${row.generateMs.toFixed(1).padStart(9)} ms  ${row.prefillMs.toFixed(1).padStart(8)} ms  ${row.reexecuteMs.toFixed(1).padStart(11)} ms  ${row.ratioP50.toFixed(2).padStart(20)}  ${row.ratioP90.toFixed(2)}`);
+  log(`  ${String(length).padStart(6)}  ${row.generateMs.toFixed(1).padStart(9)} ms  ${row.prefillMs.toFixed(1).padStart(8)} ms  ${row.forwardPassMs.toFixed(1).padStart(17)} ms  ${row.reexecuteMs.toFixed(1).padStart(11)} ms  ${row.ratioP50.toFixed(2).padStart(20)}  ${row.ratioP90.toFixed(2)}`);
 }
 log(`  every honest job passed both checks: ${allPassed}`);
 
