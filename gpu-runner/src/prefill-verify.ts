@@ -11,10 +11,16 @@
  * (a different split of the same text), and the guess restarts from there.
  * For a greedy job that walk is exactly the generation's token path, so the
  * token count is checked exactly; a sampled job's split is not unique (" been"
- * or " be"+"e"+"n"), so its count is only bounded (see countProblem).
+ * or " be"+"e"+"n"), so its count is only bounded (see countProblem), and a
+ * failed walk backtracks to try another split.
+ *
+ * Batched evaluation rounds differently from one-token decoding, so scores get
+ * a tie margin (sampler-scores.ts); a greedy token that passes only by that
+ * margin is confirmed by one-token decoding, as generation does it. For
+ * sampled jobs, the whole output's log-likelihood must also be what sampling
+ * gives (likelihoodZ): each token alone can be plausible while the whole is not.
  */
-import type { VerifyMismatch } from '@trd/protocol';
-import type { ChatMessage } from '@trd/protocol';
+import type { ChatMessage, VerifyMismatch } from '@trd/protocol';
 import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { PromptTooLongError, samplingOf, type InferenceEngine } from './engine.js';
 import { PLAIN_DISTRIBUTION, scorerFor, type Distribution, type TokenScorer } from './sampler-scores.js';
