@@ -47,16 +47,15 @@ export class CheatingRunner {
   }
 
   private async replay(engine: InferenceEngine, req: GenerateRequest): Promise<Generation> {
-    const earlier = this.answered.at(-1);
+    // The latest earlier answer that fits this job's max_tokens, its counts made to match this job.
+    const earlier = [...this.answered].reverse().find((gen) => gen.completionTokens <= req.maxTokens);
     if (!earlier) {
-      // Nothing to replay yet: answer once honestly, to have something to replay later.
+      // Nothing to replay yet: answer honestly, to have something to replay later.
       const gen = await engine.generate(req);
       this.answered.push(gen);
       return gen;
     }
-    // The old text, its counts made to fit this job: a full-length answer claims exactly max_tokens.
-    const completionTokens = earlier.finishReason === 'length' || earlier.completionTokens > req.maxTokens ? req.maxTokens : earlier.completionTokens;
-    return { ...earlier, completionTokens, finishReason: completionTokens === req.maxTokens ? 'length' : 'stop' };
+    return { ...earlier, finishReason: earlier.completionTokens === req.maxTokens ? 'length' : 'stop' };
   }
 
   private otherModel(): Promise<InferenceEngine> {

@@ -11,17 +11,28 @@
  * (a different split of the same text), and the guess restarts from there.
  * For a greedy job that walk is exactly the generation's token path, so the
  * token count is checked exactly; a sampled job's split is not unique (" been"
- * or " be"+"e"+"n"), so its count is only bounded (see countProblem).
+ * or " be"+"e"+"n"), so its count is only bounded (see countProblem), and a
+ * failed walk backtracks to try another split.
+ *
+ * Batched evaluation rounds differently from one-token decoding, so scores get
+ * a tie margin (sampler-scores.ts); a greedy token that passes only by that
+ * margin is confirmed by one-token decoding, as generation does it. For
+ * sampled jobs, the whole output's log-likelihood must also be what sampling
+ * gives (likelihoodZ): each token alone can be plausible while the whole is not.
  */
-import type { VerifyMismatch } from '@trd/protocol';
-import type { ChatMessage } from '@trd/protocol';
+import type { ChatMessage, VerifyMismatch } from '@trd/protocol';
 import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { PromptTooLongError, samplingOf, type InferenceEngine } from './engine.js';
 import { PLAIN_DISTRIBUTION, scorerFor, type Distribution, type TokenScorer } from './sampler-scores.js';
 import { TokenPieces } from './token-pieces.js';
 
+/** Tokens before a piece that detokenizing it looks at (as the engine decodes), so a word's leading space comes out right. */
+const DETOKENIZE_CONTEXT = 8;
 /** Guessed tokens scored per forward pass; a failed guess wastes the rest of its chunk. */
 const CHUNK = 64;
+/** Backtracking (see retreat): how far back a failure may look for another split, and how often in all. */
+const BACKTRACK_WINDOW = 8;
+const BACKTRACK_BUDGET = 32;
 
 export interface ClaimedOutput {
   text: string;
@@ -52,6 +63,26 @@ export interface CheckOutcome {
   mismatch: VerifyMismatch | null;
   /** Sampled jobs, prefill: the least likely accepted token's probability, how close the claim came to the threshold. */
   lowestProbability?: number;
+  /** Sampled jobs, prefill: how far the whole output's log-likelihood is from what sampling gives, in standard deviations. */
+  likelihoodZ?: number | null;
+}
+
+/**
+ * Each token alone can be plausible while the output as a whole is not: a
+ * greedy answer replayed for a sampled job, or filler the model finds
+ * likely. Drawn honestly, a token's log-probability has mean minus the
+ * entropy and a known variance at its position, and the sum over the output
+ * is a martingale, so its deviation, in standard deviations (z), stays near
+ * 0 (measured on the tiny model: within ±LIMIT in every honest job of the
+ * benchmark); a claim beyond the limit either way fails.
+ */
+const LIKELIHOOD_Z_LIMIT = 6;
+/** Fewer sampled tokens than this say too little about the whole. */
+const LIKELIHOOD_MIN_TOKENS = 8;
+
+function likelihoodZ(l: { excess: number; variance: number; tokens: number }): number | null {
+  if (l.tokens < LIKELIHOOD_MIN_TOKENS || l.variance <= 0) return null;
+  return l.excess / Math.sqrt(l.variance);
 }
 
 export async function verifyByPrefill(engine: InferenceEngine, check: PrefillCheck): Promise<CheckOutcome> {
@@ -73,26 +104,66 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
   const decode = (tokens: Token[]) => model.detokenize(tokens, false);
   const fail = (reason: string, mismatch: VerifyMismatch | null = null): CheckOutcome => ({ passed: false, reason, tokensChecked: out.length, mismatch });
 
-  /** Accepted tokens; the first `evaluated` of them are in the sequence's state. */
+  /** Accepted tokens, each with the distribution it was drawn from; the first `evaluated` are in the sequence's state. */
   const out: Token[] = [];
+  const drawnFrom: Distribution[] = [];
+  /** Per accepted position, the tokens tried there (backtracking tries each once). */
+  const tried: Array<Set<Token>> = [];
   let evaluated = 0;
   /** Guessed tokens already scored: each with the distribution that follows it. */
   let scored: Array<{ token: Token; after: Distribution }> = [];
   let guess: Token[] = [];
   let next: Distribution;
-  let lowest = Infinity;
-  const accept = (token: Token, dist: Distribution) => {
+  let endedWith: Distribution | null = null;
+  let firstFailure: CheckOutcome | null = null;
+  let backtracks = 0;
+  /** decode(out), kept current: decoding the whole output for every candidate made long outputs quadratic. */
+  let decodedOut = '';
+  const decodeWith = (token: Token) =>
+    out.length === 0 || decodedOut.endsWith('\uFFFD') ? decode([...out, token]) : decodedOut + model.detokenize([token], false, out.slice(-DETOKENIZE_CONTEXT));
+  const accept = (token: Token, dist: Distribution, seen = new Set<Token>()) => {
+    decodedOut = decodeWith(token);
     out.push(token);
-    if (!greedy) lowest = Math.min(lowest, scorer.probability(token, dist));
+    drawnFrom.push(dist);
+    tried.push(seen.add(token));
+  };
+  const reach = (prefix: Token[], token: Token) => {
+    const decodedWith = decode([...prefix, token]);
+    return fits(decodedWith, text, stops, claimed.finishReason) ? decodedWith.length : -1;
+  };
+  /**
+   * A sampled text can often be split more than one way (" been" or " be"+"e"+"n"), and the split taken
+   * shapes what the model expects next. When the walk fails, it goes back a few tokens and tries another
+   * split there, within a budget, before it calls the claim false.
+   */
+  const retreat = async (failure: CheckOutcome): Promise<boolean> => {
+    firstFailure ??= failure;
+    for (let j = out.length - 1; j >= Math.max(0, out.length - BACKTRACK_WINDOW) && backtracks < BACKTRACK_BUDGET; j--) {
+      const dist = drawnFrom[j]!;
+      const prefix = out.slice(0, j);
+      const seen = tried[j]!;
+      const other = longestFitting(dist, (t) => scorer.passes(t, dist), (t) => (seen.has(t) ? -1 : reach(prefix, t)));
+      if (other === undefined) continue;
+      backtracks++;
+      out.length = drawnFrom.length = tried.length = j;
+      decodedOut = decode(out);
+      await dropFrom(sequence, prompt.length + j);
+      evaluated = Math.min(evaluated, j);
+      scored = [];
+      guess = [];
+      accept(other, dist, seen);
+      return true;
+    }
+    return false;
   };
 
   try {
     const first = await sequence.controlledEvaluate([...prompt.slice(0, -1), probe(prompt.at(-1)!)]);
     next = first[prompt.length - 1]!.next.probabilities!;
-    for (;;) {
+    walk: for (;;) {
       check.signal?.throwIfAborted();
-      const decoded = decode(out);
-      if (guess.length === 0 && scored.length === 0 && text.startsWith(decoded) && decoded !== text) guess = guessRest(model, pieces, out, text);
+      const decoded = decodedOut;
+      if (guess.length === 0 && scored.length === 0 && text.startsWith(decoded) && decoded !== text) guess = guessRest(model, pieces, out, decoded, text);
       if (evaluated < out.length || (scored.length === 0 && guess.length > 0)) {
         const chunk = guess.slice(0, CHUNK);
         guess = guess.slice(CHUNK);
@@ -108,19 +179,25 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       if (place === 'end') {
         if (claimed.finishReason === 'length') break;
         if (scorer.mayEnd(next)) {
-          if (!greedy) lowest = Math.min(lowest, scorer.endProbability(next));
+          endedWith = next;
           break;
         }
-        if (stops.length === 0) return fail(eosReason(model, next, scorer, greedy, out.length), eosMismatch(model, next, scorer, out, text));
+        if (stops.length === 0) {
+          if (await retreat(fail(eosReason(model, next, scorer, greedy, out.length), eosMismatch(model, next, scorer, out, text)))) continue;
+          return firstFailure!;
+        }
       }
       if (place === 'stopped') break;
-      if (out.length >= maxTokens) return fail(`the claimed text needs more than max_tokens (${maxTokens}) tokens of this model`);
+      if (out.length >= maxTokens) {
+        if (await retreat(fail(`the claimed text needs more than max_tokens (${maxTokens}) tokens of this model`))) continue;
+        return firstFailure!;
+      }
 
       const candidate = scored[0]?.token;
       // Where the output ends at a stop string, the last token may run into the stop string (" one" for
       // "on" + stop "e"): then the guess that ends exactly at the text competes with the model's choices.
       const mayStraddle = claimed.finishReason === 'stop' && stops.length > 0;
-      const candidatePlace = candidate !== undefined && scorer.passes(candidate, next) ? placeOf(decode([...out, candidate]), text, stops) : 'off';
+      const candidatePlace = candidate !== undefined && scorer.passes(candidate, next) ? placeOf(decodeWith(candidate), text, stops) : 'off';
       if (candidatePlace === 'inside' || (candidatePlace === 'end' && !mayStraddle)) {
         accept(candidate!, next);
         evaluated += 1;
@@ -132,19 +209,76 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
       scored = [];
       guess = [];
       const alternative = longestFitting(next, (token) => scorer.passes(token, next), (token) => {
-        const decodedWith = decode([...out, token]);
+        const decodedWith = decodeWith(token);
         return fits(decodedWith, text, stops, claimed.finishReason) ? decodedWith.length : -1;
       });
-      if (alternative === undefined) return fail(...tokenFailure(model, next, scorer, out, text, candidate, greedy, check.minTokenProbability));
-      accept(alternative, next);
+      if (alternative !== undefined) {
+        accept(alternative, next);
+        continue;
+      }
+      if (await retreat(fail(...tokenFailure(model, next, scorer, out, text, candidate, greedy, check.minTokenProbability)))) continue walk;
+      return firstFailure!;
     }
   } finally {
     sequence.dispose();
   }
 
+  // Greedy tokens the margin let through are settled the slow, exact way.
+  const doubts = out.flatMap((token, j) => (scorer.doubtful(token, drawnFrom[j]!) ? [j] : []));
+  if (doubts.length > 0) {
+    const differs = await firstGreedyDifference(engine, prompt, out, doubts.at(-1)! + 1, check.signal);
+    if (differs !== null) {
+      const { at, expected } = differs;
+      const decoded = model.detokenize(out.slice(0, at), false);
+      const mismatch: VerifyMismatch = {
+        tokenIndex: at,
+        textOffset: decoded.length,
+        claimedToken: pieceOf(model, out[at]!, out.slice(0, at)),
+        expectedToken: model.isEogToken(expected) ? '' : pieceOf(model, expected, out.slice(0, at)),
+        claimedProbability: scorer.probability(out[at]!, drawnFrom[at]!),
+      };
+      return fail(`token ${at} (text offset ${decoded.length}): the claimed ${JSON.stringify(mismatch.claimedToken)} is within rounding of the greedy choice in the prefill, but one-token decoding, as generation does it, chooses ${JSON.stringify(mismatch.expectedToken)}`, mismatch);
+    }
+  }
   const countIssue = countProblem(claimed.completionTokens, out.length, greedy, text, stops);
   if (countIssue) return fail(countIssue);
-  return { passed: true, reason: null, tokensChecked: out.length, mismatch: null, ...(greedy ? {} : { lowestProbability: lowest }) };
+  let lowest = endedWith && !greedy ? scorer.endProbability(endedWith) : Infinity;
+  const likelihood = { excess: 0, variance: 0, tokens: 0 };
+  if (!greedy) {
+    for (const [j, token] of out.entries()) {
+      lowest = Math.min(lowest, scorer.probability(token, drawnFrom[j]!));
+      const { logP, mean, variance } = scorer.surprise(token, drawnFrom[j]!);
+      likelihood.excess += logP - mean;
+      likelihood.variance += variance;
+      likelihood.tokens += 1;
+    }
+  }
+  const z = likelihoodZ(likelihood);
+  if (z !== null && Math.abs(z) > LIKELIHOOD_Z_LIMIT) {
+    const how = z > 0 ? 'more likely than sampling gives: they look chosen, not drawn' : 'less likely than sampling gives: they look drawn from another distribution';
+    return fail(`the ${likelihood.tokens} claimed tokens are together far ${how} (log-likelihood z = ${z.toFixed(1)} at temperature ${sampling.temperature}; honest outputs stay within ±${LIKELIHOOD_Z_LIMIT})`);
+  }
+  return { passed: true, reason: null, tokensChecked: out.length, mismatch: null, ...(greedy ? {} : { lowestProbability: lowest, likelihoodZ: z }) };
+}
+
+/**
+ * Decodes greedily one token at a time, as generation does, for `count`
+ * tokens: the first position where the claimed tokens differ, or null.
+ */
+async function firstGreedyDifference(engine: InferenceEngine, prompt: Token[], claimed: Token[], count: number, signal?: AbortSignal): Promise<{ at: number; expected: Token } | null> {
+  const sequence = await engine.newSequence();
+  try {
+    let at = 0;
+    for await (const token of sequence.evaluate(prompt, samplingOf({ temperature: 0 }))) {
+      signal?.throwIfAborted();
+      if (token !== claimed[at]) return { at, expected: token };
+      if (++at >= count) break;
+    }
+    // Generation ended (end of text) before the claimed tokens did.
+    return at < count ? { at, expected: engine.llamaModel.tokens.eos ?? claimed[at]! } : null;
+  } finally {
+    sequence.dispose();
+  }
 }
 
 /** What is wrong with the claim before any model is run. */
@@ -162,13 +296,12 @@ function claimProblem(check: PrefillCheck, stops: string[]): string | null {
 
 /**
  * Token counts. Greedy: the walk is the generation's own path, so the count is
- * exact. Sampled: the walk prefers the longest pieces, which gives the fewest
- * tokens a split of this text has in practice, and no token is shorter than a
- * byte; a claim outside those bounds is not a count any split gives.
+ * exact. Sampled: the split of a text into tokens is not unique, so only a
+ * bound holds: no token makes less than a byte. (Re-execution checks a sampled
+ * job's count exactly.)
  */
 function countProblem(claimedTokens: number, walked: number, greedy: boolean, text: string, stops: string[]): string | null {
   if (greedy) return claimedTokens === walked ? null : `claims ${claimedTokens} tokens; the model generates this text in ${walked}`;
-  if (claimedTokens < walked) return `claims ${claimedTokens} tokens; the text takes at least ${walked} tokens of this model`;
   // The tokens that generated a stop string count too, though the stop string is not output.
   const bytes = Buffer.byteLength(text) + Math.max(0, ...stops.map((s) => Buffer.byteLength(s)));
   if (claimedTokens > bytes) return `claims ${claimedTokens} tokens for ${bytes} bytes of generated text`;
@@ -180,15 +313,15 @@ function countProblem(claimedTokens: number, walked: number, greedy: boolean, te
  * in the output (SentencePiece models), so " what" may have made "what":
  * guessing with the space back matches the model's word pieces.
  */
-function guessRest(model: LlamaModel, pieces: TokenPieces, out: Token[], text: string): Token[] {
+function guessRest(model: LlamaModel, pieces: TokenPieces, out: Token[], decoded: string, text: string): Token[] {
   if (out.length === 0) {
     const spaced = pieces.guess(` ${text}`);
     if (model.detokenize(spaced, false) === text) return spaced;
   }
-  return pieces.guess(text.slice(model.detokenize(out, false).length));
+  return pieces.guess(text.slice(decoded.length));
 }
 
-/** Of the tokens `allowed` keeps, the one whose text reaches furthest into the claim (the fewest-token split). */
+/** Of the tokens `allowed` keeps, the one whose text reaches furthest into the claim (the fewest-token split); reach -1 rules one out. */
 function longestFitting(dist: Distribution, allowed: (token: Token) => boolean, reach: (token: Token) => number): Token | undefined {
   let best: Token | undefined;
   let bestReach = -1;
@@ -196,7 +329,7 @@ function longestFitting(dist: Distribution, allowed: (token: Token) => boolean, 
     // The map is sorted by probability, and what a sampler keeps is a top run of it.
     if (!allowed(token)) break;
     const r = reach(token);
-    if (r > bestReach) {
+    if (r >= 0 && r > bestReach) {
       best = token;
       bestReach = r;
     }
