@@ -11,7 +11,7 @@ import { ORCHESTRATOR_QUEUE, signDispatch, workflowIdForJob, type InferenceResul
 import { eligibleRunners } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import { auditRateBps, isSampled, type SamplingKey } from '../audits/sampling.js';
-import type { AuditSettings } from '../audits/settings.js';
+import { auditMethodFor, type AuditSettings } from '../audits/settings.js';
 import { auditVerdict } from '../audits/verdict.js';
 import type { Db } from '../platform/db.js';
 import type { SigningKey } from '../platform/signing-key.js';
@@ -110,7 +110,7 @@ export function createAudits(deps: AuditDeps) {
             auditId: req.auditId,
             jobId: req.jobId,
             auditedWorkerId: req.auditedWorkerId,
-            method: req.method,
+            method: auditMethodFor(req.method, job),
             // The same fields the job workflow sends (workflows/inference-job.ts), without the stream token.
             task: {
               jobId: job.jobId,

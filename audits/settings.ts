@@ -31,10 +31,23 @@ export interface AuditSettings {
   rateBps: number;
   /** Share of a probation runner's jobs audited (the higher rate). */
   probationRateBps: number;
-  method: AuditMethod;
+  /**
+   * 'auto': re-execution for seeded sampled jobs, prefill for the rest. On a
+   * flat distribution a replayed or padded sample is as likely as an honest
+   * one, so no probability check tells them apart; the seed does.
+   */
+  method: AuditMethodSetting;
   /** For sampled jobs (temperature > 0): a claimed token less likely than this fails the audit. */
   minTokenProbability: number;
   limits: AuditLimits;
+}
+
+export type AuditMethodSetting = AuditMethod | 'auto';
+
+/** The method for one job under a setting. */
+export function auditMethodFor(setting: AuditMethodSetting, job: { temperature: number; seed?: number }): AuditMethod {
+  if (setting !== 'auto') return setting;
+  return job.temperature > 0 && job.seed !== undefined ? 'reexecute' : 'prefill';
 }
 
 type Env = Record<string, string | undefined>;
@@ -71,9 +84,11 @@ function envProbability(env: Env, name: string, fallback: number): number {
 }
 
 export function auditSettings(env: Env): AuditSettings {
-  const method = env.TRD_AUDIT_METHOD?.trim() || 'prefill';
-  if (method !== 'prefill' && method !== 'reexecute') {
-    throw new SettingsError(`TRD_AUDIT_METHOD must be prefill (one forward pass over the claimed output) or reexecute (generate again and compare), got ${JSON.stringify(method)}`);
+  const method = env.TRD_AUDIT_METHOD?.trim() || 'auto';
+  if (method !== 'prefill' && method !== 'reexecute' && method !== 'auto') {
+    throw new SettingsError(
+      `TRD_AUDIT_METHOD must be auto (re-execution for seeded sampled jobs, prefill otherwise), prefill (one forward pass over the claimed output) or reexecute (generate again and compare), got ${JSON.stringify(method)}`,
+    );
   }
   return {
     rateBps: envRate(env, 'TRD_AUDIT_RATE', 200),

@@ -16,7 +16,7 @@ import type { AuditorActivities, VerifyTask } from '@trd/protocol';
 import { findModel } from '@trd/protocol/models';
 import { runnerQueue } from '@trd/protocol/queues';
 import type { AuditActivities } from '../activities/audit-activities.js';
-import type { AuditLimits } from '../audits/settings.js';
+import type { AuditLimits, AuditMethodSetting } from '../audits/settings.js';
 import { reportProblem } from '../audits/verdict.js';
 import { rootMessage } from './failures.js';
 
@@ -31,7 +31,7 @@ export interface AuditInput {
   auditedWorkerId: string;
   model: string;
   claimed: VerifyTask['claimed'];
-  method: VerifyTask['method'];
+  method: AuditMethodSetting;
   minTokenProbability: number;
   limits: AuditLimits;
 }

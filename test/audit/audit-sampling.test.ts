@@ -8,12 +8,12 @@ import { describe, expect, test } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { VerifyReport, VerifyTask } from '@trd/protocol';
 import { auditRateBps, auditBucket, isSampled, samplingKey } from '../../audits/sampling.js';
-import { auditSettings, auditSettingsEnv, parseRate } from '../../audits/settings.js';
+import { auditMethodFor, auditSettings, auditSettingsEnv, parseRate } from '../../audits/settings.js';
 import { auditVerdict, reportProblem } from '../../audits/verdict.js';
 
 describe('audit settings', () => {
   test('defaults: 2% of jobs, every job of a runner on probation, by prefill', () => {
-    expect(auditSettings({})).toMatchObject({ rateBps: 200, probationRateBps: 10_000, method: 'prefill', minTokenProbability: 1e-5 });
+    expect(auditSettings({})).toMatchObject({ rateBps: 200, probationRateBps: 10_000, method: 'auto', minTokenProbability: 1e-5 });
   });
 
   test('a rate is a fraction or basis points', () => {
@@ -30,7 +30,7 @@ describe('audit settings', () => {
   });
 
   test('bad method, probability and bounds are refused', () => {
-    expect(() => auditSettings({ TRD_AUDIT_METHOD: 'vibes' })).toThrow(/TRD_AUDIT_METHOD must be prefill .* or reexecute/);
+    expect(() => auditSettings({ TRD_AUDIT_METHOD: 'vibes' })).toThrow(/TRD_AUDIT_METHOD must be auto .*, prefill .* or reexecute/);
     expect(() => auditSettings({ TRD_AUDIT_MIN_TOKEN_PROBABILITY: '1' })).toThrow(/TRD_AUDIT_MIN_TOKEN_PROBABILITY must be a probability/);
     expect(() => auditSettings({ TRD_AUDIT_MIN_TOKEN_PROBABILITY: 'NaN' })).toThrow(/TRD_AUDIT_MIN_TOKEN_PROBABILITY/);
     expect(() => auditSettings({ TRD_AUDIT_SCHEDULE_TO_START_MS: '5' })).toThrow(/TRD_AUDIT_SCHEDULE_TO_START_MS must be between 100/);
@@ -75,6 +75,16 @@ describe('the sample', () => {
     expect(auditRateBps(s, 'trusted')).toBe(200);
     // A probation rate set below the base rate never audits a new runner less than an established one.
     expect(auditRateBps({ rateBps: 3000, probationRateBps: 1000 }, 'probation')).toBe(3000);
+  });
+});
+
+describe('the method', () => {
+  test('auto: re-execution for a seeded sampled job (only the seed tells a plausible replay from an honest sample), prefill for the rest', () => {
+    expect(auditMethodFor('auto', { temperature: 0.7, seed: 42 })).toBe('reexecute');
+    expect(auditMethodFor('auto', { temperature: 0.7 })).toBe('prefill');
+    expect(auditMethodFor('auto', { temperature: 0, seed: 42 })).toBe('prefill');
+    expect(auditMethodFor('prefill', { temperature: 0.7, seed: 42 })).toBe('prefill');
+    expect(auditMethodFor('reexecute', { temperature: 0 })).toBe('reexecute');
   });
 });
 
