@@ -137,7 +137,9 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
       let problem = queueProblem(ent, queue);
       // A refusal is made on a fresh read: the runner may have declared the model or been promoted a moment ago.
       if (problem) {
-        ent = (await store.read(owner)) ?? ent;
+        const fresh = await store.read(owner);
+        if (!fresh) throw new GrpcError(GrpcStatus.UNAUTHENTICATED, 'runner token is unknown or revoked: run `trd-worker login`');
+        ent = fresh;
         problem = ent.cutOff ?? queueProblem(ent, queue);
       }
       if (problem) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, problem);
