@@ -20,9 +20,9 @@
  * sampled jobs, the whole output's log-likelihood must also be what sampling
  * gives (likelihoodZ): each token alone can be plausible while the whole is not.
  */
-import type { ChatMessage, VerifyMismatch } from '@trd/protocol';
+import type { VerifyMismatch } from '@trd/protocol';
 import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { PromptTooLongError, samplingOf, type InferenceEngine } from './engine.js';
+import { PromptTooLongError, samplingOf, type GenerateRequest, type InferenceEngine } from './engine.js';
 import { PLAIN_DISTRIBUTION, scorerFor, type Distribution, type TokenScorer } from './sampler-scores.js';
 import { TokenPieces } from './token-pieces.js';
 
@@ -40,14 +40,8 @@ export interface ClaimedOutput {
   finishReason: 'length' | 'stop';
 }
 
-export interface PrefillCheck {
-  prompt: string;
-  chat?: ChatMessage[];
-  maxTokens: number;
-  temperature: number;
-  topP?: number;
-  seed?: number;
-  stop?: string[];
+/** The job as it was generated (the same fields as a generation), and what was claimed. */
+export interface PrefillCheck extends Pick<GenerateRequest, 'prompt' | 'chat' | 'maxTokens' | 'temperature' | 'topP' | 'seed' | 'stop'> {
   claimed: ClaimedOutput;
   /** Sampled jobs: a claimed token less likely than this fails. */
   minTokenProbability: number;

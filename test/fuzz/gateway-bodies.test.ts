@@ -15,6 +15,7 @@ import { createRunnerToken } from '../../gateway/runners.js';
 import { startStack, type TestStack } from '../support/stack.js';
 import { deeplyNested, fuzz, hostileJson, hostileString } from './fuzz-settings.js';
 import { tableFingerprints } from './gateway-state.js';
+import { readBody } from '../support/http.js';
 
 const MAX_PROMPT_BYTES = 1024;
 /** express.json's bound for these settings (gateway/app.ts): a body past it must get a 413. */
@@ -150,14 +151,7 @@ async function send(route: ApiRoute, r: HostileRequest) {
     body: r.body ? new TextEncoder().encode(r.body.text) : undefined,
     redirect: 'manual',
   });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+  return readBody(res);
 }
 
 describe.each(FUZZED.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))('%s', (_name, route) => {

@@ -22,20 +22,10 @@ import {
   type SignedReceipt,
 } from '@trd/protocol';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../../platform/signing-key.js';
+import { RECEIPT_FIELDS } from '../support/receipt-fields.js';
 import { fuzz, hostileJson, hostileString } from './fuzz-settings.js';
 
-const ENVELOPE = {
-  worker_id: 'runner-a',
-  model: 'trd-tiny',
-  model_sha256: 'a'.repeat(64),
-  prompt_sha256: 'b'.repeat(64),
-  output_sha256: 'c'.repeat(64),
-  prompt_tokens: 5,
-  completion_tokens: 7,
-  started_at: '2026-03-01T00:00:00.000Z',
-  finished_at: '2026-03-01T00:00:01.000Z',
-  duration_ms: 1000,
-};
+const ENVELOPE = RECEIPT_FIELDS;
 const SESSION = 'fuzz-session';
 
 let key: SigningKey;

@@ -11,6 +11,7 @@ import { createCustomer } from '../../gateway/api-keys.js';
 import { startGatewayOnly, type GatewayOnly } from '../support/gateway-only.js';
 import { fuzz, hostileJson, hostileString } from './fuzz-settings.js';
 import { tableFingerprints } from './gateway-state.js';
+import { readBody } from '../support/http.js';
 
 const WEBHOOK_SECRET = 'whsec_fuzz_secret';
 const ACCOUNT = 'acct_fuzz0001';
@@ -41,14 +42,7 @@ async function deliver(body: string, signature: string | null, contentType = 'ap
     headers: { 'content-type': contentType, ...(signature === null ? {} : { 'stripe-signature': signature }) },
     body,
   });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+  return readBody(res);
 }
 
 async function expectNothingChanged(context: string): Promise<void> {

@@ -18,22 +18,11 @@ import {
   verifyChain,
   type PublishedKey,
   type ReceiptChainDocument,
-  type ReceiptEnvelope,
 } from '@trd/protocol';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../../platform/signing-key.js';
+import { RECEIPT_FIELDS } from '../support/receipt-fields.js';
 
-const base: Omit<ReceiptEnvelope, 'v' | 'kid' | 'job_id' | 'issued_at'> = {
-  worker_id: 'runner-a',
-  model: 'trd-tiny',
-  model_sha256: 'a'.repeat(64),
-  prompt_sha256: 'b'.repeat(64),
-  output_sha256: 'c'.repeat(64),
-  prompt_tokens: 5,
-  completion_tokens: 7,
-  started_at: '2026-03-01T00:00:00.000Z',
-  finished_at: '2026-03-01T00:00:01.000Z',
-  duration_ms: 1000,
-};
+const base = RECEIPT_FIELDS;
 
 function published(key: SigningKey, from = '2026-01-01T00:00:00.000Z', until: string | null = null): PublishedKey {
   return { kid: key.kid, public_key_pem: key.publicKeyPem, valid_from: from, valid_until: until };

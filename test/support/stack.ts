@@ -5,6 +5,7 @@ import { startPlatform, type LocalPlatform } from '../../devstack/platform.js';
 import type { ServiceEndpoints } from '../../devstack/services.js';
 import type { GatewaySettings } from '../../gateway/settings.js';
 import type { JobLimits } from '../../workflows/inference-job.js';
+import { readBody } from './http.js';
 import { namespaceForTestFile } from './names.js';
 
 export type TestStack = LocalPlatform;
@@ -108,12 +109,5 @@ export async function api(stack: TestStack, method: string, path: string, body?:
     headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
+  return readBody(res);
 }
