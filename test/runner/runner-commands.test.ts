@@ -96,6 +96,7 @@ test("status shows the daemon, its state and today's jobs and credits", async ()
   // A new runner with no failed audit: the 90-day badge counts down from its first day.
   expect(text).toMatch(/badge\s+90-day clean audits in (89|90) day\(s\)/);
   expect(text).not.toContain('SHADOWBANNED');
+  expect(text).toMatch(/audits\s+0 passed, 0 failed/);
 
   await daemon.stop();
   expect((await trdWorker('status', '--json')).json()).toMatchObject({ running: false, state: 'stopped' });

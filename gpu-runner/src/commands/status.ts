@@ -40,6 +40,7 @@ export function statusCommand(): Command {
         shadowbanned: me?.shadowbanned ?? null,
         current_jobs: running ? (me?.current_jobs ?? []) : [],
         today: me?.today ?? null,
+        audits: me?.audits ?? null,
         logged_in: credentials !== null,
         gateway_problem: gatewayProblem,
       };
@@ -55,6 +56,11 @@ export function statusCommand(): Command {
       if (me?.verified_badge) {
         const b = me.verified_badge;
         console.log(`badge            ${b.earned ? '90-day clean audits (earned)' : `90-day clean audits in ${b.days_to_go} day(s)`}`);
+      }
+      if (me?.audits) {
+        const a = me.audits;
+        const lastFailed = a.recent?.find((r: { passed: boolean }) => !r.passed);
+        console.log(`audits           ${a.passed} passed, ${a.failed} failed${lastFailed ? ` — last failed ${lastFailed.at}: ${lastFailed.detail}` : ''}`);
       }
       if (report.shadowbanned) console.log(`standing         SHADOWBANNED — no new jobs: ${report.shadowbanned}`);
       if (gatewayProblem) console.log(`gateway          ${gatewayProblem}`);
