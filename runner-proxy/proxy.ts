@@ -121,8 +121,10 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
 
     const types = MESSAGES[rule.method];
     let request: any;
+    let message: Uint8Array;
     try {
-      request = types.req.decode(unframe(body, settings.maxMessageBytes, headerString(headers['grpc-encoding'])));
+      message = unframe(body, settings.maxMessageBytes, headerString(headers['grpc-encoding']));
+      request = types.req.decode(message);
     } catch (err) {
       if (err instanceof GrpcError) throw err;
       throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, `malformed ${rule.method} request: ${(err as Error).message}`);
@@ -150,9 +152,11 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
       if (!task || task.owner !== owner) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, `${rule.method}: that task was not handed to this runner`);
       // What the runner reports (results, failure details, progress) is sealed before Temporal stores it.
       mapPayloads(request, (p) => (isEncrypted(p) ? p : encryptPayload(keys, p)));
+      message = types.req.encode(request).finish();
     }
 
-    const response = await forward(stream, owner, { method: rule.method, queue }, headers, frame(types.req.encode(request).finish()));
+    // Passed on as read (uncompressed) unless its payloads were sealed above.
+    const response = await forward(stream, owner, { method: rule.method, queue }, headers, frame(message));
     if (!response) return;
     let out = response.body;
     if (rule.kind === 'poll' && response.status === GrpcStatus.OK && out.length > 5) {
