@@ -7,7 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
@@ -138,6 +138,8 @@ export async function startPlatform(
   };
 
   const bypass = opts.runnerEndpoint?.bypass ?? false;
+  // The platform's processes always seal payloads (they require keys); only the in-process parts can run without.
+  if (bypass && (opts.orchestrator === 'process' || opts.gateway === 'process')) throw new Error('runnerEndpoint.bypass runs the orchestrator and gateway in-process only');
   const payloadKeys = opts.payloadKeys ?? payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
@@ -212,7 +214,7 @@ export async function startPlatform(
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
           CHECKPOINT_DISABLE: '1',
-          ...(bypass ? {} : payloadKeysEnv(payloadKeys)),
+          ...payloadKeysEnv(payloadKeys),
           ...settingsEnv(settings, port),
         },
         echo: opts.echo,
@@ -227,7 +229,8 @@ export async function startPlatform(
   });
   await gateway.start();
 
-  const tls = localTls(mkdtempSync(join(tmpdir(), 'trd-tls-')));
+  const tlsDir = mkdtempSync(join(tmpdir(), 'trd-tls-'));
+  const tls = localTls(tlsDir);
   const proxy = await startRunnerProxy({
     db,
     keys: payloadKeys,
@@ -307,6 +310,7 @@ export async function startPlatform(
       await gateway.stop();
       await orchestrator.stop();
       await proxy.close();
+      rmSync(tlsDir, { recursive: true, force: true });
       await clientConnection.close();
       await db.$disconnect();
     },
