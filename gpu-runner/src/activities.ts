@@ -18,7 +18,7 @@ import {
 } from '@trd/protocol';
 import { CheatingRunner } from './cheats.js';
 import { GenerationAborted, PromptTooLongError, type GenerateRequest, type Generation } from './engine.js';
-import type { DispatchGuard } from './dispatch-guard.js';
+import { checkDispatch, type DispatchGuard } from './dispatch-guard.js';
 import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
 import { SlotsBusyError } from './semaphore.js';
@@ -33,8 +33,6 @@ import { createVerifyActivity } from './verify-activity.js';
  */
 const HEARTBEAT_EVERY_MS = 200;
 
-/** The failure type of a task refused for its dispatch envelope (unsigned, expired, not the platform's, mismatched). */
-export const DISPATCH_REFUSED = 'DispatchRefused';
 
 export interface RunnerActivityDeps {
   models: ReadonlyMap<string, ServedModel>;
@@ -69,8 +67,7 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
       if (!Number.isSafeInteger(task.maxTokens) || task.maxTokens < 1 || typeof task.prompt !== 'string') {
         throw ApplicationFailure.nonRetryable('task has no prompt or no positive max_tokens', InferenceErrors.InvalidTask);
       }
-      const refused = await deps.dispatchGuard?.problem(task);
-      if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this task: ${refused}`, DISPATCH_REFUSED);
+      await checkDispatch(deps.dispatchGuard, task, workerId);
       let chat: ChatMessage[] | undefined;
       if (task.promptFormat === 'chat') {
         try {

@@ -4,12 +4,35 @@
  * that is unsigned, expired, signed by an unknown key or for another job,
  * model or prompt is refused before any work is done.
  */
+import { ApplicationFailure } from '@temporalio/activity';
 import { dispatchProblem, publicKeyFromPem, type TrustedKey } from '@trd/protocol';
 import { gatewayRequest } from './gateway-api.js';
 
+/** The failure type of a task refused for its dispatch envelope (unsigned, expired, not the platform's, mismatched). */
+export const DISPATCH_REFUSED = 'DispatchRefused';
+
 export interface DispatchGuard {
-  /** Why this task must be refused, or null. */
-  problem(task: { jobId: string; model: string; prompt: string; dispatch?: unknown }): Promise<string | null>;
+  /** Why this task must be refused, or null; throws when it cannot be checked now (the keys are out of reach). */
+  problem(task: DispatchSubjectTask): Promise<string | null>;
+  /** Fetches the platform's keys ahead of the first task, so a gateway outage then does not stop work. */
+  prefetch(): Promise<void>;
+}
+
+type DispatchSubjectTask = { jobId: string; model: string; prompt: string; dispatch?: unknown };
+
+/**
+ * Checks a task before any work: a forged one fails for good (no retry can make it genuine); one that
+ * cannot be checked now fails retryably, so a gateway outage delays the job instead of failing it.
+ */
+export async function checkDispatch(guard: DispatchGuard | undefined, task: DispatchSubjectTask, workerId: string, what = 'task'): Promise<void> {
+  if (!guard) return;
+  let refused: string | null;
+  try {
+    refused = await guard.problem(task);
+  } catch (err) {
+    throw ApplicationFailure.retryable(`runner ${workerId} cannot check this ${what}'s signature now: ${(err as Error).message}`, 'DispatchUnverifiable');
+  }
+  if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this ${what}: ${refused}`, DISPATCH_REFUSED);
 }
 
 export function gatewayDispatchGuard(gatewayUrl: string, opts: { clockSkewMs?: number; refetchAfterMs?: number } = {}): DispatchGuard {
@@ -49,10 +72,11 @@ export function gatewayDispatchGuard(gatewayUrl: string, opts: { clockSkewMs?: n
         try {
           await refresh();
         } catch (err) {
-          return `cannot fetch the platform's keys to check the task's signature: ${(err as Error).message}`;
+          throw new Error(`cannot fetch the platform's keys: ${(err as Error).message}`);
         }
       }
       return dispatchProblem(task.dispatch, task, keys, new Date(), opts.clockSkewMs ?? 0);
     },
+    prefetch: () => refresh(),
   };
 }

@@ -10,7 +10,8 @@ import { InferenceErrors, parseChatPrompt, type ChatMessage, type VerifyProgress
 import { PromptTooLongError } from './engine.js';
 import { verifyByPrefill, type CheckOutcome } from './prefill-verify.js';
 import { UnreproducibleJobError, verifyByReexecution } from './reexecute-verify.js';
-import { DISPATCH_REFUSED, type RunnerActivityDeps } from './activities.js';
+import type { RunnerActivityDeps } from './activities.js';
+import { checkDispatch } from './dispatch-guard.js';
 import { SlotsBusyError } from './semaphore.js';
 
 const HEARTBEAT_EVERY_MS = 200;
@@ -24,8 +25,7 @@ export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTas
     const problem = verifyTaskProblem(audit);
     if (problem) throw ApplicationFailure.nonRetryable(`audit task is unusable: ${problem}`, InferenceErrors.InvalidTask);
     const { task, claimed } = audit;
-    const refused = await deps.dispatchGuard?.problem({ jobId: audit.auditId, model: task.model, prompt: task.prompt, dispatch: audit.dispatch });
-    if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this audit: ${refused}`, DISPATCH_REFUSED);
+    await checkDispatch(deps.dispatchGuard, { jobId: audit.auditId, model: task.model, prompt: task.prompt, dispatch: audit.dispatch }, workerId, 'audit');
     const served = models.get(task.model);
     if (!served) throw ApplicationFailure.nonRetryable(`this runner serves ${[...models.keys()].join(', ')}, not ${task.model}`, InferenceErrors.InvalidTask);
     let chat: ChatMessage[] | undefined;

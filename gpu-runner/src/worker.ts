@@ -180,6 +180,9 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     }, Math.max(0, 1000 - (Date.now() - lastBeatAt))).unref();
   };
 
+  const dispatchGuard = s.gatewayUrl ? gatewayDispatchGuard(s.gatewayUrl) : undefined;
+  // The keys are fetched now, while the gateway just answered: a gateway outage later does not hold up tasks.
+  await dispatchGuard?.prefetch().catch((err: Error) => log(`could not fetch the platform's keys yet (${err.message}); tasks wait for them`));
   const activities = createRunnerActivities({
     models,
     workerId,
@@ -189,7 +192,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     sequenceWaitMs: s.sequenceWaitMs,
     stallTimeoutMs: s.stallTimeoutMs,
     faults,
-    dispatchGuard: s.gatewayUrl ? gatewayDispatchGuard(s.gatewayUrl) : undefined,
+    dispatchGuard,
     events: {
       jobStarted: (jobId) => {
         currentJobs.add(jobId);
