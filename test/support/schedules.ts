@@ -12,6 +12,7 @@ export async function runScheduled<T>(stack: TestStack, scheduleId: string, work
   for await (const w of stack.client.workflow.list({ query })) before.add(w.workflowId);
   await stack.client.schedule.getHandle(scheduleId).trigger();
   const deadline = Date.now() + 20_000;
+  let triggeredAt = Date.now();
   for (;;) {
     for await (const w of stack.client.workflow.list({ query })) {
       if (before.has(w.workflowId)) continue;
@@ -19,6 +20,11 @@ export async function runScheduled<T>(stack: TestStack, scheduleId: string, work
       return { result: await stack.client.workflow.getHandle(w.workflowId).result(), workflowId: w.workflowId };
     }
     if (Date.now() > deadline) throw new Error(`the ${scheduleId} schedule did not start a ${workflowType}`);
+    // A schedule that skips overlaps learns of its last run's end a moment late, and skips a trigger meanwhile.
+    if (Date.now() - triggeredAt > 3000) {
+      lastTrigger = triggeredAt = Date.now();
+      await stack.client.schedule.getHandle(scheduleId).trigger();
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
