@@ -23,7 +23,7 @@ import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
 import { SlotsBusyError } from './semaphore.js';
 import { openPushStream, type PushStream } from './stream-push.js';
-import type { ServedModel } from './served-model.js';
+import { ModelHold, type ServedModel } from './served-model.js';
 import { createVerifyActivity } from './verify-activity.js';
 
 /**
@@ -84,14 +84,12 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
       const waitBeat = setInterval(() => ctx.heartbeat(progress(waitingPhase)), HEARTBEAT_EVERY_MS);
       const startedAt = new Date();
       let push: PushStream | undefined;
-      let endJob: (() => void) | undefined;
-      let release: (() => void) | undefined;
+      const hold = new ModelHold();
       try {
-        endJob = await deps.jobSlots.acquire(ctx.cancellationSignal, deps.sequenceWaitMs);
-        const { engine, loadMs } = await served.ensureLoaded();
-        if (loadMs > 0) events?.modelLoaded(served.key);
-        waitingPhase = 'waiting';
-        release = await engine.acquireSequence(ctx.cancellationSignal, deps.sequenceWaitMs);
+        const { engine, loadMs } = await hold.acquire(deps, served, ctx.cancellationSignal, (ms) => {
+          if (ms > 0) events?.modelLoaded(served.key);
+          waitingPhase = 'waiting';
+        });
         clearInterval(waitBeat);
         let lastBeat = performance.now();
         // The watchdog: no new token for stallTimeoutMs aborts the generation, so this runner hands the
@@ -142,8 +140,7 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         // Ended before the result is returned, so the gateway has every chunk before the workflow's answer.
         await push?.close();
         clearInterval(waitBeat);
-        release?.();
-        endJob?.();
+        hold.free();
         events?.jobEnded(task.jobId);
       }
 

@@ -61,3 +61,32 @@ export class ServedModel {
     await engine?.dispose();
   }
 }
+
+/**
+ * What any work on a model holds while it runs: one of the runner's job
+ * slots, the model loaded, then one of its sequences. free() gives back what
+ * was taken, whichever step failed.
+ */
+export class ModelHold {
+  private endJob?: () => void;
+  private release?: () => void;
+
+  async acquire(
+    deps: { jobSlots: { acquire(signal: AbortSignal, waitMs: number): Promise<() => void> }; sequenceWaitMs: number },
+    served: ServedModel,
+    signal: AbortSignal,
+    onLoaded: (loadMs: number) => void,
+  ): Promise<{ engine: InferenceEngine; loadMs: number }> {
+    this.endJob = await deps.jobSlots.acquire(signal, deps.sequenceWaitMs);
+    const loaded = await served.ensureLoaded();
+    onLoaded(loaded.loadMs);
+    this.release = await loaded.engine.acquireSequence(signal, deps.sequenceWaitMs);
+    return loaded;
+  }
+
+  free(): void {
+    this.release?.();
+    this.endJob?.();
+  }
+}
+

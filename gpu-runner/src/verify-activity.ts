@@ -12,6 +12,7 @@ import { verifyByPrefill, type CheckOutcome } from './prefill-verify.js';
 import { UnreproducibleJobError, verifyByReexecution } from './reexecute-verify.js';
 import type { RunnerActivityDeps } from './activities.js';
 import { checkDispatch } from './dispatch-guard.js';
+import { ModelHold } from './served-model.js';
 import { SlotsBusyError } from './semaphore.js';
 
 const HEARTBEAT_EVERY_MS = 200;
@@ -60,14 +61,12 @@ export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTas
     ctx.heartbeat(progress(phase));
     const beat = setInterval(() => ctx.heartbeat(progress(phase, checked)), HEARTBEAT_EVERY_MS);
     events?.jobStarted(jobId);
-    let endJob: (() => void) | undefined;
-    let release: (() => void) | undefined;
+    const hold = new ModelHold();
     try {
-      endJob = await deps.jobSlots.acquire(ctx.cancellationSignal, deps.sequenceWaitMs);
-      const { engine, loadMs } = await served.ensureLoaded();
-      if (loadMs > 0) events?.modelLoaded(served.key);
-      phase = 'waiting';
-      release = await engine.acquireSequence(ctx.cancellationSignal, deps.sequenceWaitMs);
+      const { engine } = await hold.acquire(deps, served, ctx.cancellationSignal, (loadMs) => {
+        if (loadMs > 0) events?.modelLoaded(served.key);
+        phase = 'waiting';
+      });
       phase = 'verifying';
       const started = performance.now();
       const job = { prompt: task.prompt, chat, maxTokens: task.maxTokens, temperature: task.temperature, topP: task.topP, seed: task.seed, stop: task.stop };
@@ -85,8 +84,7 @@ export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTas
       throw err;
     } finally {
       clearInterval(beat);
-      release?.();
-      endJob?.();
+      hold.free();
       events?.jobEnded(jobId);
     }
   };
