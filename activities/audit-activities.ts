@@ -16,7 +16,7 @@ import { auditVerdict } from '../audits/verdict.js';
 import type { Db } from '../platform/db.js';
 import type { SigningKey } from '../platform/signing-key.js';
 import { auditWorkflowId, type AuditInput, type auditJob } from '../workflows/audit-job.js';
-import type { JobInput } from '../workflows/inference-job.js';
+import { inferenceTaskFor, type JobInput } from '../workflows/inference-job.js';
 
 /** gRPC NOT_FOUND: no such workflow (or its history is past the namespace's retention). */
 const GRPC_NOT_FOUND = 5;
@@ -111,18 +111,8 @@ export function createAudits(deps: AuditDeps) {
             jobId: req.jobId,
             auditedWorkerId: req.auditedWorkerId,
             method: auditMethodFor(req.method, job),
-            // The same fields the job workflow sends (workflows/inference-job.ts), without the stream token.
-            task: {
-              jobId: job.jobId,
-              model: job.model,
-              prompt: job.prompt,
-              maxTokens: job.maxTokens,
-              temperature: job.temperature,
-              seed: job.seed,
-              ...(job.promptFormat ? { promptFormat: job.promptFormat } : {}),
-              ...(job.topP !== undefined ? { topP: job.topP } : {}),
-              ...(job.stop ? { stop: job.stop } : {}),
-            },
+            // What the job workflow sent its runner, without the stream token.
+            task: inferenceTaskFor({ ...job, streamToken: undefined }),
             claimed: req.claimed,
             minTokenProbability: req.minTokenProbability,
             dispatch,

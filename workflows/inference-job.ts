@@ -122,10 +122,9 @@ export async function inferenceJob(input: JobInput): Promise<JobOutcome> {
   }
 }
 
-async function dispatchJob(input: JobInput): Promise<JobOutcome> {
-  const limits = input.limits;
-  const deadline = Date.parse(input.acceptedAt) + limits.deadlineMs;
-  const task: InferenceTask = {
+/** What a runner is sent for this job (audits send the same, without the stream token). Pure. */
+export function inferenceTaskFor(input: JobInput): InferenceTask {
+  return {
     jobId: input.jobId,
     model: input.model,
     prompt: input.prompt,
@@ -138,6 +137,12 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
     ...(input.stop ? { stop: input.stop } : {}),
     ...(input.streamToken ? { streamToken: input.streamToken } : {}),
   };
+}
+
+async function dispatchJob(input: JobInput): Promise<JobOutcome> {
+  const limits = input.limits;
+  const deadline = Date.parse(input.acceptedAt) + limits.deadlineMs;
+  const task = inferenceTaskFor(input);
   const warm = (): Route => ({ kind: 'warm', queue: modelQueue(input.model, 'warm', input.minTier), scheduleToStartMs: limits.warmWaitMs });
   const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier), scheduleToStartMs: limits.warmWaitMs });
   const parked = (): Route => ({ kind: 'parked', queue: modelQueue(input.model, 'warm', input.minTier) });
