@@ -31,7 +31,7 @@ export function serviceEndpoints(): ServiceEndpoints {
 }
 
 let runtimeInstalled = false;
-function quietTemporalLogs(): void {
+export function quietTemporalLogs(): void {
   if (runtimeInstalled || process.env.TRD_TEST_ECHO) return;
   runtimeInstalled = true;
   try {
