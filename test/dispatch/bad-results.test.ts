@@ -3,19 +3,11 @@
  * produced) has that attempt counted against it; the job is retried on
  * another runner and the customer sees one successful job.
  */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { api, startStack, type TestStack } from '../support/stack.js';
+import { expect, test } from '@jest/globals';
+import { api, useStack } from '../support/stack.js';
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  // Retries back off from 500 ms, leaving time for the honest runner to start.
-  stack = await startStack({ jobLimits: { maxAttempts: 8, retryInitialIntervalMs: 500 } });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+// Retries back off from 500 ms, leaving time for the honest runner to start.
+const stack = useStack({ jobLimits: { maxAttempts: 8, retryInitialIntervalMs: 500 } });
 
 test('a bad result counts as a failed attempt for its runner; the job completes on another', async () => {
   await stack.startRunner({ workerId: 'liar', env: { TRD_RUNNER_FAULTS: 'bad-result=1' } });

@@ -1,17 +1,10 @@
 /** Customer cancellation: the runner stops generating, and only what it generated is charged. */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { chargeMicrocredits } from '../../economy/billing.js';
-import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+import { api, useStack, waitForJob } from '../support/stack.js';
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  stack = await startStack();
+const stack = useStack({}, async () => {
   await stack.startRunner({ workerId: 'patient', env: { TRD_RUNNER_FAULTS: 'token-delay-ms=20' } });
-});
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const ledgerOf = (jobId: string) => stack.db.ledgerEntry.findMany({ where: { transaction: { jobId } } });

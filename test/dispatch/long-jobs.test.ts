@@ -3,21 +3,14 @@
  * measured speed) moves to a faster free runner, and the slow attempt is
  * cancelled: the slow runner earns nothing for it.
  */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { workflowIdForJob } from '@trd/protocol';
-import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+import { api, useStack, waitForJob } from '../support/stack.js';
 
 const TOKEN_DELAY_MS = 30;
 const MAX_TOKENS = 300;
-let stack: TestStack;
 
-beforeAll(async () => {
-  stack = await startStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useStack();
 
 /** Runs a few jobs on a runner alone, so the platform has measured its speed, then stops it. */
 async function measure(workerId: string) {

@@ -1,18 +1,12 @@
 /** A job that requires a trust tier goes only to runners of that tier or above. */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import type { ManagedProcess } from '../../devstack/processes.js';
-import { api, startStack, type TestStack } from '../support/stack.js';
+import { api, useStack } from '../support/stack.js';
 
-let stack: TestStack;
 let veteran: ManagedProcess;
 
-beforeAll(async () => {
-  stack = await startStack();
+const stack = useStack({}, async () => {
   [, veteran] = await Promise.all([stack.startRunner({ workerId: 'newcomer' }), stack.startRunner({ workerId: 'veteran', tier: 'trusted' })]);
-});
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 const run = (minTier: string | undefined, i: number) =>

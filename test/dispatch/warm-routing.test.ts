@@ -3,26 +3,20 @@
  * only on disk, jobs go to the warm one while it is free; when it is busy the
  * cold one loads the model and takes the job, and the load is not billed.
  */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { workflowIdForJob } from '@trd/protocol';
 import { chargeMicrocredits } from '../../economy/billing.js';
-import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+import { api, useStack, waitForJob } from '../support/stack.js';
 
 const LOAD_DELAY_MS = 1500;
-let stack: TestStack;
 
-beforeAll(async () => {
-  stack = await startStack();
+const stack = useStack({}, async () => {
   await Promise.all([
     // A little slow per token, so a long job keeps it busy for a few seconds.
     stack.startRunner({ workerId: 'warm-1', env: { TRD_RUNNER_FAULTS: 'token-delay-ms=5' } }),
     // Its model stays on disk until a job needs it; loading it takes 1.5 s, as a real model would.
     stack.startRunner({ workerId: 'cold-1', load: 'on-demand', env: { TRD_RUNNER_FAULTS: `load-delay-ms=${LOAD_DELAY_MS}` } }),
   ]);
-});
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 async function eligible(query = 'model=trd-tiny') {

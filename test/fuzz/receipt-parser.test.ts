@@ -5,6 +5,11 @@
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
+import { CID } from 'multiformats/cid';
+import { base32 } from 'multiformats/bases/base32';
+import { base36 } from 'multiformats/bases/base36';
+import { base58btc } from 'multiformats/bases/base58';
+import * as Digest from 'multiformats/hashes/digest';
 import {
   canonicalize,
   checkEntries,
@@ -26,6 +31,8 @@ import { RECEIPT_FIELDS } from '../support/receipt-fields.js';
 import { fuzz, hostileJson, hostileString } from './fuzz-settings.js';
 
 const ENVELOPE = RECEIPT_FIELDS;
+/** The multibase prefixes CID.parse reads without being given a decoder. */
+const CID_BASES = { b: base32, z: base58btc, k: base36 } as const;
 const SESSION = 'fuzz-session';
 
 let key: SigningKey;
@@ -202,17 +209,32 @@ describe('receipt chains', () => {
 });
 
 describe('CIDs and keys as text', () => {
-  test('parseCid throws an Error that says "not a CID", or returns a CID', async () => {
+  test('parseCid throws an Error that says "not a CID", or returns the CID the text spells', async () => {
+    // Real CIDs in each base CID.parse reads (v0 base58btc; v1 base32, base58btc, base36), whole or with one character changed.
+    const realCid = fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom<'v0' | keyof typeof CID_BASES>('v0', 'b', 'z', 'k')).map(([bytes, kind]) => {
+      const digest = Digest.create(0x12, bytes);
+      return kind === 'v0' ? CID.createV0(digest).toString() : CID.create(1, 0x55, digest).toString(CID_BASES[kind]);
+    });
+    const mutated = fc.tuple(realCid, fc.nat(), fc.constantFrom(...'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ1234567')).map(
+      ([text, at, ch]) => text.slice(0, at % text.length) + ch + text.slice((at % text.length) + 1),
+    );
+    let parsed = 0;
     await fuzz(
-      fc.property(fc.oneof(hostileString, fc.stringMatching(/^b[a-z2-7]{0,70}$/), fc.stringMatching(/^Qm[1-9A-HJ-NP-Za-km-z]{0,50}$/)), (text) => {
+      fc.property(fc.oneof(hostileString, fc.stringMatching(/^b[a-z2-7]{0,70}$/), fc.stringMatching(/^Qm[1-9A-HJ-NP-Za-km-z]{0,50}$/), realCid, mutated), (text) => {
+        let cid: CID;
         try {
-          expect(parseCid(text).toString()).toEqual(expect.any(String));
+          cid = parseCid(text);
         } catch (err) {
           expect(err).toBeInstanceOf(Error);
           expect((err as Error).message).toMatch(/^not a CID: ./);
+          return;
         }
+        parsed++;
+        // What parsed is what the text says: written back in the text's own base, it is the text.
+        expect(cid.version === 0 ? cid.toString() : cid.toString(CID_BASES[text[0] as keyof typeof CID_BASES])).toBe(text);
       }),
     );
+    expect(parsed).toBeGreaterThan(0);
   });
 
   test('publicKeyFromPem refuses anything but an Ed25519 PEM with an Error', async () => {

@@ -3,22 +3,14 @@
  * schemas that validate requests: a route added to the app and not to the
  * document fails here, and so does a documented route the app lacks.
  */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { z } from 'zod';
 import { createGatewayApp } from '../../gateway/app.js';
 import { API_ROUTES } from '../../gateway/openapi.js';
 import { ChatCompletionBody } from '../../gateway/schemas.js';
-import { startStack, type TestStack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useStack();
 
 /** Every method + path the app routes, found by walking Express's router stacks. */
 function appRoutes(): string[] {

@@ -1,16 +1,8 @@
 /** A job waits, queued, until a runner for its model polls; the wait shows in its timings. */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { api, startStack, type TestStack } from '../support/stack.js';
+import { expect, test } from '@jest/globals';
+import { api, useStack } from '../support/stack.js';
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useStack();
 
 test('a job is queued while no runner serves its model, then runs when one starts', async () => {
   const created = await api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: 'waiting', max_tokens: 5 });

@@ -1,5 +1,5 @@
 /** The platform for one test file, on the services from global setup, in the file's own namespace. */
-import { expect } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startPlatform, type LocalPlatform } from '../../devstack/platform.js';
 import type { ServiceEndpoints } from '../../devstack/services.js';
@@ -40,6 +40,31 @@ export function quietTemporalLogs(): void {
   } catch {
     // Already installed by an earlier test file in this process.
   }
+}
+
+export type StackOptions = NonNullable<Parameters<typeof startStack>[0]>;
+
+/**
+ * This file's platform: started before its tests (then `ready`, e.g. its
+ * runners), stopped after them. The handle stands for the started stack, so
+ * tests use it as they would the stack itself.
+ */
+export function useStack(opts: StackOptions | (() => StackOptions | Promise<StackOptions>) = {}, ready?: (stack: TestStack) => Promise<unknown>): TestStack {
+  let started: TestStack | undefined;
+  beforeAll(async () => {
+    started = await startStack(typeof opts === 'function' ? await opts() : opts);
+    await ready?.(started);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return new Proxy({} as TestStack, {
+    get(_target, prop) {
+      if (!started) throw new Error(`the stack is not started yet (stack.${String(prop)}): use it in a test or a hook after useStack's`);
+      const value = Reflect.get(started, prop);
+      return typeof value === 'function' ? value.bind(started) : value;
+    },
+  });
 }
 
 export async function startStack(
