@@ -76,7 +76,8 @@ export function startTsProcess(name: string, script: string, opts: { env?: NodeJ
   return startProcess(name, process.execPath, ['--import', 'tsx', script], { cwd: ROOT, ...opts });
 }
 
-/** `trd-worker <args>` from this repository's gpu-runner, as a process. */
+/** `trd-worker <args>` from this repository's gpu-runner, as a process; with TRD_RUNNER_FAULTS, its test build (gpu-runner/testing). */
 export function startTrdWorker(name: string, args: string[], opts: { env?: NodeJS.ProcessEnv; echo?: (line: string) => void } = {}): ManagedProcess {
-  return startProcess(name, process.execPath, ['gpu-runner/bin/trd-worker.js', ...args], { cwd: ROOT, ...opts });
+  const bin = opts.env?.TRD_RUNNER_FAULTS ? 'gpu-runner/testing/trd-worker.js' : 'gpu-runner/bin/trd-worker.js';
+  return startProcess(name, process.execPath, [bin, ...args], { cwd: ROOT, ...opts });
 }

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RECOMMENDED_MIN_TOKEN_PROBABILITY } from '@trd/protocol';
-import { CHEATS, CheatingRunner } from '../gpu-runner/src/cheats.js';
+import { CHEATS, CheatingRunner } from '../gpu-runner/testing/cheats.js';
 import { InferenceEngine, samplingOf, type GenerateRequest } from '../gpu-runner/src/engine.js';
 import { verifyByPrefill } from '../gpu-runner/src/prefill-verify.js';
 import { verifyByReexecution } from '../gpu-runner/src/reexecute-verify.js';

@@ -16,10 +16,8 @@ import {
   type InferenceTask,
   type RunnerActivities,
 } from '@trd/protocol';
-import { CheatingRunner } from './cheats.js';
-import { GenerationAborted, PromptTooLongError, type GenerateRequest, type Generation } from './engine.js';
+import { GenerationAborted, PromptTooLongError, type GenerateRequest, type Generation, type InferenceEngine } from './engine.js';
 import { checkDispatch, type DispatchGuard } from './dispatch-guard.js';
-import { injectFaults, type RunnerFaults } from './faults.js';
 import type { JobSlots } from './job-slots.js';
 import { SlotsBusyError } from './semaphore.js';
 import { openPushStream, type PushStream } from './stream-push.js';
@@ -43,7 +41,8 @@ export interface RunnerActivityDeps {
   sequenceWaitMs: number;
   /** A generation with no new token for this long is aborted and reported as stalled. */
   stallTimeoutMs: number;
-  faults?: RunnerFaults;
+  /** How a test build generates (generation-wrapper.ts); the engine's own by default. */
+  generate?: (engine: InferenceEngine, req: GenerateRequest) => Promise<Generation>;
   /** Checks each task's signed dispatch envelope; without one (no gateway: a private Temporal) tasks are not checked. */
   dispatchGuard?: DispatchGuard;
   /** Where a streaming job's text is pushed as it is generated; without it the customer sees it at the end. */
@@ -54,8 +53,8 @@ export interface RunnerActivityDeps {
 }
 
 export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities & AuditorActivities {
-  const { models, workerId, faults, events } = deps;
-  const cheater = faults?.cheat ? new CheatingRunner(faults.cheat, { otherModelPath: faults.cheatModelPath }) : undefined;
+  const { models, workerId, events } = deps;
+  const generate = deps.generate ?? ((engine: InferenceEngine, req: GenerateRequest) => engine.generate(req));
   return {
     verifyInference: createVerifyActivity(deps),
     async runInference(task: InferenceTask): Promise<InferenceResult> {
@@ -99,9 +98,7 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
         let stallTimer = watchdog();
         const signal = AbortSignal.any([ctx.cancellationSignal, stalled.signal]);
         if (task.streamToken && deps.gatewayUrl) push = openPushStream(deps.gatewayUrl, task.jobId, task.streamToken, deps.log ?? (() => {}));
-        // A cheating runner (fault injection) answers its own way; see cheats.ts.
-        const generate = (req: GenerateRequest) => (cheater ? cheater.generate(engine, req) : engine.generate(req));
-        const gen = await generate({
+        const gen = await generate(engine, {
           prompt: task.prompt,
           chat,
           maxTokens: task.maxTokens,
@@ -119,12 +116,9 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
               lastBeat = now;
               ctx.heartbeat(progress('generating', n));
             }
-            return faults && injectFaults(faults, n, signal);
           },
         }).finally(() => clearTimeout(stallTimer));
-        const result = resultOf(gen, loadMs);
-        // Fault injection: a runner that misreports its work (the platform must refuse the result).
-        return faults?.badResult ? { ...result, completionTokens: task.maxTokens + 1 } : result;
+        return resultOf(gen, loadMs);
       } catch (err) {
         if (err instanceof GenerationAborted && ctx.cancellationSignal.aborted) {
           // Temporal records these details with the cancellation; the workflow bills what was generated.

@@ -13,7 +13,7 @@ import { Worker } from '@temporalio/worker';
 import { TRUST_TIERS, modelQueue, runnerQueue, tiersUpTo, type TrustTier } from '@trd/protocol';
 import { createRunnerActivities } from './activities.js';
 import { connect, type ConnectionSettings } from './connection.js';
-import { parseRunnerFaults } from './faults.js';
+import { installedGenerationWrapper } from './generation-wrapper.js';
 import { gatewayDispatchGuard } from './dispatch-guard.js';
 import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat } from './gateway-client.js';
 import { JobSlots } from './job-slots.js';
@@ -59,8 +59,9 @@ export interface RunningRunner {
 }
 
 export async function startRunner(s: RunnerSettings, log: (line: string) => void): Promise<RunningRunner> {
-  const faults = parseRunnerFaults(process.env.TRD_RUNNER_FAULTS, process.env.TRD_RUNNER_CHEAT_MODEL);
-  if (faults) log(`WARNING: fault injection is on (TRD_RUNNER_FAULTS=${process.env.TRD_RUNNER_FAULTS}); this runner misbehaves on purpose`);
+  const testBuild = installedGenerationWrapper();
+  if (testBuild) log(`WARNING: ${testBuild.warning}`);
+  else if (process.env.TRD_RUNNER_FAULTS) log('TRD_RUNNER_FAULTS is ignored: fault injection is in the test build only (gpu-runner/testing/trd-worker.js)');
   if (!s.gatewayUrl) log('no --gateway-url: tasks are not checked for the platform\'s dispatch signature (fine on a private Temporal only)');
   if (s.models.length === 0) throw new Error('no model to serve: pass --model <key|path>');
   if (s.modelKey && s.models.length > 1) throw new Error('--model-key names the key of one GGUF file; pass one --model with it');
@@ -69,7 +70,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   for (const spec of s.models) {
     const model = await resolveModel(spec, { modelsDir: s.modelsDir, keyOverride: s.modelKey });
     if (models.has(model.key)) throw new Error(`model ${model.key} is given twice`);
-    models.set(model.key, new ServedModel(model, { sequences: s.concurrency, threads: s.threads, contextSize: s.contextSize, extraLoadDelayMs: faults?.loadDelayMs }));
+    models.set(model.key, new ServedModel(model, { sequences: s.concurrency, threads: s.threads, contextSize: s.contextSize, extraLoadDelayMs: testBuild?.loadDelayMs }));
   }
 
   const currentJobs = new Set<string>();
@@ -191,7 +192,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     log,
     sequenceWaitMs: s.sequenceWaitMs,
     stallTimeoutMs: s.stallTimeoutMs,
-    faults,
+    generate: testBuild?.generate,
     dispatchGuard,
     events: {
       jobStarted: (jobId) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseScheduleWindow } from '@trd/protocol';
 import { buildCli } from '../../gpu-runner/src/cli.js';
 import { readCredentials } from '../../gpu-runner/src/credentials.js';
-import { parseRunnerFaults } from '../../gpu-runner/src/faults.js';
+import { parseRunnerFaults } from '../../gpu-runner/testing/faults.js';
 import { parseHeartbeatAnswer } from '../../gpu-runner/src/gateway-client.js';
 import { parseOwnerSettings, servingDecision } from '../../gpu-runner/src/owner-settings.js';
 import { detectHardware } from '../../gpu-runner/src/zero-config.js';

@@ -64,6 +64,9 @@ test('the packed runner installs into an empty folder and runs --help and doctor
   const listing = (await run('tar', ['tzf', tarball.trim()])).stdout;
   expect(listing).toMatch(/package\/node_modules\/@trd\/protocol\/src\/queues\.ts/);
   expect(listing).not.toMatch(/test|\.gguf|prisma/);
+  // Fault injection and the cheats are the test build's (gpu-runner/testing), never a GPU owner's.
+  expect(listing).toMatch(/package\/src\/activities\.ts/);
+  expect(listing).not.toMatch(/faults|cheats/);
 
   const app = join(dir, 'app');
   // From the npm cache when it has them (CI's npm ci filled it); optional GPU builds are not needed on this machine.

@@ -12,9 +12,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRunnerActivities } from '../../gpu-runner/src/activities.js';
-import { CHEATS, CheatingRunner, type Cheat } from '../../gpu-runner/src/cheats.js';
+import { CHEATS, CheatingRunner, type Cheat } from '../../gpu-runner/testing/cheats.js';
 import { InferenceEngine, type Generation } from '../../gpu-runner/src/engine.js';
-import { parseRunnerFaults } from '../../gpu-runner/src/faults.js';
+import { faultyGeneration, parseRunnerFaults } from '../../gpu-runner/testing/faults.js';
 import { JobSlots } from '../../gpu-runner/src/job-slots.js';
 import { verifyByPrefill } from '../../gpu-runner/src/prefill-verify.js';
 import { verifyByReexecution } from '../../gpu-runner/src/reexecute-verify.js';
@@ -122,6 +122,7 @@ describe('cheating by fault injection in the runner', () => {
   });
 
   test("a cheating runner's result passes the platform's check, and an honest auditor's verifyInference fails it", async () => {
+    // The test build's seam: generation wrapped with the faults, as gpu-runner/testing/main.ts installs it.
     const runner = (faults?: ReturnType<typeof parseRunnerFaults>) =>
       createRunnerActivities({
         models: new Map([['trd-tiny', new ServedModel({ key: 'trd-tiny', path: modelPath, sha256 }, { sequences: 1, threads: 1 })]]),
@@ -129,7 +130,7 @@ describe('cheating by fault injection in the runner', () => {
         jobSlots: new JobSlots(1),
         sequenceWaitMs: 5_000,
         stallTimeoutMs: 5_000,
-        faults,
+        generate: faults && faultyGeneration(faults, 'cheat=truncate-pad').generate,
       });
     const cheater = runner(parseRunnerFaults('cheat=truncate-pad'));
     const auditor = runner();

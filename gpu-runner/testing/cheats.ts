@@ -12,8 +12,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InferenceEngine, type GenerateRequest, type Generation } from './engine.js';
-import { writeTinyModel } from './tiny-model.js';
+import { InferenceEngine, type GenerateRequest, type Generation } from '../src/engine.js';
+import { writeTinyModel } from '../src/tiny-model.js';
 
 export const CHEATS = ['other-model', 'truncate-pad', 'replay'] as const;
 export type Cheat = (typeof CHEATS)[number];

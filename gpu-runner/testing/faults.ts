@@ -5,10 +5,13 @@
  * that takes long to load, as real ones do), "bad-result=1" (a runner that
  * misreports its token count) or "cheat=other-model|truncate-pad|replay" (a
  * dishonest runner whose results pass the platform's structural check, so
- * only an audit catches them; see cheats.ts). Unset in production; the runner
- * says loudly when it is set.
+ * only an audit catches them; see cheats.ts). Only the test build of the
+ * runner reads it (./trd-worker.js, through the seam in
+ * src/generation-wrapper.ts); the published package has neither file.
  */
-import { CHEATS, type Cheat } from './cheats.js';
+import type { GenerateRequest, InferenceEngine } from '../src/engine.js';
+import type { GenerationWrapper } from '../src/generation-wrapper.js';
+import { CHEATS, CheatingRunner, type Cheat } from './cheats.js';
 
 export interface RunnerFaults {
   tokenDelayMs: number;
@@ -59,4 +62,26 @@ export function injectFaults(faults: RunnerFaults, tokens: number, signal: Abort
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Generation with these faults: slowed or stalled per token, answered by a cheat, or misreported. */
+export function faultyGeneration(faults: RunnerFaults, spec: string): GenerationWrapper {
+  const cheater = faults.cheat ? new CheatingRunner(faults.cheat, { otherModelPath: faults.cheatModelPath }) : undefined;
+  return {
+    warning: `fault injection is on (TRD_RUNNER_FAULTS=${spec}); this runner misbehaves on purpose`,
+    loadDelayMs: faults.loadDelayMs,
+    async generate(engine: InferenceEngine, req: GenerateRequest) {
+      const slowed: GenerateRequest = {
+        ...req,
+        onToken: (n) => {
+          const own = req.onToken?.(n);
+          const fault = injectFaults(faults, n, req.signal ?? new AbortController().signal);
+          return own && fault ? own.then(() => fault) : (own ?? fault);
+        },
+      };
+      const gen = cheater ? await cheater.generate(engine, slowed) : await engine.generate(slowed);
+      // A runner that misreports its work: the platform must refuse the result.
+      return faults.badResult ? { ...gen, completionTokens: req.maxTokens + 1 } : gen;
+    },
+  };
 }
