@@ -4,7 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { dispatchSettings } from '../dispatch/settings.js';
 import { createDb } from '../platform/db.js';
 import { envString } from '../platform/env.js';
-import { loadSigningKey } from '../platform/signing-key.js';
+import { loadSigningKeys, signingKeyLifecycleSettings } from '../platform/signing-key.js';
 import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
 import { receiptSettings } from '../receipts/settings.js';
 import { payoutSettings } from '../economy/payout-settings.js';
@@ -16,7 +16,7 @@ import { createOrchestratorWorker } from './worker.js';
 const env = process.env;
 const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'));
-const signingKey = await loadSigningKey(env);
+const signingKeys = await loadSigningKeys(env);
 const payloadKeys = payloadKeysFromEnv(env);
 const connection = await NativeConnection.connect({ address: temporal.address });
 const clientConnection = await Connection.connect({ address: temporal.address });
@@ -26,7 +26,8 @@ const worker = await createOrchestratorWorker({
   client: new Client({ connection: clientConnection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeys) }),
   dispatch: dispatchSettings(env),
   db,
-  signingKey,
+  signingKeys,
+  signingKeyLifecycle: signingKeyLifecycleSettings(env),
   payloadKeys,
   receipts: receiptSettings(env),
   payouts: payoutSettings(env),
@@ -34,7 +35,7 @@ const worker = await createOrchestratorWorker({
   audits: auditSettings(env),
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
 });
-console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, receipts signed by ${signingKey.kid}`);
+console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, holding signing keys ${signingKeys.map((k) => k.kid).join(', ')}`);
 // Worker.run() shuts down gracefully on SIGINT/SIGTERM by default.
 await worker.run();
 await connection.close();
