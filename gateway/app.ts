@@ -32,7 +32,13 @@ import type { GatewaySettings } from './settings.js';
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
 const DASHBOARD_WEB = fileURLToPath(new URL('../dashboard-web/', import.meta.url));
 
-export function createGatewayApp(deps: { db: Db; temporal: Client; settings: GatewaySettings }): express.Express {
+export function createGatewayApp(deps: {
+  db: Db;
+  temporal: Client;
+  settings: GatewaySettings;
+  /** Live job streams; by default ones that reach pushes to this process only (one gateway). */
+  streams?: JobStreams;
+}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   const stats = networkStats(deps.db, deps.settings.dispatch);
@@ -97,7 +103,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
     });
   });
   // Runners push streamed text with the job's own token, not an API key: mounted before the key check.
-  const streams = new JobStreams();
+  const streams = deps.streams ?? new JobStreams(deps.db);
   app.use(streams.router());
   app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org', '/v1/me'], requireApiKey(deps.db));
   app.use(orgRouter(deps.db, deps.settings.rateLimits));

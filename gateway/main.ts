@@ -6,6 +6,7 @@ import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-e
 import { temporalSettings } from '../platform/temporal.js';
 import { closeHttpServer, createGatewayApp } from './app.js';
 import { gatewaySettings } from './settings.js';
+import { JobStreams } from './job-streams.js';
 
 const env = process.env;
 const settings = gatewaySettings(env);
@@ -13,13 +14,17 @@ const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'));
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeysFromEnv(env)) });
-const app = createGatewayApp({ db, temporal: client, settings });
+const databaseUrl = envString(env, 'DATABASE_URL');
+// Pushes reach the replica that streams through PostgreSQL LISTEN/NOTIFY (gateway/job-streams.ts).
+const streams = new JobStreams(db, { databaseUrl });
+const app = createGatewayApp({ db, temporal: client, settings, streams });
 const server = app.listen(settings.port, settings.host, () => {
   console.log(`gateway: listening on http://${settings.host}:${settings.port}`);
 });
 
 async function shutdown(): Promise<void> {
   await closeHttpServer(server);
+  await streams.close();
   await connection.close();
   await db.$disconnect();
 }

@@ -139,7 +139,7 @@ async function stream(deps: Deps, res: Response, kind: Kind, request: JobRequest
     sent += text;
     chunk(text, null, generatedAt === undefined ? {} : { trd_generated_at: generatedAt });
   };
-  const live = deps.streams.openStream(jobId, (c: StreamChunk) => {
+  const live = await deps.streams.openStream(jobId, (c: StreamChunk) => {
     // A retried attempt starts again at offset 0: only text past what was already sent is new.
     if (c.offset <= sent.length && c.offset + c.text.length > sent.length) sendText(c.text.slice(sent.length - c.offset), Number.isFinite(c.at) ? c.at : undefined);
   });
