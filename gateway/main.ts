@@ -1,6 +1,6 @@
 /** `tsx gateway/main.ts`: serves the gateway until SIGINT/SIGTERM. */
 import { Client, Connection } from '@temporalio/client';
-import { createDb } from '../platform/db.js';
+import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
 import { temporalSettings } from '../platform/temporal.js';
@@ -11,7 +11,7 @@ import { JobStreams } from './job-streams.js';
 const env = process.env;
 const settings = gatewaySettings(env);
 const temporal = temporalSettings(env);
-const db = createDb(envString(env, 'DATABASE_URL'));
+const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeysFromEnv(env)) });
 const databaseUrl = envString(env, 'DATABASE_URL');

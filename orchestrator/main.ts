@@ -2,7 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { dispatchSettings } from '../dispatch/settings.js';
-import { createDb } from '../platform/db.js';
+import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { loadSigningKeys, signingKeyLifecycleSettings } from '../platform/signing-key.js';
 import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
@@ -15,7 +15,7 @@ import { createOrchestratorWorker } from './worker.js';
 
 const env = process.env;
 const temporal = temporalSettings(env);
-const db = createDb(envString(env, 'DATABASE_URL'));
+const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
 const signingKeys = await loadSigningKeys(env);
 const payloadKeys = payloadKeysFromEnv(env);
 const connection = await NativeConnection.connect({ address: temporal.address });
