@@ -71,12 +71,15 @@ try {
   const payloadKeyFile = `${STATE}/payload-keys`;
   if (!existsSync(payloadKeyFile)) await writeFile(payloadKeyFile, `${newPayloadKey('dev-1')}\n`, { mode: 0o600 });
   const tls = localTls(`${STATE}/tls`);
+  const payloadKeyLines = (await readFile(payloadKeyFile, 'utf8')).trim().split('\n');
 
   const common = {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporal.address,
     CHECKPOINT_DISABLE: '1',
-    TRD_PAYLOAD_KEYS: (await readFile(payloadKeyFile, 'utf8')).trim().split('\n').join(','),
+    TRD_PAYLOAD_KEYS: payloadKeyLines.join(','),
+    // One machine restarts every process together, so the newest key may seal at once (replicas rotate in two phases).
+    TRD_PAYLOAD_KEY_ID: payloadKeyLines.at(-1)!.split(':')[0],
   };
   const spawnTs = (name: string, script: string, extraEnv: Record<string, string> = {}) => {
     const p = startTsProcess(name, script, { env: { ...common, ...extraEnv }, echo });

@@ -29,9 +29,12 @@ const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 /**
- * TRD_PAYLOAD_KEYS is "id:base64key[,id:base64key…]" (32-byte keys);
- * TRD_PAYLOAD_KEY_ID picks the active one (default: the last listed, so
- * rotation is "append a key").
+ * TRD_PAYLOAD_KEYS is "id:base64key[,id:base64key…]" (32-byte keys), every
+ * key this process can open; TRD_PAYLOAD_KEY_ID is the one it seals with,
+ * required once more than one is listed. Rotation is two-phase across
+ * replicas: (1) append the new key everywhere, still sealing with the old
+ * (the new key is published: every replica can open it); (2) only then set
+ * TRD_PAYLOAD_KEY_ID to it. Appending alone never changes what seals.
  */
 export function payloadKeysFromEnv(env: Record<string, string | undefined>): PayloadKeys {
   const raw = env.TRD_PAYLOAD_KEYS?.trim();
@@ -48,7 +51,12 @@ export function payloadKeysFromEnv(env: Record<string, string | undefined>): Pay
     keys.set(id, key);
     last = id;
   }
-  const activeId = env.TRD_PAYLOAD_KEY_ID?.trim() || last;
+  const activeId = env.TRD_PAYLOAD_KEY_ID?.trim() || (keys.size === 1 ? last : '');
+  if (!activeId) {
+    throw new SettingsError(
+      `TRD_PAYLOAD_KEYS lists ${keys.size} keys: set TRD_PAYLOAD_KEY_ID to the one that seals (rotation: append the new key on every replica first, then make it TRD_PAYLOAD_KEY_ID; docs/operations.md)`,
+    );
+  }
   if (!keys.has(activeId)) throw new SettingsError(`TRD_PAYLOAD_KEY_ID "${activeId}" is not one of the ids in TRD_PAYLOAD_KEYS`);
   return { activeId, keys };
 }
