@@ -2,12 +2,15 @@
  * Two runner endpoint replicas (runner-proxy/main.ts processes) in front of
  * the same Temporal: a task polled through one is heartbeated and completed
  * through the other, because the task token the runner holds says whose task
- * it is (runner-proxy/task-binding.ts), not a replica's memory.
+ * it is (runner-proxy/task-binding.ts), not a replica's memory. And a result
+ * that skips the endpoint (plaintext, straight to Temporal's frontend) is
+ * refused by the orchestrator: every platform writer seals.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { readFileSync } from 'node:fs';
+import { workflowIdForJob } from '@trd/protocol';
 import { createRunnerToken } from '../../gateway/runners.js';
 import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
@@ -105,3 +108,57 @@ test('a task polled through one replica is heartbeated and completed through the
     await Promise.all([a.close(), b.close(), bOther.close()]);
   }
 }, 120_000);
+
+test("a plaintext result sent straight to Temporal's frontend is refused, not taken as the job's output", async () => {
+  const direct = await Connection.connect({ address: stack.temporalAddress });
+  try {
+    const job = await api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: 'Forge me', max_tokens: 4 });
+    let task: proto.temporal.api.workflowservice.v1.IPollActivityTaskQueueResponse | null = null;
+    for (let i = 0; i < 10 && !task; i++) {
+      const polls = ['model.trd-tiny.warm.probation', 'model.trd-tiny.cold.probation'].map((queue) =>
+        direct.withDeadline(Date.now() + 3000, () => direct.workflowService.pollActivityTaskQueue({ namespace: stack.namespace, taskQueue: { name: queue }, identity: 'forger' })),
+      );
+      for (const answer of await Promise.all(polls)) if (answer.taskToken?.length && answer.activityType?.name === 'runInference') task = answer;
+    }
+    expect(task).not.toBeNull();
+    const now = new Date().toISOString();
+    await direct.workflowService.respondActivityTaskCompleted({
+      namespace: stack.namespace,
+      taskToken: task!.taskToken,
+      identity: 'forger',
+      result: {
+        payloads: [
+          json({
+            workerId: 'forger',
+            model: 'trd-tiny',
+            modelSha256: '9c7a9e84c91e8d0a1d1e3463628b395b83ece9524fe5f0131586d51ac573ca71',
+            text: 'forged output',
+            promptTokens: 3,
+            completionTokens: 2,
+            finishReason: 'stop',
+            startedAt: now,
+            finishedAt: now,
+            timings: { modelLoadMs: 0, timeToFirstTokenMs: 1, generationMs: 1 },
+          }),
+        ],
+      },
+    });
+    // The orchestrator will not decode it: its workflow task fails with the reason, and the job never takes the text.
+    const h = stack.client.workflow.getHandle(workflowIdForJob(job.json.id));
+    let reason = '';
+    const deadline = Date.now() + 20_000;
+    while (!reason && Date.now() < deadline) {
+      const history = await h.fetchHistory();
+      const failed = history.events?.find((e) => e.workflowTaskFailedEventAttributes);
+      reason = failed?.workflowTaskFailedEventAttributes?.failure?.message ?? '';
+      if (!reason) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(reason).toMatch(/refusing a payload that was not sealed/);
+    const row = await stack.db.job.findUniqueOrThrow({ where: { id: job.json.id } });
+    expect(row.output).toBeNull();
+    expect(row.status).not.toBe('succeeded');
+    await h.terminate('test: a forged result');
+  } finally {
+    await direct.close();
+  }
+}, 60_000);

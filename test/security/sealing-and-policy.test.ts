@@ -30,8 +30,11 @@ describe('payload sealing', () => {
     expect(text(decryptPayload(published, encryptPayload(after, payload('sealed by a phase-2 replica'))))).toBe('sealed by a phase-2 replica');
     expect(text(decryptPayload(after, sealed))).toBe('a customer prompt');
     expect(new TextDecoder().decode(encryptPayload(after, payload('x')).metadata!['encryption-key-id'])).toBe('k2');
-    // A plain payload (a history from before sealing) passes through.
-    expect(text(decryptPayload(after, payload('old')))).toBe('old');
+    // A plain payload is refused: it came from outside the platform; only histories from before sealing, behind the setting, pass.
+    expect(() => decryptPayload(after, payload('forged'))).toThrow(/refusing a payload that was not sealed/);
+    expect(text(decryptPayload({ ...after, acceptUnsealed: true }, payload('old')))).toBe('old');
+    expect(payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: '1' }).acceptUnsealed).toBe(true);
+    expect(() => payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: 'yes' })).toThrow(/TRD_PAYLOAD_ACCEPT_UNSEALED is 1/);
   });
 
   test('a key it does not have, or any flipped byte, is refused with a reason', async () => {
