@@ -1,9 +1,9 @@
 /** `tsx gateway/main.ts`: serves the gateway until SIGINT/SIGTERM. */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
-import { temporalSettings } from '../platform/temporal.js';
+import { connectTemporal, temporalSettings } from '../platform/temporal.js';
 import { closeHttpServer, createGatewayApp } from './app.js';
 import { gatewaySettings } from './settings.js';
 import { JobStreams } from './job-streams.js';
@@ -12,7 +12,7 @@ const env = process.env;
 const settings = gatewaySettings(env);
 const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
-const connection = await Connection.connect({ address: temporal.address });
+const connection = await connectTemporal(temporal);
 const client = new Client({ connection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeysFromEnv(env)) });
 const databaseUrl = envString(env, 'DATABASE_URL');
 // Pushes reach the replica that streams through PostgreSQL LISTEN/NOTIFY (gateway/job-streams.ts).

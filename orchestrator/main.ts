@@ -1,6 +1,5 @@
 /** `tsx orchestrator/main.ts`: runs the orchestrator worker until SIGINT/SIGTERM. */
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { dispatchSettings } from '../dispatch/settings.js';
 import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
@@ -10,7 +9,7 @@ import { receiptSettings } from '../receipts/settings.js';
 import { payoutSettings } from '../economy/payout-settings.js';
 import { reputationSettings } from '../economy/reputation.js';
 import { auditSettings } from '../audits/settings.js';
-import { temporalSettings } from '../platform/temporal.js';
+import { connectTemporal, connectTemporalWorker, temporalSettings } from '../platform/temporal.js';
 import { createOrchestratorWorker } from './worker.js';
 
 const env = process.env;
@@ -18,8 +17,8 @@ const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
 const signingKeys = await loadSigningKeys(env);
 const payloadKeys = payloadKeysFromEnv(env);
-const connection = await NativeConnection.connect({ address: temporal.address });
-const clientConnection = await Connection.connect({ address: temporal.address });
+const connection = await connectTemporalWorker(temporal);
+const clientConnection = await connectTemporal(temporal);
 const worker = await createOrchestratorWorker({
   connection,
   namespace: temporal.namespace,
