@@ -17,6 +17,7 @@ import { createRunnerToken } from '../gateway/runners.js';
 import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
+import { ensureTemporalSetup } from '../orchestrator/schedules.js';
 import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
@@ -180,6 +181,10 @@ export async function startPlatform(
     rateLimits: { ...base.rateLimits, ...opts.settings?.rateLimits },
     stripe: opts.payouts?.stripe ?? base.stripe,
   };
+
+  // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
+  // migrated from the template; search attributes and schedules are written here, once.
+  await ensureTemporalSetup(client, namespace, payouts, reputation);
 
   const replicaCount = (kind: ReplicaKind) => Math.max(0, Math.floor(opts.replicas?.[kind] ?? 0));
   const signingKeyPublishMs = opts.signingKeyPublishMs ?? 0;
@@ -461,6 +466,7 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
     ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
+    ...(settings.trustProxy !== false ? { TRD_TRUST_PROXY: String(settings.trustProxy) } : {}),
     TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
     ...stripeSettingsEnv(settings.stripe),
   };

@@ -17,7 +17,6 @@ import { createAudits } from '../activities/audit-activities.js';
 import { samplingKey } from '../audits/sampling.js';
 import type { AuditSettings } from '../audits/settings.js';
 import type { ReputationSettings } from '../economy/reputation.js';
-import { ensurePayoutSchedule, ensureReputationSchedule, ensureSearchAttributes } from './schedules.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
@@ -61,9 +60,6 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
   const workflowSource: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: WORKFLOWS_PATH };
-  await ensureSearchAttributes(deps.client, deps.namespace);
-  await ensurePayoutSchedule(deps.client, deps.payouts);
-  await ensureReputationSchedule(deps.client, deps.reputation);
   const reputation = createReputation({
     db: deps.db,
     policy: deps.reputation.policy,
