@@ -179,6 +179,8 @@ export async function startPlatform(
     dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
     login: { ...base.login, ...opts.settings?.login },
     rateLimits: { ...base.rateLimits, ...opts.settings?.rateLimits },
+    // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
+    http: { ...base.http, drainMs: 2000, ...opts.settings?.http },
     stripe: opts.payouts?.stripe ?? base.stripe,
   };
 
@@ -468,6 +470,10 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
     ...(settings.trustProxy !== false ? { TRD_TRUST_PROXY: String(settings.trustProxy) } : {}),
     TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
+    TRD_STREAM_KEEPALIVE_MS: String(settings.http.streamKeepAliveMs),
+    TRD_HTTP_KEEPALIVE_TIMEOUT_MS: String(settings.http.keepAliveTimeoutMs),
+    TRD_HTTP_HEADERS_TIMEOUT_MS: String(settings.http.headersTimeoutMs),
+    TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
     ...stripeSettingsEnv(settings.stripe),
   };
 }

@@ -41,6 +41,8 @@ export function createGatewayApp(deps: {
 }): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Behind a balancer: the client's address (rate limits) and scheme come from its X-Forwarded-* headers.
+  app.set('trust proxy', deps.settings.trustProxy);
   const stats = networkStats(deps.db, deps.settings.dispatch);
   const metrics = gatewayMetrics({ db: deps.db, stats });
   app.use(metrics.measure);
@@ -123,9 +125,22 @@ export function createGatewayApp(deps: {
   return app;
 }
 
-/** Stops serving. Long polls (`?wait=`) would hold a plain close() open for up to a minute. */
-export async function closeHttpServer(server: Server): Promise<void> {
+/**
+ * Stops serving: stops accepting at once, lets responses in flight (long polls, streams) finish for
+ * up to `drainMs`, then cuts the rest. Jobs whose responses are cut this way go on (isDraining):
+ * their customers read them at GET /v1/jobs/:id.
+ */
+export async function closeHttpServer(server: Server, opts: { app?: express.Application; drainMs?: number } = {}): Promise<void> {
+  if (opts.app) opts.app.locals.draining = true;
   const closed = new Promise((resolve) => server.close(resolve));
-  server.closeAllConnections();
+  server.closeIdleConnections();
+  const drained = await Promise.race([closed.then(() => true), new Promise((r) => setTimeout(() => r(false), opts.drainMs ?? 0).unref())]);
+  if (!drained) server.closeAllConnections();
   await closed;
+}
+
+/** Node's keep-alive and header timeouts above a balancer's idle timeout, so the balancer closes idle connections first (no 502 on reuse). */
+export function applyServerTimeouts(server: Server, s: GatewaySettings['http']): void {
+  server.keepAliveTimeout = s.keepAliveTimeoutMs;
+  server.headersTimeout = s.headersTimeoutMs;
 }

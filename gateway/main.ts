@@ -4,7 +4,7 @@ import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
 import { connectTemporal, temporalSettings } from '../platform/temporal.js';
-import { closeHttpServer, createGatewayApp } from './app.js';
+import { applyServerTimeouts, closeHttpServer, createGatewayApp } from './app.js';
 import { gatewaySettings } from './settings.js';
 import { JobStreams } from './job-streams.js';
 
@@ -22,8 +22,10 @@ const server = app.listen(settings.port, settings.host, () => {
   console.log(`gateway: listening on http://${settings.host}:${settings.port}`);
 });
 
+applyServerTimeouts(server, settings.http);
+
 async function shutdown(): Promise<void> {
-  await closeHttpServer(server);
+  await closeHttpServer(server, { app, drainMs: settings.http.drainMs });
   await streams.close();
   await connection.close();
   await db.$disconnect();
