@@ -14,7 +14,7 @@ import { auditRateBps, isSampled, type SamplingKey } from '../audits/sampling.js
 import { auditMethodFor, type AuditSettings } from '../audits/settings.js';
 import { auditVerdict } from '../audits/verdict.js';
 import type { Db } from '../platform/db.js';
-import type { SigningKey } from '../platform/signing-key.js';
+import type { Signer } from '../orchestrator/signing-keys.js';
 import { auditWorkflowId, type AuditInput, type auditJob } from '../workflows/audit-job.js';
 import { inferenceTaskFor, type JobInput } from '../workflows/inference-job.js';
 
@@ -28,7 +28,7 @@ export interface AuditDeps {
   settings: AuditSettings;
   samplingKey: SamplingKey;
   /** Signs the auditor's task (protocol/dispatch.ts): auditors, like all runners, refuse unsigned work. */
-  signingKey: SigningKey;
+  signer: Signer;
   /** Recomputes these runners' reputation and tier now (activities/reputation-activities.ts). */
   refreshReputation: (runnerIds: string[]) => Promise<unknown>;
 }
@@ -94,16 +94,18 @@ export function createAudits(deps: AuditDeps) {
         if (!started) return { problem: `the history of job ${req.jobId} has no start event` };
         const job = await decodeFromPayloadsAtIndex<JobInput>(client.options.loadedDataConverter, 0, started.input?.payloads);
         if (job.jobId !== req.jobId || job.model !== req.model) return { problem: `the history of job ${req.jobId} is of another job` };
+        const now = new Date();
+        const { key } = await deps.signer.active(now);
         const dispatch = await signDispatch(
           {
             job_id: req.auditId,
             model: job.model,
             prompt_sha256: job.promptSha256,
             attempt: 1,
-            issued_at: new Date().toISOString(),
-            expires_at: new Date(Date.now() + req.limits.deadlineMs).toISOString(),
+            issued_at: now.toISOString(),
+            expires_at: new Date(now.getTime() + req.limits.deadlineMs).toISOString(),
           },
-          deps.signingKey.secretKey,
+          key.secretKey,
         );
         return {
           task: {

@@ -20,7 +20,7 @@ import { getBlock, putReceiptBlock } from '../receipts/content-store.js';
 import { CidMismatchError, pinToLighthouse } from '../receipts/lighthouse.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
 import type { Db } from '../platform/db.js';
-import type { SigningKey } from '../platform/signing-key.js';
+import type { Signer } from '../orchestrator/signing-keys.js';
 import { appendReceiptUpdate, chainWorkflowId, type ChainInput } from '../workflows/receipt-chain.js';
 import { pinWorkflowId, type PinInput } from '../workflows/pin-receipt.js';
 
@@ -75,9 +75,8 @@ function finalFailure(err: Error): ApplicationFailure | null {
 
 export interface ReceiptDeps {
   db: Db;
-  signingKey: SigningKey;
-  /** When the key was registered: no receipt it signs is dated earlier (see registerSigningKey). */
-  keyValidFrom: Date;
+  /** The active key of the shared lifecycle (orchestrator/signing-keys.ts); no receipt it signs is dated outside its window. */
+  signer: Signer;
   client: Client;
   settings: ReceiptSettings;
 }
@@ -86,13 +85,10 @@ export interface ReceiptDeps {
 export type DispatchToSign = { jobId: string; model: string; attempt: number; expiresAt: string } & ({ promptSha256: string } | { prompt: string });
 
 export function createReceiptActivities(deps: ReceiptDeps) {
-  const { db, signingKey, client, settings } = deps;
+  const { db, signer, client, settings } = deps;
 
   async function fieldsFor(req: ReceiptRequest): Promise<ReceiptFields> {
     const r = req.result;
-    // A job whose signing was scheduled before a key rotation and replayed after it is dated
-    // no earlier than the new key, so its receipt stays inside the key's validity period.
-    const issuedAt = Date.parse(req.issuedAt) < deps.keyValidFrom.getTime() ? deps.keyValidFrom.toISOString() : req.issuedAt;
     return {
       job_id: req.jobId,
       worker_id: r.workerId,
@@ -106,13 +102,17 @@ export function createReceiptActivities(deps: ReceiptDeps) {
       started_at: r.startedAt,
       finished_at: r.finishedAt,
       duration_ms: Date.parse(r.finishedAt) - Date.parse(r.startedAt),
-      issued_at: issuedAt,
+      issued_at: req.issuedAt,
     };
   }
 
   async function sign(fields: Parameters<typeof signReceipt>[0]): Promise<SignedReceipt> {
+    const { key, validFrom } = await signer.active();
+    // A job whose signing was scheduled before a key rotation and run after it is dated no
+    // earlier than the key in use, so its receipt stays inside the key's validity period.
+    const issuedAt = Date.parse(fields.issued_at) < validFrom.getTime() ? validFrom.toISOString() : fields.issued_at;
     try {
-      return await signReceipt(fields, signingKey.secretKey);
+      return await signReceipt({ ...fields, issued_at: issuedAt }, key.secretKey);
     } catch (err) {
       throw ApplicationFailure.nonRetryable((err as Error).message, ReceiptErrors.InvalidReceipt);
     }
@@ -140,9 +140,11 @@ export function createReceiptActivities(deps: ReceiptDeps) {
      */
     async signDispatch(d: DispatchToSign): Promise<SignedDispatch> {
       const promptSha256 = 'promptSha256' in d ? d.promptSha256 : await sha256Hex(d.prompt);
+      const now = new Date();
+      const { key } = await signer.active(now);
       return signDispatch(
-        { job_id: d.jobId, model: d.model, prompt_sha256: promptSha256, attempt: d.attempt, issued_at: new Date().toISOString(), expires_at: d.expiresAt },
-        signingKey.secretKey,
+        { job_id: d.jobId, model: d.model, prompt_sha256: promptSha256, attempt: d.attempt, issued_at: now.toISOString(), expires_at: d.expiresAt },
+        key.secretKey,
       );
     },
 

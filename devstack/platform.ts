@@ -17,6 +17,7 @@ import { createRunnerToken } from '../gateway/runners.js';
 import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
+import { ensureTemporalSetup } from '../orchestrator/schedules.js';
 import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
@@ -40,12 +41,24 @@ export interface LocalPlatform {
   namespace: string;
   databaseUrl: string;
   temporalAddress: string;
-  /** Where runners connect: the authorizing proxy in front of Temporal (runner-proxy/), over TLS. */
-  runnerEndpoint: { address: string; tls: LocalTls; proxy: RunnerProxy };
+  /** Every gateway replica's address (the first is `baseUrl`). */
+  gatewayUrls: string[];
+  /**
+   * Where runners connect: the authorizing proxy in front of Temporal (runner-proxy/), over TLS.
+   * `proxy` is the in-process one, null when the endpoints run as replica processes (`addresses`).
+   */
+  runnerEndpoint: { address: string; addresses: string[]; tls: LocalTls; proxy: RunnerProxy | null };
+  /** One replica process, to stop (by a signal: SIGKILL is a crash) and start again; with `replicas` only. */
+  replica(kind: ReplicaKind, index: number): { stop(signal?: NodeJS.Signals): Promise<void>; start(): Promise<void> };
+  /**
+   * Adds a new receipt-signing key next to the current ones: orchestrators (re)started from now on
+   * hold both and publish the new one, which becomes active after `signingKeyPublishMs`.
+   */
+  addSigningKey(): Promise<SigningKey>;
   /** The keys Temporal payloads are sealed with. */
   payloadKeys: PayloadKeys;
   /** The `trd-worker start` options that connect a runner to this platform's Temporal (through the runner endpoint). */
-  runnerConnectionArgs(): string[];
+  runnerConnectionArgs(endpoint?: number): string[];
   /** The key receipts are signed with now; rotateSigningKey() replaces it. */
   signingKey: SigningKey;
   apiKey: string;
@@ -63,6 +76,9 @@ export interface LocalPlatform {
     token?: string;
     extraArgs?: string[];
     env?: NodeJS.ProcessEnv;
+    /** Which gateway replica it talks to and which runner endpoint replica it connects through (the first by default). */
+    gateway?: number;
+    endpoint?: number;
   }): Promise<ManagedProcess>;
   /** Another customer's key. */
   newApiKey(name?: string): Promise<string>;
@@ -76,6 +92,8 @@ export interface LocalPlatform {
   startGateway(): Promise<void>;
   stop(): Promise<void>;
 }
+
+export type ReplicaKind = 'gateway' | 'orchestrator' | 'runnerEndpoint';
 
 export async function startPlatform(
   services: ServiceEndpoints,
@@ -104,6 +122,16 @@ export async function startPlatform(
     runnerEndpoint?: { refreshMs?: number; bypass?: boolean };
     /** The keys Temporal payloads are sealed with; a fresh one by default (replay fixtures use a fixed one). */
     payloadKeys?: PayloadKeys;
+    /**
+     * Several replicas of a process, each a real process of its own (orchestrator/main.ts,
+     * gateway/main.ts on its own port, runner-proxy/main.ts on its own port); overrides
+     * `orchestrator`/`gateway: 'process'`.
+     */
+    replicas?: Partial<Record<ReplicaKind, number>>;
+    /** How long a new signing key is published before it signs (TRD_SIGNING_KEY_PUBLISH_MS); 0 by default here. */
+    signingKeyPublishMs?: number;
+    /** Extra environment for every platform process started (settings a test needs). */
+    processEnv?: Record<string, string>;
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -112,8 +140,8 @@ export async function startPlatform(
   await createDatabase(services.pgAdminUrl, dbName, TEMPLATE_DB);
   const databaseUrl = `${services.pgUrlPrefix}${dbName}`;
   const db = createDb(databaseUrl);
-  let signingKeyPem = generateSigningKeyPem();
-  let signingKey = await signingKeyFromPem(signingKeyPem);
+  let signingKeyPems = [generateSigningKeyPem()];
+  let signingKey = await signingKeyFromPem(signingKeyPems[0]);
   const baseReceipts = receiptSettings({});
   const receipts: ReceiptSettings = {
     lighthouseApiKey: opts.receipts?.lighthouseApiKey ?? null,
@@ -151,114 +179,181 @@ export async function startPlatform(
     dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
     login: { ...base.login, ...opts.settings?.login },
     rateLimits: { ...base.rateLimits, ...opts.settings?.rateLimits },
+    // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
+    http: { ...base.http, drainMs: 2000, ...opts.settings?.http },
     stripe: opts.payouts?.stripe ?? base.stripe,
   };
 
-  const orchestrator = restartable(async () => {
-    if (opts.orchestrator === 'process') {
-      const child = startTsProcess('orchestrator', 'orchestrator/main.ts', {
-        env: {
-          DATABASE_URL: databaseUrl,
-          TEMPORAL_ADDRESS: temporalAddress,
-          TEMPORAL_NAMESPACE: namespace,
-          TRD_RECEIPT_SIGNING_KEY: signingKeyPem,
-          ...payloadKeysEnv(payloadKeys),
-          TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
-          TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
-          ...receiptSettingsEnv(receipts),
-          ...payoutSettingsEnv(payouts),
-          TRD_REPUTATION_INTERVAL_MS: String(reputation.sweepIntervalMs),
-          TRD_VERIFIED_MIN_JOBS: String(reputation.policy.verifiedMinJobs),
-          TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
-          TRD_CHALLENGE_WAIT_MS: String(reputation.challenge.waitMs),
-          TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
-          ...auditSettingsEnv(audits),
-          CHECKPOINT_DISABLE: '1',
-        },
-        echo: opts.echo,
-      });
-      await child.waitFor(/orchestrator: polling/, 60_000);
-      return (signal) => child.stop(signal);
-    }
-    const connection = await NativeConnection.connect({ address: temporalAddress });
-    const worker: Worker = await createOrchestratorWorker({
-      connection,
-      namespace,
-      client,
-      dispatch: settings.dispatch,
-      db,
-      signingKey,
-      payloadKeys: bypass ? null : payloadKeys,
-      receipts,
-      payouts,
-      reputation,
-      audits,
-      clock: opts.clock,
-      workflowBundlePath: services.workflowBundlePath,
-    });
-    const running = worker.run();
-    return async () => {
-      worker.shutdown();
-      await running;
-      await connection.close();
-    };
-  });
-  await orchestrator.start();
+  // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
+  // migrated from the template; search attributes and schedules are written here, once.
+  await ensureTemporalSetup(client, namespace, payouts, reputation);
 
-  const port = await freePort();
-  const gateway = restartable(async () => {
-    if (opts.gateway === 'process') {
-      const child = startTsProcess('gateway', 'gateway/main.ts', {
+  const replicaCount = (kind: ReplicaKind) => Math.max(0, Math.floor(opts.replicas?.[kind] ?? 0));
+  const signingKeyPublishMs = opts.signingKeyPublishMs ?? 0;
+  const orchestratorEnv = (): Record<string, string> => ({
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: namespace,
+    // Every key it holds, oldest first (platform/signing-key.ts reads several PEM blocks).
+    TRD_RECEIPT_SIGNING_KEY: signingKeyPems.join('\n'),
+    TRD_SIGNING_KEY_PUBLISH_MS: String(signingKeyPublishMs),
+    ...payloadKeysEnv(payloadKeys),
+    TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
+    TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
+    ...receiptSettingsEnv(receipts),
+    ...payoutSettingsEnv(payouts),
+    TRD_REPUTATION_INTERVAL_MS: String(reputation.sweepIntervalMs),
+    TRD_VERIFIED_MIN_JOBS: String(reputation.policy.verifiedMinJobs),
+    TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
+    TRD_CHALLENGE_WAIT_MS: String(reputation.challenge.waitMs),
+    TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
+    ...auditSettingsEnv(audits),
+    CHECKPOINT_DISABLE: '1',
+    ...opts.processEnv,
+  });
+  const orchestratorProcess = (name: string) =>
+    restartable(async () => {
+      const child = startTsProcess(name, 'orchestrator/main.ts', { env: orchestratorEnv(), echo: opts.echo });
+      await child.waitFor(/orchestrator: polling/, 90_000);
+      return (signal) => child.stop(signal);
+    });
+  const orchestrators =
+    replicaCount('orchestrator') > 0
+      ? Array.from({ length: replicaCount('orchestrator') }, (_, i) => orchestratorProcess(`orchestrator-${i + 1}`))
+      : [
+          opts.orchestrator === 'process'
+            ? orchestratorProcess('orchestrator')
+            : restartable(async () => {
+                const connection = await NativeConnection.connect({ address: temporalAddress });
+                const worker: Worker = await createOrchestratorWorker({
+                  connection,
+                  namespace,
+                  client,
+                  dispatch: settings.dispatch,
+                  db,
+                  signingKeys: await Promise.all(signingKeyPems.map(signingKeyFromPem)),
+                  signingKeyLifecycle: { publishMs: signingKeyPublishMs, refreshMs: 1000 },
+                  payloadKeys: bypass ? null : payloadKeys,
+                  receipts,
+                  payouts,
+                  reputation,
+                  audits,
+                  clock: opts.clock,
+                  workflowBundlePath: services.workflowBundlePath,
+                });
+                const running = worker.run();
+                return async () => {
+                  worker.shutdown();
+                  await running;
+                  await connection.close();
+                };
+              }),
+        ];
+  // One after another: each publishes its keys before the next starts.
+  for (const o of orchestrators) await o.start();
+  const orchestrator = { start: async () => { for (const o of orchestrators) await o.start(); }, stop: async (signal?: NodeJS.Signals) => { await Promise.all(orchestrators.map((o) => o.stop(signal))); } };
+
+  const gatewayPorts = await Promise.all(Array.from({ length: Math.max(1, replicaCount('gateway')) }, () => freePort()));
+  const port = gatewayPorts[0];
+  const gatewayProcess = (name: string, p: number) =>
+    restartable(async () => {
+      const child = startTsProcess(name, 'gateway/main.ts', {
         env: {
           DATABASE_URL: databaseUrl,
           TEMPORAL_ADDRESS: temporalAddress,
           TEMPORAL_NAMESPACE: namespace,
           CHECKPOINT_DISABLE: '1',
           ...payloadKeysEnv(payloadKeys),
-          ...settingsEnv(settings, port),
+          ...settingsEnv(settings, p),
+          ...opts.processEnv,
         },
         echo: opts.echo,
       });
       await child.waitFor(/gateway: listening/, 60_000);
       return (signal) => child.stop(signal);
-    }
-    const server: Server = await new Promise((resolve) => {
-      const s = createGatewayApp({ db, temporal: client, settings }).listen(port, '127.0.0.1', () => resolve(s));
     });
-    return () => closeHttpServer(server);
-  });
-  await gateway.start();
+  const gateways =
+    replicaCount('gateway') > 0
+      ? gatewayPorts.map((p, i) => gatewayProcess(`gateway-${i + 1}`, p))
+      : [
+          opts.gateway === 'process'
+            ? gatewayProcess('gateway', port)
+            : restartable(async () => {
+                const server: Server = await new Promise((resolve) => {
+                  const s = createGatewayApp({ db, temporal: client, settings }).listen(port, '127.0.0.1', () => resolve(s));
+                });
+                return () => closeHttpServer(server);
+              }),
+        ];
+  await Promise.all(gateways.map((g) => g.start()));
+  const gateway = { start: async () => { await Promise.all(gateways.map((g) => g.start())); }, stop: async (signal?: NodeJS.Signals) => { await Promise.all(gateways.map((g) => g.stop(signal))); } };
 
   const tlsDir = mkdtempSync(join(tmpdir(), 'trd-tls-'));
   const tls = localTls(tlsDir);
-  const proxy = await startRunnerProxy({
-    db,
-    keys: payloadKeys,
-    settings: {
-      upstream: temporalAddress,
-      namespace,
-      tls,
-      host: '127.0.0.1',
-      port: 0,
-      refreshMs: opts.runnerEndpoint?.refreshMs ?? 250,
-      maxMessageBytes: 4 * 1024 * 1024,
-      taskTokenTtlMs: 3600_000,
-    },
-    log: opts.echo && ((line) => opts.echo!(`[runner-endpoint] ${line}`)),
-  });
-  const runnerEndpoint = { address: `127.0.0.1:${proxy.port}`, tls, proxy };
+  const refreshMs = opts.runnerEndpoint?.refreshMs ?? 250;
+  let proxy: RunnerProxy | null = null;
+  let endpoints: ReturnType<typeof restartable>[] = [];
+  let endpointAddresses: string[];
+  if (replicaCount('runnerEndpoint') > 0) {
+    const ports = await Promise.all(Array.from({ length: replicaCount('runnerEndpoint') }, () => freePort()));
+    endpointAddresses = ports.map((p) => `127.0.0.1:${p}`);
+    endpoints = ports.map((p, i) =>
+      restartable(async () => {
+        const child = startTsProcess(`runner-endpoint-${i + 1}`, 'runner-proxy/main.ts', {
+          env: {
+            DATABASE_URL: databaseUrl,
+            TEMPORAL_ADDRESS: temporalAddress,
+            TEMPORAL_NAMESPACE: namespace,
+            TRD_RUNNER_ENDPOINT_HOST: '127.0.0.1',
+            TRD_RUNNER_ENDPOINT_PORT: String(p),
+            TRD_RUNNER_ENDPOINT_TLS_KEY_FILE: join(tlsDir, 'server.key'),
+            TRD_RUNNER_ENDPOINT_TLS_CERT_FILE: join(tlsDir, 'server.pem'),
+            TRD_RUNNER_ENDPOINT_REFRESH_MS: String(refreshMs),
+            CHECKPOINT_DISABLE: '1',
+            ...payloadKeysEnv(payloadKeys),
+            ...opts.processEnv,
+          },
+          echo: opts.echo,
+        });
+        await child.waitFor(/runner-endpoint: listening/, 60_000);
+        return (signal) => child.stop(signal);
+      }),
+    );
+    await Promise.all(endpoints.map((e) => e.start()));
+  } else {
+    proxy = await startRunnerProxy({
+      db,
+      keys: payloadKeys,
+      settings: {
+        upstream: temporalAddress,
+        namespace,
+        tls,
+        host: '127.0.0.1',
+        port: 0,
+        refreshMs,
+        maxMessageBytes: 4 * 1024 * 1024,
+        taskTokenTtlMs: 3600_000,
+      },
+      log: opts.echo && ((line) => opts.echo!(`[runner-endpoint] ${line}`)),
+    });
+    endpointAddresses = [`127.0.0.1:${proxy.port}`];
+  }
+  const runnerEndpoint = { address: endpointAddresses[0], addresses: endpointAddresses, tls, proxy };
+  const replicaSets: Record<ReplicaKind, ReturnType<typeof restartable>[]> = { gateway: gateways, orchestrator: orchestrators, runnerEndpoint: endpoints };
 
-  const runnerConnectionArgs = () => [
-    ...(bypass ? ['--temporal-address', temporalAddress] : ['--temporal-address', runnerEndpoint.address, '--tls-ca', tls.caFile, '--tls-server-name', tls.serverName]),
+  const runnerConnectionArgs = (endpoint = 0) => [
+    ...(bypass ? ['--temporal-address', temporalAddress] : ['--temporal-address', endpointAddresses[endpoint], '--tls-ca', tls.caFile, '--tls-server-name', tls.serverName]),
     '--namespace', namespace,
   ];
 
   const runners: ManagedProcess[] = [];
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const gatewayUrls = gatewayPorts.map((p) => `http://127.0.0.1:${p}`);
+  const baseUrl = gatewayUrls[0];
   const newApiKey = async (name = 'local customer') => createApiKey(db, await createCustomer(db, name), 'local');
 
   return {
     baseUrl,
+    gatewayUrls,
     db,
     client,
     namespace,
@@ -277,10 +372,21 @@ export async function startPlatform(
     startOrchestrator: orchestrator.start,
     async rotateSigningKey() {
       await orchestrator.stop();
-      signingKeyPem = generateSigningKeyPem();
-      signingKey = await signingKeyFromPem(signingKeyPem);
+      signingKeyPems = [generateSigningKeyPem()];
+      signingKey = await signingKeyFromPem(signingKeyPems[0]);
       await orchestrator.start();
       return signingKey;
+    },
+    async addSigningKey() {
+      const pem = generateSigningKeyPem();
+      signingKeyPems = [...signingKeyPems, pem];
+      signingKey = await signingKeyFromPem(pem);
+      return signingKey;
+    },
+    replica(kind, index) {
+      const r = replicaSets[kind][index];
+      if (!r) throw new Error(`no ${kind} replica ${index}: start the platform with replicas: { ${kind}: ${index + 1} } or more`);
+      return r;
     },
     stopGateway: gateway.stop,
     startGateway: gateway.start,
@@ -294,8 +400,8 @@ export async function startPlatform(
           '--model', 'trd-tiny',
           '--load', o.load ?? 'on-start',
           '--models-dir', services.modelsDir,
-          '--gateway-url', baseUrl,
-          ...runnerConnectionArgs(),
+          '--gateway-url', gatewayUrls[o.gateway ?? 0],
+          ...runnerConnectionArgs(o.endpoint ?? 0),
           '--shutdown-grace-ms', '2000',
           ...(o.extraArgs ?? []),
         ],
@@ -309,7 +415,8 @@ export async function startPlatform(
       await Promise.all(runners.map((r) => r.stop()));
       await gateway.stop();
       await orchestrator.stop();
-      await proxy.close();
+      await proxy?.close();
+      await Promise.all(endpoints.map((e) => e.stop()));
       rmSync(tlsDir, { recursive: true, force: true });
       await clientConnection.close();
       await db.$disconnect();
@@ -361,7 +468,12 @@ function settingsEnv(settings: GatewaySettings, port: number): Record<string, st
     TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
     ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
+    ...(settings.trustProxy !== false ? { TRD_TRUST_PROXY: String(settings.trustProxy) } : {}),
     TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
+    TRD_STREAM_KEEPALIVE_MS: String(settings.http.streamKeepAliveMs),
+    TRD_HTTP_KEEPALIVE_TIMEOUT_MS: String(settings.http.keepAliveTimeoutMs),
+    TRD_HTTP_HEADERS_TIMEOUT_MS: String(settings.http.headersTimeoutMs),
+    TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
     ...stripeSettingsEnv(settings.stripe),
   };
 }

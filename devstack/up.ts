@@ -14,7 +14,6 @@ import { envInt } from '../platform/env.js';
 import { generateSigningKeyPem } from '../platform/signing-key.js';
 import { newPayloadKey } from '../platform/payload-encryption.js';
 import { localTls } from './tls.js';
-import { migrateDatabase } from './migrate.js';
 import { startLocalPostgres } from './postgres.js';
 import { startTrdWorker, startTsProcess } from './processes.js';
 import { findTemporalCli, startTemporalDevServer } from './temporal.js';
@@ -55,8 +54,6 @@ try {
   stops.push(() => postgres.stop());
   await postgres.createDatabase('trd');
   const databaseUrl = postgres.urlFor('trd');
-  const { applied } = await migrateDatabase(databaseUrl);
-  say(`database ready, ${applied.length} migration(s) applied`);
 
   const cli = findTemporalCli();
   if (!cli) say('no Temporal CLI on this machine: the Temporal SDK downloads it (needs internet)');
@@ -71,18 +68,24 @@ try {
   const payloadKeyFile = `${STATE}/payload-keys`;
   if (!existsSync(payloadKeyFile)) await writeFile(payloadKeyFile, `${newPayloadKey('dev-1')}\n`, { mode: 0o600 });
   const tls = localTls(`${STATE}/tls`);
+  const payloadKeyLines = (await readFile(payloadKeyFile, 'utf8')).trim().split('\n');
 
   const common = {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporal.address,
     CHECKPOINT_DISABLE: '1',
-    TRD_PAYLOAD_KEYS: (await readFile(payloadKeyFile, 'utf8')).trim().split('\n').join(','),
+    TRD_PAYLOAD_KEYS: payloadKeyLines.join(','),
+    // One machine restarts every process together, so the newest key may seal at once (replicas rotate in two phases).
+    TRD_PAYLOAD_KEY_ID: payloadKeyLines.at(-1)!.split(':')[0],
   };
   const spawnTs = (name: string, script: string, extraEnv: Record<string, string> = {}) => {
     const p = startTsProcess(name, script, { env: { ...common, ...extraEnv }, echo });
     stops.push(() => p.stop());
     return p;
   };
+  // The one-shot setup (migrations with their check, search attributes, schedules), as a deployment runs it.
+  const setup = spawnTs('setup', 'orchestrator/setup.ts');
+  await setup.waitFor(/setup: done/, 180_000);
   const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keyFile });
   const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway) });
   const endpoint = spawnTs('runner-endpoint', 'runner-proxy/main.ts', {

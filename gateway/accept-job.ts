@@ -11,6 +11,7 @@ import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
 import { admitAndRecord } from './admission.js';
 import { ApiError } from './errors.js';
+import { hashToken } from './tokens.js';
 import type { GatewaySettings } from './settings.js';
 
 /** What the runner gets (a catalog key the caller has checked, the prompt, sampling), and who pays and who may run it. */
@@ -79,6 +80,7 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
         acceptedAt,
         reservedMicrocredits: reserved,
         sessionId: r.sessionId,
+        streamTokenHash: r.streamToken ? Buffer.from(hashToken(r.streamToken), 'hex') : null,
       },
     });
   await admitAndRecord(db, admission, record, settings.admissionWaitMs);

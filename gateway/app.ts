@@ -32,9 +32,17 @@ import type { GatewaySettings } from './settings.js';
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
 const DASHBOARD_WEB = fileURLToPath(new URL('../dashboard-web/', import.meta.url));
 
-export function createGatewayApp(deps: { db: Db; temporal: Client; settings: GatewaySettings }): express.Express {
+export function createGatewayApp(deps: {
+  db: Db;
+  temporal: Client;
+  settings: GatewaySettings;
+  /** Live job streams; by default ones that reach pushes to this process only (one gateway). */
+  streams?: JobStreams;
+}): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Behind a balancer: the client's address (rate limits) and scheme come from its X-Forwarded-* headers.
+  app.set('trust proxy', deps.settings.trustProxy);
   const stats = networkStats(deps.db, deps.settings.dispatch);
   const metrics = gatewayMetrics({ db: deps.db, stats });
   app.use(metrics.measure);
@@ -97,7 +105,7 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
     });
   });
   // Runners push streamed text with the job's own token, not an API key: mounted before the key check.
-  const streams = new JobStreams();
+  const streams = deps.streams ?? new JobStreams(deps.db);
   app.use(streams.router());
   app.use(['/v1/jobs', '/v1/chat/completions', '/v1/completions', '/mcp', '/v1/org', '/v1/me'], requireApiKey(deps.db));
   app.use(orgRouter(deps.db, deps.settings.rateLimits));
@@ -117,9 +125,22 @@ export function createGatewayApp(deps: { db: Db; temporal: Client; settings: Gat
   return app;
 }
 
-/** Stops serving. Long polls (`?wait=`) would hold a plain close() open for up to a minute. */
-export async function closeHttpServer(server: Server): Promise<void> {
+/**
+ * Stops serving: stops accepting at once, lets responses in flight (long polls, streams) finish for
+ * up to `drainMs`, then cuts the rest. Jobs whose responses are cut this way go on (isDraining):
+ * their customers read them at GET /v1/jobs/:id.
+ */
+export async function closeHttpServer(server: Server, opts: { app?: express.Application; drainMs?: number } = {}): Promise<void> {
+  if (opts.app) opts.app.locals.draining = true;
   const closed = new Promise((resolve) => server.close(resolve));
-  server.closeAllConnections();
+  server.closeIdleConnections();
+  const drained = await Promise.race([closed.then(() => true), new Promise((r) => setTimeout(() => r(false), opts.drainMs ?? 0).unref())]);
+  if (!drained) server.closeAllConnections();
   await closed;
+}
+
+/** Node's keep-alive and header timeouts above a balancer's idle timeout, so the balancer closes idle connections first (no 502 on reuse). */
+export function applyServerTimeouts(server: Server, s: GatewaySettings['http']): void {
+  server.keepAliveTimeout = s.keepAliveTimeoutMs;
+  server.headersTimeout = s.headersTimeoutMs;
 }

@@ -7,9 +7,10 @@ import { ApiError } from './errors.js';
 export function keysRouter(db: Db): Router {
   const router = Router();
 
-  // Receipts issued in [valid_from, valid_until) are the key's; valid_until null is the key in use.
+  // Receipts issued in [valid_from, valid_until) are the key's; valid_until null is the key in use (or,
+  // when valid_from is ahead, the one published to take over then: fetch it before it signs).
   router.get('/keys', async (_req, res) => {
-    const keys = await db.signingKey.findMany({ orderBy: { createdAt: 'asc' } });
+    const keys = await db.signingKey.findMany({ orderBy: { activatesAt: 'asc' } });
     res.set('access-control-allow-origin', '*').json({
       keys: keys.map((k) => ({
         ...publishedKey(k),

@@ -1,25 +1,32 @@
 /** `tsx gateway/main.ts`: serves the gateway until SIGINT/SIGTERM. */
-import { Client, Connection } from '@temporalio/client';
-import { createDb } from '../platform/db.js';
+import { Client } from '@temporalio/client';
+import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
-import { temporalSettings } from '../platform/temporal.js';
-import { closeHttpServer, createGatewayApp } from './app.js';
+import { connectTemporal, temporalSettings } from '../platform/temporal.js';
+import { applyServerTimeouts, closeHttpServer, createGatewayApp } from './app.js';
 import { gatewaySettings } from './settings.js';
+import { JobStreams } from './job-streams.js';
 
 const env = process.env;
 const settings = gatewaySettings(env);
 const temporal = temporalSettings(env);
-const db = createDb(envString(env, 'DATABASE_URL'));
-const connection = await Connection.connect({ address: temporal.address });
+const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
+const connection = await connectTemporal(temporal);
 const client = new Client({ connection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeysFromEnv(env)) });
-const app = createGatewayApp({ db, temporal: client, settings });
+const databaseUrl = envString(env, 'DATABASE_URL');
+// Pushes reach the replica that streams through PostgreSQL LISTEN/NOTIFY (gateway/job-streams.ts).
+const streams = new JobStreams(db, { databaseUrl });
+const app = createGatewayApp({ db, temporal: client, settings, streams });
 const server = app.listen(settings.port, settings.host, () => {
   console.log(`gateway: listening on http://${settings.host}:${settings.port}`);
 });
 
+applyServerTimeouts(server, settings.http);
+
 async function shutdown(): Promise<void> {
-  await closeHttpServer(server);
+  await closeHttpServer(server, { app, drainMs: settings.http.drainMs });
+  await streams.close();
   await connection.close();
   await db.$disconnect();
 }

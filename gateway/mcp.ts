@@ -126,7 +126,9 @@ function jobAnswer({ ok, json: job }: { ok: boolean; json: any }) {
  */
 export function mcpHttpHandler(): RequestHandler {
   return async (req, res) => {
-    const access = { baseUrl: `${req.protocol}://${req.get('host')}`, apiKey: /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')![1]! };
+    // The tools call this very process at the address the request came in on: no balancer or public name in between.
+    const local = req.socket.localAddress ?? '127.0.0.1';
+    const access = { baseUrl: `http://${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`, apiKey: /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')![1]! };
     const server = createTrdMcpServer(access);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {

@@ -12,6 +12,7 @@ import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
 import { acceptJob, catalogModel, checkJobSize, waitForWorkflow, type JobRequest } from './accept-job.js';
 import { ApiError, errorBody } from './errors.js';
+import { isDraining } from './draining.js';
 import type { JobStreams } from './job-streams.js';
 import { ChatCompletionBody, CompletionBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
@@ -139,7 +140,7 @@ async function stream(deps: Deps, res: Response, kind: Kind, request: JobRequest
     sent += text;
     chunk(text, null, generatedAt === undefined ? {} : { trd_generated_at: generatedAt });
   };
-  const live = deps.streams.openStream(jobId, (c: StreamChunk) => {
+  const live = await deps.streams.openStream(jobId, (c: StreamChunk) => {
     // A retried attempt starts again at offset 0: only text past what was already sent is new.
     if (c.offset <= sent.length && c.offset + c.text.length > sent.length) sendText(c.text.slice(sent.length - c.offset), Number.isFinite(c.at) ? c.at : undefined);
   });
@@ -161,9 +162,12 @@ async function stream(deps: Deps, res: Response, kind: Kind, request: JobRequest
   res.flushHeaders();
   if (kind === 'chat') event({ id, object, created, model: request.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
   const stopOnHangUp = cancelOnHangUp(res, handle);
+  // A comment line now and then while the job waits in a queue: a balancer's idle timeout never cuts the stream.
+  const keepAlive = deps.settings.http.streamKeepAliveMs > 0 ? setInterval(() => !res.destroyed && res.write(': keep-alive\n\n'), deps.settings.http.streamKeepAliveMs) : null;
   try {
     await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + 30_000);
   } finally {
+    if (keepAlive) clearInterval(keepAlive);
     live.close();
     stopOnHangUp();
   }
@@ -191,7 +195,8 @@ function findFinishedJob(db: Db, id: string): Promise<FinishedJob> {
 /** Calls `handle.cancel()` if the client goes away before the response is complete; returns the un-registration. */
 function cancelOnHangUp(res: Response, handle: WorkflowHandle): () => void {
   const onClose = () => {
-    if (!res.writableFinished) void handle.cancel().catch(() => {});
+    // A gateway shutting down cuts its connections: that is no customer's hang-up, and the job goes on.
+    if (!res.writableFinished && !isDraining(res.app)) void handle.cancel().catch(() => {});
   };
   res.once('close', onClose);
   return () => res.off('close', onClose);

@@ -17,7 +17,7 @@ const MICRO = 1_000_000n;
 export function orgRouter(db: Db, rateLimits: RateLimitSettings): Router {
   const router = Router();
   // A leaked key must not mint keys without bound (each outlives the leaked one's revocation).
-  const limitKeyCreation = ipAndCredentialLimit('API key creation', rateLimits, (_req, res) => res.locals.apiKeyId ?? null);
+  const limitKeyCreation = ipAndCredentialLimit(db, 'API key creation', rateLimits, (_req, res) => res.locals.apiKeyId ?? null);
 
   const orgView = async (customerId: string) => {
     const org = await db.customer.findUniqueOrThrow({ where: { id: customerId } });

@@ -13,6 +13,7 @@ import { balanceOf } from '../economy/redemption.js';
 import type { Db } from '../platform/db.js';
 import { findApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
+import { servedOverHttps } from './public-url.js';
 import { RunnerSettingsBody, SignInBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
 import { ipAndCredentialLimit } from './rate-limit.js';
@@ -117,7 +118,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
   const overview = (customerId: string) => ownerOverview(db, customerId, settings.dispatch);
 
   // Signing in checks an API key: guessing keys from one address, or trying one key over and over, is slowed down.
-  const limitSignIns = ipAndCredentialLimit('sign-in', settings.rateLimits, (req) => (typeof req.body?.api_key === 'string' ? hashToken(req.body.api_key) : null));
+  const limitSignIns = ipAndCredentialLimit(deps.db, 'sign-in', settings.rateLimits, (req) => (typeof req.body?.api_key === 'string' ? hashToken(req.body.api_key) : null));
   router.post('/v1/owner/session', limitSignIns, async (req, res) => {
     const body = SignInBody.parse(req.body ?? {});
     const key = await findApiKey(db, body.api_key);
@@ -125,7 +126,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
     const token = newToken('trd_ss_');
     const ttl = settings.dashboard.sessionTtlMs;
     await db.ownerSession.create({ data: { id: `ses_${randomUUID().replace(/-/g, '')}`, tokenHash: hashToken(token), customerId: key.customerId, expiresAt: new Date(Date.now() + ttl) } });
-    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: ttl });
+    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: servedOverHttps(req, settings.publicUrl), path: '/', maxAge: ttl });
     res.status(201).json(await overview(key.customerId));
   });
 

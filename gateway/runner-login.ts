@@ -8,6 +8,7 @@ import { Router, type RequestHandler } from 'express';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Db } from '../platform/db.js';
 import { ApiError } from './errors.js';
+import { publicBase } from './public-url.js';
 import { createRunnerToken } from './runners.js';
 import { ApproveDeviceCodeBody, DeviceCodeBody, DeviceTokenBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
@@ -29,10 +30,10 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
   // The CLI polls for its token every pollIntervalMs: polling at that pace never meets the limit.
   const pollsPerWindow = 2 * Math.ceil(limits.windowMs / settings.login.pollIntervalMs);
   const deviceCodeOf = (req: { body?: { device_code?: unknown } }) => (typeof req.body?.device_code === 'string' ? hashToken(req.body.device_code) : null);
-  const limitCodes = ipAndCredentialLimit('login', limits);
-  const limitPolls = ipAndCredentialLimit('login poll', limits, deviceCodeOf, { perIp: Math.max(limits.perIp, pollsPerWindow), perCredential: Math.max(limits.perCredential, pollsPerWindow) });
+  const limitCodes = ipAndCredentialLimit(deps.db, 'login', limits);
+  const limitPolls = ipAndCredentialLimit(deps.db, 'login poll', limits, deviceCodeOf, { perIp: Math.max(limits.perIp, pollsPerWindow), perCredential: Math.max(limits.perCredential, pollsPerWindow) });
   // Per API key too: one account guessing user codes from many addresses is still one account.
-  const limitApprovals = ipAndCredentialLimit('approval', limits, (_req, res) => res.locals.apiKeyId ?? null);
+  const limitApprovals = ipAndCredentialLimit(deps.db, 'approval', limits, (_req, res) => res.locals.apiKeyId ?? null);
 
   router.post('/v1/runners/device-codes', limitCodes, async (req, res) => {
     const body = DeviceCodeBody.parse(req.body ?? {});
@@ -47,7 +48,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
         expiresAt: new Date(Date.now() + settings.login.codeTtlMs),
       },
     });
-    const base = `${req.protocol}://${req.get('host')}`;
+    const base = publicBase(req, settings.publicUrl);
     res.status(201).json({
       device_code: deviceCode,
       user_code: userCode,

@@ -8,6 +8,7 @@ import type { Db } from '../platform/db.js';
 import { sessionChain } from '../receipts/chain-document.js';
 import { certificatePdf, sessionStats } from '../receipts/certificate.js';
 import { ApiError } from './errors.js';
+import { publicBase } from './public-url.js';
 
 function sessionIdParam(req: Request): string {
   const id = req.params.id as string;
@@ -34,8 +35,8 @@ export function sessionCertificateRouter(deps: { db: Db; publicUrl: string | nul
     // Another account's session looks like no session at all.
     if (!session || session.customerId !== res.locals.customerId) throw new ApiError(404, 'session_not_found', `no session ${id} in this account`, 'id');
     const stats = (await sessionStats(deps.db, id))!;
-    const base = deps.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-    const pdf = await certificatePdf(stats, `${base.replace(/\/+$/, '')}/verify/?session=${encodeURIComponent(id)}`, new Date());
+    const base = publicBase(req, deps.publicUrl);
+    const pdf = await certificatePdf(stats, `${base}/verify/?session=${encodeURIComponent(id)}`, new Date());
     res.type('application/pdf').set('content-disposition', `inline; filename="trd-session-${id}.pdf"`).send(pdf);
   });
   return router;

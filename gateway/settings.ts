@@ -1,10 +1,19 @@
 /** Gateway settings from the environment; every time bound is configurable so tests can shorten it. */
 import type { JobLimits } from '../workflows/inference-job.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
-import { envInt } from '../platform/env.js';
+import { envInt, SettingsError } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
 import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 import type { RateLimitSettings } from './rate-limit.js';
+import { trustProxyValue } from './public-url.js';
+
+
+function publicUrlSetting(raw: string | undefined): string | null {
+  const v = raw?.trim();
+  if (!v) return null;
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(v)) throw new SettingsError(`TRD_PUBLIC_URL must be an http(s) URL such as https://api.example.com, got ${JSON.stringify(v)}`);
+  return v.replace(/\/+$/, '');
+}
 
 export interface GatewaySettings {
   port: number;
@@ -23,14 +32,21 @@ export interface GatewaySettings {
   admissionWaitMs: number;
   /** The owner dashboard: how long a sign-in lasts, and how often its live view looks for changes. */
   dashboard: { sessionTtlMs: number; pushIntervalMs: number };
-  /** The address customers reach the gateway at (certificate QR codes link there); by default, the request's own host. */
+  /** The address customers reach the gateway at (every URL it hands out; https makes the session cookie Secure); by default, the request's own scheme and host. */
   publicUrl: string | null;
+  /** Express's `trust proxy` (gateway/public-url.ts): which proxies' X-Forwarded-For/-Proto/-Host count; none by default. */
+  trustProxy: number | string | false;
   /** Cash payouts start at this many credits. */
   payoutMinimumCredits: number;
   /** Owner onboarding to Stripe Connect, and Stripe's webhooks. */
   stripe: StripeSettings;
   /** Login, sign-in and key endpoints: requests per window, per client IP and per credential (gateway/rate-limit.ts). */
   rateLimits: RateLimitSettings;
+  /**
+   * Behind a balancer: an SSE comment every `streamKeepAliveMs` while a stream waits (0: none), Node's
+   * keep-alive and header timeouts (above the balancer's idle timeout), and how long shutdown lets responses finish.
+   */
+  http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number };
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -62,7 +78,8 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       sessionTtlMs: envInt(env, 'TRD_DASHBOARD_SESSION_TTL_MS', 7 * 24 * 3600_000, { min: 1000 }),
       pushIntervalMs: envInt(env, 'TRD_DASHBOARD_PUSH_MS', 2000, { min: 50 }),
     },
-    publicUrl: env.TRD_PUBLIC_URL || null,
+    publicUrl: publicUrlSetting(env.TRD_PUBLIC_URL),
+    trustProxy: trustProxyValue(env.TRD_TRUST_PROXY),
     stripe: stripeSettings(env),
     payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS', DEFAULT_PAYOUT_MINIMUM_CREDITS, { min: 1 }),
     rateLimits: {
@@ -70,9 +87,21 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       perIp: envInt(env, 'TRD_AUTH_RATE_PER_IP', 30, { min: 1 }),
       perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL', 10, { min: 1 }),
     },
+    http: httpSettings(env),
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),
     },
+  };
+}
+
+function httpSettings(env: Record<string, string | undefined>): GatewaySettings['http'] {
+  const keepAliveTimeoutMs = envInt(env, 'TRD_HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, { min: 1000 });
+  return {
+    streamKeepAliveMs: envInt(env, 'TRD_STREAM_KEEPALIVE_MS', 15_000),
+    keepAliveTimeoutMs,
+    // Node requires headersTimeout above keepAliveTimeout.
+    headersTimeoutMs: envInt(env, 'TRD_HTTP_HEADERS_TIMEOUT_MS', keepAliveTimeoutMs + 1000, { min: keepAliveTimeoutMs + 1 }),
+    drainMs: envInt(env, 'TRD_SHUTDOWN_DRAIN_MS', 30_000),
   };
 }

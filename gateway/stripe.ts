@@ -9,6 +9,7 @@ import type Stripe from 'stripe';
 import type { Db } from '../platform/db.js';
 import { stripeClient, type StripeSettings } from '../economy/stripe.js';
 import { ApiError } from './errors.js';
+import { publicBase } from './public-url.js';
 
 function requireClient(s: StripeSettings): Stripe {
   const stripe = stripeClient(s);
@@ -30,7 +31,7 @@ export function payoutAccountRouter(deps: { db: Db; stripe: StripeSettings; publ
       accountId = account.id;
       await deps.db.customer.update({ where: { id: ownerId }, data: { stripeAccountId: accountId } });
     }
-    const base = (deps.publicUrl ?? `${req.protocol}://${req.get('host')}`).replace(/\/+$/, '');
+    const base = publicBase(req, deps.publicUrl);
     const link = await stripe.accountLinks.create({ account: accountId, type: 'account_onboarding', refresh_url: `${base}/dashboard/`, return_url: `${base}/dashboard/` });
     res.status(owner.stripeAccountId ? 200 : 201).json({
       object: 'payout_account',

@@ -1,32 +1,32 @@
 /** `tsx orchestrator/main.ts`: runs the orchestrator worker until SIGINT/SIGTERM. */
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { dispatchSettings } from '../dispatch/settings.js';
-import { createDb } from '../platform/db.js';
+import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
-import { loadSigningKey } from '../platform/signing-key.js';
+import { loadSigningKeys, signingKeyLifecycleSettings } from '../platform/signing-key.js';
 import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-encryption.js';
 import { receiptSettings } from '../receipts/settings.js';
 import { payoutSettings } from '../economy/payout-settings.js';
 import { reputationSettings } from '../economy/reputation.js';
 import { auditSettings } from '../audits/settings.js';
-import { temporalSettings } from '../platform/temporal.js';
+import { connectTemporal, connectTemporalWorker, temporalSettings } from '../platform/temporal.js';
 import { createOrchestratorWorker } from './worker.js';
 
 const env = process.env;
 const temporal = temporalSettings(env);
-const db = createDb(envString(env, 'DATABASE_URL'));
-const signingKey = await loadSigningKey(env);
+const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
+const signingKeys = await loadSigningKeys(env);
 const payloadKeys = payloadKeysFromEnv(env);
-const connection = await NativeConnection.connect({ address: temporal.address });
-const clientConnection = await Connection.connect({ address: temporal.address });
+const connection = await connectTemporalWorker(temporal);
+const clientConnection = await connectTemporal(temporal);
 const worker = await createOrchestratorWorker({
   connection,
   namespace: temporal.namespace,
   client: new Client({ connection: clientConnection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeys) }),
   dispatch: dispatchSettings(env),
   db,
-  signingKey,
+  signingKeys,
+  signingKeyLifecycle: signingKeyLifecycleSettings(env),
   payloadKeys,
   receipts: receiptSettings(env),
   payouts: payoutSettings(env),
@@ -34,7 +34,7 @@ const worker = await createOrchestratorWorker({
   audits: auditSettings(env),
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
 });
-console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, receipts signed by ${signingKey.kid}`);
+console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, holding signing keys ${signingKeys.map((k) => k.kid).join(', ')}`);
 // Worker.run() shuts down gracefully on SIGINT/SIGTERM by default.
 await worker.run();
 await connection.close();

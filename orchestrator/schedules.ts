@@ -1,8 +1,9 @@
 /**
- * The Temporal Schedules the orchestrator keeps: payoutSettlement (each run's
+ * The Temporal Schedules the platform keeps: payoutSettlement (each run's
  * workflow id, the schedule's id and the scheduled time, is its batch id) and
- * reputationSweep. Created at start, and brought to the configured interval
- * and bounds if they exist already.
+ * reputationSweep, and the payout batches' search attributes. Written by the
+ * one-shot setup (orchestrator/setup.ts), never by an orchestrator's start:
+ * an old replica restarting late must not put back an old schedule.
  */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction } from '@temporalio/client';
 import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
@@ -57,4 +58,11 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
     namespace,
     searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
   });
+}
+
+/** Search attributes, then both schedules at the configured interval and bounds. */
+export async function ensureTemporalSetup(client: Client, namespace: string, payouts: PayoutSettings, reputation: ReputationSettings): Promise<void> {
+  await ensureSearchAttributes(client, namespace);
+  await ensurePayoutSchedule(client, payouts);
+  await ensureReputationSchedule(client, reputation);
 }

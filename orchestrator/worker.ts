@@ -17,12 +17,12 @@ import { createAudits } from '../activities/audit-activities.js';
 import { samplingKey } from '../audits/sampling.js';
 import type { AuditSettings } from '../audits/settings.js';
 import type { ReputationSettings } from '../economy/reputation.js';
-import { ensurePayoutSchedule, ensureReputationSchedule, ensureSearchAttributes } from './schedules.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
 import type { SigningKey } from '../platform/signing-key.js';
 import { platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
+import { publishSigningKeys, scheduledSigner, type SigningKeyLifecycle } from './signing-keys.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -33,7 +33,9 @@ export interface OrchestratorDeps {
   client: Client;
   dispatch: DispatchSettings;
   db: Db;
-  signingKey: SigningKey;
+  /** The receipt-signing keys it holds, oldest first; the shared lifecycle says which one signs (signing-keys.ts). */
+  signingKeys: SigningKey[];
+  signingKeyLifecycle: SigningKeyLifecycle;
   /** Temporal payloads are sealed with these (platform/payload-encryption.ts); the client given must use them too. Null: not sealed (a benchmark's baseline). */
   payloadKeys: PayloadKeys | null;
   receipts: ReceiptSettings;
@@ -46,36 +48,18 @@ export interface OrchestratorDeps {
   workflowBundlePath?: string;
 }
 
-/**
- * Publishes the key's public half and makes it the one in use: a new key
- * retires the one before it (its receipts keep verifying; its validity period
- * ends now). A retired key never signs again. Returns when the key's validity
- * began. One key at a time: orchestrators running side by side share it.
- */
-export async function registerSigningKey(db: Db, key: SigningKey): Promise<Date> {
-  return db.$transaction(async (tx) => {
-    const now = new Date();
-    const existing = await tx.signingKey.findUnique({ where: { kid: key.kid } });
-    if (existing?.retiredAt) {
-      throw new Error(
-        `receipt signing key ${key.kid} was retired at ${existing.retiredAt.toISOString()} and never signs again; make a new one with \`openssl genpkey -algorithm ed25519\``,
-      );
-    }
-    const current = existing ?? (await tx.signingKey.create({ data: { kid: key.kid, publicKeyPem: key.publicKeyPem, createdAt: now } }));
-    await tx.signingKey.updateMany({ where: { kid: { not: key.kid }, retiredAt: null }, data: { retiredAt: now } });
-    return current.createdAt;
-  });
-}
-
 export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<Worker> {
-  const keyValidFrom = await registerSigningKey(deps.db, deps.signingKey);
+  const schedule = await publishSigningKeys(deps.db, deps.signingKeys, deps.signingKeyLifecycle.publishMs);
+  let worker: Worker | null = null;
+  // Its workflows' local activities would retry here forever: stop, so other orchestrators take them.
+  const signer = scheduledSigner(deps.db, deps.signingKeys, deps.signingKeyLifecycle, schedule, (message) => {
+    if (worker?.getState() !== 'RUNNING') return;
+    console.error(`orchestrator: every signing key it holds is retired; stopping (${message})`);
+    worker.shutdown();
+  });
   const workflowSource: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: WORKFLOWS_PATH };
-  await ensureSearchAttributes(deps.client, deps.namespace);
-  await ensurePayoutSchedule(deps.client, deps.payouts);
-  await ensureReputationSchedule(deps.client, deps.reputation);
-  let worker: Worker | null = null;
   const reputation = createReputation({
     db: deps.db,
     policy: deps.reputation.policy,
@@ -88,8 +72,9 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     client: deps.client,
     dispatch: deps.dispatch,
     settings: deps.audits,
-    samplingKey: samplingKey(deps.signingKey.secretKey),
-    signingKey: deps.signingKey,
+    // From the oldest key it holds: orchestrators given the same keys sample the same jobs.
+    samplingKey: samplingKey(deps.signingKeys[0].secretKey),
+    signer,
     refreshReputation: (runnerIds) => reputation.activities.recomputeReputation({ runnerIds }),
   });
   worker = await Worker.create({
@@ -102,7 +87,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner, auditIfSampled: audits.auditIfSampled }),
       ...reputation.activities,
       ...audits.activities,
-      ...createReceiptActivities({ db: deps.db, signingKey: deps.signingKey, keyValidFrom, client: deps.client, settings: deps.receipts }),
+      ...createReceiptActivities({ db: deps.db, signer, client: deps.client, settings: deps.receipts }),
       ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
     },

@@ -1,9 +1,30 @@
 /** The platform's PostgreSQL client (Prisma with the pg driver adapter; no native engine). */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { envInt } from './env.js';
 
 export type Db = PrismaClient;
 
-export function createDb(databaseUrl: string): Db {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+export interface DbPoolSettings {
+  /** Connections this process may hold (pg's pool `max`): replicas × this must fit the server's max_connections. */
+  max: number;
+  /** An idle connection is closed after this long. */
+  idleTimeoutMs: number;
+  /** Waiting longer than this for a free connection fails the query. */
+  connectionTimeoutMs: number;
+}
+
+/** TRD_DB_POOL_MAX, TRD_DB_POOL_IDLE_MS, TRD_DB_CONNECT_TIMEOUT_MS: set per process (each service's own environment). */
+export function dbPoolSettings(env: Record<string, string | undefined>): DbPoolSettings {
+  return {
+    max: envInt(env, 'TRD_DB_POOL_MAX', 10, { min: 1, max: 1000 }),
+    idleTimeoutMs: envInt(env, 'TRD_DB_POOL_IDLE_MS', 10_000, { min: 100 }),
+    connectionTimeoutMs: envInt(env, 'TRD_DB_CONNECT_TIMEOUT_MS', 10_000, { min: 100 }),
+  };
+}
+
+export function createDb(databaseUrl: string, pool: DbPoolSettings = dbPoolSettings({})): Db {
+  return new PrismaClient({
+    adapter: new PrismaPg({ connectionString: databaseUrl, max: pool.max, idleTimeoutMillis: pool.idleTimeoutMs, connectionTimeoutMillis: pool.connectionTimeoutMs }),
+  });
 }

@@ -23,15 +23,24 @@ export interface PayloadKeys {
   /** New payloads are sealed with this one. */
   activeId: string;
   keys: ReadonlyMap<string, Buffer>;
+  /**
+   * Whether a payload that was never sealed is taken as is. Off: every writer of the platform seals,
+   * so a plain payload came from someone who reached Temporal's frontend directly (a forged result).
+   * On only to replay or read histories written before sealing (TRD_PAYLOAD_ACCEPT_UNSEALED=1).
+   */
+  acceptUnsealed?: boolean;
 }
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 /**
- * TRD_PAYLOAD_KEYS is "id:base64key[,id:base64key…]" (32-byte keys);
- * TRD_PAYLOAD_KEY_ID picks the active one (default: the last listed, so
- * rotation is "append a key").
+ * TRD_PAYLOAD_KEYS is "id:base64key[,id:base64key…]" (32-byte keys), every
+ * key this process can open; TRD_PAYLOAD_KEY_ID is the one it seals with,
+ * required once more than one is listed. Rotation is two-phase across
+ * replicas: (1) append the new key everywhere, still sealing with the old
+ * (the new key is published: every replica can open it); (2) only then set
+ * TRD_PAYLOAD_KEY_ID to it. Appending alone never changes what seals.
  */
 export function payloadKeysFromEnv(env: Record<string, string | undefined>): PayloadKeys {
   const raw = env.TRD_PAYLOAD_KEYS?.trim();
@@ -48,9 +57,16 @@ export function payloadKeysFromEnv(env: Record<string, string | undefined>): Pay
     keys.set(id, key);
     last = id;
   }
-  const activeId = env.TRD_PAYLOAD_KEY_ID?.trim() || last;
+  const activeId = env.TRD_PAYLOAD_KEY_ID?.trim() || (keys.size === 1 ? last : '');
+  if (!activeId) {
+    throw new SettingsError(
+      `TRD_PAYLOAD_KEYS lists ${keys.size} keys: set TRD_PAYLOAD_KEY_ID to the one that seals (rotation: append the new key on every replica first, then make it TRD_PAYLOAD_KEY_ID; docs/operations.md)`,
+    );
+  }
   if (!keys.has(activeId)) throw new SettingsError(`TRD_PAYLOAD_KEY_ID "${activeId}" is not one of the ids in TRD_PAYLOAD_KEYS`);
-  return { activeId, keys };
+  const unsealed = env.TRD_PAYLOAD_ACCEPT_UNSEALED?.trim() ?? '';
+  if (!['', '0', '1'].includes(unsealed)) throw new SettingsError(`TRD_PAYLOAD_ACCEPT_UNSEALED is 1 (take payloads written before sealing) or 0 (the default), got ${JSON.stringify(unsealed)}`);
+  return { activeId, keys, acceptUnsealed: unsealed === '1' };
 }
 
 export function newPayloadKey(id: string): string {
@@ -62,6 +78,7 @@ export function payloadKeysEnv(keys: PayloadKeys): Record<string, string> {
   return {
     TRD_PAYLOAD_KEYS: [...keys.keys].map(([id, key]) => `${id}:${key.toString('base64')}`).join(','),
     TRD_PAYLOAD_KEY_ID: keys.activeId,
+    ...(keys.acceptUnsealed ? { TRD_PAYLOAD_ACCEPT_UNSEALED: '1' } : {}),
   };
 }
 
@@ -89,9 +106,23 @@ export function encryptPayload(keys: PayloadKeys, payload: Payload): Payload {
   };
 }
 
-/** The original payload; a payload that was never sealed (older histories) is returned as is. */
+/**
+ * The SDK's own plain payloads: "no value" carries nothing a forger could use. (Patch and
+ * local-activity markers are read by the SDK's core and never reach the codec.)
+ */
+function isSdkMarker(payload: Payload): boolean {
+  const encoding = payload.metadata?.encoding;
+  return encoding !== undefined && encoding !== null && fromUtf8.decode(encoding) === 'binary/null' && !payload.data?.length;
+}
+
+/** The original payload; one that was never sealed is refused unless `keys.acceptUnsealed` (older histories). */
 export function decryptPayload(keys: PayloadKeys, payload: Payload): Payload {
-  if (!isEncrypted(payload)) return payload;
+  if (!isEncrypted(payload)) {
+    if (keys.acceptUnsealed || isSdkMarker(payload)) return payload;
+    throw new PayloadKeyError(
+      'refusing a payload that was not sealed: every platform writer seals, so it did not come from the platform (histories from before sealing: TRD_PAYLOAD_ACCEPT_UNSEALED=1)',
+    );
+  }
   const id = payload.metadata?.[KEY_ID_META] ? fromUtf8.decode(payload.metadata[KEY_ID_META]) : '';
   const key = keys.keys.get(id);
   if (!key) throw new PayloadKeyError(`payload sealed with key "${id}", which this process does not have (TRD_PAYLOAD_KEYS)`);

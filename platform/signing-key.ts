@@ -8,6 +8,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { keyIdFor, publicKeyToPem } from '@trd/protocol';
 import * as ed from '@noble/ed25519';
+import { envInt } from './env.js';
 
 export interface SigningKey {
   kid: string;
@@ -43,9 +44,31 @@ export async function signingKeyFromPem(text: string): Promise<SigningKey> {
   return { kid: await keyIdFor(publicKey), secretKey, publicKey, publicKeyPem: publicKeyToPem(publicKey) };
 }
 
-/** From TRD_RECEIPT_SIGNING_KEY (the PEM itself) or TRD_RECEIPT_SIGNING_KEY_FILE (a path). */
-export async function loadSigningKey(env: Record<string, string | undefined>): Promise<SigningKey> {
-  if (env.TRD_RECEIPT_SIGNING_KEY) return signingKeyFromPem(env.TRD_RECEIPT_SIGNING_KEY);
+/**
+ * From TRD_RECEIPT_SIGNING_KEY (the PEM itself) or TRD_RECEIPT_SIGNING_KEY_FILE (a path): one or
+ * several PEM blocks, oldest first. During a rotation an orchestrator holds the old key and the new
+ * one; the shared lifecycle (orchestrator/signing-keys.ts) says which signs.
+ */
+export async function loadSigningKeys(env: Record<string, string | undefined>): Promise<SigningKey[]> {
+  const text = await signingKeyText(env);
+  const blocks = normalizePem(text).match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----/g);
+  const keys = await Promise.all((blocks ?? [text]).map(signingKeyFromPem));
+  const kids = keys.map((k) => k.kid);
+  const twice = kids.find((k, i) => kids.indexOf(k) !== i);
+  if (twice) throw new Error(`receipt signing key ${twice} is given twice`);
+  return keys;
+}
+
+/** The signing key lifecycle's bounds (orchestrator/signing-keys.ts). */
+export function signingKeyLifecycleSettings(env: Record<string, string | undefined>): { publishMs: number; refreshMs: number } {
+  const refreshMs = envInt(env, 'TRD_SIGNING_KEY_REFRESH_MS', 5000, { min: 100 });
+  // Long enough for every runner and verifier to fetch the new key (runners refresh every minute by default).
+  const publishMs = envInt(env, 'TRD_SIGNING_KEY_PUBLISH_MS', 5 * 60_000);
+  return { publishMs, refreshMs };
+}
+
+async function signingKeyText(env: Record<string, string | undefined>): Promise<string> {
+  if (env.TRD_RECEIPT_SIGNING_KEY) return env.TRD_RECEIPT_SIGNING_KEY;
   const file = env.TRD_RECEIPT_SIGNING_KEY_FILE;
   if (!file) throw new Error('set TRD_RECEIPT_SIGNING_KEY (a PEM) or TRD_RECEIPT_SIGNING_KEY_FILE (its path)');
   let text: string;
@@ -54,7 +77,7 @@ export async function loadSigningKey(env: Record<string, string | undefined>): P
   } catch (err) {
     throw new Error(`cannot read TRD_RECEIPT_SIGNING_KEY_FILE ${file}: ${(err as Error).message}`);
   }
-  return signingKeyFromPem(text);
+  return text;
 }
 
 export function generateSigningKeyPem(): string {

@@ -7,8 +7,8 @@ export interface PublishedChain extends ReceiptChainDocument {
   pins: Record<string, { provider: string; cid: string }[]>;
 }
 
-export function publishedKey(k: { kid: string; publicKeyPem: string; createdAt: Date; retiredAt: Date | null }): PublishedKey {
-  return { kid: k.kid, public_key_pem: k.publicKeyPem, valid_from: k.createdAt.toISOString(), valid_until: k.retiredAt?.toISOString() ?? null };
+export function publishedKey(k: { kid: string; publicKeyPem: string; activatesAt: Date; retiredAt: Date | null }): PublishedKey {
+  return { kid: k.kid, public_key_pem: k.publicKeyPem, valid_from: k.activatesAt.toISOString(), valid_until: k.retiredAt?.toISOString() ?? null };
 }
 
 export async function sessionChain(db: Db, sessionId: string): Promise<PublishedChain | null> {
@@ -16,7 +16,7 @@ export async function sessionChain(db: Db, sessionId: string): Promise<Published
   if (!session) return null;
   const rows = await db.receipt.findMany({ where: { sessionId }, orderBy: { seq: 'asc' }, select: { cid: true, kid: true, document: true } });
   const kids = [...new Set(rows.map((r) => r.kid))];
-  const keys = await db.signingKey.findMany({ where: { kid: { in: kids } }, orderBy: { createdAt: 'asc' } });
+  const keys = await db.signingKey.findMany({ where: { kid: { in: kids } }, orderBy: { activatesAt: 'asc' } });
   const pinRows = await db.receiptPin.findMany({ where: { cid: { in: rows.map((r) => r.cid!) }, provider: { not: 'local' } } });
   const pins: PublishedChain['pins'] = {};
   for (const p of pinRows) (pins[p.cid] ??= []).push({ provider: p.provider, cid: p.providerCid });

@@ -1,6 +1,6 @@
 /** `tsx runner-proxy/main.ts`: the runner endpoint, until SIGINT/SIGTERM. */
 import { readFile } from 'node:fs/promises';
-import { createDb } from '../platform/db.js';
+import { createDb, dbPoolSettings } from '../platform/db.js';
 import { envString } from '../platform/env.js';
 import { payloadKeysFromEnv } from '../platform/payload-encryption.js';
 import { startRunnerProxy } from './proxy.js';
@@ -8,7 +8,7 @@ import { runnerProxySettings } from './settings.js';
 
 const env = process.env;
 const { tlsKeyFile, tlsCertFile, ...settings } = runnerProxySettings(env);
-const db = createDb(envString(env, 'DATABASE_URL'));
+const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
 const proxy = await startRunnerProxy({
   db,
   keys: payloadKeysFromEnv(env),

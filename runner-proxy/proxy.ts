@@ -19,6 +19,7 @@ import { EntitlementStore } from './entitlements.js';
 import { GrpcError, GrpcStatus, encodeGrpcMessage, frame, unframe, type GrpcStatusCode } from './grpc-wire.js';
 import { mapPayloads } from './payload-walk.js';
 import { queueProblem, ruleFor, type Entitlement } from './policy.js';
+import { openTaskToken, sealTaskToken } from './task-binding.js';
 
 const ws = proto.temporal.api.workflowservice.v1;
 
@@ -71,8 +72,6 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
   const log = deps.log ?? (() => {});
   const store = new EntitlementStore(deps.db, settings.refreshMs);
   const live = new Map<string, Set<LiveCall>>();
-  /** Task token (base64) → the token hash of the runner it was handed to, and when. */
-  const tasks = new Map<string, { owner: string; at: number }>();
   const stats = { forwarded: 0, denied: 0, cut: 0 };
 
   let upstream: ClientHttp2Session | null = null;
@@ -146,10 +145,11 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
       }
       if (problem) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, problem);
     }
-    const taskToken = rule.kind === 'task' ? Buffer.from(request.taskToken ?? []).toString('base64') : '';
     if (rule.kind === 'task') {
-      const task = tasks.get(taskToken);
-      if (!task || task.owner !== owner) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, `${rule.method}: that task was not handed to this runner`);
+      // The binding, not this process's memory, says whose task it is: any replica may take the call.
+      const opened = openTaskToken(keys, owner, request.taskToken ?? new Uint8Array(), Date.now());
+      if ('problem' in opened) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, `${rule.method}: ${opened.problem}`);
+      request.taskToken = opened.taskToken;
       // What the runner reports (results, failure details, progress) is sealed before Temporal stores it.
       mapPayloads(request, (p) => (isEncrypted(p) ? p : encryptPayload(keys, p)));
       message = types.req.encode(request).finish();
@@ -162,12 +162,11 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
     if (rule.kind === 'poll' && response.status === GrpcStatus.OK && out.length > 5) {
       const polled = types.res.decode(unframe(out, Number.MAX_SAFE_INTEGER));
       if (polled.taskToken?.length) {
-        tasks.set(Buffer.from(polled.taskToken).toString('base64'), { owner, at: Date.now() });
+        polled.taskToken = sealTaskToken(keys, owner, polled.taskToken, Date.now() + settings.taskTokenTtlMs);
         mapPayloads(polled, (p) => decryptPayload(keys, p));
         out = frame(types.res.encode(polled).finish());
       }
     }
-    if (rule.endsTask && response.status === GrpcStatus.OK) tasks.delete(taskToken);
     stats.forwarded++;
     reply(stream, out, response.trailers);
   }
@@ -234,8 +233,6 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
 
   // Calls in flight are re-checked: a revoked or shadowbanned runner, or one whose queue it may no longer poll, is cut.
   const recheck = setInterval(() => {
-    const now = Date.now();
-    for (const [token, t] of tasks) if (now - t.at > settings.taskTokenTtlMs) tasks.delete(token);
     if (live.size === 0) return;
     store
       .refresh([...live.keys()])
@@ -248,7 +245,6 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
               call.cut(problem.code, problem.message);
             }
           }
-          if (!ent || ent.cutOff) for (const [token, t] of tasks) if (t.owner === owner) tasks.delete(token);
         }
       })
       .catch((err) => log(`entitlement refresh failed: ${(err as Error).message}`));

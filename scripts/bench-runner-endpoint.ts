@@ -46,7 +46,7 @@ try {
         p50: Math.round(pct(times, 50)),
         p99: Math.round(pct(times, 99)),
         mean: Math.round(times.reduce((a, b) => a + b, 0) / times.length),
-        ...(mode === 'endpoint' ? { calls: platform.runnerEndpoint.proxy.stats.forwarded } : {}),
+        ...(mode === 'endpoint' ? { calls: platform.runnerEndpoint.proxy!.stats.forwarded } : {}),
       };
     } finally {
       await platform.stop();

@@ -35,7 +35,16 @@ export async function checkDispatch(guard: DispatchGuard | undefined, task: Disp
   if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this ${what}: ${refused}`, DISPATCH_REFUSED);
 }
 
-export function gatewayDispatchGuard(gatewayUrl: string, opts: { clockSkewMs?: number; refetchAfterMs?: number } = {}): DispatchGuard {
+/** TRD_RUNNER_KEYS_REFRESH_MS: how often the runner re-reads the platform's keys (retirements reach it within this). */
+export function keysRefreshMs(env: Record<string, string | undefined>): number {
+  const raw = env.TRD_RUNNER_KEYS_REFRESH_MS?.trim();
+  if (!raw) return 60_000;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(ms >= 1000)) throw new Error(`TRD_RUNNER_KEYS_REFRESH_MS must be a whole number of milliseconds, at least 1000, got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
+export function gatewayDispatchGuard(gatewayUrl: string, opts: { clockSkewMs?: number; refetchAfterMs?: number; refreshMs?: number } = {}): DispatchGuard {
   const refetchAfterMs = opts.refetchAfterMs ?? 5000;
   let keys = new Map<string, TrustedKey>();
   let fetchedAt = 0;
@@ -63,6 +72,10 @@ export function gatewayDispatchGuard(gatewayUrl: string, opts: { clockSkewMs?: n
         fetching = null;
       }
     })());
+
+  // On a timer too: a key published ahead of its activation is known before it signs, and a
+  // retired key stops being accepted for dispatches issued after its retirement.
+  if (opts.refreshMs) setInterval(() => void refresh().catch(() => {}), opts.refreshMs).unref();
 
   return {
     async problem(task) {

@@ -14,7 +14,7 @@ import { TRUST_TIERS, modelQueue, runnerQueue, tiersUpTo, type TrustTier } from 
 import { createRunnerActivities } from './activities.js';
 import { connect, type ConnectionSettings } from './connection.js';
 import { installedGenerationWrapper } from './generation-wrapper.js';
-import { gatewayDispatchGuard } from './dispatch-guard.js';
+import { gatewayDispatchGuard, keysRefreshMs } from './dispatch-guard.js';
 import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat } from './gateway-client.js';
 import { JobSlots } from './job-slots.js';
 import { resolveModel } from './model-files.js';
@@ -181,7 +181,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     }, Math.max(0, 1000 - (Date.now() - lastBeatAt))).unref();
   };
 
-  const dispatchGuard = s.gatewayUrl ? gatewayDispatchGuard(s.gatewayUrl) : undefined;
+  const dispatchGuard = s.gatewayUrl ? gatewayDispatchGuard(s.gatewayUrl, { refreshMs: keysRefreshMs(process.env) }) : undefined;
   // The keys are fetched now, while the gateway just answered: a gateway outage later does not hold up tasks.
   await dispatchGuard?.prefetch().catch((err: Error) => log(`could not fetch the platform's keys yet (${err.message}); tasks wait for them`));
   const activities = createRunnerActivities({

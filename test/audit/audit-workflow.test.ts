@@ -28,6 +28,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { modelQueue } from '@trd/protocol';
 import type { ManagedProcess } from '../../devstack/processes.js';
 import { describeActivityQueue } from '../../dispatch/eligible.js';
+import { fixedSigner } from '../../orchestrator/signing-keys.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
@@ -106,7 +107,7 @@ describe('which jobs are audited', () => {
       dispatch: stack.settings.dispatch,
       settings: { ...settings, limits: { ...settings.limits, deadlineMs: 2000 } },
       samplingKey: samplingKey(randomBytes(32)),
-      signingKey: stack.signingKey,
+      signer: fixedSigner(stack.signingKey),
       refreshReputation: async () => [],
     });
     const result = (workerId: string): InferenceResult => ({

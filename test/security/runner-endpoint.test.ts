@@ -62,7 +62,7 @@ describe('an entitled runner', () => {
     const created = await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: 'Through the endpoint', max_tokens: 8 });
     expect(created.json.status).toBe('succeeded');
     expect(created.json.worker_id).toBe('endpoint-honest');
-    expect(stack.runnerEndpoint.proxy.stats.forwarded).toBeGreaterThan(0);
+    expect(stack.runnerEndpoint.proxy!.stats.forwarded).toBeGreaterThan(0);
   });
 
   test('may poll its own queue and its entitled model queue (an empty long poll comes back OK)', async () => {
@@ -140,14 +140,14 @@ describe('the same token is refused', () => {
         taskQueue: 'model.trd-tiny.cold.trusted',
         activities: { runInference: async (t: { jobId: string }) => void ran.push(t.jobId) },
       });
-      const deniedBefore = stack.runnerEndpoint.proxy.stats.denied;
+      const deniedBefore = stack.runnerEndpoint.proxy!.stats.denied;
       const running = worker.run();
       // A trusted-only job waits on exactly that queue.
       const job = await api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: 'For trusted runners only', max_tokens: 4, min_tier: 'trusted' });
       await new Promise((r) => setTimeout(r, 3000));
       worker.shutdown();
       await running;
-      const denied = stack.runnerEndpoint.proxy.stats.denied - deniedBefore;
+      const denied = stack.runnerEndpoint.proxy!.stats.denied - deniedBefore;
       console.log(`runner endpoint: ${denied} poll(s) of a queue the token is not entitled to refused in 3 s`);
       expect(denied).toBeGreaterThan(0);
       expect(ran).toEqual([]);

@@ -19,13 +19,22 @@ describe('payload sealing', () => {
     const sealed = encryptPayload(before, payload('a customer prompt'));
     expect(isEncrypted(sealed)).toBe(true);
     expect(Buffer.from(sealed.data!).toString('latin1')).not.toContain('customer prompt');
-    // Rotation: a new key is appended and seals from now on; the old one still opens what it sealed.
-    const after = payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: `${k1},${newPayloadKey('k2')}` });
+    // Rotation, phase 1: a new key is appended but the old one still seals; every replica can now open both.
+    const k2 = newPayloadKey('k2');
+    expect(() => payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: `${k1},${k2}` })).toThrow(/set TRD_PAYLOAD_KEY_ID to the one that seals/);
+    const published = payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: `${k1},${k2}`, TRD_PAYLOAD_KEY_ID: 'k1' });
+    expect(new TextDecoder().decode(encryptPayload(published, payload('x')).metadata!['encryption-key-id'])).toBe('k1');
+    // Phase 2: the new key seals; a replica still in phase 1 opens what it seals, and the old key opens what it sealed.
+    const after = payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: `${k1},${k2}`, TRD_PAYLOAD_KEY_ID: 'k2' });
     expect(after.activeId).toBe('k2');
+    expect(text(decryptPayload(published, encryptPayload(after, payload('sealed by a phase-2 replica'))))).toBe('sealed by a phase-2 replica');
     expect(text(decryptPayload(after, sealed))).toBe('a customer prompt');
     expect(new TextDecoder().decode(encryptPayload(after, payload('x')).metadata!['encryption-key-id'])).toBe('k2');
-    // A plain payload (a history from before sealing) passes through.
-    expect(text(decryptPayload(after, payload('old')))).toBe('old');
+    // A plain payload is refused: it came from outside the platform; only histories from before sealing, behind the setting, pass.
+    expect(() => decryptPayload(after, payload('forged'))).toThrow(/refusing a payload that was not sealed/);
+    expect(text(decryptPayload({ ...after, acceptUnsealed: true }, payload('old')))).toBe('old');
+    expect(payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: '1' }).acceptUnsealed).toBe(true);
+    expect(() => payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: 'yes' })).toThrow(/TRD_PAYLOAD_ACCEPT_UNSEALED is 1/);
   });
 
   test('a key it does not have, or any flipped byte, is refused with a reason', async () => {

@@ -81,6 +81,10 @@ export async function startStack(
     clock?: () => Date;
     runnerEndpoint?: Parameters<typeof startPlatform>[1]['runnerEndpoint'];
     payloadKeys?: Parameters<typeof startPlatform>[1]['payloadKeys'];
+    /** Several replica processes of the gateway, orchestrator or runner endpoint (devstack/platform.ts). */
+    replicas?: Parameters<typeof startPlatform>[1]['replicas'];
+    signingKeyPublishMs?: number;
+    processEnv?: Record<string, string>;
     /** Every line the platform's processes print (TRD_TEST_ECHO prints them too). */
     echo?: (line: string) => void;
   } = {},
@@ -99,6 +103,9 @@ export async function startStack(
     clock: opts.clock,
     runnerEndpoint: opts.runnerEndpoint,
     payloadKeys: opts.payloadKeys,
+    replicas: opts.replicas,
+    signingKeyPublishMs: opts.signingKeyPublishMs,
+    processEnv: opts.processEnv,
     echo:
       opts.echo || process.env.TRD_TEST_ECHO
         ? (line) => {
