@@ -44,12 +44,17 @@ export interface TemporalServerBinaries {
  */
 export function findTemporalServer(env = process.env): TemporalServerBinaries {
   const dir = env.TRD_TEMPORAL_SERVER_DIR || join(homedir(), '.cache', 'trd', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
-  const modCache = env.GOMODCACHE || join(env.GOPATH || join(homedir(), 'go'), 'pkg', 'mod');
-  const schemaDir = env.TRD_TEMPORAL_SCHEMA_DIR || join(modCache, 'go.temporal.io', `server@v${TEMPORAL_SERVER_VERSION}`, 'schema', 'postgresql', 'v12');
+  const schemaDir = env.TRD_TEMPORAL_SCHEMA_DIR || join(temporalServerSource(env), 'schema', 'postgresql', 'v12');
   const found = { server: join(dir, 'server'), sql: join(dir, 'sql'), schemaDir };
   const missing = [found.server, found.sql, join(schemaDir, 'temporal', 'versioned')].filter((p) => !existsSync(p));
   if (missing.length) throw new Error(`the Temporal server is not built (missing ${missing.join(', ')}): run \`bash scripts/setup.sh --cluster\``);
   return found;
+}
+
+/** The server's module source in Go's module cache (its schema files and config templates). */
+export function temporalServerSource(env = process.env): string {
+  const modCache = env.GOMODCACHE || join(env.GOPATH || join(homedir(), 'go'), 'pkg', 'mod');
+  return join(modCache, 'go.temporal.io', `server@v${TEMPORAL_SERVER_VERSION}`);
 }
 
 export interface TemporalClusterSettings {
