@@ -16,6 +16,7 @@ import type { temporal } from '@temporalio/proto';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { envInt } from '../platform/env.js';
@@ -210,8 +211,28 @@ async function tableExists(pg: URL, db: string, table: string): Promise<boolean>
   return (await query(pg, db, 'SELECT 1 FROM information_schema.tables WHERE table_name = $1', [table])).length > 0;
 }
 
+/**
+ * A port free now below 32768: Temporal stores membership ports in a PostgreSQL
+ * smallint (cluster_membership.rpc_port), and the OS hands out ports above it.
+ */
+async function lowFreePort(): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port between 20000 and 32000');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 async function nodePorts(): Promise<NodePorts> {
-  const p = async () => freePort();
+  const p = lowFreePort;
   return {
     grpc: { frontend: await p(), history: await p(), matching: await p(), worker: await p() },
     membership: { frontend: await p(), history: await p(), matching: await p(), worker: await p() },
