@@ -16,7 +16,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrustTier } from '@trd/protocol';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
@@ -114,6 +114,8 @@ export async function startCluster(
   const namespace = opts.namespace ?? 'default';
   const echo = opts.echo;
   mkdirSync(opts.dir, { recursive: true });
+  // The folders on the way to Temporal's PostgreSQL data must be traversable by the `postgres` user (as root).
+  chmodSync(opts.dir, 0o755);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => {});

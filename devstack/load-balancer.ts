@@ -28,6 +28,8 @@ export interface LoadBalancerSettings {
   checkIntervalMs: number;
   /** Failed checks before a replica is taken out. */
   fall: number;
+  /** A check's answer may take this long: a busy replica is slow, not dead (a dead one refuses at once). */
+  checkTimeoutMs: number;
   /** A held request (?wait=, SSE) or an idle tunnel may last this long. */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
@@ -36,7 +38,8 @@ export interface LoadBalancerSettings {
 export function loadBalancerSettings(env: Record<string, string | undefined> = process.env): LoadBalancerSettings {
   return {
     checkIntervalMs: envInt(env, 'TRD_LB_CHECK_INTERVAL_MS', 1000, { min: 100 }),
-    fall: envInt(env, 'TRD_LB_CHECK_FALL', 2, { min: 1, max: 100 }),
+    fall: envInt(env, 'TRD_LB_CHECK_FALL', 3, { min: 1, max: 100 }),
+    checkTimeoutMs: envInt(env, 'TRD_LB_CHECK_TIMEOUT_MS', 5000, { min: 100 }),
     idleTimeoutMs: envInt(env, 'TRD_LB_IDLE_TIMEOUT_MS', 600_000, { min: 1000 }),
     connectTimeoutMs: envInt(env, 'TRD_LB_CONNECT_TIMEOUT_MS', 2000, { min: 100 }),
   };
@@ -73,7 +76,7 @@ const ms = (n: number) => `${n}ms`;
 export function haproxyConfig(services: Array<BalancedService & { port: number }>, settings: LoadBalancerSettings, statsSocket: string): string {
   const lines = [
     'global',
-    '  maxconn 20000',
+    // No maxconn: HAProxy derives it from the open-file limit (a fixed one above the limit refuses to start).
     `  stats socket ${statsSocket} mode 600 level admin`,
     '',
     'defaults',
@@ -82,7 +85,7 @@ export function haproxyConfig(services: Array<BalancedService & { port: number }
     `  timeout server ${ms(settings.idleTimeoutMs)}`,
     `  timeout tunnel ${ms(settings.idleTimeoutMs)}`,
     `  timeout http-request ${ms(Math.min(settings.idleTimeoutMs, 30_000))}`,
-    `  timeout check ${ms(settings.connectTimeoutMs)}`,
+    `  timeout check ${ms(settings.checkTimeoutMs)}`,
     // A connection refused by a dead replica is retried on another before the client sees it.
     '  retries 2',
     '  option redispatch',
@@ -104,8 +107,11 @@ export function haproxyConfig(services: Array<BalancedService & { port: number }
       // A request that never reached a replica (refused, reset before any answer) is safe to send to another.
       lines.push('  retry-on conn-failure empty-response');
     }
-    // Sessions on a replica that is taken out end now, so their clients reconnect to a live one.
-    lines.push(`  default-server inter ${ms(settings.checkIntervalMs)} fastinter ${ms(Math.max(100, settings.checkIntervalMs / 2))} fall ${settings.fall} rise 1 on-marked-down shutdown-sessions`);
+    // A dead replica's connections die with it. Tunnels (runners) on one that is only taken out (hung, or
+    // put in maintenance) end too, so their clients reconnect to a live one; HTTP requests in flight on it
+    // are left to finish: ending them would cut customers' held requests on a replica merely slow to answer.
+    const shutdown = s.kind === 'tcp' || s.kind === 'h2-tls' ? ' on-marked-down shutdown-sessions' : '';
+    lines.push(`  default-server inter ${ms(settings.checkIntervalMs)} fastinter ${ms(Math.max(100, settings.checkIntervalMs / 2))} fall ${settings.fall} rise 1${shutdown}`);
     for (const b of s.backends) {
       let server = `  server ${b.name} ${b.address} check`;
       if (s.kind === 'h2c') server += ' proto h2';
@@ -134,9 +140,16 @@ export async function startLoadBalancer(opts: {
   // Debian puts it in /usr/sbin, which a non-root PATH may lack.
   const haproxy = opts.haproxy ?? process.env.TRD_HAPROXY ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy');
   // -db: stay in the foreground (no daemon), so the process is ours to stop or kill.
-  const proc: ManagedProcess = startProcess('haproxy', haproxy, ['-db', '-f', configFile], { echo: opts.echo });
+  const tail: string[] = [];
+  const proc: ManagedProcess = startProcess('haproxy', haproxy, ['-db', '-f', configFile], {
+    echo: (line) => {
+      tail.push(line);
+      if (tail.length > 10) tail.shift();
+      opts.echo?.(line);
+    },
+  });
   let exited: string | null = null;
-  proc.child.once('exit', (code, signal) => (exited = `code ${code} signal ${signal}`));
+  proc.child.once('exit', (code, signal) => (exited = `haproxy exited (code ${code} signal ${signal}): ${tail.join(' | ')}`));
   proc.child.once('error', (err) => (exited = `${err.message} (is Debian's haproxy installed? bash scripts/setup.sh --cluster)`));
   const addresses = Object.fromEntries(services.map((s) => [s.name, `127.0.0.1:${s.port}`]));
   try {
@@ -173,7 +186,7 @@ export async function waitForPort(port: number, timeoutMs: number, exited?: () =
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const why = exited?.();
-    if (why) throw new Error(`exited during start-up: ${why}`);
+    if (why) throw new Error(why);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = createConnection({ host: '127.0.0.1', port }, () => {
         socket.destroy();

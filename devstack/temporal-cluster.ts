@@ -14,7 +14,7 @@
 import { Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -125,6 +125,8 @@ export async function startTemporalCluster(opts: {
   const settings = { ...temporalClusterSettings({}), ...opts.settings };
   const binaries = opts.binaries ?? findTemporalServer();
   mkdirSync(opts.dir, { recursive: true });
+  // PostgreSQL runs as the `postgres` user when we are root; it must reach its data folder.
+  chmodSync(opts.dir, 0o755);
   const postgres = await startLocalPostgres({
     dataDir: join(opts.dir, 'postgres'),
     port: opts.pgPort ?? (await freePort()),
