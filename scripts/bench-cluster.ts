@@ -72,8 +72,8 @@ async function get(t: Target, path: string): Promise<any> {
   return res.json();
 }
 
-async function measure(t: Target, label: string): Promise<Figures> {
-  await t.startRunner({ workerId: `${label}-a` });
+async function measure(t: Target, id: string, label: string): Promise<Figures> {
+  await t.startRunner({ workerId: `${id}-a` });
   const overhead: number[] = [];
   const roundTrip: number[] = [];
   // Two warm-up jobs: the first loads Temporal's caches and the runner's first sequence.
@@ -85,7 +85,7 @@ async function measure(t: Target, label: string): Promise<Figures> {
     roundTrip.push(performance.now() - t0);
     overhead.push(job.timings.queue_wait_ms + job.timings.model_load_ms + job.timings.time_to_first_token_ms);
   }
-  await t.startRunner({ workerId: `${label}-b` });
+  await t.startRunner({ workerId: `${id}-b` });
   const started = performance.now();
   const created = await Promise.all(Array.from({ length: JOBS }, (_, i) => post(t, '/v1/jobs', { model: 'trd-tiny', prompt: `burst ${i}`, max_tokens: 4 })));
   const ids = created.map((c) => {
@@ -116,7 +116,7 @@ try {
   // The dev server first, with its runners stopped after, so the two never share the cores.
   const platform = await startPlatform(services, { namespace: 'bench', jobLimits: { deadlineMs: 10 * 60_000, progressCheckMs: 30_000 } });
   try {
-    results.devServer = await measure(platform, 'dev server (1 process, SQLite, 1 shard; gateway and orchestrator in one process)');
+    results.devServer = await measure(platform, 'dev', 'dev server (1 process, SQLite, 1 shard; gateway and orchestrator in one process)');
   } finally {
     await platform.stop();
   }
@@ -128,7 +128,7 @@ try {
     jobLimits: { deadlineMs: 10 * 60_000, progressCheckMs: 30_000 },
   });
   try {
-    results.cluster = await measure(cluster, 'cluster (2 Temporal nodes on PostgreSQL, 2 gateways, 2 endpoints, 2 orchestrators, HAProxy)');
+    results.cluster = await measure(cluster, 'cluster', 'cluster (2 Temporal nodes on PostgreSQL, 2 gateways, 2 endpoints, 2 orchestrators, HAProxy)');
   } finally {
     await cluster.stop();
   }
