@@ -92,10 +92,17 @@ async function measure(t: Target, id: string, label: string): Promise<Figures> {
     if (!c.id) throw new Error(`${label}: a burst job was refused: ${JSON.stringify(c)}`);
     return c.id as string;
   });
+  // A held GET ends at the gateway's wait bound with the job still queued: ask again until it finishes.
+  const deadline = performance.now() + 15 * 60_000;
   for (let i = 0; i < ids.length; i += 50) {
-    const done = await Promise.all(ids.slice(i, i + 50).map((id) => get(t, `/v1/jobs/${id}?wait=120`)));
-    const bad = done.filter((d) => d.status !== 'succeeded');
-    if (bad.length) throw new Error(`${label}: ${bad.length} burst jobs did not succeed, e.g. ${JSON.stringify(bad[0])}`);
+    let open = ids.slice(i, i + 50);
+    while (open.length) {
+      const done = await Promise.all(open.map((id) => get(t, `/v1/jobs/${id}?wait=60`)));
+      const failed = done.filter((d) => d.status === 'failed' || d.status === 'cancelled');
+      if (failed.length) throw new Error(`${label}: ${failed.length} burst jobs did not succeed, e.g. ${JSON.stringify(failed[0])}`);
+      open = done.filter((d) => d.status !== 'succeeded').map((d) => d.id);
+      if (open.length && performance.now() > deadline) throw new Error(`${label}: ${open.length} burst jobs unfinished after 15 minutes`);
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   const figures = { acceptedToFirstTokenMs: pct(overhead), roundTripMs: pct(roundTrip), burstJobsPerSecond: Number((JOBS / seconds).toFixed(1)), burstSeconds: Number(seconds.toFixed(1)) };
