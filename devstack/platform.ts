@@ -442,7 +442,7 @@ function restartable(start: () => Promise<Stop>) {
 }
 
 /** The environment that makes gateway/main.ts use these settings (gateway/settings.ts reads it). */
-function settingsEnv(settings: GatewaySettings, port: number): Record<string, string> {
+export function settingsEnv(settings: GatewaySettings, port: number): Record<string, string> {
   return {
     TRD_GATEWAY_PORT: String(port),
     TRD_GATEWAY_HOST: '127.0.0.1',

