@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
-import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
+import { CATALOG_DATA_MODELS, ORCHESTRATOR_QUEUE, signCatalog } from '@trd/protocol';
 import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
@@ -67,8 +67,23 @@ export async function registerSigningKey(db: Db, key: SigningKey): Promise<Date>
   });
 }
 
+/**
+ * Signs this build's model catalog with the key in use and stores it, once
+ * per catalog and key (orchestrators side by side write the same row), so
+ * the gateway can serve it to runners without holding the key.
+ */
+export async function registerSignedCatalog(db: Db, key: SigningKey): Promise<void> {
+  const doc = await signCatalog(CATALOG_DATA_MODELS, key.secretKey, new Date());
+  await db.signedCatalog.upsert({
+    where: { catalogSha256_kid: { catalogSha256: doc.claims.catalog_sha256, kid: key.kid } },
+    create: { catalogSha256: doc.claims.catalog_sha256, kid: key.kid, document: doc as unknown as object },
+    update: {},
+  });
+}
+
 export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<Worker> {
   const keyValidFrom = await registerSigningKey(deps.db, deps.signingKey);
+  await registerSignedCatalog(deps.db, deps.signingKey);
   const workflowSource: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: WORKFLOWS_PATH };

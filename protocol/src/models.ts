@@ -118,6 +118,9 @@ export function parseCatalog(data: unknown, where = 'model catalog'): CatalogMod
   return parsed.data.models.map((m) => ({ ...m, approxSizeBytes: m.sizeBytes }));
 }
 
+/** The catalog's models exactly as the data file has them: what the signed catalog document carries. */
+export const CATALOG_DATA_MODELS: readonly unknown[] = Object.freeze((catalogData as { models: unknown[] }).models);
+
 /** Every model, retired ones included (receipts and audits of old jobs still name them). */
 export const MODEL_CATALOG: readonly CatalogModel[] = Object.freeze(parseCatalog(catalogData, 'protocol/catalog/models.json'));
 
