@@ -60,7 +60,8 @@ export async function verifyCatalogDocument(
 ): Promise<{ ok: true; models: CatalogModel[]; claims: CatalogClaims } | { ok: false; reason: string }> {
   const fail = (reason: string) => ({ ok: false as const, reason });
   if (typeof doc !== 'object' || doc === null) return fail('the catalog document is not a JSON object');
-  const { claims, signature } = doc as Partial<SignedCatalog>;
+  // As JSON sees it: objects parsed in another realm (a worker, a VM context) are plain here too.
+  const { claims, signature } = JSON.parse(JSON.stringify(doc)) as Partial<SignedCatalog>;
   if (typeof claims !== 'object' || claims === null || typeof signature !== 'string') return fail('the catalog document needs "claims" and "signature"');
   if (claims.v !== 1 || claims.type !== CATALOG_DOCUMENT_TYPE) return fail(`not a version 1 ${CATALOG_DOCUMENT_TYPE} document`);
   if (typeof claims.kid !== 'string' || typeof claims.issued_at !== 'string' || !ISO_UTC_MS.test(claims.issued_at)) return fail('the catalog claims "kid" and "issued_at" are missing or malformed');

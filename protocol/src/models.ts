@@ -119,7 +119,8 @@ export function parseCatalog(data: unknown, where = 'model catalog'): CatalogMod
 }
 
 /** The catalog's models exactly as the data file has them: what the signed catalog document carries. */
-export const CATALOG_DATA_MODELS: readonly unknown[] = Object.freeze((catalogData as { models: unknown[] }).models);
+// A plain copy: a JSON module may come from another realm (Jest), whose objects canonical JSON does not take as plain.
+export const CATALOG_DATA_MODELS: readonly unknown[] = Object.freeze(JSON.parse(JSON.stringify((catalogData as { models: unknown[] }).models)));
 
 /** Every model, retired ones included (receipts and audits of old jobs still name them). */
 export const MODEL_CATALOG: readonly CatalogModel[] = Object.freeze(parseCatalog(catalogData, 'protocol/catalog/models.json'));

@@ -42,8 +42,9 @@ describe('SmolLM2 135M Instruct', () => {
     expect((data as any).trd_receipt.envelope.model_sha256).toBe(findModel(SMOLLM2)!.sha256);
     // The first job loaded the model: the load is recorded, and billing counts generation only.
     const job = await api(stack, 'GET', `/v1/jobs/${response.headers.get('x-trd-job-id')}`);
-    expect(job.json.timings.model_load_ms).toBeGreaterThan(0);
-    expect(job.json.billing.billable_ms).toBeLessThanOrEqual(job.json.timings.generation_ms + 50);
+    const t = job.json.timings;
+    expect(t.model_load_ms).toBeGreaterThan(0);
+    expect(job.json.billing.billable_ms).toBeLessThanOrEqual(t.time_to_first_token_ms + t.generation_ms);
   });
 
   test('streamed chunks add up to the same answer', async () => {
@@ -80,8 +81,10 @@ describe('Gemma 3 270M (base) on the same runner', () => {
     expect(data.choices[0]!.text.length).toBeGreaterThan(0);
     expect((data as any).trd_receipt.envelope.model_sha256).toBe(findModel(GEMMA)!.sha256);
     const job = await api(stack, 'GET', `/v1/jobs/${response.headers.get('x-trd-job-id')}`);
-    expect(job.json.timings.model_load_ms).toBeGreaterThan(0);
-    expect(job.json.billing.billable_ms).toBeLessThanOrEqual(job.json.timings.generation_ms + 50);
+    const t = job.json.timings;
+    // Loading 241 MiB takes seconds; the bill is the prompt and the 8 tokens, without the load.
+    expect(t.model_load_ms).toBeGreaterThan(t.time_to_first_token_ms + t.generation_ms);
+    expect(job.json.billing.billable_ms).toBeLessThanOrEqual(t.time_to_first_token_ms + t.generation_ms);
 
     const warm = await client.chat.completions.create({ model: SMOLLM2, messages: question, max_tokens: 64, temperature: 0 }).withResponse();
     const warmJob = await api(stack, 'GET', `/v1/jobs/${warm.response.headers.get('x-trd-job-id')}`);
