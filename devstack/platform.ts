@@ -79,6 +79,12 @@ export interface LocalPlatform {
     /** Which gateway replica it talks to and which runner endpoint replica it connects through (the first by default). */
     gateway?: number;
     endpoint?: number;
+    /** Catalog keys (or GGUF paths) to serve; default trd-tiny. */
+    models?: string[];
+    /** Where those model files are; default the services' folder (the generated model). */
+    modelsDir?: string;
+    /** How long to wait for it to poll (a real model loads in seconds, on a shared machine more). */
+    readyTimeoutMs?: number;
   }): Promise<ManagedProcess>;
   /** Another customer's key. */
   newApiKey(name?: string): Promise<string>;
@@ -397,9 +403,9 @@ export async function startPlatform(
         workerId,
         [
           'start',
-          '--model', 'trd-tiny',
+          ...(o.models ?? ['trd-tiny']).flatMap((m) => ['--model', m]),
           '--load', o.load ?? 'on-start',
-          '--models-dir', services.modelsDir,
+          '--models-dir', o.modelsDir ?? services.modelsDir,
           '--gateway-url', gatewayUrls[o.gateway ?? 0],
           ...runnerConnectionArgs(o.endpoint ?? 0),
           '--shutdown-grace-ms', '2000',
@@ -408,7 +414,7 @@ export async function startPlatform(
         { env: { TRD_RUNNER_TOKEN: token, ...o.env }, echo: opts.echo },
       );
       runners.push(runner);
-      await runner.waitFor(/trd-worker: serving/, 60_000);
+      await runner.waitFor(/trd-worker: serving/, o.readyTimeoutMs ?? 60_000);
       return runner;
     },
     async stop() {

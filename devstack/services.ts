@@ -7,7 +7,7 @@ import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findModel } from '@trd/protocol';
+import { findModel, generatedSeed } from '@trd/protocol';
 import { writeTinyModel } from '../gpu-runner/src/tiny-model.js';
 import { WORKFLOWS_PATH } from '../orchestrator/worker.js';
 import { migrateDatabase } from './migrate.js';
@@ -55,7 +55,7 @@ export async function startEphemeralServices(opts: { namespaces: string[]; extra
     await Promise.all([
       migrateDatabase(postgres.urlFor(TEMPLATE_DB)),
       bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }).then((b) => writeFile(workflowBundlePath, b.code)),
-      writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), tiny.source.kind === 'generated' ? tiny.source.seed : 42),
+      writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), generatedSeed(tiny) ?? 42),
       ...(opts.extra ?? []),
     ]);
     return {

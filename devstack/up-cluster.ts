@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { findModel } from '@trd/protocol';
+import { findModel, generatedSeed } from '@trd/protocol';
 import { writeTinyModel } from '../gpu-runner/src/tiny-model.js';
 import { createApiKey, createCustomer, findApiKey } from '../gateway/api-keys.js';
 import { WORKFLOWS_PATH } from '../orchestrator/worker.js';
@@ -69,7 +69,7 @@ try {
   const tiny = findModel('trd-tiny')!;
   await Promise.all([
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }).then((b) => writeFile(workflowBundlePath, b.code)),
-    writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), tiny.source.kind === 'generated' ? tiny.source.seed : 42),
+    writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), generatedSeed(tiny) ?? 42),
   ]);
 
   say('starting the Temporal cluster, the balancer and the platform\'s replicas');

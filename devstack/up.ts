@@ -1,11 +1,14 @@
 /**
  * `npm run dev`: the whole system on one machine. PostgreSQL (embedded),
  * the Temporal dev server (SQLite file, web UI), the orchestrator, the
- * gateway and one runner serving the generated tiny model. Ctrl-C stops
- * everything it started.
+ * gateway and one runner serving SmolLM2 135M Instruct (a real model that
+ * scripts/setup.sh fetched into the cache; TRD_DEV_MODEL=trd-tiny serves the
+ * generated one). Ctrl-C stops everything it started.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApiKey, createCustomer, findApiKey } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
@@ -28,6 +31,11 @@ const ports = {
   gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
   runnerEndpoint: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
 };
+// The model the local runner serves, and llama.cpp's threads for it: 1 was fastest measured on a 2-core
+// machine the platform's processes share (see docs/models.md); a bigger machine can raise it.
+const devModel = env.TRD_DEV_MODEL || 'smollm2-135m-instruct';
+const devThreads = String(envInt(env, 'TRD_DEV_THREADS', 1));
+const devModelsDir = devModel === 'trd-tiny' ? `${STATE}/models` : join(env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'models');
 const say = (line: string) => console.log(`[dev] ${line}`);
 const echo = (line: string) => console.log(line);
 
@@ -100,7 +108,7 @@ try {
   // The runner heartbeats to the gateway, which names it by its token.
   const runner = startTrdWorker(
     'runner',
-    ['start', '--model', 'trd-tiny', '--models-dir', `${STATE}/models`, '--gateway-url', base, '--tls-ca', tls.caFile, '--tls-server-name', tls.serverName],
+    ['start', '--model', devModel, '--threads', devThreads, '--models-dir', devModelsDir, '--gateway-url', base, '--tls-ca', tls.caFile, '--tls-server-name', tls.serverName],
     { env: { TRD_TEMPORAL_ADDRESS: `127.0.0.1:${ports.runnerEndpoint}`, TRD_RUNNER_TOKEN: await devRunnerToken(databaseUrl, 'local-runner-1') }, echo },
   );
   stops.push(() => runner.stop());
@@ -116,10 +124,10 @@ TRD Compute is running.
   dev API key    ${apiKey}
 
 Send a job and wait up to 30 s for its output and signed receipt:
-  curl -s -X POST '${base}/v1/jobs?wait=30' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","prompt":"Hello, network","max_tokens":32}'
+  curl -s -X POST '${base}/v1/jobs?wait=30' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '${JSON.stringify({ model: devModel, prompt: devModel === 'trd-tiny' ? 'Hello, network' : 'The three primary colours are', max_tokens: 32 })}'
 
 Or stream a chat completion, as any OpenAI client would (baseURL ${base}/v1):
-  curl -N '${base}/v1/chat/completions' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"trd-tiny","messages":[{"role":"user","content":"Hello, network"}],"max_tokens":32,"stream":true}'
+  curl -N '${base}/v1/chat/completions' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '${JSON.stringify({ model: devModel, messages: [{ role: 'user', content: devModel === 'trd-tiny' ? 'Hello, network' : 'What is the capital of France? Answer in one sentence.' }], max_tokens: 64, stream: true })}'
 
 Check a receipt in the browser: ${base}/verify/
 Owner dashboard: ${base}/dashboard/ (sign in with the dev API key: the local runner is yours)

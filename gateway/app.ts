@@ -3,7 +3,7 @@ import express from 'express';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { MODEL_CATALOG } from '@trd/protocol';
+import { CATALOG_DATA_MODELS, MODEL_CATALOG, catalogSha256 } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import { requireApiKey } from './api-keys.js';
 import { ApiError, handleErrors } from './errors.js';
@@ -92,7 +92,7 @@ export function createGatewayApp(deps: {
     const warm = new Set((await servingRunners(deps.db, deps.settings.dispatch)).flatMap((r) => r.loadedModels));
     res.json({
       object: 'list',
-      data: MODEL_CATALOG.map((m) => ({
+      data: MODEL_CATALOG.filter((m) => !m.retired).map((m) => ({
         id: m.key,
         object: 'model',
         created: 0,
@@ -101,8 +101,26 @@ export function createGatewayApp(deps: {
         context_length: m.contextLength,
         max_output_tokens: m.maxOutputTokens,
         warm_capacity: warm.has(m.key),
+        sha256: m.sha256 ?? null,
+        size_bytes: m.sizeBytes,
+        quantization: m.quantization,
+        kind: m.kind,
+        license: m.license.name,
       })),
     });
+  });
+  // The same catalog, signed by the platform key (the orchestrator signs it at start): runners check it before serving.
+  const thisCatalog = catalogSha256(CATALOG_DATA_MODELS);
+  app.get('/v1/catalog', async (_req, res) => {
+    const now = new Date();
+    // The key active now (orchestrator/signing-keys.ts): a published key signs only from its activation.
+    const current = await deps.db.signingKey.findFirst({
+      where: { activatesAt: { lte: now }, OR: [{ retiredAt: null }, { retiredAt: { gt: now } }] },
+      orderBy: { activatesAt: 'desc' },
+    });
+    const row = current && (await deps.db.signedCatalog.findUnique({ where: { catalogSha256_kid: { catalogSha256: await thisCatalog, kid: current.kid } } }));
+    if (!row) throw new ApiError(503, 'catalog_not_signed', 'this catalog is not signed by the key in use yet (the orchestrator signs it when it starts); try again shortly');
+    res.set('access-control-allow-origin', '*').json(row.document);
   });
   // Runners push streamed text with the job's own token, not an API key: mounted before the key check.
   const streams = deps.streams ?? new JobStreams(deps.db);

@@ -49,6 +49,7 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/v1/completions', summary: 'Text completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: CompletionBody },
   { method: 'post', path: '/mcp', summary: 'MCP (Streamable HTTP, stateless): tools run_inference, list_models, get_job, verify_receipt', auth: 'api_key' },
   { method: 'get', path: '/v1/models', summary: 'The model catalog, with whether warm capacity is online now', auth: 'none' },
+  { method: 'get', path: '/v1/catalog', summary: 'The model catalog signed with the platform key (trd.model-catalog; runners check it with GET /keys)', auth: 'none' },
   { method: 'post', path: '/v1/jobs', summary: 'Submit a job; `?wait=S` waits up to S seconds for its result', auth: 'api_key', body: CreateJobBody, query: WaitQuery },
   { method: 'get', path: '/v1/jobs/:id', summary: 'A job’s state, output, usage, billing and receipt; `?wait=S` long-polls', auth: 'api_key', query: WaitQuery },
   { method: 'post', path: '/v1/jobs/:id/cancel', summary: 'Cancel a job; a running one is billed for what it generated', auth: 'api_key', query: WaitQuery },

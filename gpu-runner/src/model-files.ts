@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, createReadStream, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MODEL_CATALOG, assertModelKey, findModel, type CatalogModel } from '@trd/protocol';
+import { assertModelKey, findModel, findModelBySha256, generatedSeed, type CatalogModel } from '@trd/protocol';
 import { checkLoadable, readGgufHeader } from './gguf/reader.js';
 import { writeTinyModel } from './tiny-model.js';
 
@@ -40,10 +40,11 @@ export async function resolveModel(spec: string, opts: { modelsDir: string; keyO
     if (!catalog) throw new Error(`"${spec}" is neither a model file nor a catalog model key`);
     path = modelFilePath(opts.modelsDir, catalog.key);
     if (!existsSync(path)) {
-      if (catalog.source.kind !== 'generated') {
+      const seed = generatedSeed(catalog);
+      if (seed === undefined) {
         throw new Error(`${catalog.key} is not downloaded yet: run \`trd-worker models pull ${catalog.key}\` first`);
       }
-      await writeTinyModel(path, catalog.source.seed);
+      await writeTinyModel(path, seed);
     }
   }
 
@@ -52,7 +53,7 @@ export async function resolveModel(spec: string, opts: { modelsDir: string; keyO
   const sha256 = await sha256File(path);
   if (looksLikePath) {
     catalog = opts.keyOverride ? findModel(opts.keyOverride) : undefined;
-    catalog ??= findModelBySha(sha256);
+    catalog ??= findModelBySha256(sha256);
   }
   const key = opts.keyOverride ?? catalog?.key;
   if (!key) throw new Error(`${path} is not a catalog model; name the key it serves with --model-key`);
@@ -71,8 +72,4 @@ function assertReadableFile(path: string): void {
   } catch {
     throw new Error(`cannot read model file ${path}: permission denied; make it readable by the user that runs trd-worker`);
   }
-}
-
-function findModelBySha(sha256: string): CatalogModel | undefined {
-  return MODEL_CATALOG.find((m) => m.sha256 === sha256);
 }

@@ -11,7 +11,7 @@ import { createModelDownloader } from 'node-llama-cpp';
 import { MODEL_CATALOG, assertModelKey, findModel } from '@trd/protocol';
 import { checkLoadable, readGgufHeader } from './gguf/reader.js';
 import { modelFilePath, sha256File } from './model-files.js';
-import { writeTinyModel } from './tiny-model.js';
+import { defaultWheelsDir, fetchFromSources } from './model-sources.js';
 
 export interface StoredModel {
   key: string;
@@ -51,14 +51,17 @@ export interface PullProgress {
 }
 
 /**
- * Takes a model into the folder under its catalog key. Downloads resume from
- * a partial file (node-llama-cpp's downloader) and land under a temporary
- * name, so a cut download never looks like a model.
+ * Takes a model into the folder under its catalog key. A catalog name is
+ * fetched from the catalog's sources in order (model-sources.ts); a URI, URL
+ * or local file is taken as given. Everything lands under a temporary name
+ * first, so a cut download never looks like a model, and a file the catalog
+ * pins is renamed into place only once its hash matches. A model already
+ * there with the pinned hash is kept (setup runs this on every start).
  */
 export async function pullModel(
   source: string,
-  opts: { modelsDir: string; key?: string; onProgress?: (p: PullProgress) => void; signal?: AbortSignal },
-): Promise<{ key: string; path: string; sha256: string; sizeBytes: number }> {
+  opts: { modelsDir: string; key?: string; wheelsDir?: string; onProgress?: (p: PullProgress) => void; log?: (line: string) => void; signal?: AbortSignal },
+): Promise<{ key: string; path: string; sha256: string; sizeBytes: number; reused: boolean }> {
   await mkdir(opts.modelsDir, { recursive: true });
   const catalog = findModel(opts.key ?? source);
   const key = opts.key ?? catalog?.key;
@@ -70,13 +73,18 @@ export async function pullModel(
   const partial = `${target}.part`;
   const isLocal = !/^(https?:|hf:)/.test(source) && (source.includes('/') || source.endsWith('.gguf'));
 
+  const fromCatalog = catalog !== undefined && source === catalog.key;
+  if (fromCatalog && catalog.sha256 && existsSync(target) && (await stat(target)).size === catalog.sizeBytes && (await sha256File(target)) === catalog.sha256) {
+    return { key, path: target, sha256: catalog.sha256, sizeBytes: catalog.sizeBytes, reused: true };
+  }
+
   if (isLocal) {
     if (!existsSync(source)) throw new Error(`model file ${resolve(source)} does not exist`);
     await copyFile(source, partial);
-  } else if (catalog?.source.kind === 'generated' && source === catalog.key) {
-    await writeTinyModel(partial, catalog.source.seed);
+  } else if (fromCatalog) {
+    await fetchFromSources(catalog, partial, { wheelsDir: opts.wheelsDir ?? defaultWheelsDir(), onProgress: opts.onProgress, log: opts.log, signal: opts.signal });
   } else {
-    const uri = catalog && source === catalog.key && catalog.source.kind === 'huggingface' ? catalog.source.uri : source;
+    const uri = source;
     const downloader = await createModelDownloader({ modelUri: uri, dirPath: opts.modelsDir, fileName: `${key}.gguf.part`, skipExisting: false, deleteTempFileOnCancel: false, onProgress: opts.onProgress });
     await downloader.download({ signal: opts.signal });
   }
@@ -87,7 +95,7 @@ export async function pullModel(
     const pinned = findModel(key)?.sha256;
     if (pinned && pinned !== sha256) throw new Error(`the file is not the ${key} the network serves (sha256 ${sha256}, expected ${pinned})`);
     await rename(partial, target);
-    return { key, path: target, sha256, sizeBytes: (await stat(target)).size };
+    return { key, path: target, sha256, sizeBytes: (await stat(target)).size, reused: false };
   } catch (err) {
     await rm(partial, { force: true });
     throw err;

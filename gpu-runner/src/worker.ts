@@ -12,6 +12,7 @@
 import { Worker } from '@temporalio/worker';
 import { TRUST_TIERS, modelQueue, runnerQueue, tiersUpTo, type TrustTier } from '@trd/protocol';
 import { createRunnerActivities } from './activities.js';
+import { checkSignedCatalog } from './catalog-check.js';
 import { connect, type ConnectionSettings } from './connection.js';
 import { installedGenerationWrapper } from './generation-wrapper.js';
 import { gatewayDispatchGuard, keysRefreshMs } from './dispatch-guard.js';
@@ -110,6 +111,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       throw new Error(`--worker-id ${s.workerId} does not match this token's runner, ${answer.runner_id}; drop --worker-id`);
     }
     ({ runner_id: workerId, tier, heartbeat_interval_ms: heartbeatEveryMs, settings } = answer);
+    await checkSignedCatalog(s.gatewayUrl, [...models.values()].map((m) => m.model));
   }
   if (!workerId) throw new Error('no worker id: pass --worker-id, or --gateway-url and --token so the gateway names this runner');
 

@@ -11,3 +11,4 @@ export * from './audit.js';
 export * from './dispatch.js';
 export * from './models.js';
 export * from './schedule.js';
+export * from './catalog-document.js';

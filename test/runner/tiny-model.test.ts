@@ -24,7 +24,7 @@ describe('the tiny model generator', () => {
 
   test("matches the catalog's pinned hash for trd-tiny", () => {
     const tiny = findModel('trd-tiny')!;
-    expect(tiny.source).toEqual({ kind: 'generated', seed: 42 });
+    expect(tiny.sources).toEqual([{ kind: 'generated', seed: 42 }]);
     expect(sha256(generateTinyModel(42))).toBe(tiny.sha256);
   });
 

