@@ -13,7 +13,6 @@ import { TEMPORAL_SERVER_VERSION, temporalServerSource } from '../../devstack/te
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Entry points another branch adds (the one-shot setup command); each must exist once it has landed. */
-const PENDING = new Set(['orchestrator/setup.ts']);
 /** Variables our image's dependencies read, with where. */
 const THIRD_PARTY: Record<string, () => boolean> = {
   // Prisma's switch for its update check and telemetry.
@@ -86,10 +85,6 @@ describe('docker-compose.yml', () => {
         if (!/^[\w./-]+\.(ts|js|sh)$/.test(arg)) continue;
         // The Temporal image has its scripts on PATH, copied from deploy/.
         const path = temporalImage(s) && !arg.includes('/') ? join('deploy', arg) : arg;
-        if (PENDING.has(path) && !existsSync(join(ROOT, path))) {
-          console.warn(`compose: ${name} runs ${path}, which another branch adds`);
-          continue;
-        }
         expect({ name, path, exists: existsSync(join(ROOT, path)) }).toEqual({ name, path, exists: true });
       }
     }
