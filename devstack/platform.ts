@@ -339,6 +339,8 @@ export async function startPlatform(
         refreshMs,
         maxMessageBytes: 4 * 1024 * 1024,
         taskTokenTtlMs: 3600_000,
+        upstreamPing: { intervalMs: 2000, timeoutMs: 5000 },
+        upstreamCallTimeoutMs: 120_000,
       },
       log: opts.echo && ((line) => opts.echo!(`[runner-endpoint] ${line}`)),
     });

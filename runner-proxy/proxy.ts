@@ -52,6 +52,14 @@ export interface RunnerProxySettings {
   maxMessageBytes: number;
   /** How long a task token handed to a runner stays usable by it. */
   taskTokenTtlMs: number;
+  /** TLS to Temporal (a secured cluster, Temporal Cloud); plaintext when absent. */
+  upstreamTls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string } | null;
+  /** Sent upstream as `authorization: Bearer` (never the runner's token). */
+  upstreamApiKey?: string;
+  /** HTTP/2 pings on the upstream session: a session whose ping goes unanswered this long is dropped and redialled. */
+  upstreamPing?: { intervalMs: number; timeoutMs: number };
+  /** The longest any forwarded call may take (above Temporal's long-poll of about a minute). */
+  upstreamCallTimeoutMs?: number;
 }
 
 export interface RunnerProxy {
@@ -77,9 +85,33 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
   let upstream: ClientHttp2Session | null = null;
   const upstreamSession = (): ClientHttp2Session => {
     if (upstream && !upstream.closed && !upstream.destroyed) return upstream;
-    const session = http2.connect(`http://${settings.upstream}`);
+    const t = settings.upstreamTls;
+    const session = t
+      ? http2.connect(`https://${settings.upstream}`, { ca: t.ca, cert: t.cert, key: t.key, servername: t.serverName })
+      : http2.connect(`http://${settings.upstream}`);
     session.on('error', (err) => log(`upstream ${settings.upstream}: ${err.message}`));
+    // A half-open connection (a Temporal node gone without a FIN) is noticed by its unanswered ping.
+    const ping = settings.upstreamPing;
+    const pinger = ping
+      ? setInterval(() => {
+          const timer = setTimeout(() => {
+            log(`upstream ${settings.upstream}: no ping answer in ${ping.timeoutMs} ms; reconnecting`);
+            session.destroy();
+          }, ping.timeoutMs);
+          try {
+            session.ping((err) => {
+              clearTimeout(timer);
+              if (err) session.destroy();
+            });
+          } catch {
+            clearTimeout(timer);
+            session.destroy();
+          }
+        }, ping.intervalMs)
+      : null;
+    pinger?.unref();
     session.on('close', () => {
+      if (pinger) clearInterval(pinger);
       if (upstream === session) upstream = null;
     });
     session.on('goaway', () => {
@@ -182,7 +214,18 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
     return new Promise((resolve, reject) => {
       const out: Record<string, string> = { ':method': 'POST', ':path': String(headers[':path']), 'content-type': 'application/grpc', te: 'trailers' };
       for (const h of FORWARDED_HEADERS) if (typeof headers[h] === 'string') out[h] = headers[h] as string;
+      if (settings.upstreamApiKey) out.authorization = `Bearer ${settings.upstreamApiKey}`;
       const req = upstreamSession().request(out);
+      const deadline = settings.upstreamCallTimeoutMs
+        ? setTimeout(() => {
+            if (done) return;
+            done = true;
+            finish();
+            req.close(http2.constants.NGHTTP2_CANCEL);
+            reject(new GrpcError(GrpcStatus.DEADLINE_EXCEEDED, `Temporal did not answer ${call.method} within ${settings.upstreamCallTimeoutMs} ms`));
+          }, settings.upstreamCallTimeoutMs)
+        : null;
+      req.once('close', () => deadline && clearTimeout(deadline));
       const chunks: Buffer[] = [];
       let trailers: Record<string, string> = {};
       let done = false;

@@ -1,11 +1,22 @@
 /** The runner endpoint's settings, from the environment; every time bound is one, so tests use short ones. */
 import { envInt, envString } from '../platform/env.js';
+import { temporalCredentials, temporalSettings } from '../platform/temporal.js';
 import type { RunnerProxySettings } from './proxy.js';
 
 export function runnerProxySettings(env: Record<string, string | undefined>): Omit<RunnerProxySettings, 'tls'> & { tlsKeyFile: string; tlsCertFile: string } {
+  // Its upstream is Temporal's frontend, with the same address, TLS and API key settings as every platform client.
+  const temporal = temporalSettings(env);
+  const c = temporalCredentials(temporal);
   return {
-    upstream: envString(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
-    namespace: envString(env, 'TEMPORAL_NAMESPACE', 'default'),
+    upstream: temporal.address,
+    namespace: temporal.namespace,
+    upstreamTls: temporal.tls ? { ca: c.ca, cert: c.cert, key: c.key, serverName: c.serverName } : null,
+    upstreamApiKey: c.apiKey,
+    upstreamPing: {
+      intervalMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_MS', 10_000, { min: 100 }),
+      timeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_TIMEOUT_MS', 5000, { min: 50 }),
+    },
+    upstreamCallTimeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_CALL_TIMEOUT_MS', 120_000, { min: 1000 }),
     host: envString(env, 'TRD_RUNNER_ENDPOINT_HOST', '0.0.0.0'),
     port: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443, { max: 65535 }),
     tlsKeyFile: envString(env, 'TRD_RUNNER_ENDPOINT_TLS_KEY_FILE'),

@@ -1,8 +1,9 @@
 /** What the gateway could have written, as one fingerprint per table: equal fingerprints, nothing changed. */
 import type { Db } from '../../platform/db.js';
 
-/** Tables whose rows a rejected request may still touch (none today); named here so the exception is visible. */
-const VOLATILE = new Set(['_prisma_migrations']);
+/** Tables whose rows a rejected request may still touch; named here so the exception is visible. */
+// Rate-limit windows count every attempt, refused ones too: that is what makes guessing slow.
+const VOLATILE = new Set(['_prisma_migrations', 'rate_limit_windows']);
 
 export async function tableFingerprints(db: Db): Promise<Record<string, string>> {
   const tables = (await db.$queryRawUnsafe<{ name: string }[]>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`))

@@ -86,6 +86,21 @@ test('with an https public URL the session cookie is Secure and the URLs handed 
   expect(code.verification_uri).toBe('https://trd.example/v1/runners/device-codes/approve');
 });
 
+test('/metrics job counters summed over the replicas count every finished job once', async () => {
+  for (let i = 0; i < 3; i++) expect((await api(stack, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: `count me ${i}`, max_tokens: 2 })).json.status).toBe('succeeded');
+  const finished = (i: number) =>
+    fetch(`${stack.gatewayUrls[i]}/metrics`)
+      .then((r) => r.text())
+      .then((t) => [...t.matchAll(/^trd_jobs_finished_total\{outcome="(\w+)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0));
+  // Both scrape at once, then again: each job lands in exactly one replica's counter.
+  const [a, b] = await Promise.all([finished(0), finished(1)]);
+  const [a2, b2] = await Promise.all([finished(0), finished(1)]);
+  const inDb = await stack.db.job.count({ where: { finishedAt: { not: null } } });
+  console.log(`metrics across replicas: A counted ${a2}, B ${b2}, ${inDb} finished jobs`);
+  expect(a2 + b2).toBe(inDb);
+  expect(a2 >= a && b2 >= b).toBe(true);
+});
+
 test('a queued stream gets keep-alive comments, and a replica shutting down cuts it without cancelling the job', async () => {
   // No trusted runner: the job stays queued.
   const res = await fetch(`${stack.gatewayUrls[0]}/v1/completions`, {

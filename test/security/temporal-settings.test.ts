@@ -1,0 +1,27 @@
+/** Temporal connection settings (platform/temporal.ts) shared by every platform client and the runner endpoint's upstream. */
+import { expect, test } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { temporalCredentials, temporalSettings } from '../../platform/temporal.js';
+import { runnerProxySettings } from '../../runner-proxy/settings.js';
+
+test('TLS and an API key from files, for every Temporal client and the endpoint upstream; bad combinations say why', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trd-temporal-'));
+  writeFileSync(join(dir, 'ca.pem'), 'CA');
+  writeFileSync(join(dir, 'api-key'), '  secret-key\n');
+  expect(temporalSettings({})).toEqual({ address: '127.0.0.1:7233', namespace: 'default', tls: null, apiKeyFile: null });
+  const env = { TEMPORAL_ADDRESS: 'ns.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'ns', TEMPORAL_TLS_CA_FILE: join(dir, 'ca.pem'), TEMPORAL_TLS_SERVER_NAME: 'temporal.internal', TEMPORAL_API_KEY_FILE: join(dir, 'api-key') };
+  const s = temporalSettings(env);
+  expect(s.tls).toEqual({ caFile: join(dir, 'ca.pem'), certFile: null, keyFile: null, serverName: 'temporal.internal' });
+  expect(temporalCredentials(s)).toMatchObject({ ca: Buffer.from('CA'), serverName: 'temporal.internal', apiKey: 'secret-key' });
+  // An API key alone turns TLS on (with the system's roots).
+  expect(temporalSettings({ TEMPORAL_API_KEY_FILE: join(dir, 'api-key') }).tls).not.toBeNull();
+  const proxy = runnerProxySettings({ ...env, TRD_RUNNER_ENDPOINT_TLS_KEY_FILE: 'k', TRD_RUNNER_ENDPOINT_TLS_CERT_FILE: 'c' });
+  expect(proxy).toMatchObject({ upstream: 'ns.tmprl.cloud:7233', namespace: 'ns', upstreamApiKey: 'secret-key', upstreamTls: { ca: Buffer.from('CA'), serverName: 'temporal.internal' } });
+  expect(proxy.upstreamPing).toEqual({ intervalMs: 10_000, timeoutMs: 5000 });
+  expect(() => temporalSettings({ TEMPORAL_TLS_CERT_FILE: 'c.pem' })).toThrow(/go together/);
+  expect(() => temporalSettings({ TEMPORAL_TLS: '0', TEMPORAL_TLS_CA_FILE: 'ca.pem' })).toThrow(/TEMPORAL_TLS=0 with TLS files/);
+  expect(() => temporalSettings({ TEMPORAL_TLS: 'yes' })).toThrow(/TEMPORAL_TLS is 1/);
+  expect(() => temporalCredentials(temporalSettings({ TEMPORAL_TLS_CA_FILE: join(dir, 'missing.pem') }))).toThrow(/cannot read TEMPORAL_TLS_CA_FILE/);
+});
