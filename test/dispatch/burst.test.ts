@@ -5,6 +5,7 @@
  * platform's share.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { summarizeTraces, traceJobs } from '../support/dispatch-trace.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const JOBS = Number(process.env.TRD_BURST_JOBS || 500);
@@ -38,6 +39,12 @@ test(`${JOBS} jobs submitted at once all complete exactly once`, async () => {
 
   const done = await inBatches(ids, 50, (id) => api(stack, 'GET', `/v1/jobs/${id}?wait=60`));
   const statuses = done.map((d) => d.json.status);
+  if (process.env.TRD_BURST_TRACE || statuses.some((s) => s !== 'succeeded')) {
+    const traces = await traceJobs(stack.client, ids);
+    console.log(`burst trace: ${JSON.stringify(summarizeTraces(traces), null, 1)}`);
+    const late = traces.filter((t, i) => done[i].json.status !== 'succeeded');
+    console.log(`burst trace, jobs not done: ${JSON.stringify(late.map((t) => ({ ...t, schedules: t.schedules.map((s) => `${s.queue}@+${s.atMs - t.acceptedMs}ms`) })))}`);
+  }
   expect(statuses.filter((s) => s !== 'succeeded')).toEqual([]);
   console.log(`burst: ${JOBS} jobs on 2 runners in ${Date.now() - started} ms`);
 
