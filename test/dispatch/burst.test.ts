@@ -5,6 +5,7 @@
  * platform's share.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { summarizeTraces, traceJobs } from '../support/dispatch-trace.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const JOBS = Number(process.env.TRD_BURST_JOBS || 500);
@@ -13,7 +14,13 @@ let stack: TestStack;
 beforeAll(async () => {
   // Hundreds of jobs wait in the queue: a progress look every 30 s (not the test default's 1 s) spares Temporal
   // the describe calls of moves this test does not exercise.
-  stack = await startStack({ jobLimits: { deadlineMs: 5 * 60_000, progressCheckMs: 30_000 } });
+  // No cold runner here, so a job's warm wait (warmWaitMs ≥ the deadline: no schedule-to-start timeout) is its
+  // only queue place. With the test default's 500 ms, 494 of 500 jobs timed out on the warm queue and were
+  // scheduled again on it ("parked") when the busy orchestrator got to their timeouts, up to 68 s later: one job
+  // started 166 places behind its acceptance order and ?wait=60 saw others still queued (the trace below).
+  // A 10 s heartbeat timeout (the production default; the test default is 3 s) keeps a runner slowed by the
+  // burst from losing its job to a retry, which would also go to the back of the queue.
+  stack = await startStack({ jobLimits: { deadlineMs: 5 * 60_000, warmWaitMs: 5 * 60_000, heartbeatTimeoutMs: 10_000, progressCheckMs: 30_000 } });
   await Promise.all([stack.startRunner({ workerId: 'left' }), stack.startRunner({ workerId: 'right' })]);
 });
 
@@ -38,6 +45,12 @@ test(`${JOBS} jobs submitted at once all complete exactly once`, async () => {
 
   const done = await inBatches(ids, 50, (id) => api(stack, 'GET', `/v1/jobs/${id}?wait=60`));
   const statuses = done.map((d) => d.json.status);
+  if (process.env.TRD_BURST_TRACE || statuses.some((s) => s !== 'succeeded')) {
+    const traces = await traceJobs(stack.client, ids);
+    console.log(`burst trace: ${JSON.stringify(summarizeTraces(traces), null, 1)}`);
+    const late = traces.filter((t, i) => done[i].json.status !== 'succeeded');
+    console.log(`burst trace, jobs not done: ${JSON.stringify(late.map((t) => ({ ...t, schedules: t.schedules.map((s) => `${s.queue}@+${s.atMs - t.acceptedMs}ms`) })))}`);
+  }
   expect(statuses.filter((s) => s !== 'succeeded')).toEqual([]);
   console.log(`burst: ${JOBS} jobs on 2 runners in ${Date.now() - started} ms`);
 
