@@ -17,7 +17,7 @@ import { mcpHttpHandler } from './mcp.js';
 import { gatewayMetrics } from './metrics.js';
 import { STATS_LICENSE, networkStats, servingRunners, statsCsv } from './network-stats.js';
 import { openAiRouter } from './openai.js';
-import { openApiDocument } from './openapi.js';
+import { methodsFor, openApiDocument } from './openapi.js';
 import { orgRouter } from './org.js';
 import { ownerRouter } from './owner.js';
 import { runnerLoginRouter } from './runner-login.js';
@@ -56,7 +56,7 @@ export function createGatewayApp(deps: {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  const openApi = openApiDocument('0.1.0');
+  const openApi = openApiDocument('0.1.0', deps.settings);
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });
@@ -136,7 +136,13 @@ export function createGatewayApp(deps: {
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, requireApiKey: requireApiKey(deps.db) }));
   app.use(sessionCertificateRouter({ db: deps.db, publicUrl: deps.settings.publicUrl, requireApiKey: requireApiKey(deps.db) }));
   app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
-  app.use((req, _res) => {
+  app.use((req, res) => {
+    // A path the API has, asked with a method it does not take.
+    const allowed = methodsFor(req.path);
+    if (allowed.length) {
+      res.set('allow', allowed.join(', '));
+      throw new ApiError(405, 'method_not_allowed', `${req.path} takes ${allowed.join(', ')}, not ${req.method}`);
+    }
     throw new ApiError(404, 'not_found', `no route ${req.method} ${req.path}`);
   });
   app.use(handleErrors);

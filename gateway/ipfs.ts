@@ -9,20 +9,25 @@ import { isRawSha256Cid, parseCid } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import { getBlock } from '../receipts/content-store.js';
 import { ApiError } from './errors.js';
+import { CidParams, IpfsQuery } from './schemas.js';
 
 const RAW_BLOCK = 'application/vnd.ipld.raw';
 
 export function ipfsRouter(db: Db): Router {
   const router = Router();
   router.get('/ipfs/:cid', async (req, res) => {
+    // The documented forms (CidParams, IpfsQuery) first; a text of the right form can still fail to parse.
+    const text = CidParams.safeParse(req.params);
     let cid;
     try {
-      cid = parseCid(req.params.cid);
+      if (!text.success) throw new Error(text.error.issues[0]!.message);
+      cid = parseCid(text.data.cid);
     } catch (err) {
       throw new ApiError(400, 'invalid_cid', (err as Error).message, 'cid');
     }
-    const format = typeof req.query.format === 'string' ? req.query.format : undefined;
-    if (format !== undefined && format !== 'raw') throw new ApiError(400, 'unsupported_format', `only ?format=raw is served here (got "${format}")`, 'format');
+    const query = IpfsQuery.safeParse(req.query);
+    if (!query.success) throw new ApiError(400, 'unsupported_format', `only ?format=raw is served here (got ${JSON.stringify(req.query.format)})`, 'format');
+    const format = query.data.format;
     if (!isRawSha256Cid(cid)) throw new ApiError(404, 'block_not_found', 'this store holds receipts only: raw-codec, sha2-256 CIDs', 'cid');
     // A CID written in another base or version names the same block.
     const key = cid.toV1().toString();

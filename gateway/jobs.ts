@@ -6,6 +6,7 @@ import { modelQueue, workflowIdForJob, type SignedReceipt } from '@trd/protocol'
 import { describeActivityQueue } from '../dispatch/eligible.js';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
+import { jsonBody } from './json-body.js';
 import { acceptJob, catalogModel, checkJobSize, waitForWorkflow } from './accept-job.js';
 import { ApiError } from './errors.js';
 import { CreateJobBody, JobIdParam, WaitQuery } from './schemas.js';
@@ -29,7 +30,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
   const router = Router();
 
   router.post('/v1/jobs', async (req, res) => {
-    const body = CreateJobBody.parse(req.body ?? {});
+    const body = CreateJobBody.parse(jsonBody(req));
     const waitSeconds = Math.min(WaitQuery.parse(req.query).wait ?? 0, settings.maxWaitSeconds);
     const model = catalogModel(body.model);
     checkJobSize(model, body.max_tokens, body.prompt, 'prompt', settings.maxPromptBytes);

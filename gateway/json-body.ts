@@ -4,7 +4,7 @@
  * is "everything back to defaults", for a job a misleading "model is
  * required". A body that is there but not JSON is refused by name instead.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ApiError } from './errors.js';
 
 /** Routes that take another format: runners push NDJSON text to a stream. */
@@ -21,3 +21,13 @@ export const refuseNonJsonBody: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+/**
+ * The JSON body of a route that takes one. The document says each such body
+ * is required, and so does the route: a request with none is refused rather
+ * than read as `{}` (send `{}` to mean "nothing").
+ */
+export function jsonBody(req: Request): unknown {
+  if (req.body === undefined) throw new ApiError(400, 'missing_body', 'this request needs a JSON body (send at least {} with "Content-Type: application/json")');
+  return req.body;
+}

@@ -8,6 +8,7 @@ import type { Db } from '../platform/db.js';
 import { customerAccount } from '../economy/ledger.js';
 import { MICROCREDITS_PER_CREDIT, creditsToUsdCents } from '../economy/rates.js';
 import { RedemptionRefused, balanceOf, ownerAccounts, redeem } from '../economy/redemption.js';
+import { jsonBody } from './json-body.js';
 import { ApiError } from './errors.js';
 import { LedgerQuery, RedemptionBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
@@ -68,7 +69,7 @@ export function meRouter(deps: { db: Db; settings: GatewaySettings }): Router {
   });
 
   router.post('/v1/me/redemptions', async (req, res) => {
-    const body = RedemptionBody.parse(req.body ?? {});
+    const body = RedemptionBody.parse(jsonBody(req));
     const key = req.get('idempotency-key') ?? null;
     if (key !== null && !/^[A-Za-z0-9._:-]{1,100}$/.test(key)) {
       throw new ApiError(400, 'invalid_request', 'Idempotency-Key: 1 to 100 letters, digits, ".", "_", ":" or "-"', 'Idempotency-Key');

@@ -10,6 +10,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { canonicalize, newJobId, type CatalogModel, type StreamChunk } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
+import { jsonBody } from './json-body.js';
 import { acceptJob, catalogModel, checkJobSize, waitForWorkflow, type JobRequest } from './accept-job.js';
 import { ApiError, errorBody } from './errors.js';
 import { isDraining } from './draining.js';
@@ -28,7 +29,7 @@ export function openAiRouter(deps: Deps): Router {
   const router = Router();
 
   router.post('/v1/chat/completions', async (req, res) => {
-    const body = ChatCompletionBody.parse(req.body ?? {});
+    const body = ChatCompletionBody.parse(jsonBody(req));
     const model = catalogModel(body.model);
     // Canonical JSON: the receipt's prompt hash is over exactly these bytes.
     const prompt = canonicalize(body.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: textOf(m.content) })));
@@ -36,7 +37,7 @@ export function openAiRouter(deps: Deps): Router {
   });
 
   router.post('/v1/completions', async (req, res) => {
-    const body = CompletionBody.parse(req.body ?? {});
+    const body = CompletionBody.parse(jsonBody(req));
     const model = catalogModel(body.model);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
     await serve(deps, res, 'text', model, body, { prompt, sessionId: req.get(SESSION_HEADER) });

@@ -19,7 +19,9 @@ import {
   LedgerQuery,
   OrgMemberBody,
   OrgPatchBody,
-  RedemptionBody,
+  CidParams,
+  IpfsQuery,
+  redemptionBody,
   RunnerBenchBody,
   RunnerHeartbeatBody,
   RunnerSettingsBody,
@@ -27,6 +29,16 @@ import {
   WaitQuery,
 } from './schemas.js';
 import { EstimateQuery } from './workers.js';
+
+/** What the document depends on among the gateway's settings. */
+export interface DocumentSettings {
+  payoutMinimumCredits: number;
+}
+
+const JSON_TYPE = 'application/json';
+const SSE = 'text/event-stream';
+const HTML = 'text/html';
+const SVG = 'image/svg+xml';
 
 type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'stripe_signature' | 'none';
 
@@ -36,76 +48,98 @@ export interface ApiRoute {
   path: string;
   summary: string;
   auth: Auth;
-  body?: z.ZodType;
+  /** The JSON body's schema (a function of the settings when a bound is one); every route with a body requires it. */
+  body?: z.ZodType | ((s: DocumentSettings) => z.ZodType);
+  /** A body in another format than JSON. */
+  bodyMedia?: string;
   query?: z.ZodType;
-  /** The success response's media type, when not JSON. */
-  produces?: string;
+  /** Path parameters with a format of their own; any other is a string. */
+  params?: z.ZodObject;
+  /** Each status the route answers other than with an error, and its media types ([] for no body); 200 JSON when absent. */
+  responses?: Record<number, string[]>;
   /** Rate-limited per client IP and credential (gateway/rate-limit.ts): 429 with Retry-After past the limit. */
   rateLimited?: true;
 }
 
 export const API_ROUTES: ApiRoute[] = [
-  { method: 'post', path: '/v1/chat/completions', summary: 'Chat completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: ChatCompletionBody },
-  { method: 'post', path: '/v1/completions', summary: 'Text completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: CompletionBody },
-  { method: 'post', path: '/mcp', summary: 'MCP (Streamable HTTP, stateless): tools run_inference, list_models, get_job, verify_receipt', auth: 'api_key' },
+  { method: 'post', path: '/v1/chat/completions', summary: 'Chat completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: ChatCompletionBody, responses: { 200: [JSON_TYPE, SSE] } },
+  { method: 'post', path: '/v1/completions', summary: 'Text completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: CompletionBody, responses: { 200: [JSON_TYPE, SSE] } },
+  { method: 'post', path: '/mcp', summary: 'MCP (Streamable HTTP, stateless): tools run_inference, list_models, get_job, verify_receipt', auth: 'api_key', responses: { 200: [JSON_TYPE, SSE], 202: [] } },
   { method: 'get', path: '/v1/models', summary: 'The model catalog, with whether warm capacity is online now', auth: 'none' },
   { method: 'get', path: '/v1/catalog', summary: 'The model catalog signed with the platform key (trd.model-catalog; runners check it with GET /keys)', auth: 'none' },
-  { method: 'post', path: '/v1/jobs', summary: 'Submit a job; `?wait=S` waits up to S seconds for its result', auth: 'api_key', body: CreateJobBody, query: WaitQuery },
-  { method: 'get', path: '/v1/jobs/:id', summary: 'A job’s state, output, usage, billing and receipt; `?wait=S` long-polls', auth: 'api_key', query: WaitQuery },
-  { method: 'post', path: '/v1/jobs/:id/cancel', summary: 'Cancel a job; a running one is billed for what it generated', auth: 'api_key', query: WaitQuery },
+  { method: 'post', path: '/v1/jobs', summary: 'Submit a job; `?wait=S` waits up to S seconds for its result', auth: 'api_key', body: CreateJobBody, query: WaitQuery, responses: { 200: [JSON_TYPE], 202: [JSON_TYPE] } },
+  { method: 'get', path: '/v1/jobs/:id', summary: 'A job’s state, output, usage, billing and receipt; `?wait=S` long-polls', auth: 'api_key', query: WaitQuery, responses: { 200: [JSON_TYPE], 202: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/jobs/:id/cancel', summary: 'Cancel a job; a running one is billed for what it generated', auth: 'api_key', query: WaitQuery, responses: { 200: [JSON_TYPE], 202: [JSON_TYPE] } },
   { method: 'get', path: '/v1/jobs/:id/receipt', summary: 'The signed receipt of a finished job', auth: 'api_key' },
-  { method: 'post', path: '/v1/jobs/:id/stream', summary: 'Runners only: push a streaming job’s text (NDJSON of {offset, text, at})', auth: 'stream_token', produces: 'application/x-ndjson' },
+  { method: 'post', path: '/v1/jobs/:id/stream', summary: 'Runners only: push a streaming job’s text (NDJSON of {offset, text, at})', auth: 'stream_token', bodyMedia: 'application/x-ndjson', responses: { 204: [] } },
   { method: 'get', path: '/v1/dispatch/eligible', summary: 'Runners that could take a job for this model now', auth: 'api_key', query: EligibleQuery },
   { method: 'get', path: '/v1/org', summary: 'The organization behind this key: monthly cap, spent this month, held by open jobs', auth: 'api_key' },
   { method: 'patch', path: '/v1/org', summary: 'Rename the organization or set its monthly spending cap (whole credits; null removes it)', auth: 'api_key', body: OrgPatchBody },
   { method: 'get', path: '/v1/org/members', summary: 'The organization’s members', auth: 'api_key' },
-  { method: 'post', path: '/v1/org/members', summary: 'Add a member (or change a member’s role)', auth: 'api_key', body: OrgMemberBody },
-  { method: 'delete', path: '/v1/org/members/:email', summary: 'Remove a member (never the last owner)', auth: 'api_key' },
+  { method: 'post', path: '/v1/org/members', summary: 'Add a member (or change a member’s role)', auth: 'api_key', body: OrgMemberBody, responses: { 201: [JSON_TYPE] } },
+  { method: 'delete', path: '/v1/org/members/:email', summary: 'Remove a member (never the last owner)', auth: 'api_key', responses: { 204: [] } },
   { method: 'get', path: '/v1/org/keys', summary: 'The organization’s API keys (prefixes only)', auth: 'api_key' },
-  { method: 'post', path: '/v1/org/keys', summary: 'Create an API key, optionally rate-limited; the key is shown once', auth: 'api_key', body: CreateApiKeyBody, rateLimited: true },
+  { method: 'post', path: '/v1/org/keys', summary: 'Create an API key, optionally rate-limited; the key is shown once', auth: 'api_key', body: CreateApiKeyBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'patch', path: '/v1/org/keys/:id', summary: 'Change a key’s rate limit', auth: 'api_key', body: ApiKeyPatchBody },
   { method: 'delete', path: '/v1/org/keys/:id', summary: 'Revoke a key (never the last active one)', auth: 'api_key' },
   { method: 'post', path: '/v1/runners/heartbeat', summary: 'Runners only: state and load; answered with id, tier and the owner’s settings', auth: 'runner_token', body: RunnerHeartbeatBody },
-  { method: 'post', path: '/v1/runners/bench', summary: 'Runners only: file a benchmark result (a claim; tiers follow measured speed)', auth: 'runner_token', body: RunnerBenchBody },
+  { method: 'post', path: '/v1/runners/bench', summary: 'Runners only: file a benchmark result (a claim; tiers follow measured speed)', auth: 'runner_token', body: RunnerBenchBody, responses: { 201: [JSON_TYPE] } },
   { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings, its audits with the evidence', auth: 'runner_token' },
   { method: 'delete', path: '/v1/runners/token', summary: 'Runners only: revoke this runner’s own token (trd-worker logout)', auth: 'runner_token' },
   { method: 'delete', path: '/v1/runners/:id/token', summary: 'Revoke one of your runners’ tokens: it is cut off from the network within seconds', auth: 'api_key' },
   { method: 'get', path: '/v1/runners/settings', summary: 'The owner’s settings for this runner', auth: 'runner_token' },
   { method: 'put', path: '/v1/runners/settings', summary: 'Replace the owner’s settings (validated whole; a bad one changes nothing)', auth: 'runner_token', body: RunnerSettingsBody },
   { method: 'patch', path: '/v1/runners/settings', summary: 'Change some of the owner’s settings', auth: 'runner_token', body: RunnerSettingsPatch },
-  { method: 'post', path: '/v1/runners/device-codes', summary: '`trd-worker login`: start a device-code login', auth: 'none', body: DeviceCodeBody, rateLimited: true },
+  { method: 'post', path: '/v1/runners/device-codes', summary: '`trd-worker login`: start a device-code login', auth: 'none', body: DeviceCodeBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'post', path: '/v1/runners/device-codes/approve', summary: 'The signed-in owner approves a device code', auth: 'api_key', body: ApproveDeviceCodeBody, rateLimited: true },
   { method: 'post', path: '/v1/runners/device-token', summary: '`trd-worker login` polls for its runner token', auth: 'none', body: DeviceTokenBody, rateLimited: true },
   { method: 'get', path: '/v1/stats', summary: 'Public network statistics (CC BY 4.0)', auth: 'none' },
-  { method: 'get', path: '/v1/stats.csv', summary: 'The same statistics as CSV', auth: 'none', produces: 'text/csv' },
-  { method: 'get', path: '/badge.svg', summary: 'An embeddable badge with the network’s numbers', auth: 'none', produces: 'image/svg+xml' },
-  { method: 'get', path: '/v1/workers/:id/badge.svg', summary: 'An embeddable badge for one runner', auth: 'none', produces: 'image/svg+xml' },
+  { method: 'get', path: '/v1/stats.csv', summary: 'The same statistics as CSV', auth: 'none', responses: { 200: ['text/csv'] } },
+  { method: 'get', path: '/badge.svg', summary: 'An embeddable badge with the network’s numbers', auth: 'none', responses: { 200: [SVG] } },
+  { method: 'get', path: '/v1/workers/:id/badge.svg', summary: 'An embeddable badge for one runner (an unknown runner gets a grey one, with 404)', auth: 'none', responses: { 200: [SVG], 404: [SVG] } },
   { method: 'get', path: '/keys', summary: 'The receipt-signing public keys', auth: 'none' },
-  { method: 'get', path: '/keys/:file', summary: 'One public key (`<kid>.public.pem` or `<kid>.json`)', auth: 'none' },
-  { method: 'get', path: '/dashboard', summary: 'The owner dashboard (a web page)', auth: 'none', produces: 'text/html' },
-  { method: 'get', path: '/dashboard/style.css', summary: 'The dashboard’s stylesheet', auth: 'none', produces: 'text/css' },
-  { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody, rateLimited: true },
-  { method: 'delete', path: '/v1/owner/session', summary: 'Sign out of the dashboard', auth: 'none' },
+  { method: 'get', path: '/keys/:file', summary: 'One public key (`<kid>.public.pem` or `<kid>.json`)', auth: 'none', responses: { 200: ['application/x-pem-file', JSON_TYPE] } },
+  { method: 'get', path: '/dashboard', summary: 'The owner dashboard (a web page; `/dashboard` redirects to `/dashboard/`)', auth: 'none', responses: { 200: [HTML], 301: [] } },
+  { method: 'get', path: '/dashboard/style.css', summary: 'The dashboard’s stylesheet', auth: 'none', responses: { 200: ['text/css'] } },
+  { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
+  { method: 'delete', path: '/v1/owner/session', summary: 'Sign out of the dashboard', auth: 'none', responses: { 204: [] } },
   { method: 'get', path: '/v1/owner/overview', summary: 'The owner’s runners, balance, today’s earnings and recent jobs', auth: 'owner_session' },
-  { method: 'get', path: '/v1/owner/events', summary: 'The overview, live (Server-Sent Events, `overview` events when it changes)', auth: 'owner_session', produces: 'text/event-stream' },
+  { method: 'get', path: '/v1/owner/events', summary: 'The overview, live (Server-Sent Events, `overview` events when it changes)', auth: 'owner_session', responses: { 200: [SSE] } },
   { method: 'put', path: '/v1/owner/runners/:id/settings', summary: 'Replace one of the owner’s runners’ settings', auth: 'owner_session', body: RunnerSettingsBody },
   { method: 'get', path: '/v1/receipts/:id', summary: 'A finished job’s signed receipt (hashes only), for anyone with the job id', auth: 'none' },
   { method: 'get', path: '/v1/me/balance', summary: 'Your balances: earnings of the runners you own (redeemable whole credits), and your customer account', auth: 'api_key' },
   { method: 'get', path: '/v1/me/ledger', summary: 'The ledger entries behind your balances, newest first (`?limit`, `?cursor` from `next_cursor`)', auth: 'api_key', query: LedgerQuery },
-  { method: 'post', path: '/v1/me/redemptions', summary: 'Redeem earned credits into build credits or the cash payout queue (`Idempotency-Key` honored)', auth: 'api_key', body: RedemptionBody },
-  { method: 'post', path: '/v1/me/payout-account', summary: 'Connect a Stripe account for cash payouts: the account (made once) and an onboarding link', auth: 'api_key' },
+  { method: 'post', path: '/v1/me/redemptions', summary: 'Redeem earned credits into build credits or the cash payout queue (`Idempotency-Key` honored)', auth: 'api_key', body: (s) => redemptionBody(s.payoutMinimumCredits), responses: { 200: [JSON_TYPE], 201: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/me/payout-account', summary: 'Connect a Stripe account for cash payouts: the account (made once) and an onboarding link', auth: 'api_key', responses: { 200: [JSON_TYPE], 201: [JSON_TYPE] } },
   { method: 'post', path: '/v1/webhooks/stripe', summary: 'Stripe’s webhooks (signature checked; a bad one is refused and changes nothing)', auth: 'stripe_signature' },
   { method: 'get', path: '/v1/workers/:id/card', summary: 'A runner’s public card: reliability, jobs, uptime, P99, measured class, tier, the 90-day badge', auth: 'none' },
-  { method: 'get', path: '/v1/workers/:id/card.html', summary: 'The same card as a small HTML page to embed', auth: 'none', produces: 'text/html' },
+  { method: 'get', path: '/v1/workers/:id/card.html', summary: 'The same card as a small HTML page to embed', auth: 'none', responses: { 200: [HTML] } },
   { method: 'get', path: '/v1/estimate', summary: 'Earnings estimate for a performance class over some hours (best effort, not a promise)', auth: 'none', query: EstimateQuery },
   { method: 'get', path: '/v1/sessions/:id/receipts', summary: 'A session’s receipt chain: receipts in order with their CIDs, the head, and the keys that signed them', auth: 'none' },
-  { method: 'get', path: '/v1/sessions/:id/certificate.pdf', summary: 'The session’s certificate (PDF): stats, chain head, and a QR code to verify it', auth: 'api_key', produces: 'application/pdf' },
-  { method: 'get', path: '/ipfs/:cid', summary: 'A receipt document by CID, as a trustless gateway serves a raw block (`?format=raw`)', auth: 'none', produces: 'application/vnd.ipld.raw' },
-  { method: 'get', path: '/verify', summary: 'The receipt verifier page (runs in the browser)', auth: 'none', produces: 'text/html' },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', produces: 'text/plain' },
+  { method: 'get', path: '/v1/sessions/:id/certificate.pdf', summary: 'The session’s certificate (PDF): stats, chain head, and a QR code to verify it', auth: 'api_key', responses: { 200: ['application/pdf'] } },
+  { method: 'get', path: '/ipfs/:cid', summary: 'A receipt document by CID, as a trustless gateway serves a raw block (`?format=raw` or `Accept: application/vnd.ipld.raw`)', auth: 'none', params: CidParams, query: IpfsQuery, responses: { 200: ['application/vnd.ipld.raw', JSON_TYPE] } },
+  { method: 'get', path: '/verify', summary: 'The receipt verifier page (runs in the browser; `/verify` redirects to `/verify/`)', auth: 'none', responses: { 200: [HTML], 301: [] } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', responses: { 200: ['text/plain'] } },
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: 'none' },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none' },
 ];
+
+/** The schema of a route's JSON body under these settings, if it takes one. */
+export function bodySchema(route: ApiRoute, settings: DocumentSettings): z.ZodType | undefined {
+  return typeof route.body === 'function' ? route.body(settings) : route.body;
+}
+
+const ROUTE_PATTERNS = API_ROUTES.map((r) => ({
+  method: r.method.toUpperCase(),
+  // Express matches a trailing slash too (`/verify/`).
+  pattern: new RegExp(`^${r.path.replace(/[.]/g, '\\.').replace(/:\w+/g, '[^/]+')}/?$`),
+}));
+
+/** The methods the document lists for a path (GET implies HEAD); empty for a path it does not have. */
+export function methodsFor(path: string): string[] {
+  const methods = ROUTE_PATTERNS.filter((r) => r.pattern.test(path)).map((r) => r.method);
+  return methods.includes('GET') ? [...methods, 'HEAD'] : methods;
+}
 
 const SECURITY: Record<Exclude<Auth, 'none'>, { description: string }> = {
   api_key: { description: 'A customer API key, `Authorization: Bearer trd_sk_...`' },
@@ -117,26 +151,47 @@ const SECURITY: Record<Exclude<Auth, 'none'>, { description: string }> = {
 
 const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
 
-const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
 
-export function openApiDocument(version: string): object {
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: not finished yet', 204: 'No content', 301: 'Moved permanently (see Location)', 404: 'Not found' };
+
+/**
+ * Query and path parameters as the handler reads them: the value's type and
+ * bounds (a query's `"0"` is the number 0, which `hours` refuses), and which
+ * ones must be given.
+ */
+function parameters(schema: z.ZodType, where: 'query' | 'path'): Array<{ name: string; in: string; required: boolean; schema: object }> {
+  const read = jsonSchema(schema, 'output') as { properties?: Record<string, object> };
+  const given = jsonSchema(schema, 'input') as { required?: string[] };
+  return Object.entries(read.properties ?? {}).map(([name, s]) => ({ name, in: where, required: where === 'path' || (given.required?.includes(name) ?? false), schema: s }));
+}
+
+export function openApiDocument(version: string, settings: DocumentSettings): object {
   const paths: Record<string, Record<string, object>> = {};
   for (const r of API_ROUTES) {
     const path = r.path.replace(/:(\w+)/g, '{$1}');
-    const params = [...r.path.matchAll(/:(\w+)/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
-    if (r.query) {
-      const q = jsonSchema(r.query) as { properties?: Record<string, object>; required?: string[] };
-      for (const [name, schema] of Object.entries(q.properties ?? {})) params.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema: schema as { type: string } });
-    }
+    const formatted = r.params ? parameters(r.params, 'path') : [];
+    const params = [
+      ...[...r.path.matchAll(/:(\w+)/g)].map(([, name]) => formatted.find((p) => p.name === name) ?? { name, in: 'path', required: true, schema: { type: 'string' } }),
+      ...(r.query ? parameters(r.query, 'query') : []),
+    ];
+    const body = bodySchema(r, settings);
+    const content = body ? { 'application/json': { schema: jsonSchema(body) } } : r.bodyMedia ? { [r.bodyMedia]: {} } : null;
+    const ok = r.responses ?? { 200: [JSON_TYPE] };
     paths[path] ??= {};
     paths[path][r.method] = {
       summary: r.summary,
       ...(params.length ? { parameters: params } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
+      ...(content ? { requestBody: { required: true, content } } : {}),
       ...(r.auth === 'none' ? { security: [] } : { security: [{ [r.auth]: [] }] }),
       responses: {
-        '200': { description: 'OK', content: { [r.produces ?? 'application/json']: {} } },
-        ...(r.body ? { '415': { description: 'The body is not JSON (send `Content-Type: application/json`)', content: ERROR_CONTENT } } : {}),
+        ...Object.fromEntries(
+          Object.entries(ok).map(([status, media]) => [
+            status,
+            { description: STATUS_TEXT[Number(status)] ?? 'OK', ...(media.length ? { content: Object.fromEntries(media.map((m) => [m, {}])) } : {}) },
+          ]),
+        ),
+        ...(content ? { '415': { description: `The body is not ${r.bodyMedia ?? 'JSON'} (send \`Content-Type: ${r.bodyMedia ?? JSON_TYPE}\`)`, content: ERROR_CONTENT } } : {}),
         ...(r.rateLimited
           ? {
               '429': {
@@ -146,7 +201,7 @@ export function openApiDocument(version: string): object {
               },
             }
           : {}),
-        default: { description: 'An error, in OpenAI’s shape', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        default: { description: 'An error, in OpenAI’s shape', content: ERROR_CONTENT },
       },
     };
   }

@@ -6,6 +6,7 @@
 import { Router } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../platform/db.js';
+import { jsonBody } from './json-body.js';
 import { monthSpending } from './admission.js';
 import { issueApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
@@ -38,7 +39,7 @@ export function orgRouter(db: Db, rateLimits: RateLimitSettings): Router {
   });
 
   router.patch('/v1/org', async (req, res) => {
-    const body = OrgPatchBody.parse(req.body ?? {});
+    const body = OrgPatchBody.parse(jsonBody(req));
     await db.customer.update({
       where: { id: res.locals.customerId },
       data: {
@@ -57,7 +58,7 @@ export function orgRouter(db: Db, rateLimits: RateLimitSettings): Router {
   });
 
   router.post('/v1/org/members', async (req, res) => {
-    const body = OrgMemberBody.parse(req.body ?? {});
+    const body = OrgMemberBody.parse(jsonBody(req));
     const email = body.email.toLowerCase();
     const member = await db.orgMember.upsert({
       where: { customerId_email: { customerId: res.locals.customerId, email } },
@@ -95,7 +96,7 @@ export function orgRouter(db: Db, rateLimits: RateLimitSettings): Router {
   });
 
   router.post('/v1/org/keys', limitKeyCreation, async (req, res) => {
-    const body = CreateApiKeyBody.parse(req.body ?? {});
+    const body = CreateApiKeyBody.parse(jsonBody(req));
     const issued = await issueApiKey(db, res.locals.customerId, body.name, body.rate_limit_per_minute);
     const row = await db.apiKey.findUniqueOrThrow({ where: { id: issued.id } });
     res.status(201).json({ ...keyView(row), key: issued.key });
@@ -108,7 +109,7 @@ export function orgRouter(db: Db, rateLimits: RateLimitSettings): Router {
   };
 
   router.patch('/v1/org/keys/:id', async (req, res) => {
-    const body = ApiKeyPatchBody.parse(req.body ?? {});
+    const body = ApiKeyPatchBody.parse(jsonBody(req));
     const key = await ownKey(res.locals.customerId, String(req.params.id));
     res.json(keyView(await db.apiKey.update({ where: { id: key.id }, data: { rateLimitPerMinute: body.rate_limit_per_minute } })));
   });

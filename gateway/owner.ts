@@ -11,6 +11,7 @@ import { heardFromLately, type DispatchSettings } from '../dispatch/settings.js'
 import { ownerAccount, runnerAccount } from '../economy/ledger.js';
 import { balanceOf } from '../economy/redemption.js';
 import type { Db } from '../platform/db.js';
+import { jsonBody } from './json-body.js';
 import { findApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
 import { servedOverHttps } from './public-url.js';
@@ -120,7 +121,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
   // Signing in checks an API key: guessing keys from one address, or trying one key over and over, is slowed down.
   const limitSignIns = ipAndCredentialLimit(deps.db, 'sign-in', settings.rateLimits, (req) => (typeof req.body?.api_key === 'string' ? hashToken(req.body.api_key) : null));
   router.post('/v1/owner/session', limitSignIns, async (req, res) => {
-    const body = SignInBody.parse(req.body ?? {});
+    const body = SignInBody.parse(jsonBody(req));
     const key = await findApiKey(db, body.api_key);
     if (!key) throw new ApiError(401, 'invalid_api_key', 'that API key is not valid (unknown or revoked)', 'api_key');
     const token = newToken('trd_ss_');
@@ -164,7 +165,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
   router.put('/v1/owner/runners/:id/settings', requireSession, async (req, res) => {
     const runner = await db.runner.findFirst({ where: { id: String(req.params.id), ownerId: res.locals.customerId } });
     if (!runner) throw new ApiError(404, 'runner_not_found', `you have no runner ${JSON.stringify(req.params.id)}`, 'id');
-    const settingsBody = RunnerSettingsBody.parse(req.body ?? {});
+    const settingsBody = RunnerSettingsBody.parse(jsonBody(req));
     await db.runner.update({ where: { id: runner.id }, data: { settings: settingsBody } });
     res.json(settingsBody);
   });

@@ -7,6 +7,7 @@
 import { Router, type RequestHandler } from 'express';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Db } from '../platform/db.js';
+import { jsonBody } from './json-body.js';
 import { ApiError } from './errors.js';
 import { publicBase } from './public-url.js';
 import { createRunnerToken } from './runners.js';
@@ -36,7 +37,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
   const limitApprovals = ipAndCredentialLimit(deps.db, 'approval', limits, (_req, res) => res.locals.apiKeyId ?? null);
 
   router.post('/v1/runners/device-codes', limitCodes, async (req, res) => {
-    const body = DeviceCodeBody.parse(req.body ?? {});
+    const body = DeviceCodeBody.parse(jsonBody(req));
     const deviceCode = randomBytes(32).toString('base64url');
     const userCode = newUserCode();
     await db.runnerDeviceCode.create({
@@ -60,7 +61,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
 
   // The owner, signed in with their API key, approves the code the CLI printed.
   router.post('/v1/runners/device-codes/approve', deps.requireApiKey, limitApprovals, async (req, res) => {
-    const body = ApproveDeviceCodeBody.parse(req.body ?? {});
+    const body = ApproveDeviceCodeBody.parse(jsonBody(req));
     const code = await db.runnerDeviceCode.findUnique({ where: { userCode: body.user_code.toUpperCase() } });
     if (!code || code.expiresAt < new Date()) throw new ApiError(404, 'code_not_found', 'no such code, or it expired: run `trd-worker login` again', 'user_code');
     if (code.status !== 'pending') throw new ApiError(409, 'code_used', 'this code was already approved', 'user_code');
@@ -71,7 +72,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
 
   // The CLI polls with its device code: pending, then the token once.
   router.post('/v1/runners/device-token', limitPolls, async (req, res) => {
-    const body = DeviceTokenBody.parse(req.body ?? {});
+    const body = DeviceTokenBody.parse(jsonBody(req));
     const code = await db.runnerDeviceCode.findUnique({ where: { deviceCodeHash: hashToken(body.device_code) } });
     if (!code) throw new ApiError(404, 'code_not_found', 'unknown device code: run `trd-worker login` again', 'device_code');
     if (code.status === 'used') throw new ApiError(409, 'code_used', 'this login was completed already: run `trd-worker login` again for a new token');

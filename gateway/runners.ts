@@ -9,6 +9,7 @@ import { assertWorkerId, findModel, type TrustTier } from '@trd/protocol';
 import { eligibleRunners } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
+import { jsonBody } from './json-body.js';
 import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
 import { workerCard } from '../economy/worker-card.js';
@@ -51,7 +52,7 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
   const router = Router();
 
   router.post('/v1/runners/heartbeat', requireRunnerToken(db), async (req, res) => {
-    const beat = RunnerHeartbeatBody.parse(req.body ?? {});
+    const beat = RunnerHeartbeatBody.parse(jsonBody(req));
     const runner = await db.runner.update({
       where: { id: res.locals.runnerId },
       data: {
@@ -86,14 +87,14 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
   });
 
   router.put('/v1/runners/settings', requireRunnerToken(db), async (req, res) => {
-    const settings = RunnerSettingsBody.parse(req.body ?? {});
+    const settings = RunnerSettingsBody.parse(jsonBody(req));
     await db.runner.update({ where: { id: res.locals.runnerId }, data: { settings } });
     res.json(settings);
   });
 
   // Changes only the fields given (the CLI's `settings set`); the result is validated as a whole.
   router.patch('/v1/runners/settings', requireRunnerToken(db), async (req, res) => {
-    const changes = RunnerSettingsPatch.parse(req.body ?? {});
+    const changes = RunnerSettingsPatch.parse(jsonBody(req));
     const settings = await db.$transaction(async (tx) => {
       // Two owners' tools patching at once must not lose either change.
       await tx.$queryRaw`SELECT 1 FROM runners WHERE id = ${res.locals.runnerId} FOR UPDATE`;
@@ -107,7 +108,7 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
 
   // `trd-worker bench` files its result: a claim, shown as such; routing and tiers use measured speed.
   router.post('/v1/runners/bench', requireRunnerToken(db), async (req, res) => {
-    const bench = RunnerBenchBody.parse(req.body ?? {});
+    const bench = RunnerBenchBody.parse(jsonBody(req));
     await db.runner.update({
       where: { id: res.locals.runnerId },
       data: { benchClass: bench.hardware_class, benchTokensPerSecond: bench.generation_tokens_per_second.median },

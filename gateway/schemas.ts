@@ -185,6 +185,21 @@ export const RedemptionBody = z
   })
   .strict();
 
+/** Cash payouts start at the gateway's minimum; build credits at 1. */
+export function redemptionBody(payoutMinimumCredits: number) {
+  return z.union([
+    RedemptionBody.extend({ to: z.literal('cash'), credits: RedemptionBody.shape.credits.min(payoutMinimumCredits) }),
+    RedemptionBody.extend({ to: z.literal('build_credits') }),
+  ]);
+}
+
+/** The texts a CID parser reads: CIDv0 (`Qm…`, base58btc) or CIDv1 in base32 (`b…`), base58btc (`z…`) or base36 (`k…`). */
+const CID_TEXT = /^(Qm[1-9A-HJ-NP-Za-km-z]{44}|b[a-z2-7]+|z[1-9A-HJ-NP-Za-km-z]+|k[0-9a-z]+)$/;
+
+export const CidParams = z.object({ cid: z.string().regex(CID_TEXT, 'not a CID: CIDv0 (Qm…) or CIDv1 in base32 (b…), base58btc (z…) or base36 (k…)') });
+
+export const IpfsQuery = z.object({ format: z.literal('raw').optional() });
+
 export const LedgerQuery = z.object({
   limit: z
     .string()

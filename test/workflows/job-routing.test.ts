@@ -81,15 +81,19 @@ describe('warm, cold, parked', () => {
     expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
   });
 
-  test('no cold runner either: the job parks on the warm queue with no bound but its deadline, and the next warm runner takes it', async () => {
-    const model = freshModel();
-    const job = await tier.startJob({ model }, { hasColdRunners: () => false });
-    while ((await tier.scheduled(job)).length < 2) await new Promise((r) => setTimeout(r, 50));
+  /** A job nobody takes until it has `attempts` attempts scheduled, then a late warm runner: each attempt's queue and bound to start. */
+  async function servedLate(model: string, hasColdRunners: boolean, attempts: number) {
+    const job = await tier.startJob({ model }, { hasColdRunners: () => hasColdRunners });
+    while ((await tier.scheduled(job)).length < attempts) await new Promise((r) => setTimeout(r, 50));
     await tier.runner(warmQ(model), 'late', async (task) => answer(task, 'late'));
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
     // Parked: Temporal bounds the wait to start by the attempt's whole time left, the deadline.
-    const parked = (await tier.scheduled(job)).map((s) => [s.queue, s.scheduleToStartMs === s.scheduleToCloseMs ? 'deadline' : s.scheduleToStartMs]);
-    expect(parked).toEqual([
+    return (await tier.scheduled(job)).map((s) => [s.queue, s.scheduleToStartMs === s.scheduleToCloseMs ? 'deadline' : s.scheduleToStartMs]);
+  }
+
+  test('no cold runner either: the job parks on the warm queue with no bound but its deadline, and the next warm runner takes it', async () => {
+    const model = freshModel();
+    expect(await servedLate(model, false, 2)).toEqual([
       [warmQ(model), STUB_JOB_LIMITS.warmWaitMs],
       [warmQ(model), 'deadline'],
     ]);
@@ -97,12 +101,7 @@ describe('warm, cold, parked', () => {
 
   test('not taken on the cold queue either: the job parks on the warm queue', async () => {
     const model = freshModel();
-    const job = await tier.startJob({ model }, { hasColdRunners: () => true });
-    while ((await tier.scheduled(job)).length < 3) await new Promise((r) => setTimeout(r, 50));
-    await tier.runner(warmQ(model), 'late', async (task) => answer(task, 'late'));
-    expect(await job.result()).toMatchObject({ status: 'succeeded' });
-    const parked = (await tier.scheduled(job)).map((s) => [s.queue, s.scheduleToStartMs === s.scheduleToCloseMs ? 'deadline' : s.scheduleToStartMs]);
-    expect(parked).toEqual([
+    expect(await servedLate(model, true, 3)).toEqual([
       [warmQ(model), STUB_JOB_LIMITS.warmWaitMs],
       [coldQ(model), STUB_JOB_LIMITS.warmWaitMs],
       [warmQ(model), 'deadline'],
