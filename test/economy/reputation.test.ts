@@ -148,13 +148,14 @@ describe('measured, not claimed', () => {
         headers: { authorization: `Bearer ${slowToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'trd-tiny', hardware_class: 'h100', runs: 3, prompt_tokens_per_second: { median: 900_000, min: 900_000, max: 900_000 }, generation_tokens_per_second: { median: 500_000, min: 500_000, max: 500_000 } }),
       });
-      // Jobs as a lying runner reports them: 512 tokens in 1 ms each, an H100's speed even on the tiny model.
+      // Jobs as a lying runner reports them: 1,024 tokens in 1 ms each, an H100's speed even on the tiny model (its 620 KB scale
+      // the speed down to the reference model's, economy/rates.ts).
       const customerId = (await stack.db.customer.findFirstOrThrow()).id;
       const now = new Date(Date.now() + offsetMs);
       await stack.db.job.createMany({
         data: Array.from({ length: 30 }, (_, i) => ({
-          id: `job_slowclaim${i}`, customerId, model: 'trd-tiny', promptSha256: '0'.repeat(64), maxTokens: 512, temperature: 0, status: 'succeeded' as const,
-          workerId: 'rep-slow', completionTokens: 512, generationMs: 1, acceptedAt: now, finishedAt: now,
+          id: `job_slowclaim${i}`, customerId, model: 'trd-tiny', promptSha256: '0'.repeat(64), maxTokens: 1024, temperature: 0, status: 'succeeded' as const,
+          workerId: 'rep-slow', completionTokens: 1024, generationMs: 1, acceptedAt: now, finishedAt: now,
         })),
       });
       // Untimed, its own telemetry would class it as it claims.
