@@ -24,7 +24,7 @@ import { createRunnerToken } from '../gateway/runners.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createDb, type Db } from '../platform/db.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
-import { generateSigningKeyPem } from '../platform/signing-key.js';
+import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv } from '../receipts/settings.js';
 import { payoutSettings, payoutSettingsEnv } from '../economy/payout-settings.js';
 import { auditSettings, auditSettingsEnv } from '../audits/settings.js';
@@ -84,8 +84,14 @@ export interface LocalCluster {
   newApiKey(name?: string): Promise<string>;
   /** Waits until HAProxy's checks see a replica as `UP` or `DOWN` (`service` is gateway, runners or temporal). */
   waitForBackend(service: 'gateway' | 'runners' | 'temporal', name: string, state: 'UP' | 'DOWN', timeoutMs?: number): Promise<void>;
-  /** The environment each orchestrator starts with; a test may change it (a key rotation) before restarting one. */
+  /** The environment each orchestrator starts with; a test may change it before restarting one. */
   orchestratorEnv: Record<string, string>;
+  /**
+   * Adds a new receipt-signing key after the ones held (orchestratorEnv): each orchestrator
+   * (re)started from now on holds them all and publishes the new one, which becomes active
+   * the publish time after (orchestrator/signing-keys.ts). A rotation is this, then a rolling restart.
+   */
+  addSigningKey(): Promise<SigningKey>;
   stop(): Promise<void>;
 }
 
@@ -103,8 +109,11 @@ export async function startCluster(
     ports?: { gateway?: number; runners?: number; temporal?: number };
     /** An existing database (the dev stack's, kept across starts); a fresh clone of the template otherwise. */
     databaseUrl?: string;
-    /** The dev stack keeps these across starts. */
+    /** The dev stack keeps these across starts (one or several PEM blocks, oldest first). */
     signingKeyPem?: string;
+    /** TRD_SIGNING_KEY_PUBLISH_MS and TRD_SIGNING_KEY_REFRESH_MS of every orchestrator; their defaults otherwise. */
+    signingKeyPublishMs?: number;
+    signingKeyRefreshMs?: number;
     payloadKeys?: PayloadKeys;
     persistent?: boolean;
     echo?: (line: string) => void;
@@ -182,7 +191,10 @@ export async function startCluster(
     };
     const orchestratorEnv: Record<string, string> = {
       ...common,
+      // Every key it holds, oldest first (platform/signing-key.ts reads several PEM blocks).
       TRD_RECEIPT_SIGNING_KEY: opts.signingKeyPem ?? generateSigningKeyPem(),
+      ...(opts.signingKeyPublishMs !== undefined ? { TRD_SIGNING_KEY_PUBLISH_MS: String(opts.signingKeyPublishMs) } : {}),
+      ...(opts.signingKeyRefreshMs !== undefined ? { TRD_SIGNING_KEY_REFRESH_MS: String(opts.signingKeyRefreshMs) } : {}),
       TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
       TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
       ...receiptSettingsEnv(receiptSettings({})),
@@ -251,6 +263,11 @@ export async function startCluster(
       orchestratorEnv,
       newApiKey,
       waitForBackend,
+      async addSigningKey() {
+        const pem = generateSigningKeyPem();
+        orchestratorEnv.TRD_RECEIPT_SIGNING_KEY = `${orchestratorEnv.TRD_RECEIPT_SIGNING_KEY.trim()}\n${pem}`;
+        return signingKeyFromPem(pem);
+      },
       async startRunner(o = {}) {
         const workerId = o.workerId ?? `cluster-runner-${runners.length + 1}`;
         const token = await createRunnerToken(db, workerId, o.tier);

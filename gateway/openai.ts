@@ -73,8 +73,9 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
     maxTokens,
     temperature: body.temperature,
     topP: body.top_p === undefined || body.top_p === 1 ? undefined : body.top_p,
-    // A streamed job picks its seed now, so a retry on another runner reproduces the text already sent.
-    seed: body.seed ?? (body.stream && body.temperature > 0 ? randomInt(2 ** 32 - 1) : undefined),
+    // A streamed job picks its seed now, so a retry on another runner reproduces the text already sent;
+    // within jobs.seed's signed 32-bit column (a larger one failed the insert: a 500 half the time).
+    seed: body.seed ?? (body.stream && body.temperature > 0 ? randomInt(2 ** 31) : undefined),
     stop: body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop,
     minTier: body.min_tier,
   };

@@ -24,6 +24,9 @@ export async function startTestCluster(opts: Omit<Parameters<typeof startCluster
     // HAProxy takes a dead replica (connection refused) out within ~1.5 s; a busy one answers within 5 s.
     lb: { checkIntervalMs: 500, fall: 3, ...opts.lb },
     temporal: { shards: 8, namespaceRefreshMs: 1000, ...opts.temporal },
+    // A new signing key signs 15 s after it is published: long enough to roll two orchestrators on a slow machine.
+    signingKeyPublishMs: opts.signingKeyPublishMs ?? 15_000,
+    signingKeyRefreshMs: opts.signingKeyRefreshMs ?? 500,
     echo: opts.echo ?? (process.env.TRD_TEST_ECHO ? (line) => console.log(line) : undefined),
   });
   const stop = cluster.stop;

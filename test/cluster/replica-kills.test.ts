@@ -1,9 +1,7 @@
 /**
  * Platform replicas killed on the cluster (two gateways, two runner endpoints,
- * two orchestrators behind HAProxy; devstack/cluster.ts). Each test needs one
- * of issue 17's state fixes, which another branch makes; until it is merged
- * they would fail for the reason the issue gives, so the file runs only with
- * TRD_CLUSTER_REPLICA_TESTS=1:
+ * two orchestrators behind HAProxy; devstack/cluster.ts). Each test exercises
+ * one of issue 17's state fixes:
  *   - a gateway SIGKILLed while clients stream, and a runner's push landing on
  *     the other gateway: cross-replica streams (point 2);
  *   - a runner endpoint SIGKILLed with jobs in flight: task tokens any endpoint
@@ -13,11 +11,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { publicKeyFromPem, verifyReceipt } from '@trd/protocol';
-import { generateSigningKeyPem } from '../../platform/signing-key.js';
 import { api, waitForJob } from '../support/stack.js';
 import { startTestCluster, waitForJobsInDb, type TestCluster } from './cluster-stack.js';
 
-const enabled = process.env.TRD_CLUSTER_REPLICA_TESTS === '1';
 let cluster: TestCluster;
 
 /** A streaming chat completion straight to one gateway replica: when each chunk of text arrived, and the job. */
@@ -27,7 +23,7 @@ async function stream(base: string, apiKey: string, prompt: string, maxTokens: n
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'trd-tiny', messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, stream: true }),
   });
-  expect(res.status).toBe(200);
+  expect({ status: res.status, body: res.status === 200 ? '' : await res.text() }).toEqual({ status: 200, body: '' });
   const jobId = res.headers.get('x-trd-job-id')!;
   const arrivals: number[] = [];
   let firstChunk!: () => void;
@@ -58,11 +54,12 @@ async function stream(base: string, apiKey: string, prompt: string, maxTokens: n
   return { jobId, arrivals, first, done };
 }
 
-(enabled ? describe : describe.skip)('replicas killed on the cluster (TRD_CLUSTER_REPLICA_TESTS=1)', () => {
+describe('replicas killed on the cluster', () => {
   beforeAll(async () => {
     cluster = await startTestCluster({ jobLimits: { deadlineMs: 120_000 } });
-    // Slow runners: a generation lasts long enough to kill something in the middle of it.
-    for (const id of ['r1', 'r2', 'r3']) await cluster.startRunner({ workerId: id, env: { TRD_RUNNER_FAULTS: 'token-delay-ms=40' } });
+    // Slow runners: a generation lasts long enough to kill something in the middle of it. Four, so the
+    // gateway test's four streams run at once (with three, the fourth waited until another had finished).
+    for (const id of ['r1', 'r2', 'r3', 'r4']) await cluster.startRunner({ workerId: id, env: { TRD_RUNNER_FAULTS: 'token-delay-ms=40', TRD_RUNNER_KEYS_REFRESH_MS: '1000' } });
   }, 240_000);
 
   afterAll(async () => {
@@ -116,18 +113,24 @@ async function stream(base: string, apiKey: string, prompt: string, maxTokens: n
 
   test('a rolling restart of both orchestrators under load, with a signing-key rotation in the middle: every receipt verifies, no dispatch refused', async () => {
     const ids: string[] = [];
+    let newKid: string | null = null;
+    let activeAt = Infinity;
+    // Jobs every 200 ms through both restarts, until 5 s after the new key is active (at least 30).
     const submitting = (async () => {
-      for (let i = 0; i < 30; i++) {
-        ids.push((await api(cluster, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `rolling ${i}`, max_tokens: 8 })).json.id);
+      while (ids.length < 30 || Date.now() < activeAt + 5000) {
+        if (ids.length >= 200) throw new Error(`the new signing key never became active (${newKid})`);
+        ids.push((await api(cluster, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `rolling ${ids.length}`, max_tokens: 8 })).json.id);
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
     const [o1, o2] = cluster.orchestrators;
+    const oldKid = (await cluster.db.signingKey.findFirstOrThrow({ where: { retiredAt: null } })).kid;
     await o1.stop('SIGTERM');
-    cluster.orchestratorEnv.TRD_RECEIPT_SIGNING_KEY = generateSigningKeyPem();
+    newKid = (await cluster.addSigningKey()).kid;
     await o1.start();
     await o2.stop('SIGTERM');
     await o2.start();
+    activeAt = (await cluster.db.signingKey.findUniqueOrThrow({ where: { kid: newKid } })).activatesAt.getTime();
     await submitting;
     const jobs = await waitForJobsInDb(cluster, ids, 120_000);
     expect(jobs.filter((j) => j.status !== 'succeeded')).toEqual([]);
@@ -136,6 +139,9 @@ async function stream(base: string, apiKey: string, prompt: string, maxTokens: n
       const pem = await (await fetch(`${cluster.baseUrl}/keys/${receipt.envelope.kid}.public.pem`)).text();
       expect({ id, check: await verifyReceipt(receipt, publicKeyFromPem(pem)) }).toEqual({ id, check: { ok: true, kid: receipt.envelope.kid } });
     }
+    // The rotation happened in the middle: receipts from before it and after it.
+    const kids = new Set((await cluster.db.receipt.findMany({ where: { jobId: { in: ids } }, select: { kid: true } })).map((r) => r.kid));
+    expect(kids).toEqual(new Set([oldKid, newKid]));
     // Runners refused no dispatch: no attempt was lost to a signature they could not check.
     expect(await cluster.db.jobAttempt.count({ where: { jobId: { in: ids } } })).toBe(0);
   }, 240_000);
