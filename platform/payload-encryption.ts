@@ -107,12 +107,19 @@ export function encryptPayload(keys: PayloadKeys, payload: Payload): Payload {
 }
 
 /**
- * The SDK's own plain payloads: "no value" carries nothing a forger could use. (Patch and
- * local-activity markers are read by the SDK's core and never reach the codec.)
+ * Temporal's own plain payloads, which carry nothing a forger could use: the SDK's "no value", and the
+ * detail the server itself writes when an activity is cancelled before any runner started it (a cancelled
+ * queued job reads it; refusing it left such jobs stuck). Patch and local-activity markers are read by
+ * the SDK's core and never reach the codec.
  */
+const SERVER_CANCEL_DETAIL = '"ACTIVITY_ID_NOT_STARTED"';
+
 function isSdkMarker(payload: Payload): boolean {
   const encoding = payload.metadata?.encoding;
-  return encoding !== undefined && encoding !== null && fromUtf8.decode(encoding) === 'binary/null' && !payload.data?.length;
+  if (encoding === undefined || encoding === null) return false;
+  const kind = fromUtf8.decode(encoding);
+  if (kind === 'binary/null') return !payload.data?.length;
+  return kind === 'json/plain' && Object.keys(payload.metadata!).length === 1 && fromUtf8.decode(payload.data ?? new Uint8Array()) === SERVER_CANCEL_DETAIL;
 }
 
 /** The original payload; one that was never sealed is refused unless `keys.acceptUnsealed` (older histories). */

@@ -33,6 +33,10 @@ describe('payload sealing', () => {
     // A plain payload is refused: it came from outside the platform; only histories from before sealing, behind the setting, pass.
     expect(() => decryptPayload(after, payload('forged'))).toThrow(/refusing a payload that was not sealed/);
     expect(text(decryptPayload({ ...after, acceptUnsealed: true }, payload('old')))).toBe('old');
+    // Temporal's own detail for an activity cancelled before it started passes as it is; anything else in its place does not.
+    const serverDetail = (data: string) => ({ metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode(data) });
+    expect(text(decryptPayload(after, serverDetail('"ACTIVITY_ID_NOT_STARTED"')))).toBe('ACTIVITY_ID_NOT_STARTED');
+    expect(() => decryptPayload(after, serverDetail('{"text":"forged"}'))).toThrow(/refusing a payload that was not sealed/);
     expect(payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: '1' }).acceptUnsealed).toBe(true);
     expect(() => payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: 'yes' })).toThrow(/TRD_PAYLOAD_ACCEPT_UNSEALED is 1/);
   });
