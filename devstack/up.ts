@@ -33,7 +33,8 @@ const ports = {
   runnerEndpoint: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
 };
 // The model the local runner serves, and llama.cpp's threads for it: 1 was fastest measured on a 2-core
-// machine the platform's processes share (see docs/models.md); a bigger machine can raise it.
+// machine the platform's processes share (12.3 vs 0.7 tok/s through the stack, scripts/bench-models.ts,
+// docs/models.md); a bigger machine can raise it.
 const devModel = env.TRD_DEV_MODEL || 'smollm2-135m-instruct';
 const devThreads = String(envInt(env, 'TRD_DEV_THREADS', 1));
 const devModelsDir = devModel === 'trd-tiny' ? `${STATE}/models` : join(env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'models');
