@@ -82,6 +82,8 @@ export function createGatewayApp(deps: {
     req.originalUrl.split('?')[0].endsWith('/') ? res.sendFile(`${DASHBOARD_WEB}index.html`) : res.redirect(301, '/dashboard/'),
   );
   app.get('/dashboard/style.css', (_req, res) => res.sendFile(`${DASHBOARD_WEB}style.css`));
+  // The page `trd-worker login` links to: approve or deny a machine's login.
+  app.get('/dashboard/device', (_req, res) => res.sendFile(`${DASHBOARD_WEB}device.html`));
   app.use('/dashboard/dist', express.static(`${DASHBOARD_WEB}dist`, { fallthrough: false }));
   app.use(ownerRouter(deps));
   app.use(receiptsRouter(deps.db));

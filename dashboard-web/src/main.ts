@@ -176,7 +176,16 @@ function render(o: Overview): void {
   document.body.dataset.updatedAt = String(Date.now());
 }
 
+/** Where sign-in was asked from (the approval page): a dashboard path only, never another site. */
+function goBack(): boolean {
+  const next = new URLSearchParams(location.search).get('next');
+  if (!next || !/^\/dashboard\/[\w./?=&%-]*$/.test(next) || next.startsWith('//')) return false;
+  location.assign(next);
+  return true;
+}
+
 function goLive(first: Overview): void {
+  if (goBack()) return;
   show('app');
   render(first);
   events?.close();
