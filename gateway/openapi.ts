@@ -8,6 +8,8 @@ import { z } from 'zod';
 import {
   ApiKeyPatchBody,
   SignInBody,
+  EmailLinkBody,
+  EmailSignInBody,
   ApproveDeviceCodeBody,
   ChatCompletionBody,
   CompletionBody,
@@ -107,6 +109,8 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/dashboard/device', summary: 'The page `trd-worker login` links to: approve or deny a runner login (`?code=` fills the code in)', auth: 'none', responses: { 200: [HTML] } },
   { method: 'get', path: '/dashboard/style.css', summary: 'The dashboard’s stylesheet', auth: 'none', responses: { 200: ['text/css'] } },
   { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/owner/email-links', summary: 'Mail a one-time dashboard sign-in link to an address (the same answer whether or not it has an account)', auth: 'none', body: EmailLinkBody, rateLimited: true, responses: { 202: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/owner/session/email', summary: 'Dashboard sign-in with the token of an e-mailed link (once, before it expires); sets the session cookie', auth: 'none', body: EmailSignInBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'delete', path: '/v1/owner/session', summary: 'Sign out of the dashboard', auth: 'none', responses: { 204: [] } },
   { method: 'get', path: '/v1/owner/overview', summary: 'The owner’s runners, balance, today’s earnings and recent jobs', auth: 'owner_session' },
   { method: 'get', path: '/v1/owner/events', summary: 'The overview, live (Server-Sent Events, `overview` events when it changes)', auth: 'owner_session', responses: { 200: [SSE] } },

@@ -188,6 +188,12 @@ export const ApiKeyPatchBody = z.object({ rate_limit_per_minute: z.number().int(
 
 /** Dashboard sign-in: the account's API key, exchanged for a session cookie. */
 export const SignInBody = z.object({ api_key: z.string().min(1).max(200) }).strict();
+/** Where the dashboard goes after signing in: one of its own pages, never another site. */
+export const DASHBOARD_NEXT_PATTERN = /^\/dashboard\/[A-Za-z0-9_./?=&%-]{0,200}$/;
+export const EmailLinkBody = z
+  .object({ email: z.email().max(254), next: z.string().regex(DASHBOARD_NEXT_PATTERN, 'a dashboard path such as /dashboard/device?code=ABCD-EFGH').refine((p) => !p.includes('..'), 'no ".." in the path').optional() })
+  .strict();
+export const EmailSignInBody = z.object({ token: z.string().min(20).max(100) }).strict();
 
 /** Whole credits, into build credits (at once) or the cash payout queue (a minimum applies; economy/rates.ts). */
 export const RedemptionBody = z
