@@ -1,5 +1,6 @@
 /** Gateway settings from the environment; every time bound is configurable so tests can shorten it. */
 import type { JobLimits } from '../workflows/inference-job.js';
+import type { AgentReviewSettings } from '../workflows/agent-review.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt, SettingsError } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
@@ -54,7 +55,11 @@ export interface GatewaySettings {
    * keep-alive and header timeouts (above the balancer's idle timeout), and how long shutdown lets responses finish.
    */
   http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number };
+  /** Agent reviews (workflows/agent-review.ts), fixed in each submission's workflow input when it is submitted. */
+  agentReview: AgentReviewTimes;
 }
+
+export type AgentReviewTimes = Omit<AgentReviewSettings, 'dryRunLimits' | 'reservation'>;
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
   return {
@@ -96,6 +101,12 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     },
     http: httpSettings(env),
     emailSignIn: emailSignInSettings(env),
+    agentReview: {
+      slaMs: envInt(env, 'TRD_AGENT_REVIEW_SLA_MS', 24 * 3600_000, { min: 100 }),
+      remindersBeforeEscalation: envInt(env, 'TRD_AGENT_REVIEW_REMINDERS_BEFORE_ESCALATION', 2, { min: 1, max: 100 }),
+      resubmitWaitMs: envInt(env, 'TRD_AGENT_RESUBMIT_WAIT_MS', 30 * 24 * 3600_000, { min: 100 }),
+      dryRunMaxTokens: envInt(env, 'TRD_AGENT_DRY_RUN_MAX_TOKENS', 64, { min: 1, max: 4096 }),
+    },
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),
