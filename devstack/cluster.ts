@@ -28,7 +28,7 @@ import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../pl
 import { receiptSettings, receiptSettingsEnv } from '../receipts/settings.js';
 import { payoutSettings, payoutSettingsEnv } from '../economy/payout-settings.js';
 import { auditSettings, auditSettingsEnv } from '../audits/settings.js';
-import type { JobLimits } from '../workflows/inference-job.js';
+import type { JobLimits } from '../platform/workflow-api.js';
 import { startLoadBalancer, waitForServerState, type LoadBalancer, type LoadBalancerSettings } from './load-balancer.js';
 import { settingsEnv } from './platform.js';
 import { freePort } from './ports.js';

@@ -24,7 +24,7 @@ import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../re
 import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../economy/payout-settings.js';
 import { stripeSettingsEnv } from '../economy/stripe.js';
 import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
-import type { JobLimits } from '../workflows/inference-job.js';
+import type { JobLimits } from '../platform/workflow-api.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 import { startRunnerProxy, type RunnerProxy } from '../runner-proxy/proxy.js';
 import { auditSettings, auditSettingsEnv, type AuditLimits, type AuditSettings } from '../audits/settings.js';

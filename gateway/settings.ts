@@ -1,5 +1,5 @@
 /** Gateway settings from the environment; every time bound is configurable so tests can shorten it. */
-import type { JobLimits } from '../workflows/inference-job.js';
+import type { JobLimits } from '../platform/workflow-api.js';
 import type { AgentReviewSettings } from '../workflows/agent-review.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt, SettingsError } from '../platform/env.js';

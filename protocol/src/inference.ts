@@ -101,6 +101,18 @@ export const InferenceErrors = {
   InvalidTask: 'InvalidTask',
 } as const;
 
+/** ApplicationFailure types a runner throws that a retry (often on another runner) can fix, and its refusal of a forged task. */
+export const RunnerFailures = {
+  /** Generation stopped making progress (the watchdog). */
+  Stalled: 'Stalled',
+  /** No free slot, or the device ran out of memory. */
+  RunnerBusy: 'RunnerBusy',
+  /** The platform's keys are out of reach, so the task's signature cannot be checked now. */
+  DispatchUnverifiable: 'DispatchUnverifiable',
+  /** Non-retryable: the task's dispatch envelope is unsigned, expired, not the platform's or mismatched. */
+  DispatchRefused: 'DispatchRefused',
+} as const;
+
 /**
  * What is wrong with a runner's result for this task, or null. Pure, so the
  * workflow can run it: a runner's answer is checked before it is signed.
