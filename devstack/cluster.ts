@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { TrustTier } from '@trd/protocol';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
-import type { GatewaySettings } from '../gateway/settings.js';
+import { longestSilenceMs, type GatewaySettings } from '../gateway/settings.js';
 import { createDb, type Db } from '../platform/db.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
@@ -153,7 +153,7 @@ export async function startCluster(
       echo,
       services: [
         { name: 'temporal', kind: 'h2c', port: temporalLbPort, backends: temporal.nodes.map((n) => ({ name: `temporal-${n.index + 1}`, address: n.address })) },
-        { name: 'gateway', kind: 'http', port: opts.ports?.gateway, healthPath: '/healthz', backends: gatewayPorts.map((p, i) => ({ name: `gateway-${i + 1}`, address: `127.0.0.1:${p}` })) },
+        { name: 'gateway', kind: 'http', port: opts.ports?.gateway, healthPath: '/healthz', holdMs: longestSilenceMs(gatewayBase), backends: gatewayPorts.map((p, i) => ({ name: `gateway-${i + 1}`, address: `127.0.0.1:${p}` })) },
         { name: 'runners', kind: 'tcp', port: opts.ports?.runners, backends: endpointPorts.map((p, i) => ({ name: `endpoint-${i + 1}`, address: `127.0.0.1:${p}` })) },
       ],
     });

@@ -492,6 +492,7 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_HTTP_KEEPALIVE_TIMEOUT_MS: String(settings.http.keepAliveTimeoutMs),
     TRD_HTTP_HEADERS_TIMEOUT_MS: String(settings.http.headersTimeoutMs),
     TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
+    TRD_RESULT_GRACE_MS: String(settings.http.resultGraceMs),
     ...stripeSettingsEnv(settings.stripe),
   };
 }
