@@ -9,7 +9,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { JOB_ID_PATTERN, TRUST_TIERS, publicKeyFromPem, verifyReceipt } from '@trd/protocol';
+import { JOB_ID_PATTERN, MAX_SEED, TRUST_TIERS, publicKeyFromPem, verifyReceipt } from '@trd/protocol';
 
 export interface GatewayAccess {
   baseUrl: string;
@@ -55,7 +55,7 @@ export function createTrdMcpServer(access: GatewayAccess): McpServer {
         prompt: z.string().min(1),
         max_tokens: z.number().int().min(1),
         temperature: z.number().min(0).max(2).optional().describe('0 (default) is greedy: the same prompt gives the same output'),
-        seed: z.number().int().min(0).optional(),
+        seed: z.number().int().min(0).max(MAX_SEED).optional(),
         min_tier: z.enum(TRUST_TIERS).optional().describe('only runners of this trust tier or above'),
         wait_seconds: z.number().int().min(0).max(60).optional().describe('how long to wait for the result (default 60)'),
       },

@@ -7,7 +7,7 @@
 import { Router, type Response } from 'express';
 import { randomInt } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { agentChatPrompt, canonicalize, newJobId, type CatalogModel, type StreamChunk } from '@trd/protocol';
+import { MAX_SEED, agentChatPrompt, canonicalize, newJobId, type CatalogModel, type StreamChunk } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
 import { jsonBody } from './json-body.js';
@@ -86,9 +86,8 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
     maxTokens,
     temperature: body.temperature,
     topP: body.top_p === undefined || body.top_p === 1 ? undefined : body.top_p,
-    // A streamed job picks its seed now, so a retry on another runner reproduces the text already sent;
-    // within jobs.seed's signed 32-bit column (a larger one failed the insert: a 500 half the time).
-    seed: body.seed ?? (body.stream && body.temperature > 0 ? randomInt(2 ** 31) : undefined),
+    // A streamed job picks its seed now, so a retry on another runner reproduces the text already sent.
+    seed: body.seed ?? (body.stream && body.temperature > 0 ? randomInt(MAX_SEED + 1) : undefined),
     stop: body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop,
     minTier: body.min_tier,
   };

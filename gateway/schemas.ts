@@ -1,8 +1,10 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN, TRUST_TIERS, findModel } from '@trd/protocol';
+import { JOB_ID_PATTERN, MAX_SEED, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
+/** llama.cpp's 32-bit seed, less its "random" value (protocol/src/inference.ts). */
+export const Seed = z.number().int().min(0).max(MAX_SEED, `must be at most ${MAX_SEED} (llama.cpp's 32-bit seed; ${MAX_SEED + 1} means a random one there)`);
 
 export const CreateJobBody = z
   .object({
@@ -11,7 +13,7 @@ export const CreateJobBody = z
     max_tokens: z.number().int().min(1),
     /** 0 (the default) is greedy decoding: the same prompt gives the same output. */
     temperature: z.number().min(0).max(2).default(0),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    seed: Seed.optional(),
     /** Only runners of this trust tier or above may run the job. */
     min_tier: TrustTier.default('probation'),
     /** The session whose receipt chain the job's receipt joins (checked in accept-job.ts). */
@@ -122,7 +124,7 @@ const openAiSampling = {
   /** OpenAI's default temperature is 1; 0 is greedy (the same output every time). */
   temperature: z.number().min(0).max(2).nullable().optional().transform((t) => t ?? 1),
   top_p: z.number().gt(0).max(1).nullable().optional().transform((p) => p ?? undefined),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().optional().transform((s) => s ?? undefined),
+  seed: Seed.nullable().optional().transform((s) => s ?? undefined),
   stop: Stop,
   stream: z.boolean().nullable().optional().transform((s) => s === true),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
