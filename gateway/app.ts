@@ -22,6 +22,7 @@ import { openAiRouter } from './openai.js';
 import { methodsFor, openApiDocument } from './openapi.js';
 import { orgRouter } from './org.js';
 import { ownerRouter } from './owner.js';
+import { emailSignInRouter } from './email-sign-in.js';
 import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
 import { ipfsRouter } from './ipfs.js';
@@ -87,6 +88,8 @@ export function createGatewayApp(deps: {
     req.originalUrl.split('?')[0].endsWith('/') ? res.sendFile(`${DASHBOARD_WEB}index.html`) : res.redirect(301, '/dashboard/'),
   );
   app.get('/dashboard/style.css', (_req, res) => res.sendFile(`${DASHBOARD_WEB}style.css`));
+  // The page `trd-worker login` links to: approve or deny a machine's login.
+  app.get('/dashboard/device', (_req, res) => res.sendFile(`${DASHBOARD_WEB}device.html`));
   app.use('/dashboard/dist', express.static(`${DASHBOARD_WEB}dist`, { fallthrough: false }));
   for (const [path, file] of Object.entries(MARKETPLACE_PAGES)) app.get(path, (_req, res) => res.sendFile(`${MARKETPLACE_WEB}${file}`));
   app.get('/agents/style.css', (_req, res) => res.sendFile(`${MARKETPLACE_WEB}style.css`));
@@ -94,6 +97,7 @@ export function createGatewayApp(deps: {
   app.use(marketplaceRouter(deps));
   app.use(publicAgentsRouter(deps.db));
   app.use(ownerRouter(deps));
+  app.use(emailSignInRouter(deps));
   app.use(receiptsRouter(deps.db));
   app.use(publicSessionsRouter(deps.db));
   app.use(ipfsRouter(deps.db));
