@@ -7,6 +7,9 @@
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
  * Audit histories need an auditor and an audited runner, so the audit test
  * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts).
+ * inference-job-kept-place* (a warm attempt kept scheduled past the warm wait,
+ * `keep-queue-place`) come from the workflow tier, where the routing paths are
+ * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -139,6 +142,8 @@ describe('replay', () => {
       'inference-job-cancelled.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',
+      'inference-job-kept-place-cold.json',
+      'inference-job-kept-place.json',
       'inference-job-session.json',
       'inference-job-signed-succeeded.json',
       'inference-job-succeeded.json',
