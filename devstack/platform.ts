@@ -7,7 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
@@ -138,6 +138,8 @@ export async function startPlatform(
     signingKeyPublishMs?: number;
     /** Extra environment for every platform process started (settings a test needs). */
     processEnv?: Record<string, string>;
+    /** Temporal's frontend speaks TLS with a certificate from this CA (for this name): the test client and every process use it. */
+    temporalTls?: { caFile: string; serverName: string };
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -175,7 +177,14 @@ export async function startPlatform(
   // The platform's processes always seal payloads (they require keys); only the in-process parts can run without.
   if (bypass && (opts.orchestrator === 'process' || opts.gateway === 'process')) throw new Error('runnerEndpoint.bypass runs the orchestrator and gateway in-process only');
   const payloadKeys = opts.payloadKeys ?? payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
-  const clientConnection = await Connection.connect({ address: temporalAddress });
+  const temporalTls = opts.temporalTls;
+  if (temporalTls && !opts.replicas) throw new Error('temporalTls runs the gateway, orchestrator and runner endpoint as processes: give replicas');
+  const clientConnection = await Connection.connect({
+    address: temporalAddress,
+    ...(temporalTls ? { tls: { serverRootCACertificate: readFileSync(temporalTls.caFile), serverNameOverride: temporalTls.serverName } } : {}),
+  });
+  // The processes read these as every deployment does (platform/temporal.ts).
+  const processEnv = { ...(temporalTls ? { TEMPORAL_TLS_CA_FILE: temporalTls.caFile, TEMPORAL_TLS_SERVER_NAME: temporalTls.serverName } : {}), ...opts.processEnv };
   const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
   const settings = localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts?.stripe);
 
@@ -204,7 +213,7 @@ export async function startPlatform(
     TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
     ...auditSettingsEnv(audits),
     CHECKPOINT_DISABLE: '1',
-    ...opts.processEnv,
+    ...processEnv,
   });
   const orchestratorProcess = (name: string) =>
     restartable(async () => {
@@ -260,7 +269,7 @@ export async function startPlatform(
           CHECKPOINT_DISABLE: '1',
           ...payloadKeysEnv(payloadKeys),
           ...settingsEnv(settings, p),
-          ...opts.processEnv,
+          ...processEnv,
         },
         echo: opts.echo,
       });
@@ -306,7 +315,7 @@ export async function startPlatform(
             TRD_RUNNER_ENDPOINT_REFRESH_MS: String(refreshMs),
             CHECKPOINT_DISABLE: '1',
             ...payloadKeysEnv(payloadKeys),
-            ...opts.processEnv,
+            ...processEnv,
           },
           echo: opts.echo,
         });
