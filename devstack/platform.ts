@@ -27,6 +27,7 @@ import { reputationSettings, type ReputationSettings, type TierPolicy } from '..
 import type { JobLimits } from '../platform/workflow-api.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 import { startRunnerProxy, type RunnerProxy } from '../runner-proxy/proxy.js';
+import { RUNNER_ENDPOINT_DEFAULTS } from '../runner-proxy/settings.js';
 import { auditSettings, auditSettingsEnv, type AuditLimits, type AuditSettings } from '../audits/settings.js';
 import { createDatabase } from './postgres.js';
 import { localTls, type LocalTls } from './tls.js';
@@ -335,10 +336,8 @@ export async function startPlatform(
         host: '127.0.0.1',
         port: 0,
         refreshMs,
-        maxMessageBytes: 4 * 1024 * 1024,
-        taskTokenTtlMs: 3600_000,
+        ...RUNNER_ENDPOINT_DEFAULTS,
         upstreamPing: { intervalMs: 2000, timeoutMs: 5000 },
-        upstreamCallTimeoutMs: 120_000,
       },
       log: opts.echo && ((line) => opts.echo!(`[runner-endpoint] ${line}`)),
     });

@@ -5,7 +5,7 @@
  */
 import { Router, type RequestHandler } from 'express';
 import type { Client } from '@temporalio/client';
-import { assertWorkerId, findModel, type TrustTier } from '@trd/protocol';
+import { assertWorkerId, findModel, type HeartbeatAnswer, type TrustTier } from '@trd/protocol';
 import { eligibleRunners } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import type { Db } from '../platform/db.js';
@@ -70,14 +70,16 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
     // Uptime, by the minute, for reputation and the worker card.
     const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000);
     await db.runnerUptimeMinute.createMany({ data: [{ runnerId: runner.id, minute }], skipDuplicates: true });
-    res.json({
+    // Typed by the contract the runner parses it with (protocol/runner-contract.ts).
+    const answer: HeartbeatAnswer = {
       runner_id: runner.id,
-      tier: runner.tier,
+      tier: runner.tier as TrustTier,
       heartbeat_interval_ms: dispatch.runnerHeartbeatIntervalMs,
       settings: settingsOf(runner.settings),
       // A shadowbanned runner takes no new jobs, and says why.
       shadowbanned: runner.shadowbannedReason,
-    });
+    };
+    res.json(answer);
   });
 
   // The owner's settings (the dashboard and the CLI write them with the runner's token); a bad one changes nothing.

@@ -1,6 +1,6 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN, MAX_SEED, TRUST_TIERS, findModel } from '@trd/protocol';
+import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, RunnerHeartbeatSchema, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
 /** llama.cpp's 32-bit seed, less its "random" value (protocol/src/inference.ts). */
@@ -37,21 +37,8 @@ export const EligibleQuery = z.object({
   min_tier: TrustTier.default('probation'),
 });
 
-const ModelKeys = z.array(z.string().min(1).max(64)).max(64);
-
-export const RunnerHeartbeatBody = z
-  .object({
-    state: z.enum(['starting', 'idle', 'busy', 'loading', 'stopping', 'paused']),
-    loaded_models: ModelKeys,
-    disk_models: ModelKeys,
-    running_jobs: z.number().int().min(0).max(1024),
-    current_jobs: z.array(z.string().regex(JOB_ID_PATTERN, 'must be job ids')).max(1024).default([]),
-    slots: z.number().int().min(1).max(1024),
-    free_vram_mib: z.number().int().min(0).nullable().default(null),
-    /** Why a paused runner takes no jobs, in the owner's words on the dashboard. */
-    state_reason: z.string().max(200).nullable().default(null),
-  })
-  .strict();
+/** The runner's heartbeat: the contract's schema (protocol/runner-contract.ts), which the runner sends by. */
+export const RunnerHeartbeatBody = RunnerHeartbeatSchema;
 
 /**
  * The machine asking to log in, as the CLI describes it: shown to the owner on the approval page, so
@@ -81,42 +68,23 @@ export const RunnerBenchBody = z
   })
   .strict();
 
-const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
-
-/** The owner's runner settings: validated here, so a runner never receives settings it cannot apply. */
+/**
+ * The owner's runner settings as a request sets them: the contract's rules
+ * (protocol/runner-contract.ts: HH:MM windows, IANA time zones, bounds), a
+ * default for each field left out, and models the catalog has, so a runner
+ * never receives settings it cannot apply.
+ */
 export const RunnerSettingsBody = z
   .object({
-    paused: z.boolean().default(false),
-    pause_on_battery: z.boolean().default(false),
-    schedule: z
-      .object({
-        timezone: z.string().refine((tz) => {
-          try {
-            new Intl.DateTimeFormat('en-US', { timeZone: tz });
-            return true;
-          } catch {
-            return false;
-          }
-        }, 'is not an IANA time zone (e.g. Europe/Berlin)'),
-        windows: z
-          .array(
-            z
-              .object({ days: z.array(z.number().int().min(0).max(6)).min(1).max(7).optional(), start: HHMM, end: HHMM })
-              .strict()
-              .refine((w) => w.start !== w.end, 'start and end must differ (a window past midnight ends earlier than it starts)'),
-          )
-          .min(1)
-          .max(28),
-      })
-      .strict()
-      .nullable()
-      .default(null),
+    paused: OWNER_SETTING_FIELDS.paused.default(false),
+    pause_on_battery: OWNER_SETTING_FIELDS.pause_on_battery.default(false),
+    schedule: OWNER_SETTING_FIELDS.schedule.default(null),
     models: z
       .array(z.string().refine((key) => findModel(key) !== undefined, 'is not a catalog model (GET /v1/models lists them)'))
       .max(64)
       .nullable()
       .default(null),
-    max_concurrent_jobs: z.number().int().min(1).max(64).nullable().default(null),
+    max_concurrent_jobs: OWNER_SETTING_FIELDS.max_concurrent_jobs.default(null),
   })
   .strict();
 

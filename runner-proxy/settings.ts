@@ -3,6 +3,14 @@ import { envInt, envString } from '../platform/env.js';
 import { temporalCredentials, temporalSettings } from '../platform/temporal.js';
 import type { RunnerProxySettings } from './proxy.js';
 
+/** Defaults that the in-process endpoint of devstack/platform.ts shares, so tests run what production runs. */
+export const RUNNER_ENDPOINT_DEFAULTS = {
+  maxMessageBytes: 4 * 1024 * 1024,
+  /** A sealed task token outlives the longest job: 6 h. */
+  taskTokenTtlMs: 6 * 3600_000,
+  upstreamCallTimeoutMs: 120_000,
+};
+
 export function runnerProxySettings(env: Record<string, string | undefined>): Omit<RunnerProxySettings, 'tls'> & { tlsKeyFile: string; tlsCertFile: string } {
   // Its upstream is Temporal's frontend, with the same address, TLS and API key settings as every platform client.
   const temporal = temporalSettings(env);
@@ -16,13 +24,13 @@ export function runnerProxySettings(env: Record<string, string | undefined>): Om
       intervalMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_MS', 10_000, { min: 100 }),
       timeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_TIMEOUT_MS', 5000, { min: 50 }),
     },
-    upstreamCallTimeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_CALL_TIMEOUT_MS', 120_000, { min: 1000 }),
+    upstreamCallTimeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_CALL_TIMEOUT_MS', RUNNER_ENDPOINT_DEFAULTS.upstreamCallTimeoutMs, { min: 1000 }),
     host: envString(env, 'TRD_RUNNER_ENDPOINT_HOST', '0.0.0.0'),
     port: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443, { max: 65535 }),
     tlsKeyFile: envString(env, 'TRD_RUNNER_ENDPOINT_TLS_KEY_FILE'),
     tlsCertFile: envString(env, 'TRD_RUNNER_ENDPOINT_TLS_CERT_FILE'),
     refreshMs: envInt(env, 'TRD_RUNNER_ENDPOINT_REFRESH_MS', 2000, { min: 50 }),
-    maxMessageBytes: envInt(env, 'TRD_RUNNER_ENDPOINT_MAX_MESSAGE_BYTES', 4 * 1024 * 1024, { min: 1024 }),
-    taskTokenTtlMs: envInt(env, 'TRD_RUNNER_ENDPOINT_TASK_TTL_MS', 6 * 3600_000, { min: 1000 }),
+    maxMessageBytes: envInt(env, 'TRD_RUNNER_ENDPOINT_MAX_MESSAGE_BYTES', RUNNER_ENDPOINT_DEFAULTS.maxMessageBytes, { min: 1024 }),
+    taskTokenTtlMs: envInt(env, 'TRD_RUNNER_ENDPOINT_TASK_TTL_MS', RUNNER_ENDPOINT_DEFAULTS.taskTokenTtlMs, { min: 1000 }),
   };
 }

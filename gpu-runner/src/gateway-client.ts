@@ -3,32 +3,10 @@
  * how loaded it is, answered with who the platform says it is (its runner id,
  * from its token) and its trust tier.
  */
-import { WORKER_ID_PATTERN, isTrustTier, type TrustTier } from '@trd/protocol';
+import { HeartbeatAnswerSchema, contractProblem, type HeartbeatAnswer, type RunnerHeartbeat } from '@trd/protocol';
 import { gatewayRequest, problemOf } from './gateway-api.js';
-import { parseOwnerSettings, type OwnerSettings } from './owner-settings.js';
 
-export interface RunnerHeartbeat {
-  state: 'starting' | 'idle' | 'busy' | 'loading' | 'stopping' | 'paused';
-  loaded_models: string[];
-  disk_models: string[];
-  running_jobs: number;
-  /** The jobs it works on now. */
-  current_jobs: string[];
-  slots: number;
-  free_vram_mib: number | null;
-  /** Why it takes no jobs (paused by the owner, on battery, outside the schedule); null while serving. */
-  state_reason: string | null;
-}
-
-export interface HeartbeatAnswer {
-  runner_id: string;
-  tier: TrustTier;
-  heartbeat_interval_ms: number;
-  /** The owner's settings, applied at once. */
-  settings: OwnerSettings;
-  /** Why the platform gives this runner no new jobs (its reputation fell too low); null when it does. */
-  shadowbanned?: string | null;
-}
+export type { HeartbeatAnswer, RunnerHeartbeat };
 
 export class GatewayRejected extends Error {}
 
@@ -45,25 +23,9 @@ export async function sendHeartbeat(gatewayUrl: string, token: string, beat: Run
   }
 }
 
-/** Longest heartbeat interval a gateway may ask for: a runner that goes quiet for longer is taken for dead anyway. */
-const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
-
-/** The gateway's answer, checked field by field before the daemon acts on it. */
+/** The gateway's answer, checked against the contract (protocol/runner-contract.ts) before the daemon acts on it. */
 export function parseHeartbeatAnswer(json: unknown): HeartbeatAnswer {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
-  const a = json as Record<string, unknown>;
-  if (typeof a.runner_id !== 'string' || !WORKER_ID_PATTERN.test(a.runner_id)) throw new Error('runner_id is not a runner id');
-  if (!isTrustTier(a.tier)) throw new Error(`tier ${JSON.stringify(a.tier)} is not a trust tier`);
-  const interval = a.heartbeat_interval_ms;
-  if (!Number.isSafeInteger(interval) || (interval as number) < 1 || (interval as number) > MAX_HEARTBEAT_INTERVAL_MS) {
-    throw new Error(`heartbeat_interval_ms must be a whole number of milliseconds from 1 to ${MAX_HEARTBEAT_INTERVAL_MS}`);
-  }
-  if (a.shadowbanned !== undefined && a.shadowbanned !== null && typeof a.shadowbanned !== 'string') throw new Error('shadowbanned must be a reason or null');
-  return {
-    runner_id: a.runner_id,
-    tier: a.tier,
-    heartbeat_interval_ms: interval as number,
-    settings: parseOwnerSettings(a.settings),
-    shadowbanned: (a.shadowbanned as string | null | undefined) ?? null,
-  };
+  const parsed = HeartbeatAnswerSchema.safeParse(json);
+  if (!parsed.success) throw new Error(contractProblem(parsed.error, 'heartbeat answer'));
+  return parsed.data;
 }

@@ -6,65 +6,22 @@
  * source passed in.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import type { ScheduleWindow } from '@trd/protocol';
+import { OwnerSettingsSchema, contractProblem, type OwnerSettings, type ScheduleWindow } from '@trd/protocol';
 
-export type { ScheduleWindow };
-
-export interface OwnerSettings {
-  paused: boolean;
-  pause_on_battery: boolean;
-  schedule: { timezone: string; windows: ScheduleWindow[] } | null;
-  /** Catalog keys this runner may serve; null serves all it has. */
-  models: string[] | null;
-  /** At most this many jobs at once on this runner; null leaves it to the hardware class. */
-  max_concurrent_jobs: number | null;
-}
+export type { OwnerSettings, ScheduleWindow };
 
 export const DEFAULT_OWNER_SETTINGS: OwnerSettings = { paused: false, pause_on_battery: false, schedule: null, models: null, max_concurrent_jobs: null };
 
-const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
-
-function validTimezone(tz: unknown): tz is string {
-  if (typeof tz !== 'string' || tz === '') return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * The settings as the gateway sent them, checked before the daemon applies
- * them: a malformed answer (a proxy's page, a gateway bug) is an Error that
- * says which field, and the daemon keeps the settings it had.
+ * The settings as the gateway sent them, checked against the contract
+ * (protocol/runner-contract.ts) before the daemon applies them: a malformed
+ * answer (a proxy's page, a gateway bug) is an Error that says which field,
+ * and the daemon keeps the settings it had.
  */
 export function parseOwnerSettings(value: unknown): OwnerSettings {
-  const bad = (what: string) => new Error(`owner settings: ${what}`);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('not an object');
-  const v = value as Record<string, unknown>;
-  for (const k of ['paused', 'pause_on_battery'] as const) if (typeof v[k] !== 'boolean') throw bad(`${k} must be true or false`);
-  let schedule: OwnerSettings['schedule'] = null;
-  if (v.schedule !== null) {
-    const sch = v.schedule as Record<string, unknown> | undefined;
-    if (typeof sch !== 'object' || sch === null || Array.isArray(sch)) throw bad('schedule must be null or { timezone, windows }');
-    if (!validTimezone(sch.timezone)) throw bad('schedule.timezone is not an IANA time zone');
-    if (!Array.isArray(sch.windows) || sch.windows.length === 0) throw bad('schedule.windows must be a non-empty list');
-    const windows = (sch.windows as unknown[]).map((w, i) => {
-      const win = w as Record<string, unknown> | null;
-      if (typeof win !== 'object' || win === null) throw bad(`schedule.windows[${i}] is not a window`);
-      if (typeof win.start !== 'string' || !HHMM.test(win.start) || typeof win.end !== 'string' || !HHMM.test(win.end)) throw bad(`schedule.windows[${i}] needs start and end as HH:MM`);
-      if (win.days !== undefined && (!Array.isArray(win.days) || !win.days.every((d) => Number.isInteger(d) && d >= 0 && d <= 6))) {
-        throw bad(`schedule.windows[${i}].days must be days 0 (Sunday) to 6`);
-      }
-      return { start: win.start, end: win.end, ...(win.days !== undefined ? { days: win.days as number[] } : {}) };
-    });
-    schedule = { timezone: sch.timezone as string, windows };
-  }
-  if (v.models !== null && (!Array.isArray(v.models) || !v.models.every((m) => typeof m === 'string'))) throw bad('models must be null or a list of model keys');
-  const max = v.max_concurrent_jobs;
-  if (max !== null && (!Number.isSafeInteger(max) || (max as number) < 1)) throw bad('max_concurrent_jobs must be null or a whole number from 1');
-  return { paused: v.paused as boolean, pause_on_battery: v.pause_on_battery as boolean, schedule, models: v.models as string[] | null, max_concurrent_jobs: max as number | null };
+  const parsed = OwnerSettingsSchema.safeParse(value);
+  if (!parsed.success) throw new Error(contractProblem(parsed.error, 'owner settings'));
+  return parsed.data;
 }
 
 const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));

@@ -13,3 +13,4 @@ export * from './models.js';
 export * from './schedule.js';
 export * from './catalog-document.js';
 export * from './agent.js';
+export * from './runner-contract.js';
