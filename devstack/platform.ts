@@ -22,6 +22,7 @@ import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
 import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../economy/payout-settings.js';
+import { chainSettingsEnv } from '../chain/settings.js';
 import { stripeSettingsEnv } from '../economy/stripe.js';
 import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
 import type { JobLimits } from '../workflows/inference-job.js';
@@ -188,6 +189,7 @@ export async function startPlatform(
     // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
     http: { ...base.http, drainMs: 2000, ...opts.settings?.http },
     stripe: opts.payouts?.stripe ?? base.stripe,
+    chain: opts.payouts?.chain ?? base.chain,
   };
 
   // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
@@ -483,5 +485,7 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_HTTP_HEADERS_TIMEOUT_MS: String(settings.http.headersTimeoutMs),
     TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
     ...stripeSettingsEnv(settings.stripe),
+    ...chainSettingsEnv(settings.chain),
+    TRD_PAYOUT_RAIL_DELAY_MS: String(settings.payoutRailDelayMs),
   };
 }

@@ -210,3 +210,9 @@ export const LedgerQuery = z.object({
   /** The `next_cursor` of the page before. */
   cursor: z.string().regex(/^\d{1,19}$/, 'is not a cursor from an earlier page').optional(),
 });
+
+/** An owner's payout rail: Stripe Connect, or a USDC address (EIP-55 checksummed) on the platform's chain. */
+export const PayoutRailBody = z.discriminatedUnion('rail', [
+  z.object({ rail: z.literal('stripe') }).strict(),
+  z.object({ rail: z.literal('usdc'), usdc_address: z.string().min(1).max(100) }).strict(),
+]);

@@ -14,7 +14,7 @@ import { REPUTATION_SCHEDULE_ID, type SweepInput } from '../workflows/reputation
 import type { ReputationSettings } from '../economy/reputation.js';
 
 export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): Promise<void> {
-  const input: SettlementInput = { stepTimeoutMs: s.stepTimeoutMs, retryInitialMs: s.retryInitialMs, retryMaxMs: s.retryMaxMs };
+  const input: SettlementInput = { stepTimeoutMs: s.stepTimeoutMs, retryInitialMs: s.retryInitialMs, retryMaxMs: s.retryMaxMs, ...(s.chain ? { chainPollMs: s.chain.pollMs } : {}) };
   const action: ScheduleOptionsAction = {
     type: 'startWorkflow',
     workflowType: 'payoutSettlement',
