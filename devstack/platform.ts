@@ -22,6 +22,7 @@ import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
 import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../economy/payout-settings.js';
+import { chainSettingsEnv } from '../chain/settings.js';
 import { stripeSettingsEnv } from '../economy/stripe.js';
 import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
 import type { JobLimits } from '../platform/workflow-api.js';
@@ -187,7 +188,7 @@ export async function startPlatform(
   // The processes read these as every deployment does (platform/temporal.ts).
   const processEnv = { ...(temporalTls ? { TEMPORAL_TLS_CA_FILE: temporalTls.caFile, TEMPORAL_TLS_SERVER_NAME: temporalTls.serverName } : {}), ...opts.processEnv };
   const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
-  const settings = localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts?.stripe);
+  const settings = localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts);
 
   // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
   // migrated from the template; search attributes and schedules are written here, once.
@@ -450,7 +451,7 @@ function restartable(start: () => Promise<Stop>) {
  * A local gateway's settings (tests, the benchmark, the cluster): the defaults with a test's
  * overrides, nested groups merged field by field, so overriding one field keeps the group's others.
  */
-export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, jobLimits: Partial<JobLimits> = {}, stripe?: GatewaySettings['stripe']): GatewaySettings {
+export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, jobLimits: Partial<JobLimits> = {}, payouts?: { stripe?: GatewaySettings['stripe']; chain?: GatewaySettings['chain'] }): GatewaySettings {
   const base = gatewaySettings({});
   return {
     ...base,
@@ -463,7 +464,8 @@ export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, j
     rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
     // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
     http: { ...base.http, drainMs: 2000, ...overrides.http },
-    stripe: stripe ?? overrides.stripe ?? base.stripe,
+    stripe: payouts?.stripe ?? overrides.stripe ?? base.stripe,
+    chain: payouts?.chain ?? overrides.chain ?? base.chain,
   };
 }
 
@@ -502,5 +504,7 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
     TRD_RESULT_GRACE_MS: String(settings.http.resultGraceMs),
     ...stripeSettingsEnv(settings.stripe),
+    ...chainSettingsEnv(settings.chain),
+    TRD_PAYOUT_RAIL_DELAY_MS: String(settings.payoutRailDelayMs),
   };
 }

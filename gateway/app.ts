@@ -29,6 +29,7 @@ import { ipfsRouter } from './ipfs.js';
 import { publicSessionsRouter, sessionCertificateRouter } from './sessions.js';
 import { meRouter } from './me.js';
 import { payoutAccountRouter, stripeWebhookRouter } from './stripe.js';
+import { payoutRailRouter } from './payout-rail.js';
 import { workersRouter } from './workers.js';
 import type { GatewaySettings } from './settings.js';
 
@@ -143,6 +144,7 @@ export function createGatewayApp(deps: {
   app.use(orgRouter(deps.db, deps.settings.rateLimits));
   app.use(meRouter(deps));
   app.use(payoutAccountRouter({ db: deps.db, stripe: deps.settings.stripe, publicUrl: deps.settings.publicUrl }));
+  app.use(payoutRailRouter({ db: deps.db, settings: deps.settings }));
   // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.
   app.post('/mcp', mcpHttpHandler());
   app.use(jobsRouter(deps));

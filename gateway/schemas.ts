@@ -211,3 +211,9 @@ export const ReviewDecisionBody = z
   })
   .strict()
   .refine((d) => d.action === 'approve' || !!d.reasons, { message: 'reasons: tell the author why (required to reject or request changes)', path: ['reasons'] });
+
+/** An owner's payout rail: Stripe Connect, or a USDC address (EIP-55 checksummed) on the platform's chain. */
+export const PayoutRailBody = z.discriminatedUnion('rail', [
+  z.object({ rail: z.literal('stripe') }).strict(),
+  z.object({ rail: z.literal('usdc'), usdc_address: z.string().min(1).max(100) }).strict(),
+]);

@@ -5,6 +5,7 @@ import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js
 import { envInt, SettingsError } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
 import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
+import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
 import type { SmtpSettings } from '../platform/smtp.js';
@@ -42,6 +43,10 @@ export interface GatewaySettings {
   payoutMinimumCredits: number;
   /** Owner onboarding to Stripe Connect, and Stripe's webhooks. */
   stripe: StripeSettings;
+  /** The chain of the USDC rail (an owner's address is checked on it); null: Stripe only. */
+  chain: ChainSettings | null;
+  /** How long a change of an owner's payout rail or address waits before it takes effect. */
+  payoutRailDelayMs: number;
   /** Login, sign-in and key endpoints: requests per window, per client IP and per credential (gateway/rate-limit.ts). */
   rateLimits: RateLimitSettings;
   /**
@@ -106,6 +111,8 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     publicUrl: publicUrlSetting(env.TRD_PUBLIC_URL),
     trustProxy: trustProxyValue(env.TRD_TRUST_PROXY),
     stripe: stripeSettings(env),
+    chain: chainSettings(env),
+    payoutRailDelayMs: envInt(env, 'TRD_PAYOUT_RAIL_DELAY_MS', 48 * 3600_000, { min: 0 }),
     payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS', DEFAULT_PAYOUT_MINIMUM_CREDITS, { min: 1 }),
     rateLimits: {
       windowMs: envInt(env, 'TRD_AUTH_RATE_WINDOW_MS', 60_000, { min: 100 }),

@@ -11,6 +11,7 @@ import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
 import { createPayoutActivities } from '../activities/payout-activities.js';
+import { createUsdcPayoutActivities } from '../activities/usdc-payout-activities.js';
 import type { PayoutSettings } from '../economy/payout-settings.js';
 import { stripeClient } from '../economy/stripe.js';
 import { createReputation } from '../activities/reputation-activities.js';
@@ -106,7 +107,8 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...reputation.activities,
       ...audits.activities,
       ...createReceiptActivities({ db: deps.db, signer, client: deps.client, settings: deps.receipts }),
-      ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
+      ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe), usdcConfigured: !!deps.payouts.chain, clock: deps.clock }),
+      ...createUsdcPayoutActivities({ db: deps.db, chain: deps.payouts.chain }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
       ...createAgentReviewActivities({ db: deps.db }),
     },

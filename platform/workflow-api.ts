@@ -184,6 +184,8 @@ export interface SettlementInput {
   stepTimeoutMs: number;
   retryInitialMs: number;
   retryMaxMs: number;
+  /** How often a USDC payout waiting on the chain (funds, fees, confirmations) looks again; absent in schedules from before USDC. */
+  chainPollMs?: number;
 }
 
 export interface SettlementSummary {
@@ -195,6 +197,9 @@ export interface SettlementSummary {
   held: number;
   paidUsdCents: number;
   paidCredits: number;
+  /** USDC payouts paid, and their total in base units (6 decimals); since the `usdc-payouts` patch. */
+  paidUsdc?: number;
+  paidUsdcBaseUnits?: number;
 }
 
 export interface SweepInput {

@@ -17,6 +17,7 @@ interface RunnerSettings {
 interface Overview {
   owner: { id: string; name: string };
   balance_microcredits: number;
+  payout_rail: { rail: string; usdc_address: string | null; pending: { rail: string; usdc_address: string | null; effective_at: string } | null } | null;
   today: { jobs: number; earned_microcredits: number };
   runners: Array<{
     id: string;
@@ -146,6 +147,14 @@ function render(o: Overview): void {
   $('#owner-name').textContent = o.owner.name;
   $('#balance').textContent = credits(o.balance_microcredits);
   $('#balance-usd').textContent = usd(o.balance_microcredits);
+  const rail = o.payout_rail;
+  $('#payout-rail').textContent = !rail ? '–' : rail.rail === 'usdc' ? `USDC to ${rail.usdc_address}` : 'Stripe Connect';
+  // A pending change is shown until it applies: if the owner did not ask for it, their key is someone else's too.
+  const pending = $('#payout-rail-pending');
+  pending.hidden = !rail?.pending;
+  pending.textContent = rail?.pending
+    ? `Changing to ${rail.pending.rail === 'usdc' ? `USDC to ${rail.pending.usdc_address}` : 'Stripe Connect'} on ${new Date(rail.pending.effective_at).toISOString()} — not you? Cancel it (DELETE /v1/me/payout-rail/pending) and revoke your keys.`
+    : '';
   $('#today-earned').textContent = credits(o.today.earned_microcredits);
   $('#today-jobs').textContent = `${o.today.jobs} job${o.today.jobs === 1 ? '' : 's'} today`;
   $('#online-count').textContent = `${o.runners.filter((r) => r.online).length} / ${o.runners.length}`;

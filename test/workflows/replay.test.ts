@@ -5,6 +5,8 @@
  * (no `dispatch-v2` marker): jobs in flight at that change still finish.
  * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
+ * payout-settlement-usdc (the `usdc-payouts` patch) needs the local EVM node, so
+ * test/economy/usdc-payouts records it with TRD_RECORD_HISTORIES=1.
  * Audit histories need an auditor and an audited runner, so the audit test
  * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts);
  * agent-review-* come from test/marketplace/agent-review.test.ts the same way.
@@ -151,6 +153,7 @@ describe('replay', () => {
       'inference-job-succeeded.json',
       'inference-job-v1-failed.json',
       'inference-job-v1-succeeded.json',
+      'payout-settlement-usdc.json',
       'payout-settlement.json',
       'pin-receipt.json',
       'receipt-chain-continued.json',
