@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ORCHESTRATOR_QUEUE, agentReviewWorkflowId, checkManifest, manifestDiff, manifestSha256, type AgentManifest } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
-import { resubmitUpdate, reviewUpdate, type AgentReviewInput, type agentReview } from '../workflows/agent-review.js';
+import type { AgentReviewInput, ReviewDecision, ReviewStatus, agentReview } from '../workflows/agent-review.js';
+import { AGENT_RESUBMIT_UPDATE, AGENT_REVIEW_UPDATE } from '../platform/workflow-api.js';
 import { requireApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
 import { jsonBody } from './json-body.js';
@@ -128,7 +129,7 @@ export function marketplaceRouter(deps: Deps): Router {
     }
     await db.agentVersion.create({ data: { slug: manifest.slug, version: manifest.version, submissionId: sub.id, manifest: manifest as object, manifestSha256: await manifestSha256(manifest) } });
     try {
-      await temporal.workflow.getHandle(agentReviewWorkflowId(sub.id)).executeUpdate(resubmitUpdate, { args: [{ version: manifest.version }], updateId: `resubmit-${manifest.version}` });
+      await temporal.workflow.getHandle(agentReviewWorkflowId(sub.id)).executeUpdate<ReviewStatus, [{ version: string }]>(AGENT_RESUBMIT_UPDATE, { args: [{ version: manifest.version }], updateId: `resubmit-${manifest.version}` });
     } catch (err) {
       // Refused by the workflow (another request got there first): the version was not taken.
       await db.agentVersion.deleteMany({ where: { slug: manifest.slug, version: manifest.version, dryRunJobId: null, submissionId: sub.id } }).catch(() => {});
@@ -150,7 +151,7 @@ export function marketplaceRouter(deps: Deps): Router {
     if (sub.authorId === reviewerId) throw new ApiError(403, 'own_submission', 'a reviewer cannot decide their own submission');
     if (sub.status !== 'awaiting_review') throw new ApiError(409, 'not_awaiting_review', `the submission is ${sub.status}, not awaiting a review`);
     try {
-      await temporal.workflow.getHandle(agentReviewWorkflowId(sub.id)).executeUpdate(reviewUpdate, {
+      await temporal.workflow.getHandle(agentReviewWorkflowId(sub.id)).executeUpdate<ReviewStatus, [ReviewDecision]>(AGENT_REVIEW_UPDATE, {
         args: [{ reviewerId, version: d.version, action: d.action, ...(d.reasons ? { reasons: d.reasons } : {}) }],
         updateId: `${d.action}-${d.version}-${reviewerId}`,
       });

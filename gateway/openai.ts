@@ -99,7 +99,7 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
 async function complete(deps: Deps, res: Response, kind: Kind, request: JobRequest): Promise<void> {
   const { jobId, handle } = await acceptJob(deps, request);
   const stopOnHangUp = cancelOnHangUp(res, handle);
-  await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + 30_000);
+  await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + deps.settings.http.resultGraceMs);
   stopOnHangUp();
   if (res.destroyed) return;
   const job = await findFinishedJob(deps.db, jobId);
@@ -179,7 +179,7 @@ async function stream(deps: Deps, res: Response, kind: Kind, request: JobRequest
   // A comment line now and then while the job waits in a queue: a balancer's idle timeout never cuts the stream.
   const keepAlive = deps.settings.http.streamKeepAliveMs > 0 ? setInterval(() => !res.destroyed && res.write(': keep-alive\n\n'), deps.settings.http.streamKeepAliveMs) : null;
   try {
-    await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + 30_000);
+    await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + deps.settings.http.resultGraceMs);
   } finally {
     if (keepAlive) clearInterval(keepAlive);
     live.close();

@@ -99,7 +99,8 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     namespace: deps.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     ...workflowSource,
-    ...(deps.payloadKeys ? { dataConverter: platformDataConverter(deps.payloadKeys) } : {}),
+    // A forged (unsealed) activity result reaches the workflow as a refusal it can act on (an invalid result).
+    ...(deps.payloadKeys ? { dataConverter: platformDataConverter(deps.payloadKeys, 'placeholder') } : {}),
     activities: {
       ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner, auditIfSampled: audits.auditIfSampled }),
       ...reputation.activities,

@@ -13,6 +13,7 @@
  */
 import { ApplicationFailure, allHandlersFinished, condition, defineQuery, defineUpdate, executeChild, proxyActivities, setHandler } from '@temporalio/workflow';
 import { workflowIdForJob } from '@trd/protocol/ids';
+import { AGENT_RESUBMIT_UPDATE, AGENT_REVIEW_UPDATE } from '../platform/workflow-api.js';
 import type { AgentReviewActivities, CheckResult } from '../activities/agent-review-activities.js';
 import type { JobLimits, JobOutcome, inferenceJob } from './inference-job.js';
 
@@ -56,8 +57,8 @@ export interface ReviewDecision {
   reasons?: string;
 }
 
-export const reviewUpdate = defineUpdate<ReviewStatus, [ReviewDecision]>('review');
-export const resubmitUpdate = defineUpdate<ReviewStatus, [{ version: string }]>('resubmit');
+export const reviewUpdate = defineUpdate<ReviewStatus, [ReviewDecision]>(AGENT_REVIEW_UPDATE);
+export const resubmitUpdate = defineUpdate<ReviewStatus, [{ version: string }]>(AGENT_RESUBMIT_UPDATE);
 export const reviewStatusQuery = defineQuery<ReviewStatus>('reviewStatus');
 
 export const ReviewErrors = { NotAwaitingReview: 'NotAwaitingReview', OwnSubmission: 'OwnSubmission', ReasonsRequired: 'ReasonsRequired', NotAwaitingChanges: 'NotAwaitingChanges' } as const;
