@@ -39,6 +39,9 @@ export const EligibleQuery = z.object({
 
 const ModelKeys = z.array(z.string().min(1).max(64)).max(64);
 
+/** A trd-worker version (semantic, as gateway/runner-versions.ts compares it). */
+const RunnerVersion = z.string().max(32).regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z.]{1,20})?$/, 'a version like 1.2.3 or 1.2.3-beta.1');
+
 export const RunnerHeartbeatBody = z
   .object({
     state: z.enum(['starting', 'idle', 'busy', 'loading', 'stopping', 'paused']),
@@ -50,6 +53,8 @@ export const RunnerHeartbeatBody = z
     free_vram_mib: z.number().int().min(0).nullable().default(null),
     /** Why a paused runner takes no jobs, in the owner's words on the dashboard. */
     state_reason: z.string().max(200).nullable().default(null),
+    /** Its trd-worker version; runners older than update notices send none. */
+    runner_version: RunnerVersion.optional(),
   })
   .strict();
 
@@ -61,7 +66,7 @@ export const DeviceMachine = z
   .object({
     hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a host name: letters, digits, ".", "_", "-"; up to 253'),
     gpu: z.string().min(1).max(120).regex(/^[\x20-\x7E]+$/, 'printable ASCII, up to 120 characters'),
-    runner_version: z.string().max(32).regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z.]{1,20})?$/, 'a version like 1.2.3 or 1.2.3-beta.1'),
+    runner_version: RunnerVersion,
   })
   .strict();
 export const DeviceCodeBody = z.object({ email: z.email().max(254).optional(), machine: DeviceMachine.optional() }).strict();

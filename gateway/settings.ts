@@ -7,6 +7,7 @@ import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
 import type { SmtpSettings } from '../platform/smtp.js';
+import { runnerVersionSettings, type RunnerVersionPolicy } from './runner-versions.js';
 
 
 function publicUrlSetting(raw: string | undefined): string | null {
@@ -48,6 +49,8 @@ export interface GatewaySettings {
    * sign-in is off), how long a link lives, and how many links one address and one client IP may ask
    * for per window.
    */
+  /** Update notices: the minimum and recommended runner versions, and the command that updates (gateway/runner-versions.ts). */
+  runnerVersions: RunnerVersionPolicy;
   emailSignIn: { smtp: SmtpSettings | null; linkTtlMs: number; windowMs: number; perAddress: number; perIp: number };
   /**
    * Behind a balancer: an SSE comment every `streamKeepAliveMs` while a stream waits (0: none), Node's
@@ -96,6 +99,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     },
     http: httpSettings(env),
     emailSignIn: emailSignInSettings(env),
+    runnerVersions: runnerVersionSettings(env),
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),

@@ -18,6 +18,8 @@ export interface RunnerHeartbeat {
   free_vram_mib: number | null;
   /** Why it takes no jobs (paused by the owner, on battery, outside the schedule); null while serving. */
   state_reason: string | null;
+  /** This trd-worker's version: the platform's update notices compare it. */
+  runner_version: string;
 }
 
 export interface HeartbeatAnswer {
@@ -28,6 +30,25 @@ export interface HeartbeatAnswer {
   settings: OwnerSettings;
   /** Why the platform gives this runner no new jobs (its reputation fell too low); null when it does. */
   shadowbanned?: string | null;
+  /** The platform's update notice: recommended, or required (below the minimum it gets no new jobs); null when up to date. */
+  update?: UpdateNotice | null;
+}
+
+export interface UpdateNotice {
+  level: 'required' | 'recommended';
+  command: string;
+  message: string;
+}
+
+function parseUpdateNotice(v: unknown): UpdateNotice | null {
+  if (v === undefined || v === null) return null;
+  const u = v as Record<string, unknown>;
+  if (typeof v !== 'object' || (u.level !== 'required' && u.level !== 'recommended') || typeof u.command !== 'string' || typeof u.message !== 'string') {
+    throw new Error('update must be null or {level: "required" | "recommended", command, message}');
+  }
+  // Shown in the log and in `status`: bounded, one line.
+  const line = (t: string) => t.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 500);
+  return { level: u.level, command: line(u.command), message: line(u.message) };
 }
 
 export class GatewayRejected extends Error {}
@@ -65,5 +86,6 @@ export function parseHeartbeatAnswer(json: unknown): HeartbeatAnswer {
     heartbeat_interval_ms: interval as number,
     settings: parseOwnerSettings(a.settings),
     shadowbanned: (a.shadowbanned as string | null | undefined) ?? null,
+    update: parseUpdateNotice(a.update),
   };
 }
