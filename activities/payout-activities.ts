@@ -12,6 +12,7 @@ import { PAYOUT_CLEARING, PAYOUT_PAID, ownerAccount, postTransaction } from '../
 import { MICROCREDITS_PER_CREDIT, creditsToUsdCents } from '../economy/rates.js';
 import { isStripeRefusal } from '../economy/stripe.js';
 import type { Db } from '../platform/db.js';
+import { PlatformFailures } from '../platform/workflow-api.js';
 
 export interface QueuedPayout {
   payoutId: string;
@@ -28,7 +29,7 @@ export function createPayoutActivities(deps: { db: Db; stripe: Stripe | null }) 
   const { db, stripe } = deps;
 
   function requireStripe(): Stripe {
-    if (!stripe) throw ApplicationFailure.nonRetryable('Stripe is not configured (TRD_STRIPE_SECRET_KEY)', 'StripeNotConfigured');
+    if (!stripe) throw ApplicationFailure.nonRetryable('Stripe is not configured (TRD_STRIPE_SECRET_KEY)', PlatformFailures.StripeNotConfigured);
     return stripe;
   }
 

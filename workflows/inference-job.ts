@@ -35,7 +35,7 @@ import {
   proxyActivities,
   sleep,
 } from '@temporalio/workflow';
-import type { InferenceResult, InferenceTask, RunnerActivities, SignedReceipt, TrustTier } from '@trd/protocol';
+import type { InferenceResult, InferenceTask, RunnerActivities } from '@trd/protocol';
 import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference';
 import { modelQueue, runnerQueue } from '@trd/protocol/queues';
 import type { JobBilling } from '../activities/platform-activities.js';
@@ -44,52 +44,10 @@ import { describeInferenceFailure } from './failures.js';
 import { inferenceJobV1 } from './inference-job-v1.js';
 import { fail, recordSuccess } from './outcomes.js';
 import { dispatch, platform, receipts } from './platform.js';
+import { inferenceTaskFor, type JobInput, type JobOutcome } from '../platform/workflow-api.js';
 
-/** Time bounds fixed when the job is accepted, so a job's history never depends on later settings. */
-export interface JobLimits {
-  heartbeatTimeoutMs: number;
-  /** From acceptance to the end of generation, queue wait included. */
-  deadlineMs: number;
-  /** Tries per route (Temporal retries a runner that died), and runner faults per job. */
-  maxAttempts: number;
-  retryInitialIntervalMs: number;
-  /** How long a job waits for a free warm runner before runners that must load the model may take it. */
-  warmWaitMs: number;
-  /** First look at a job's progress, and the longest gap between looks while it runs. */
-  progressCheckMs: number;
-  /** Added to a job's expected duration before it counts as running long. */
-  longJobGraceMs: number;
-}
-
-export interface JobInput {
-  jobId: string;
-  customerId: string;
-  model: string;
-  prompt: string;
-  promptSha256: string;
-  maxTokens: number;
-  temperature: number;
-  seed?: number;
-  /** Only runners of this tier or above may take the job. */
-  minTier: TrustTier;
-  /** The model's price when the job was accepted. */
-  creditsPerHour: number;
-  acceptedAt: string;
-  limits: JobLimits;
-  /** OpenAI-compatible requests: chat messages (as canonical JSON in `prompt`), nucleus sampling, stop strings. */
-  promptFormat?: 'text' | 'chat';
-  topP?: number;
-  stop?: string[];
-  /** The runner pushes text to the gateway with it, as it is generated (a streaming request). */
-  streamToken?: string;
-  /** The session whose receipt chain this job's receipt joins (workflows/receipt-chain.ts). */
-  sessionId?: string;
-}
-
-export type JobOutcome =
-  | { status: 'succeeded'; receipt: SignedReceipt; completionTokens: number }
-  | { status: 'failed'; reason: string }
-  | { status: 'cancelled'; completionTokens: number };
+/** Declared with the other workflows' inputs (platform/workflow-api.ts); named here too for the code that started from this file. */
+export type { JobInput, JobLimits, JobOutcome } from '../platform/workflow-api.js';
 
 /** Marks histories that route warm, then cold; older ones replay through inferenceJobV1. */
 export const DISPATCH_V2 = 'dispatch-v2';
@@ -135,23 +93,6 @@ export async function inferenceJob(input: JobInput): Promise<JobOutcome> {
     if (isCancellation(err)) return CancellationScope.nonCancellable(() => settleCancelled(input, null, 0));
     throw err;
   }
-}
-
-/** What a runner is sent for this job (audits send the same, without the stream token). Pure. */
-export function inferenceTaskFor(input: JobInput): InferenceTask {
-  return {
-    jobId: input.jobId,
-    model: input.model,
-    prompt: input.prompt,
-    maxTokens: input.maxTokens,
-    temperature: input.temperature,
-    seed: input.seed,
-    // Set only when given, so the task of a plain job is what it always was.
-    ...(input.promptFormat ? { promptFormat: input.promptFormat } : {}),
-    ...(input.topP !== undefined ? { topP: input.topP } : {}),
-    ...(input.stop ? { stop: input.stop } : {}),
-    ...(input.streamToken ? { streamToken: input.streamToken } : {}),
-  };
 }
 
 async function dispatchJob(input: JobInput): Promise<JobOutcome> {
