@@ -496,6 +496,8 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
     ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
+    ...(settings.runnerVersions.minimum ? { TRD_RUNNER_MIN_VERSION: settings.runnerVersions.minimum } : {}),
+    ...(settings.runnerVersions.recommended ? { TRD_RUNNER_RECOMMENDED_VERSION: settings.runnerVersions.recommended } : {}),
     ...(settings.trustProxy !== false ? { TRD_TRUST_PROXY: String(settings.trustProxy) } : {}),
     TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
     TRD_STREAM_KEEPALIVE_MS: String(settings.http.streamKeepAliveMs),

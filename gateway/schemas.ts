@@ -1,6 +1,6 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, RunnerHeartbeatSchema, TRUST_TIERS, findModel } from '@trd/protocol';
+import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, RunnerHeartbeatSchema, RunnerVersionSchema, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
 /** llama.cpp's 32-bit seed, less its "random" value (protocol/src/inference.ts). */
@@ -48,7 +48,7 @@ export const DeviceMachine = z
   .object({
     hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a host name: letters, digits, ".", "_", "-"; up to 253'),
     gpu: z.string().min(1).max(120).regex(/^[\x20-\x7E]+$/, 'printable ASCII, up to 120 characters'),
-    runner_version: z.string().max(32).regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z.]{1,20})?$/, 'a version like 1.2.3 or 1.2.3-beta.1'),
+    runner_version: RunnerVersionSchema,
   })
   .strict();
 export const DeviceCodeBody = z.object({ email: z.email().max(254).optional(), machine: DeviceMachine.optional() }).strict();

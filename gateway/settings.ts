@@ -9,6 +9,7 @@ import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
 import type { SmtpSettings } from '../platform/smtp.js';
+import { runnerVersionSettings, type RunnerVersionPolicy } from './runner-versions.js';
 
 
 function publicUrlSetting(raw: string | undefined): string | null {
@@ -54,6 +55,8 @@ export interface GatewaySettings {
    * sign-in is off), how long a link lives, and how many links one address and one client IP may ask
    * for per window.
    */
+  /** Update notices: the minimum and recommended runner versions, and the command that updates (gateway/runner-versions.ts). */
+  runnerVersions: RunnerVersionPolicy;
   emailSignIn: { smtp: SmtpSettings | null; linkTtlMs: number; windowMs: number; perAddress: number; perIp: number };
   /**
    * Behind a balancer: an SSE comment every `streamKeepAliveMs` while a stream waits (0: none), Node's
@@ -121,6 +124,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     },
     http: httpSettings(env),
     emailSignIn: emailSignInSettings(env),
+    runnerVersions: runnerVersionSettings(env),
     agentReview: {
       slaMs: envInt(env, 'TRD_AGENT_REVIEW_SLA_MS', 24 * 3600_000, { min: 100 }),
       remindersBeforeEscalation: envInt(env, 'TRD_AGENT_REVIEW_REMINDERS_BEFORE_ESCALATION', 2, { min: 1, max: 100 }),

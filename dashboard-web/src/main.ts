@@ -33,6 +33,7 @@ interface Overview {
     last_heartbeat_at: string | null;
     settings: RunnerSettings;
     audits: { passed: number; failed: number; last_failed: { job_id: string | null; detail: string; at: string } | null };
+    update: { level: 'required' | 'recommended'; message: string; command: string } | null;
   }>;
   recent_jobs: Array<{ id: string; model: string; worker_id: string; completion_tokens: number; earned_microcredits: number; finished_at: string | null; receipt_url: string }>;
 }
@@ -139,6 +140,11 @@ function runnerCard(r: Overview['runners'][number]): HTMLElement {
   const failure = $('.audit-failure', card);
   failure.hidden = !r.audits.last_failed;
   failure.textContent = r.audits.last_failed ? `Last failed audit (${ago(r.audits.last_failed.at)}): ${r.audits.last_failed.detail}` : '';
+  // The platform's update notice, with the command: a required one means no new jobs until updated.
+  const notice = $('.update-notice', card);
+  notice.hidden = !r.update;
+  notice.className = `update-notice ${r.update?.level === 'required' ? 'bad' : 'warn'}`;
+  notice.textContent = r.update ? `${r.update.level === 'required' ? 'Update required' : 'Update available'}: ${r.update.message}` : '';
   if (!editing.has(r.id)) fillSettings($<HTMLFormElement>('form', card), r.settings);
   return card;
 }
