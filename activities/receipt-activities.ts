@@ -21,13 +21,15 @@ import { CidMismatchError, pinToLighthouse } from '../receipts/lighthouse.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
 import type { Db } from '../platform/db.js';
 import type { Signer } from '../orchestrator/signing-keys.js';
+import type { UpstreamResult } from './upstream-activities.js';
 import { appendReceiptUpdate, chainWorkflowId, type ChainInput } from '../workflows/receipt-chain.js';
 import { pinWorkflowId, type PinInput } from '../workflows/pin-receipt.js';
 
 export interface ReceiptRequest {
   jobId: string;
   promptSha256: string;
-  result: InferenceResult;
+  /** A runner's result, or an upstream tier's (the cascade): its receipt names the tier, no worker and no model hash. */
+  result: InferenceResult | UpstreamResult;
   /** From the workflow's clock, so a retried signing yields the same bytes. */
   issuedAt: string;
 }
@@ -91,9 +93,8 @@ export function createReceiptActivities(deps: ReceiptDeps) {
     const r = req.result;
     return {
       job_id: req.jobId,
-      worker_id: r.workerId,
+      ...('servedBy' in r ? { served_by: r.servedBy, upstream_model: r.upstreamModel } : { worker_id: r.workerId, model_sha256: r.modelSha256 }),
       model: r.model,
-      model_sha256: r.modelSha256,
       prompt_sha256: req.promptSha256,
       // Hashed here, on the trusted side, from the text the customer will get.
       output_sha256: await sha256Hex(r.text),

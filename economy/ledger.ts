@@ -8,8 +8,9 @@
  * Accounts: customer:<id> (charged for jobs, credited with build credits),
  * runner:<worker id> (a runner's earnings), owner:<customer id> (a GPU owner's
  * redemptions, against the earnings of the runners they own),
- * platform:revenue, and payout:clearing (credits queued for cash until
- * Stripe pays them).
+ * platform:revenue, payout:clearing (credits queued for cash until
+ * Stripe pays them), and provider:<name> (what the platform owes an upstream
+ * tier of the cascade for the jobs it served).
  */
 import type { TrustTier } from '@trd/protocol';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -22,6 +23,8 @@ export const PAYOUT_PAID = 'payout:paid';
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
 export const runnerAccount = (workerId: string) => `runner:${workerId}`;
 export const ownerAccount = (customerId: string) => `owner:${customerId}`;
+/** `servedBy` is `provider:<name>`, which is the account's name too. */
+export const providerAccount = (servedBy: string) => servedBy;
 
 export interface Posting {
   account: string;
@@ -69,4 +72,23 @@ export function jobSettlementFor(jobId: string, customerId: string, b: { workerI
 export async function jobSettlement(tx: Prisma.TransactionClient, jobId: string, customerId: string, b: { workerId: string; chargeMicrocredits: number }) {
   const runner = await tx.runner.findUnique({ where: { id: b.workerId }, select: { tier: true } });
   return jobSettlementFor(jobId, customerId, b, runner?.tier ?? 'probation');
+}
+
+/**
+ * A job an upstream tier served: the customer pays the tier's price, the
+ * provider is owed its cost, the platform keeps the margin; no runner earns.
+ * Same transaction id as a runner's job, so a job is settled once whoever served it.
+ */
+export function upstreamSettlement(jobId: string, customerId: string, b: { servedBy: string; chargeMicrocredits: number; providerCostMicrocredits: number }) {
+  return {
+    id: `job:${jobId}`,
+    kind: 'job_charge_upstream',
+    jobId,
+    note: `served by ${b.servedBy}`,
+    postings: [
+      { account: customerAccount(customerId), amount: -b.chargeMicrocredits },
+      { account: providerAccount(b.servedBy), amount: b.providerCostMicrocredits },
+      { account: PLATFORM_REVENUE, amount: b.chargeMicrocredits - b.providerCostMicrocredits },
+    ],
+  };
 }

@@ -9,6 +9,7 @@ import { ORCHESTRATOR_QUEUE, SESSION_ID_PATTERN, findModel, newJobId, workflowId
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
+import { upstreamTiersFor } from '../cascade/config.js';
 import { admitAndRecord } from './admission.js';
 import { ApiError } from './errors.js';
 import { hashToken } from './tokens.js';
@@ -24,6 +25,8 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   minTier: TrustTier;
   /** The session whose receipt chain the job's receipt joins. */
   sessionId?: string;
+  /** `upstream`: straight to the model's upstream tiers (the cascade), skipping the network. */
+  route?: 'auto' | 'upstream';
 };
 
 /**
@@ -58,6 +61,10 @@ export function checkJobSize(model: CatalogModel, maxTokens: number, prompt: str
 export async function acceptJob(deps: { db: Db; temporal: Client; settings: GatewaySettings }, r: JobRequest): Promise<{ jobId: string; handle: WorkflowHandle }> {
   const { db, temporal: client, settings } = deps;
   const model = findModel(r.model)!;
+  const upstream = upstreamTiersFor(settings.cascade, model.key);
+  if (r.route === 'upstream' && upstream.length === 0) {
+    throw new ApiError(400, 'no_upstream_tier', `trd_route: ${model.key} has no upstream tier on this platform; use "auto"`, 'trd_route');
+  }
   const jobId = r.jobId ?? newJobId();
   const acceptedAt = new Date();
   const promptSha256 = createHash('sha256').update(r.prompt).digest('hex');
@@ -103,6 +110,9 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
     ...(r.stop?.length ? { stop: r.stop } : {}),
     ...(r.streamToken ? { streamToken: r.streamToken } : {}),
     ...(r.sessionId ? { sessionId: r.sessionId } : {}),
+    // Only with a cascade, so a network-only job's input (and history) stays as it was.
+    ...(upstream.length ? { upstream } : {}),
+    ...(r.route === 'upstream' ? { upstreamFirst: true } : {}),
   };
   const handle = client.workflow.getHandle(workflowIdForJob(jobId));
   try {

@@ -60,6 +60,7 @@ interface Sampling {
   stream: boolean;
   stream_options?: { include_usage?: boolean } | null;
   min_tier: JobRequest['minTier'];
+  trd_route: 'auto' | 'upstream';
 }
 
 async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string }): Promise<void> {
@@ -78,6 +79,7 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
     seed: body.seed ?? (body.stream && body.temperature > 0 ? randomInt(2 ** 31) : undefined),
     stop: body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop,
     minTier: body.min_tier,
+    route: body.trd_route,
   };
   if (body.stream) await stream(deps, res, kind, request, body.stream_options?.include_usage === true);
   else await complete(deps, res, kind, request);
@@ -91,7 +93,7 @@ async function complete(deps: Deps, res: Response, kind: Kind, request: JobReque
   stopOnHangUp();
   if (res.destroyed) return;
   const job = await findFinishedJob(deps.db, jobId);
-  res.set(trdHeaders(jobId));
+  res.set({ ...trdHeaders(jobId), 'x-trd-served-by': servedBy(job) });
   if (job.status !== 'succeeded') throw jobError(job);
   const finish = job.finishReason as 'stop' | 'length';
   const choice =
@@ -106,6 +108,7 @@ async function complete(deps: Deps, res: Response, kind: Kind, request: JobReque
     choices: [choice],
     usage: usageOf(job),
     trd_job_id: jobId,
+    trd_served_by: servedBy(job),
     trd_receipt: job.receipt?.document ?? null,
   });
 }
@@ -184,10 +187,15 @@ async function stream(deps: Deps, res: Response, kind: Kind, request: JobRequest
   const output = job.output ?? '';
   if (output.startsWith(sent)) sendText(output.slice(sent.length));
   else console.error(`gateway: job ${jobId} streamed text its result does not start with (${sent.length} chars sent)`);
-  chunk(null, job.finishReason, { trd_job_id: jobId, trd_receipt_url: `/v1/jobs/${jobId}/receipt` });
+  chunk(null, job.finishReason, { trd_job_id: jobId, trd_served_by: servedBy(job), trd_receipt_url: `/v1/jobs/${jobId}/receipt` });
   if (includeUsage) event({ id, object, created, model: request.model, choices: [], usage: usageOf(job) });
   event('[DONE]');
   res.end();
+}
+
+/** `network`, or the upstream tier that served the job (the cascade). */
+export function servedBy(job: Pick<Job, 'servedBy'>): string {
+  return job.servedBy ?? 'network';
 }
 
 function findFinishedJob(db: Db, id: string): Promise<FinishedJob> {

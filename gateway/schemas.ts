@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { JOB_ID_PATTERN, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
+/** TRD: `auto` (the default) tries the network first, then the model's upstream tiers; `upstream` sends the job straight to them. */
+const Route = z.enum(['auto', 'upstream']).default('auto');
 
 export const CreateJobBody = z
   .object({
@@ -16,6 +18,7 @@ export const CreateJobBody = z
     min_tier: TrustTier.default('probation'),
     /** The session whose receipt chain the job's receipt joins (checked in accept-job.ts). */
     session_id: z.string().min(1).max(128).optional(),
+    trd_route: Route,
   })
   .strict();
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
@@ -132,6 +135,7 @@ const openAiSampling = {
   user: z.string().max(256).optional(),
   /** TRD: only runners of this trust tier or above may run the job. */
   min_tier: TrustTier.default('probation'),
+  trd_route: Route,
 };
 
 const MessageContent = z.union([

@@ -6,6 +6,7 @@ import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
 import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
+import { cascadeFromEnv, type CascadeConfig } from '../cascade/config.js';
 
 
 function publicUrlSetting(raw: string | undefined): string | null {
@@ -47,6 +48,8 @@ export interface GatewaySettings {
    * keep-alive and header timeouts (above the balancer's idle timeout), and how long shutdown lets responses finish.
    */
   http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number };
+  /** Each model's tiers after the network (TRD_CASCADE_FILE, cascade/config.ts): a job carries its model's from acceptance. */
+  cascade: CascadeConfig;
 }
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
@@ -88,6 +91,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL', 10, { min: 1 }),
     },
     http: httpSettings(env),
+    cascade: cascadeFromEnv(env),
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),

@@ -36,6 +36,8 @@ import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference
 import { modelQueue, runnerQueue } from '@trd/protocol/queues';
 import type { JobBilling } from '../activities/platform-activities.js';
 import { billableMs, chargeMicrocredits } from '../economy/billing.js';
+import type { UpstreamTierInput } from '../cascade/tiers.js';
+import { CASCADE, serveUpstream } from './cascade.js';
 import { describeInferenceFailure } from './failures.js';
 import { inferenceJobV1 } from './inference-job-v1.js';
 import { fail, recordSuccess } from './outcomes.js';
@@ -80,6 +82,10 @@ export interface JobInput {
   streamToken?: string;
   /** The session whose receipt chain this job's receipt joins (workflows/receipt-chain.ts). */
   sessionId?: string;
+  /** The model's upstream tiers after the network, in order (workflows/cascade.ts); absent: the network alone. */
+  upstream?: UpstreamTierInput[];
+  /** The customer sent it straight to the upstream tiers. */
+  upstreamFirst?: true;
 }
 
 export type JobOutcome =
@@ -147,6 +153,10 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
   const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier), scheduleToStartMs: limits.warmWaitMs });
   const parked = (): Route => ({ kind: 'parked', queue: modelQueue(input.model, 'warm', input.minTier) });
   const direct = (workerId: string): Route => ({ kind: 'direct', queue: runnerQueue(workerId), scheduleToStartMs: limits.warmWaitMs });
+  // A job with upstream tiers goes to them instead of parking when no runner took it within its warm and cold waits.
+  const cascade = input.upstream?.length ? patched(CASCADE) : false;
+  if (cascade && input.upstreamFirst) return serveUpstream(input, deadline, null);
+  const fallThrough = () => serveUpstream(input, deadline, 'no runner took the job within its warm and cold waits');
 
   let route = warm();
   let attemptSeq = 0;
@@ -187,8 +197,10 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
             if (isCancellation(err)) throw err;
             return true;
           });
+          if (!coldRunners && cascade) return fallThrough();
           route = coldRunners ? cold() : parked();
         } else {
+          if (route.kind === 'cold' && cascade) return fallThrough();
           route = route.kind === 'cold' ? parked() : warm();
         }
         break;

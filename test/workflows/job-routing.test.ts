@@ -8,6 +8,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { modelQueue, runnerQueue, type InferenceResult, type InferenceTask } from '@trd/protocol';
+import type { JobBilling } from '../../activities/platform-activities.js';
 import { chargeMicrocredits } from '../../economy/billing.js';
 import { STUB_JOB_LIMITS, answer, freshModel, useWorkflowTier, type StubJob } from '../support/workflow-tier.js';
 
@@ -78,7 +79,7 @@ describe('warm, cold, parked', () => {
     expect([warm.queue, cold.queue]).toEqual([warmQ(model), coldQ(model)]);
     expect(cold.at - warm.at).toBeGreaterThanOrEqual(STUB_JOB_LIMITS.warmWaitMs);
     expect(job.callsTo('hasColdRunners')).toEqual([{ model, minTier: 'probation' }]);
-    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
+    expect(job.callsTo('recordJobSucceeded')[0].billing).toMatchObject({ workerId: 'cold-1' });
   });
 
   /** A job nobody takes until it has `attempts` attempts scheduled, then a late warm runner: each attempt's queue and bound to start. */
@@ -130,7 +131,7 @@ describe('warm, cold, parked', () => {
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
     expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model), warmQ(model), coldQ(model)]);
     expect(job.callsTo('checkProgress').some((c) => c.parked)).toBe(true);
-    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
+    expect(job.callsTo('recordJobSucceeded')[0].billing).toMatchObject({ workerId: 'cold-1' });
   });
 });
 
@@ -159,7 +160,7 @@ describe('moves to a faster runner', () => {
     expect(job.callsTo('recordAttempt')).toEqual([
       { id: `${job.jobId}:1`, jobId: job.jobId, workerId: 'slow', outcome: 'moved_to_faster_runner', detail: 'running past its expected duration; moved to fast' },
     ]);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['fast']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['fast']);
   });
 
   test('a job moves at most twice, then stays where it is', async () => {
@@ -196,7 +197,7 @@ describe('moves to a faster runner', () => {
       ['b', 'moved_to_faster_runner'],
     ]);
     expect(looksOnC).toBe(0);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['c']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['c']);
   });
 });
 
@@ -219,7 +220,7 @@ describe('runner faults', () => {
       { id: `${job.jobId}:1`, jobId: job.jobId, workerId: 'liar', outcome: 'invalid_result', detail: 'completion token count 6 is outside 0..5' },
     ]);
     expect(job.callsTo('pickRunner')).toEqual([{ model, minTier: 'probation', exclude: ['liar'] }]);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['honest']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['honest']);
   });
 
   test('bad results on every attempt fail the job, backing off between tries, and nothing is charged', async () => {
@@ -275,7 +276,7 @@ describe('runner faults', () => {
     const job = await tier.startJob({ model }, { pickRunner: () => 'flaky' });
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
     expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model), runnerQueue('flaky'), warmQ(model)]);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['sometimes']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['sometimes']);
   });
 
   test('a prompt too long for the model is the customer’s fault: the job fails at once with the runner’s reason', async () => {
