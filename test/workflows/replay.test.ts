@@ -6,7 +6,9 @@
  * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
  * Audit histories need an auditor and an audited runner, so the audit test
- * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts).
+ * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts);
+ * a cascade job needs an upstream platform, so the cascade test records
+ * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -137,6 +139,7 @@ describe('replay', () => {
       'audit-job-failed.json',
       'audit-job-passed.json',
       'inference-job-cancelled.json',
+      'inference-job-cascade.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',
       'inference-job-session.json',
