@@ -61,6 +61,20 @@ const providerTierSchema = z
 
 const tierSchema = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('network') }), providerTierSchema]);
 
+/** Front-of-chain share (cascade/share.ts): the first rule whose every given field matches a job decides its share. */
+const shareRuleSchema = z.strictObject({
+  $comment: z.string().optional(),
+  match: z
+    .strictObject({
+      apiKeyId: z.string().min(1).optional(),
+      customerId: z.string().min(1).optional(),
+      header: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name'), value: z.string().min(1).max(256) }).optional(),
+    })
+    .refine((m) => m.apiKeyId !== undefined || m.customerId !== undefined || m.header !== undefined, 'needs apiKeyId, customerId or header'),
+  /** Of this class's jobs, the share in basis points (0..10,000) that go through the network first; the rest go straight up. */
+  networkBps: z.number().int().min(0).max(10_000),
+});
+
 /** A model key from the catalog, or `kind:<instruct|base|test>` for every model of that kind. */
 const MATCH = /^(kind:(instruct|base|test)|[a-z0-9][a-z0-9._-]{0,63})$/;
 
@@ -76,6 +90,7 @@ export const cascadeSchema = z
         .refine((tiers) => tiers.every((t, i) => t.kind !== 'network' || i === 0), 'the network can only be the first tier')
         .refine((tiers) => new Set(tiers.map(tierLabel)).size === tiers.length, 'a tier appears twice'),
     ),
+    shares: z.array(shareRuleSchema).optional(),
   })
   .superRefine((c, ctx) => {
     for (const key of Object.keys(c.models)) {

@@ -10,6 +10,7 @@ import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
 import { upstreamTiersFor } from '../cascade/config.js';
+import { networkShareBps, throughNetwork } from '../cascade/share.js';
 import { admitAndRecord } from './admission.js';
 import { ApiError } from './errors.js';
 import { hashToken } from './tokens.js';
@@ -27,6 +28,8 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   sessionId?: string;
   /** `upstream`: straight to the model's upstream tiers (the cascade), skipping the network. */
   route?: 'auto' | 'upstream';
+  /** The request's headers, for front-of-chain share rules that match one (cascade/share.ts). */
+  header?: (name: string) => string | undefined;
 };
 
 /**
@@ -66,6 +69,9 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
     throw new ApiError(400, 'no_upstream_tier', `trd_route: ${model.key} has no upstream tier on this platform; use "auto"`, 'trd_route');
   }
   const jobId = r.jobId ?? newJobId();
+  // Front-of-chain share: of a matching class, only its share goes through the network first.
+  const share = upstream.length ? networkShareBps(settings.cascade, { apiKeyId: r.apiKeyId, customerId: r.customerId, header: r.header ?? (() => undefined) }) : null;
+  const straightUp = r.route === 'upstream' || (share !== null && !throughNetwork(jobId, share));
   const acceptedAt = new Date();
   const promptSha256 = createHash('sha256').update(r.prompt).digest('hex');
   if (r.sessionId) await claimSession(db, r.sessionId, r.customerId, 'session_id');
@@ -112,7 +118,7 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
     ...(r.sessionId ? { sessionId: r.sessionId } : {}),
     // Only with a cascade, so a network-only job's input (and history) stays as it was.
     ...(upstream.length ? { upstream } : {}),
-    ...(r.route === 'upstream' ? { upstreamFirst: true } : {}),
+    ...(straightUp ? { upstreamFirst: true } : {}),
   };
   const handle = client.workflow.getHandle(workflowIdForJob(jobId));
   try {

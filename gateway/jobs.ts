@@ -45,6 +45,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       seed: body.seed,
       minTier: body.min_tier,
       route: body.trd_route,
+      header: (n) => req.get(n),
       sessionId: body.session_id,
     });
     // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.

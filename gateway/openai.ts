@@ -33,14 +33,14 @@ export function openAiRouter(deps: Deps): Router {
     const model = catalogModel(body.model);
     // Canonical JSON: the receipt's prompt hash is over exactly these bytes.
     const prompt = canonicalize(body.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: textOf(m.content) })));
-    await serve(deps, res, 'chat', model, body, { prompt, promptFormat: 'chat', sessionId: req.get(SESSION_HEADER) });
+    await serve(deps, res, 'chat', model, body, { prompt, promptFormat: 'chat', sessionId: req.get(SESSION_HEADER), header: (n) => req.get(n) });
   });
 
   router.post('/v1/completions', async (req, res) => {
     const body = CompletionBody.parse(jsonBody(req));
     const model = catalogModel(body.model);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
-    await serve(deps, res, 'text', model, body, { prompt, sessionId: req.get(SESSION_HEADER) });
+    await serve(deps, res, 'text', model, body, { prompt, sessionId: req.get(SESSION_HEADER), header: (n) => req.get(n) });
   });
 
   return router;
@@ -63,7 +63,7 @@ interface Sampling {
   trd_route: 'auto' | 'upstream';
 }
 
-async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string }): Promise<void> {
+async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string; header: (name: string) => string | undefined }): Promise<void> {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? (kind === 'text' ? 16 : model.maxOutputTokens);
   checkJobSize(model, maxTokens, input.prompt, kind === 'chat' ? 'messages' : 'prompt', deps.settings.maxPromptBytes);
   const request: JobRequest = {

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signReceipt, verifyReceipt } from '@trd/protocol';
+import { networkShareBps, throughNetwork } from '../../cascade/share.js';
 import { cascadeFromEnv, parseCascade, readApiKey, tiersFor, upstreamTiersFor, type ProviderTier } from '../../cascade/config.js';
 import { chargeMicrocredits, upstreamChargeMicrocredits } from '../../economy/billing.js';
 import { upstreamSettlement } from '../../economy/ledger.js';
@@ -126,5 +127,41 @@ describe('receipts served upstream', () => {
     const key = await signingKeyFromPem(generateSigningKeyPem());
     const clean = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     await expect(signReceipt(clean as never, key.secretKey)).rejects.toThrow(message);
+  });
+});
+
+describe('front-of-chain share', () => {
+  const c = parseCascade({
+    ...config({ 'trd-tiny': [{ kind: 'network' }, provider] }),
+    shares: [
+      { match: { header: { name: 'X-TRD-Traffic', value: 'platform' } }, networkBps: 2500 },
+      { match: { customerId: 'cus_big', apiKeyId: 'key_1' }, networkBps: 0 },
+    ],
+  });
+  const job = (o: { customerId?: string; apiKeyId?: string; traffic?: string }) => ({
+    customerId: o.customerId ?? 'cus_x',
+    apiKeyId: o.apiKeyId,
+    header: (name: string) => (name.toLowerCase() === 'x-trd-traffic' ? o.traffic : undefined),
+  });
+
+  test('the first rule whose every field matches decides; no rule, no share', () => {
+    expect(networkShareBps(c, job({ traffic: 'platform' }))).toBe(2500);
+    expect(networkShareBps(c, job({ customerId: 'cus_big', apiKeyId: 'key_1' }))).toBe(0);
+    expect(networkShareBps(c, job({ customerId: 'cus_big', apiKeyId: 'key_2' }))).toBeNull();
+    expect(networkShareBps(c, job({ traffic: 'other' }))).toBeNull();
+  });
+
+  test('chosen from the job id: the same every time, and about the share of many ids', () => {
+    const ids = Array.from({ length: 4000 }, (_, i) => `job_${i.toString(16).padStart(32, '0')}`);
+    const through = ids.filter((id) => throughNetwork(id, 2500)).length;
+    expect(through / ids.length).toBeGreaterThan(0.22);
+    expect(through / ids.length).toBeLessThan(0.28);
+    expect(ids.map((id) => throughNetwork(id, 2500))).toEqual(ids.map((id) => throughNetwork(id, 2500)));
+    expect(ids.every((id) => !throughNetwork(id, 0) && throughNetwork(id, 10_000))).toBe(true);
+  });
+
+  test('refuses a rule that matches nothing or a share out of range', () => {
+    expect(() => parseCascade({ ...config({}), shares: [{ match: {}, networkBps: 10 }] })).toThrow(/shares\.0\.match: needs apiKeyId, customerId or header/);
+    expect(() => parseCascade({ ...config({}), shares: [{ match: { customerId: 'c' }, networkBps: 10_001 }] })).toThrow(/shares\.0\.networkBps/);
   });
 });

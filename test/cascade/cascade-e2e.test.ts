@@ -16,6 +16,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { verifyReceipt, workflowIdForJob } from '@trd/protocol';
 import Long from 'long';
 import { parseCascade } from '../../cascade/config.js';
+import { throughNetwork } from '../../cascade/share.js';
 import { gatewaySettings } from '../../gateway/settings.js';
 import { startPlatform, type LocalPlatform } from '../../devstack/platform.js';
 import { upstreamChargeMicrocredits } from '../../economy/billing.js';
@@ -51,6 +52,8 @@ const stack = useStack(
           { kind: 'provider', name: 'peer', baseUrl: `${peer.baseUrl}/v1`, model: 'trd-tiny', apiKey: { file: keyFile }, price, cost, timeoutMs: 30_000, concurrency: 4, maxAttempts: 2 },
         ],
       },
+      // The platform's own traffic: half through the network first, half straight up.
+      shares: [{ match: { header: { name: 'X-TRD-Traffic', value: 'platform' } }, networkBps: 5000 }],
     });
     return { settings: { cascade }, payloadKeys: FIXTURE_PAYLOAD_KEYS };
   },
@@ -127,6 +130,27 @@ describe('falling through to upstream tiers', () => {
     expect(pieces.join('')).toBe(job.output);
     expect(job.served_by).toBe('provider:peer');
     expect(job.error).toBeNull();
+  });
+
+  test('front-of-chain share: of the platform’s own traffic, the jobs its id puts in the share try the network first, the rest go straight up; /v1/stats counts each tier', async () => {
+    flaky.mode = 'fail';
+    const routes: Array<[boolean, boolean]> = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${stack.baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json', 'x-trd-traffic': 'platform' },
+        body: JSON.stringify({ model: 'trd-tiny', messages: [{ role: 'user', content: `own traffic ${i}` }], max_tokens: 2, temperature: 0 }),
+      });
+      expect(res.status).toBe(200);
+      const jobId = res.headers.get('x-trd-job-id')!;
+      const history = await stack.client.workflow.getHandle(workflowIdForJob(jobId)).fetchHistory();
+      const first = history.events!.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!.taskQueue!.name!;
+      // Through the network: the warm queue first; straight up: the upstream call first.
+      routes.push([throughNetwork(jobId, 5000), first !== 'orchestrator']);
+    }
+    for (const [expected, seen] of routes) expect(seen).toBe(expected);
+    const stats = (await api(stack, 'GET', '/v1/stats', undefined, null)).json;
+    expect(stats.served_by_24h).toEqual({ 'provider:peer': { jobs: 6, share: 1 } });
   });
 });
 
