@@ -21,6 +21,7 @@ import { startLocalPostgres } from './postgres.js';
 import { startTrdWorker, startTsProcess } from './processes.js';
 import { findTemporalCli, startTemporalDevServer } from './temporal.js';
 import { orderedStop } from './ordered-stop.js';
+import { startLocalChain } from './local-chain.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STATE = process.env.TRD_STATE_DIR || `${ROOT}.trd`;
@@ -31,6 +32,7 @@ const ports = {
   temporalUi: envInt(env, 'TRD_TEMPORAL_UI_PORT', 8233),
   gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
   runnerEndpoint: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
+  evm: envInt(env, 'TRD_EVM_PORT', 8545),
 };
 // The model the local runner serves, and llama.cpp's threads for it: 1 was fastest measured on a 2-core
 // machine the platform's processes share (see docs/models.md); a bigger machine can raise it.
@@ -65,8 +67,15 @@ try {
   const tls = localTls(`${STATE}/tls`);
   const payloadKeyLines = (await readFile(payloadKeyFile, 'utf8')).trim().split('\n');
 
+  // The local EVM node with the test USDC and a funded hot wallet: USDC payouts are paid on it.
+  say('starting the local EVM node');
+  const chain = await startLocalChain({ port: ports.evm, stateDir: STATE, echo });
+  stops.push(() => chain.stop());
+  say(`local EVM node at ${chain.rpcUrl} (chain id ${chain.chainId}), USDC ${chain.usdc}, hot wallet ${chain.hotWallet}`);
+
   const common = {
     DATABASE_URL: databaseUrl,
+    ...chain.env,
     TEMPORAL_ADDRESS: temporal.address,
     CHECKPOINT_DISABLE: '1',
     TRD_PAYLOAD_KEYS: payloadKeyLines.join(','),
@@ -108,6 +117,7 @@ TRD Compute is running.
   gateway        ${base}
   runner endpoint 127.0.0.1:${ports.runnerEndpoint} (TLS; runners' only way to Temporal)
   Temporal UI    ${temporal.uiUrl}   (every job is a workflow: inference-job_...)
+  EVM node       ${chain.rpcUrl}   (chain id ${chain.chainId}; USDC ${chain.usdc}; payouts from ${chain.hotWallet})
   dev API key    ${apiKey}
 
 Send a job and wait up to 30 s for its output and signed receipt:

@@ -144,7 +144,7 @@ async function liveStatus(client: Client, handle: WorkflowHandle, job: Job): Pro
   }
 }
 
-/** A queued job waits on its model's warm queue (parked) for all but its first seconds; that queue's backlog is its estimate. */
+/** A queued job waits on its model's warm queue (all but the seconds it may spend on the cold one); that queue's backlog is its estimate. */
 async function queueBacklog(client: Client, job: Job): Promise<number | undefined> {
   const res = await describeActivityQueue(client, modelQueue(job.model, 'warm', job.minTier), { reportStats: true });
   const count = res.stats?.approximateBacklogCount;

@@ -19,6 +19,7 @@ export interface InferenceTask {
   temperature: number;
   /** Nucleus sampling; absent or 1 means off. */
   topP?: number;
+  /** 0..MAX_SEED. */
   seed?: number;
   /** The output ends before the first of these; it is not part of the output. */
   stop?: string[];
@@ -31,6 +32,13 @@ export interface InferenceTask {
   /** The platform's signature over this dispatch (protocol/dispatch.ts); a runner refuses a task without a valid one. */
   dispatch?: SignedDispatch;
 }
+
+/**
+ * The largest seed a job may ask for. llama.cpp's sampler takes a 32-bit unsigned seed and reads
+ * 2^32-1 (LLAMA_DEFAULT_SEED) as "pick a random one", so that value would not reproduce (measured:
+ * three runs at 2^32-1 gave three texts; at 2^32-2 one).
+ */
+export const MAX_SEED = 2 ** 32 - 2;
 
 /** The messages of a chat job, as the runner reads them back from `InferenceTask.prompt`. */
 export function parseChatPrompt(prompt: string): ChatMessage[] {

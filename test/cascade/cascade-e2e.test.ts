@@ -15,6 +15,8 @@ import OpenAI from 'openai';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { verifyReceipt, workflowIdForJob } from '@trd/protocol';
 import Long from 'long';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createUpstreamActivities } from '../../activities/upstream-activities.js';
 import { parseCascade } from '../../cascade/config.js';
 import { throughNetwork } from '../../cascade/share.js';
 import { gatewaySettings } from '../../gateway/settings.js';
@@ -151,6 +153,25 @@ describe('falling through to upstream tiers', () => {
     for (const [expected, seen] of routes) expect(seen).toBe(expected);
     const stats = (await api(stack, 'GET', '/v1/stats', undefined, null)).json;
     expect(stats.served_by_24h).toEqual({ 'provider:peer': { jobs: 6, share: 1 } });
+  });
+
+  test('a provider’s concurrency limit holds across orchestrators: while one call holds the only slot, another passes on at once', async () => {
+    flaky.mode = 'stall';
+    const solo = parseCascade({
+      version: 1,
+      models: { 'trd-tiny': [{ kind: 'provider', name: 'solo', baseUrl: flaky.baseUrl, model: 'solo-tiny', price, cost, timeoutMs: 20_000, concurrency: 1 }] },
+    });
+    // Two orchestrators' activities over the one database.
+    const [one, two] = [createUpstreamActivities({ db: stack.db, cascade: solo }), createUpstreamActivities({ db: stack.db, cascade: solo })];
+    const call = (jobId: string) => ({ jobId, tier: 'solo', model: 'trd-tiny', prompt: 'p', maxTokens: 2, temperature: 0, stream: false });
+    const holder = new MockActivityEnvironment();
+    const held = holder.run(one.callUpstream, call('job_holder')).catch((err: Error) => err);
+    while ((await stack.db.upstreamLease.count({ where: { provider: 'solo' } })) === 0) await new Promise((r) => setTimeout(r, 50));
+    await expect(new MockActivityEnvironment().run(two.callUpstream, call('job_second'))).rejects.toMatchObject({ type: 'UpstreamBusy' });
+    holder.cancel();
+    expect(await held).toMatchObject({ type: 'UpstreamUnavailable' });
+    // The slot is given back when the call ends.
+    expect(await stack.db.upstreamLease.count({ where: { provider: 'solo' } })).toBe(0);
   });
 });
 

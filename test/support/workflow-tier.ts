@@ -11,7 +11,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { ORCHESTRATOR_QUEUE, workflowIdForJob, type InferenceResult, type InferenceTask, type SignedReceipt } from '@trd/protocol';
-import type { DispatchActivities, ProgressAdvice, ProgressCheck } from '../../activities/dispatch-activities.js';
+import { runnerAttemptTaken, type DispatchActivities, type ProgressAdvice, type ProgressCheck } from '../../activities/dispatch-activities.js';
 import type { PlatformActivities } from '../../activities/platform-activities.js';
 import type { ReceiptActivities } from '../../activities/receipt-activities.js';
 import type { UpstreamActivities, UpstreamCall, UpstreamResult } from '../../activities/upstream-activities.js';
@@ -117,7 +117,9 @@ export function useWorkflowTier(): WorkflowTier {
     async hasColdRunners(q) {
       const jobId = jobOfModel(q.model);
       record('hasColdRunners', jobId, q);
-      return (await advice.get(jobId)?.hasColdRunners?.()) ?? false;
+      const cold = (await advice.get(jobId)?.hasColdRunners?.()) ?? false;
+      // As the platform's activity answers: a job a runner has taken is not moved.
+      return cold && !(q.unstartedJobId && (await runnerAttemptTaken(client, q.unstartedJobId)));
     },
     async checkProgress(c) {
       record('checkProgress', c.jobId, c);

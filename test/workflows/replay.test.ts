@@ -6,7 +6,10 @@
  * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
  * Audit histories need an auditor and an audited runner, so the audit test
- * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts);
+ * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts).
+ * inference-job-kept-place* (a warm attempt kept scheduled past the warm wait,
+ * `keep-queue-place`) come from the workflow tier, where the routing paths are
+ * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts);
  * a cascade job needs an upstream platform, so the cascade test records
  * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts).
  */
@@ -142,6 +145,8 @@ describe('replay', () => {
       'inference-job-cascade.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',
+      'inference-job-kept-place-cold.json',
+      'inference-job-kept-place.json',
       'inference-job-session.json',
       'inference-job-signed-succeeded.json',
       'inference-job-succeeded.json',
