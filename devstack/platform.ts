@@ -15,6 +15,7 @@ import type { TrustTier } from '@trd/protocol';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
+import { JobStreams } from '../gateway/job-streams.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
 import { ensureTemporalSetup } from '../orchestrator/schedules.js';
@@ -244,6 +245,7 @@ export async function startPlatform(
                   payouts,
                   reputation,
                   audits,
+                  cascade: settings.cascade,
                   clock: opts.clock,
                   workflowBundlePath: services.workflowBundlePath,
                 });
@@ -285,10 +287,15 @@ export async function startPlatform(
           opts.gateway === 'process'
             ? gatewayProcess('gateway', port)
             : restartable(async () => {
+                const streams = new JobStreams(db, { databaseUrl });
                 const server: Server = await new Promise((resolve) => {
-                  const s = createGatewayApp({ db, temporal: client, settings }).listen(port, '127.0.0.1', () => resolve(s));
+                  // Listening on the database too: the orchestrator's upstream calls publish a stream's text there (the cascade).
+                  const s = createGatewayApp({ db, temporal: client, settings, streams }).listen(port, '127.0.0.1', () => resolve(s));
                 });
-                return () => closeHttpServer(server);
+                return async () => {
+                  await closeHttpServer(server);
+                  await streams.close();
+                };
               }),
         ];
   await Promise.all(gateways.map((g) => g.start()));

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, RunnerHeartbeatSchema, RunnerVersionSchema, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
+/** TRD: `auto` (the default) tries the network first, then the model's upstream tiers; `upstream` sends the job straight to them. */
+const Route = z.enum(['auto', 'upstream']).default('auto');
 /** llama.cpp's 32-bit seed, less its "random" value (protocol/src/inference.ts). */
 export const Seed = z.number().int().min(0).max(MAX_SEED, `must be at most ${MAX_SEED} (llama.cpp's 32-bit seed; ${MAX_SEED + 1} means a random one there)`);
 
@@ -18,6 +20,7 @@ export const CreateJobBody = z
     min_tier: TrustTier.default('probation'),
     /** The session whose receipt chain the job's receipt joins (checked in accept-job.ts). */
     session_id: z.string().min(1).max(128).optional(),
+    trd_route: Route,
   })
   .strict();
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
@@ -114,6 +117,7 @@ const openAiSampling = {
   user: z.string().max(256).optional(),
   /** TRD: only runners of this trust tier or above may run the job. */
   min_tier: TrustTier.default('probation'),
+  trd_route: Route,
 };
 
 const MessageContent = z.union([

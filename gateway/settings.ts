@@ -8,6 +8,7 @@ import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
+import { cascadeFromEnv, type CascadeConfig } from '../cascade/config.js';
 import type { SmtpSettings } from '../platform/smtp.js';
 import { runnerVersionSettings, type RunnerVersionPolicy } from './runner-versions.js';
 
@@ -63,6 +64,8 @@ export interface GatewaySettings {
    * keep-alive and header timeouts (above the balancer's idle timeout), and how long shutdown lets responses finish.
    */
   http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number; resultGraceMs: number };
+  /** Each model's tiers after the network (TRD_CASCADE_FILE, cascade/config.ts): a job carries its model's from acceptance. */
+  cascade: CascadeConfig;
   /** Agent reviews (workflows/agent-review.ts), fixed in each submission's workflow input when it is submitted. */
   agentReview: AgentReviewTimes;
 }
@@ -123,6 +126,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL', 10, { min: 1 }),
     },
     http: httpSettings(env),
+    cascade: cascadeFromEnv(env),
     emailSignIn: emailSignInSettings(env),
     runnerVersions: runnerVersionSettings(env),
     agentReview: {

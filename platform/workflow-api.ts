@@ -9,6 +9,7 @@
 import type { InferenceTask, SignedReceipt, TrustTier, VerifyTask } from '@trd/protocol';
 import type { AuditLimits, AuditMethodSetting } from '../audits/settings.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
+import type { UpstreamTierInput } from '../cascade/tiers.js';
 
 export { workflowIdForJob } from '@trd/protocol/ids';
 export { InferenceErrors, RunnerFailures } from '@trd/protocol/inference';
@@ -65,6 +66,10 @@ export interface JobInput {
   streamToken?: string;
   /** The session whose receipt chain this job's receipt joins (workflows/receipt-chain.ts). */
   sessionId?: string;
+  /** The model's upstream tiers after the network, in order (workflows/cascade.ts); absent: the network alone. */
+  upstream?: UpstreamTierInput[];
+  /** The customer sent it straight to the upstream tiers. */
+  upstreamFirst?: true;
 }
 
 export type JobOutcome =

@@ -12,7 +12,9 @@
  * agent-review-* come from test/marketplace/agent-review.test.ts the same way.
  * inference-job-kept-place* (a warm attempt kept scheduled past the warm wait,
  * `keep-queue-place`) come from the workflow tier, where the routing paths are
- * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts).
+ * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts);
+ * a cascade job needs an upstream platform, so the cascade test records
+ * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -144,6 +146,7 @@ describe('replay', () => {
       'audit-job-failed.json',
       'audit-job-passed.json',
       'inference-job-cancelled.json',
+      'inference-job-cascade.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',
       'inference-job-kept-place-cold.json',
