@@ -15,8 +15,7 @@ import { auditMethodFor, type AuditSettings } from '../audits/settings.js';
 import { auditVerdict } from '../audits/verdict.js';
 import type { Db } from '../platform/db.js';
 import type { Signer } from '../orchestrator/signing-keys.js';
-import { auditWorkflowId, type AuditInput, type auditJob } from '../workflows/audit-job.js';
-import { inferenceTaskFor, type JobInput } from '../workflows/inference-job.js';
+import { auditWorkflowId, inferenceTaskFor, type AuditInput, type AuditOutcome, type JobInput } from '../platform/workflow-api.js';
 
 /** gRPC NOT_FOUND: no such workflow (or its history is past the namespace's retention). */
 const GRPC_NOT_FOUND = 5;
@@ -59,7 +58,7 @@ export function createAudits(deps: AuditDeps) {
         limits: settings.limits,
       };
       try {
-        await client.workflow.start<typeof auditJob>('auditJob', {
+        await client.workflow.start<(input: AuditInput) => Promise<AuditOutcome>>('auditJob', {
           workflowId: auditWorkflowId(jobId),
           taskQueue: ORCHESTRATOR_QUEUE,
           args: [input],

@@ -47,6 +47,16 @@ const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVIT
  */
 const COLD_ANSWER_TTL_MS = 1000;
 
+/**
+ * Whether the job's runner attempt has been taken by a runner (or is gone):
+ * such an attempt is never moved by the warm wait's cold check.
+ */
+export async function runnerAttemptTaken(client: Client, jobId: string): Promise<boolean> {
+  const { raw } = await client.workflow.getHandle(workflowIdForJob(jobId)).describe();
+  const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
+  return !pending || pending.state === STARTED;
+}
+
 export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings; payloadKeys: PayloadKeys | null }) {
   const { db, client, settings } = deps;
   const coldAnswers = new Map<string, { at: number; answer: Promise<boolean> }>();
@@ -97,15 +107,24 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
       return wait(c.checkEveryMs);
     },
 
-    /** Whether some runner polls the model's cold queue: one that has the model on disk, not loaded. */
-    async hasColdRunners(q: { model: string; minTier: TrustTier }): Promise<boolean> {
+    /**
+     * Whether some runner polls the model's cold queue: one that has the model
+     * on disk, not loaded. With `unstartedJobId`, only while that job's runner
+     * attempt is still waiting for a runner (the job may then move there).
+     */
+    async hasColdRunners(q: { model: string; minTier: TrustTier; unstartedJobId?: string }): Promise<boolean> {
       const key = `${q.model}/${q.minTier}`;
       const cached = coldAnswers.get(key);
-      if (cached && Date.now() - cached.at < COLD_ANSWER_TTL_MS) return cached.answer;
-      const answer = eligibleRunners({ client, db, settings }, { ...q, stats: false }).then((runners) => runners.some((r) => !r.isWarm));
-      coldAnswers.set(key, { at: Date.now(), answer });
-      answer.catch(() => coldAnswers.delete(key));
-      return answer;
+      let answer = cached && Date.now() - cached.at < COLD_ANSWER_TTL_MS ? cached.answer : null;
+      if (!answer) {
+        const asked = eligibleRunners({ client, db, settings }, { model: q.model, minTier: q.minTier, stats: false }).then((runners) => runners.some((r) => !r.isWarm));
+        coldAnswers.set(key, { at: Date.now(), answer: asked });
+        asked.catch(() => coldAnswers.delete(key));
+        answer = asked;
+      }
+      // The shared answer first: in a burst with no cold runner, no job costs a describe.
+      if (!(await answer) || !q.unstartedJobId) return answer;
+      return !(await runnerAttemptTaken(client, q.unstartedJobId));
     },
 
     /** A free warm runner other than `exclude`, best first, or null. */

@@ -13,6 +13,7 @@ import { applyDueRailChanges } from '../economy/payout-rail.js';
 import { MICROCREDITS_PER_CREDIT, creditsToUsdCents, creditsToUsdcBaseUnits } from '../economy/rates.js';
 import { isStripeRefusal } from '../economy/stripe.js';
 import type { Db } from '../platform/db.js';
+import { PlatformFailures } from '../platform/workflow-api.js';
 
 export interface QueuedPayout {
   payoutId: string;
@@ -35,7 +36,7 @@ export function createPayoutActivities(deps: { db: Db; stripe: Stripe | null; us
   const now = deps.clock ?? (() => new Date());
 
   function requireStripe(): Stripe {
-    if (!stripe) throw ApplicationFailure.nonRetryable('Stripe is not configured (TRD_STRIPE_SECRET_KEY)', 'StripeNotConfigured');
+    if (!stripe) throw ApplicationFailure.nonRetryable('Stripe is not configured (TRD_STRIPE_SECRET_KEY)', PlatformFailures.StripeNotConfigured);
     return stripe;
   }
 

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { cidOfBytes, receiptDocumentBytes, type InferenceResult, type SignedReceipt } from '@trd/protocol';
 import { jobSettlement, postTransaction } from '../economy/ledger.js';
 import type { Db } from '../platform/db.js';
+import { PlatformFailures } from '../platform/workflow-api.js';
 
 /** What a job costs and who earns it, as the workflow computed it (economy/billing.ts). */
 export interface JobBilling {
@@ -49,10 +50,6 @@ export interface JobFailure {
   reason: string;
 }
 
-export const PlatformErrors = {
-  UnknownJob: 'UnknownJob',
-} as const;
-
 export function createPlatformActivities(deps: {
   db: Db;
   touchRunner?: (runnerId: string) => void;
@@ -84,7 +81,7 @@ export function createPlatformActivities(deps: {
           },
         });
         if (updated.count === 0 && !(await tx.job.findUnique({ where: { id: s.jobId }, select: { id: true } }))) {
-          throw ApplicationFailure.nonRetryable(`job ${s.jobId} does not exist`, PlatformErrors.UnknownJob);
+          throw ApplicationFailure.nonRetryable(`job ${s.jobId} does not exist`, PlatformFailures.UnknownJob);
         }
         // A session's receipt was written with its place in the chain; a job's own receipt is written here.
         await tx.receipt.upsert({

@@ -21,8 +21,18 @@ import { CidMismatchError, pinToLighthouse } from '../receipts/lighthouse.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
 import type { Db } from '../platform/db.js';
 import type { Signer } from '../orchestrator/signing-keys.js';
-import { appendReceiptUpdate, chainWorkflowId, type ChainInput } from '../workflows/receipt-chain.js';
-import { pinWorkflowId, type PinInput } from '../workflows/pin-receipt.js';
+import {
+  APPEND_RECEIPT_UPDATE,
+  PlatformFailures,
+  chainWorkflowId,
+  pinWorkflowId,
+  type ChainInput,
+  type ChainState,
+  type LighthouseOutcome,
+  type PinInput,
+} from '../platform/workflow-api.js';
+
+export type { ChainState, LighthouseOutcome };
 
 export interface ReceiptRequest {
   jobId: string;
@@ -40,12 +50,6 @@ export interface ChainedReceipt {
   seq: number;
 }
 
-export interface ChainState {
-  /** The seq the next receipt gets. */
-  next: number;
-  head: string | null;
-}
-
 export interface ChainLinkRequest {
   sessionId: string;
   seq: number;
@@ -53,22 +57,10 @@ export interface ChainLinkRequest {
   fields: ReceiptFields;
 }
 
-export interface LighthouseOutcome {
-  pinned: boolean;
-  providerCid?: string;
-  detail: string;
-}
-
-export const ReceiptErrors = {
-  InvalidReceipt: 'InvalidReceipt',
-  ChainConflict: 'ChainConflict',
-  CidMismatch: 'CidMismatch',
-} as const;
-
 /** The chain's own non-retryable failure, beneath the update's failure and the activity's. */
 function finalFailure(err: Error): ApplicationFailure | null {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (e instanceof ApplicationFailure && (e.type === ReceiptErrors.InvalidReceipt || e.type === ReceiptErrors.ChainConflict)) return e;
+    if (e instanceof ApplicationFailure && (e.type === PlatformFailures.InvalidReceipt || e.type === PlatformFailures.ChainConflict)) return e;
   }
   return null;
 }
@@ -103,7 +95,14 @@ export function createReceiptActivities(deps: ReceiptDeps) {
       finished_at: r.finishedAt,
       duration_ms: Date.parse(r.finishedAt) - Date.parse(r.startedAt),
       issued_at: req.issuedAt,
+      // A job that ran an agent names it (recorded with the job at acceptance), in any version of the job workflow.
+      ...(await agentOf(req.jobId)),
     };
+  }
+
+  async function agentOf(jobId: string): Promise<Pick<ReceiptFields, 'agent' | 'agent_manifest_sha256'>> {
+    const run = await db.agentRun.findUnique({ where: { jobId }, select: { slug: true, manifestSha256: true } });
+    return run ? { agent: run.slug, agent_manifest_sha256: run.manifestSha256 } : {};
   }
 
   async function sign(fields: Parameters<typeof signReceipt>[0]): Promise<SignedReceipt> {
@@ -114,7 +113,7 @@ export function createReceiptActivities(deps: ReceiptDeps) {
     try {
       return await signReceipt({ ...fields, issued_at: issuedAt }, key.secretKey);
     } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, ReceiptErrors.InvalidReceipt);
+      throw ApplicationFailure.nonRetryable((err as Error).message, PlatformFailures.InvalidReceipt);
     }
   }
 
@@ -166,7 +165,7 @@ export function createReceiptActivities(deps: ReceiptDeps) {
       const fields = await fieldsFor(req);
       const start: ChainInput = { sessionId: req.sessionId, settings: settings.chain };
       try {
-        return await client.workflow.executeUpdateWithStart(appendReceiptUpdate, {
+        return await client.workflow.executeUpdateWithStart<(input: ChainInput) => Promise<ChainState>, ChainedReceipt, [{ fields: ReceiptFields }]>(APPEND_RECEIPT_UPDATE, {
           args: [{ fields }],
           updateId: `append-${req.jobId}`,
           startWorkflowOperation: new WithStartWorkflowOperation('receiptChain', {
@@ -202,7 +201,7 @@ export function createReceiptActivities(deps: ReceiptDeps) {
       const cid = await db.$transaction(async (tx) => {
         const taken = await tx.receipt.findFirst({ where: { sessionId: req.sessionId, seq: req.seq }, select: { jobId: true } });
         if (taken) {
-          throw ApplicationFailure.nonRetryable(`session ${req.sessionId} already has seq ${req.seq} (job ${taken.jobId})`, ReceiptErrors.ChainConflict);
+          throw ApplicationFailure.nonRetryable(`session ${req.sessionId} already has seq ${req.seq} (job ${taken.jobId})`, PlatformFailures.ChainConflict);
         }
         const block = await putReceiptBlock(tx, receipt);
         await tx.receipt.create({ data: { jobId: req.fields.job_id, kid: receipt.envelope.kid, document: receipt as object, cid: block.cid, sessionId: req.sessionId, seq: req.seq } });
@@ -216,7 +215,7 @@ export function createReceiptActivities(deps: ReceiptDeps) {
     /** The pin that always happens: the local content store, which /ipfs/<cid> serves. */
     async storeReceiptBlock(input: PinInput): Promise<void> {
       const { cid } = await putReceiptBlock(db, input.receipt);
-      if (cid !== input.cid) throw ApplicationFailure.nonRetryable(`receipt bytes hash to ${cid}, not ${input.cid}`, ReceiptErrors.CidMismatch);
+      if (cid !== input.cid) throw ApplicationFailure.nonRetryable(`receipt bytes hash to ${cid}, not ${input.cid}`, PlatformFailures.CidMismatch);
       await db.receiptPin.createMany({ data: [{ cid, provider: 'local', providerCid: cid }], skipDuplicates: true });
     },
 
@@ -231,7 +230,7 @@ export function createReceiptActivities(deps: ReceiptDeps) {
       try {
         pin = await pinToLighthouse(bytes, input.cid, settings.lighthouseApiKey, settings.lighthouseUrl);
       } catch (err) {
-        if (err instanceof CidMismatchError) throw ApplicationFailure.nonRetryable(err.message, ReceiptErrors.CidMismatch);
+        if (err instanceof CidMismatchError) throw ApplicationFailure.nonRetryable(err.message, PlatformFailures.CidMismatch);
         throw err;
       }
       await db.receiptPin.createMany({ data: [{ cid: input.cid, provider: 'lighthouse', providerCid: pin.providerCid, detail: pin.detail }], skipDuplicates: true });

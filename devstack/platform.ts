@@ -25,7 +25,7 @@ import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../econo
 import { chainSettingsEnv } from '../chain/settings.js';
 import { stripeSettingsEnv } from '../economy/stripe.js';
 import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
-import type { JobLimits } from '../workflows/inference-job.js';
+import type { JobLimits } from '../platform/workflow-api.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 import { startRunnerProxy, type RunnerProxy } from '../runner-proxy/proxy.js';
 import { auditSettings, auditSettingsEnv, type AuditLimits, type AuditSettings } from '../audits/settings.js';
@@ -178,19 +178,7 @@ export async function startPlatform(
   const payloadKeys = opts.payloadKeys ?? payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
   const clientConnection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
-  const base = gatewaySettings({});
-  const settings: GatewaySettings = {
-    ...base,
-    ...opts.settings,
-    jobLimits: { ...base.jobLimits, ...opts.jobLimits },
-    dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
-    login: { ...base.login, ...opts.settings?.login },
-    rateLimits: { ...base.rateLimits, ...opts.settings?.rateLimits },
-    // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
-    http: { ...base.http, drainMs: 2000, ...opts.settings?.http },
-    stripe: opts.payouts?.stripe ?? base.stripe,
-    chain: opts.payouts?.chain ?? base.chain,
-  };
+  const settings = { ...localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts?.stripe), ...(opts.payouts?.chain ? { chain: opts.payouts.chain } : {}) };
 
   // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
   // migrated from the template; search attributes and schedules are written here, once.
@@ -451,6 +439,27 @@ function restartable(start: () => Promise<Stop>) {
   };
 }
 
+/**
+ * A local gateway's settings (tests, the benchmark, the cluster): the defaults with a test's
+ * overrides, nested groups merged field by field, so overriding one field keeps the group's others.
+ */
+export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, jobLimits: Partial<JobLimits> = {}, stripe?: GatewaySettings['stripe']): GatewaySettings {
+  const base = gatewaySettings({});
+  return {
+    ...base,
+    ...overrides,
+    jobLimits: { ...base.jobLimits, ...overrides.jobLimits, ...jobLimits },
+    dispatch: { ...base.dispatch, ...overrides.dispatch },
+    login: { ...base.login, ...overrides.login },
+    reservation: { ...base.reservation, ...overrides.reservation },
+    dashboard: { ...base.dashboard, ...overrides.dashboard },
+    rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
+    // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
+    http: { ...base.http, drainMs: 2000, ...overrides.http },
+    stripe: stripe ?? overrides.stripe ?? base.stripe,
+  };
+}
+
 /** The environment that makes gateway/main.ts use these settings (gateway/settings.ts reads it). */
 export function settingsEnv(settings: GatewaySettings, port: number): Record<string, string> {
   return {
@@ -484,6 +493,7 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_HTTP_KEEPALIVE_TIMEOUT_MS: String(settings.http.keepAliveTimeoutMs),
     TRD_HTTP_HEADERS_TIMEOUT_MS: String(settings.http.headersTimeoutMs),
     TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
+    TRD_RESULT_GRACE_MS: String(settings.http.resultGraceMs),
     ...stripeSettingsEnv(settings.stripe),
     ...chainSettingsEnv(settings.chain),
     TRD_PAYOUT_RAIL_DELAY_MS: String(settings.payoutRailDelayMs),

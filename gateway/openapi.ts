@@ -8,6 +8,8 @@ import { z } from 'zod';
 import {
   ApiKeyPatchBody,
   SignInBody,
+  EmailLinkBody,
+  EmailSignInBody,
   ApproveDeviceCodeBody,
   ChatCompletionBody,
   CompletionBody,
@@ -27,6 +29,8 @@ import {
   RunnerHeartbeatBody,
   RunnerSettingsBody,
   RunnerSettingsPatch,
+  ReviewDecisionBody,
+  SubmissionBody,
   WaitQuery,
 } from './schemas.js';
 import { EstimateQuery } from './workers.js';
@@ -65,7 +69,19 @@ export interface ApiRoute {
 export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/v1/chat/completions', summary: 'Chat completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: ChatCompletionBody, responses: { 200: [JSON_TYPE, SSE] } },
   { method: 'post', path: '/v1/completions', summary: 'Text completion in OpenAI’s format; `stream: true` answers with Server-Sent Events', auth: 'api_key', body: CompletionBody, responses: { 200: [JSON_TYPE, SSE] } },
-  { method: 'post', path: '/mcp', summary: 'MCP (Streamable HTTP, stateless): tools run_inference, list_models, get_job, verify_receipt', auth: 'api_key', responses: { 200: [JSON_TYPE, SSE], 202: [] } },
+  { method: 'post', path: '/mcp', summary: 'MCP (Streamable HTTP, stateless): tools run_inference, list_models, get_job, verify_receipt, and agent_<slug> for each published agent', auth: 'api_key', responses: { 200: [JSON_TYPE, SSE], 202: [] } },
+  { method: 'get', path: '/v1/agents', summary: 'Published agents (call one as `model: "agent:<slug>"` on /v1/chat/completions)', auth: 'none' },
+  { method: 'get', path: '/v1/agents/:slug', summary: 'One published agent: its version, parameters and manifest hash', auth: 'none' },
+  { method: 'post', path: '/v1/agents/submissions', summary: 'Submit an agent manifest for review (API key or dashboard sign-in); starts its review workflow', auth: 'api_key', body: SubmissionBody, responses: { 201: [JSON_TYPE] } },
+  { method: 'get', path: '/v1/agents/submissions', summary: 'Your submissions and their status', auth: 'api_key' },
+  { method: 'get', path: '/v1/agents/submissions/:id', summary: 'A submission: versions, checks, dry-run output, review events, diff against the published version', auth: 'api_key' },
+  { method: 'post', path: '/v1/agents/submissions/:id/versions', summary: 'The author’s new version after changes were requested or checks failed; the same review continues', auth: 'api_key', body: SubmissionBody },
+  { method: 'get', path: '/v1/review/queue', summary: 'Reviewers: submissions awaiting a review, oldest first', auth: 'api_key' },
+  { method: 'post', path: '/v1/review/submissions/:id/decision', summary: 'Reviewers: approve (publishes that version), reject or request changes (with reasons); never one’s own', auth: 'api_key', body: ReviewDecisionBody },
+  { method: 'get', path: '/agents', summary: 'The published agents (a web page)', auth: 'none', responses: { 200: [HTML] } },
+  { method: 'get', path: '/agents/submit', summary: 'The agent submit page (public to read; submitting takes an API key or sign-in)', auth: 'none', responses: { 200: [HTML] } },
+  { method: 'get', path: '/agents/review', summary: 'The reviewer queue page', auth: 'none', responses: { 200: [HTML] } },
+  { method: 'get', path: '/agents/style.css', summary: 'The marketplace pages’ stylesheet', auth: 'none', responses: { 200: ['text/css'] } },
   { method: 'get', path: '/v1/models', summary: 'The model catalog, with whether warm capacity is online now', auth: 'none' },
   { method: 'get', path: '/v1/catalog', summary: 'The model catalog signed with the platform key (trd.model-catalog; runners check it with GET /keys)', auth: 'none' },
   { method: 'post', path: '/v1/jobs', summary: 'Submit a job; `?wait=S` waits up to S seconds for its result', auth: 'api_key', body: CreateJobBody, query: WaitQuery, responses: { 200: [JSON_TYPE], 202: [JSON_TYPE] } },
@@ -93,6 +109,10 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'patch', path: '/v1/runners/settings', summary: 'Change some of the owner’s settings', auth: 'runner_token', body: RunnerSettingsPatch },
   { method: 'post', path: '/v1/runners/device-codes', summary: '`trd-worker login`: start a device-code login', auth: 'none', body: DeviceCodeBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'post', path: '/v1/runners/device-codes/approve', summary: 'The signed-in owner approves a device code', auth: 'api_key', body: ApproveDeviceCodeBody, rateLimited: true },
+  { method: 'get', path: '/v1/runners/device-codes/approve', summary: 'The address older CLIs print: redirects to the approval page (`?code=` kept)', auth: 'none', responses: { 302: [] } },
+  { method: 'get', path: '/v1/owner/device-codes/:code', summary: 'A device code’s machine (host name, GPU, runner version) and state, for the approval page', auth: 'owner_session', rateLimited: true },
+  { method: 'post', path: '/v1/owner/device-codes/:code/approve', summary: 'Approve a device code from the dashboard: the CLI’s next poll gets its token', auth: 'owner_session', rateLimited: true },
+  { method: 'post', path: '/v1/owner/device-codes/:code/deny', summary: 'Deny a device code: the CLI gets no token and stops', auth: 'owner_session', rateLimited: true },
   { method: 'post', path: '/v1/runners/device-token', summary: '`trd-worker login` polls for its runner token', auth: 'none', body: DeviceTokenBody, rateLimited: true },
   { method: 'get', path: '/v1/stats', summary: 'Public network statistics (CC BY 4.0)', auth: 'none' },
   { method: 'get', path: '/v1/stats.csv', summary: 'The same statistics as CSV', auth: 'none', responses: { 200: ['text/csv'] } },
@@ -101,8 +121,11 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/keys', summary: 'The receipt-signing public keys', auth: 'none' },
   { method: 'get', path: '/keys/:file', summary: 'One public key (`<kid>.public.pem` or `<kid>.json`)', auth: 'none', responses: { 200: ['application/x-pem-file', JSON_TYPE] } },
   { method: 'get', path: '/dashboard', summary: 'The owner dashboard (a web page; `/dashboard` redirects to `/dashboard/`)', auth: 'none', responses: { 200: [HTML], 301: [] } },
+  { method: 'get', path: '/dashboard/device', summary: 'The page `trd-worker login` links to: approve or deny a runner login (`?code=` fills the code in)', auth: 'none', responses: { 200: [HTML] } },
   { method: 'get', path: '/dashboard/style.css', summary: 'The dashboard’s stylesheet', auth: 'none', responses: { 200: ['text/css'] } },
   { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/owner/email-links', summary: 'Mail a one-time dashboard sign-in link to an address (the same answer whether or not it has an account)', auth: 'none', body: EmailLinkBody, rateLimited: true, responses: { 202: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/owner/session/email', summary: 'Dashboard sign-in with the token of an e-mailed link (once, before it expires); sets the session cookie', auth: 'none', body: EmailSignInBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'delete', path: '/v1/owner/session', summary: 'Sign out of the dashboard', auth: 'none', responses: { 204: [] } },
   { method: 'get', path: '/v1/owner/overview', summary: 'The owner’s runners, balance, today’s earnings and recent jobs', auth: 'owner_session' },
   { method: 'get', path: '/v1/owner/events', summary: 'The overview, live (Server-Sent Events, `overview` events when it changes)', auth: 'owner_session', responses: { 200: [SSE] } },
@@ -157,7 +180,7 @@ const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/sche
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
 
-const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: not finished yet', 204: 'No content', 301: 'Moved permanently (see Location)', 404: 'Not found' };
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: not finished yet', 204: 'No content', 301: 'Moved permanently (see Location)', 302: 'Found (see Location)', 404: 'Not found' };
 
 /**
  * Query and path parameters as the handler reads them: the value's type and

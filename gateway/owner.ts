@@ -4,7 +4,7 @@
  * overview of the owner's runners and earnings, pushed live over SSE, and
  * the runners' settings, which the daemons pick up with their next heartbeat.
  */
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { reputationScore, runnerStats } from '../dispatch/eligible.js';
 import { heardFromLately, type DispatchSettings } from '../dispatch/settings.js';
@@ -41,6 +41,14 @@ export function requireOwnerSession(db: Db): RequestHandler {
     res.locals.customerId = session.customerId;
     next();
   };
+}
+
+/** Signs the browser in to `customerId`'s dashboard: a new session, its token only in an HttpOnly cookie. */
+export async function openOwnerSession(db: Db, settings: GatewaySettings, req: Request, res: Response, customerId: string): Promise<void> {
+  const token = newToken('trd_ss_');
+  const ttl = settings.dashboard.sessionTtlMs;
+  await db.ownerSession.create({ data: { id: `ses_${randomUUID().replace(/-/g, '')}`, tokenHash: hashToken(token), customerId, expiresAt: new Date(Date.now() + ttl) } });
+  res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: servedOverHttps(req, settings.publicUrl), path: '/', maxAge: ttl });
 }
 
 /** Everything the dashboard shows, in one object (the SSE stream sends it again when it changes). */
@@ -129,10 +137,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
     const body = SignInBody.parse(jsonBody(req));
     const key = await findApiKey(db, body.api_key);
     if (!key) throw new ApiError(401, 'invalid_api_key', 'that API key is not valid (unknown or revoked)', 'api_key');
-    const token = newToken('trd_ss_');
-    const ttl = settings.dashboard.sessionTtlMs;
-    await db.ownerSession.create({ data: { id: `ses_${randomUUID().replace(/-/g, '')}`, tokenHash: hashToken(token), customerId: key.customerId, expiresAt: new Date(Date.now() + ttl) } });
-    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: servedOverHttps(req, settings.publicUrl), path: '/', maxAge: ttl });
+    await openOwnerSession(db, settings, req, res, key.customerId);
     res.status(201).json(await overview(key.customerId));
   });
 

@@ -1,8 +1,10 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN, TRUST_TIERS, findModel } from '@trd/protocol';
+import { JOB_ID_PATTERN, MAX_SEED, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
+/** llama.cpp's 32-bit seed, less its "random" value (protocol/src/inference.ts). */
+export const Seed = z.number().int().min(0).max(MAX_SEED, `must be at most ${MAX_SEED} (llama.cpp's 32-bit seed; ${MAX_SEED + 1} means a random one there)`);
 
 export const CreateJobBody = z
   .object({
@@ -11,7 +13,7 @@ export const CreateJobBody = z
     max_tokens: z.number().int().min(1),
     /** 0 (the default) is greedy decoding: the same prompt gives the same output. */
     temperature: z.number().min(0).max(2).default(0),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    seed: Seed.optional(),
     /** Only runners of this trust tier or above may run the job. */
     min_tier: TrustTier.default('probation'),
     /** The session whose receipt chain the job's receipt joins (checked in accept-job.ts). */
@@ -51,8 +53,20 @@ export const RunnerHeartbeatBody = z
   })
   .strict();
 
-export const DeviceCodeBody = z.object({ email: z.email().max(254).optional() }).strict();
-export const ApproveDeviceCodeBody = z.object({ user_code: z.string().regex(/^[A-Za-z0-9]{4}-[A-Za-z0-9]{4}$/, 'looks like ABCD-EFGH') }).strict();
+/**
+ * The machine asking to log in, as the CLI describes it: shown to the owner on the approval page, so
+ * printable text of bounded length only (nothing it says is trusted beyond that).
+ */
+export const DeviceMachine = z
+  .object({
+    hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a host name: letters, digits, ".", "_", "-"; up to 253'),
+    gpu: z.string().min(1).max(120).regex(/^[\x20-\x7E]+$/, 'printable ASCII, up to 120 characters'),
+    runner_version: z.string().max(32).regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z.]{1,20})?$/, 'a version like 1.2.3 or 1.2.3-beta.1'),
+  })
+  .strict();
+export const DeviceCodeBody = z.object({ email: z.email().max(254).optional(), machine: DeviceMachine.optional() }).strict();
+export const UserCodeParam = z.string().regex(/^[A-Za-z0-9]{4}-[A-Za-z0-9]{4}$/, 'looks like ABCD-EFGH');
+export const ApproveDeviceCodeBody = z.object({ user_code: UserCodeParam }).strict();
 export const DeviceTokenBody = z.object({ device_code: z.string().min(20).max(100) }).strict();
 
 const Spread = z.object({ median: z.number().int().min(0), min: z.number().int().min(0), max: z.number().int().min(0) }).strict();
@@ -122,7 +136,7 @@ const openAiSampling = {
   /** OpenAI's default temperature is 1; 0 is greedy (the same output every time). */
   temperature: z.number().min(0).max(2).nullable().optional().transform((t) => t ?? 1),
   top_p: z.number().gt(0).max(1).nullable().optional().transform((p) => p ?? undefined),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().optional().transform((s) => s ?? undefined),
+  seed: Seed.nullable().optional().transform((s) => s ?? undefined),
   stop: Stop,
   stream: z.boolean().nullable().optional().transform((s) => s === true),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
@@ -176,6 +190,12 @@ export const ApiKeyPatchBody = z.object({ rate_limit_per_minute: z.number().int(
 
 /** Dashboard sign-in: the account's API key, exchanged for a session cookie. */
 export const SignInBody = z.object({ api_key: z.string().min(1).max(200) }).strict();
+/** Where the dashboard goes after signing in: one of its own pages, never another site. */
+export const DASHBOARD_NEXT_PATTERN = /^\/dashboard\/[A-Za-z0-9_./?=&%-]{0,200}$/;
+export const EmailLinkBody = z
+  .object({ email: z.email().max(254), next: z.string().regex(DASHBOARD_NEXT_PATTERN, 'a dashboard path such as /dashboard/device?code=ABCD-EFGH').refine((p) => !p.includes('..'), 'no ".." in the path').optional() })
+  .strict();
+export const EmailSignInBody = z.object({ token: z.string().min(20).max(100) }).strict();
 
 /** Whole credits, into build credits (at once) or the cash payout queue (a minimum applies; economy/rates.ts). */
 export const RedemptionBody = z
@@ -216,3 +236,16 @@ export const PayoutRailBody = z.discriminatedUnion('rail', [
   z.object({ rail: z.literal('stripe') }).strict(),
   z.object({ rail: z.literal('usdc'), usdc_address: z.string().min(1).max(100) }).strict(),
 ]);
+
+// The developer marketplace (gateway/marketplace.ts): the manifest itself is checked by protocol/agent.ts, every problem at once.
+export const SubmissionBody = z.object({ manifest: z.unknown().describe('an agent manifest (protocol/agent.ts AgentManifestSchema)') }).strict();
+
+export const ReviewDecisionBody = z
+  .object({
+    /** The version the reviewer looked at; a decision on another is refused. */
+    version: z.string().min(1).max(40),
+    action: z.enum(['approve', 'reject', 'request_changes']),
+    reasons: z.string().trim().max(4000).optional(),
+  })
+  .strict()
+  .refine((d) => d.action === 'approve' || !!d.reasons, { message: 'reasons: tell the author why (required to reject or request changes)', path: ['reasons'] });

@@ -1,5 +1,6 @@
 /** Gateway settings from the environment; every time bound is configurable so tests can shorten it. */
-import type { JobLimits } from '../workflows/inference-job.js';
+import type { JobLimits } from '../platform/workflow-api.js';
+import type { AgentReviewSettings } from '../workflows/agent-review.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt, SettingsError } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
@@ -7,6 +8,7 @@ import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
+import type { SmtpSettings } from '../platform/smtp.js';
 
 
 function publicUrlSetting(raw: string | undefined): string | null {
@@ -48,11 +50,34 @@ export interface GatewaySettings {
   /** Login, sign-in and key endpoints: requests per window, per client IP and per credential (gateway/rate-limit.ts). */
   rateLimits: RateLimitSettings;
   /**
+   * Dashboard sign-in by e-mail (a one-time link): the SMTP relay it is sent through (none: e-mail
+   * sign-in is off), how long a link lives, and how many links one address and one client IP may ask
+   * for per window.
+   */
+  emailSignIn: { smtp: SmtpSettings | null; linkTtlMs: number; windowMs: number; perAddress: number; perIp: number };
+  /**
    * Behind a balancer: an SSE comment every `streamKeepAliveMs` while a stream waits (0: none), Node's
    * keep-alive and header timeouts (above the balancer's idle timeout), and how long shutdown lets responses finish.
    */
-  http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number };
+  http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number; resultGraceMs: number };
+  /** Agent reviews (workflows/agent-review.ts), fixed in each submission's workflow input when it is submitted. */
+  agentReview: AgentReviewTimes;
 }
+
+/**
+ * The longest the gateway may hold a response with nothing sent: a `?wait=` (bounded by
+ * TRD_MAX_WAIT_SECONDS), a plain OpenAI completion (until its job ends: the deadline plus
+ * TRD_RESULT_GRACE_MS to settle), an SSE stream between keep-alive comments. A balancer in
+ * front must allow at least this much silence (devstack/load-balancer.ts derives its timeout
+ * from it), or it cuts a response the gateway still means to send, and the hang-up of a plain
+ * completion cancels its job.
+ */
+export function longestSilenceMs(s: Pick<GatewaySettings, 'maxWaitSeconds' | 'jobLimits' | 'http'>): number {
+  const untilJobEnds = s.jobLimits.deadlineMs + s.http.resultGraceMs;
+  return Math.max(s.maxWaitSeconds * 1000, untilJobEnds, s.http.streamKeepAliveMs > 0 ? s.http.streamKeepAliveMs : untilJobEnds);
+}
+
+export type AgentReviewTimes = Omit<AgentReviewSettings, 'dryRunLimits' | 'reservation'>;
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
   return {
@@ -95,10 +120,31 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL', 10, { min: 1 }),
     },
     http: httpSettings(env),
+    emailSignIn: emailSignInSettings(env),
+    agentReview: {
+      slaMs: envInt(env, 'TRD_AGENT_REVIEW_SLA_MS', 24 * 3600_000, { min: 100 }),
+      remindersBeforeEscalation: envInt(env, 'TRD_AGENT_REVIEW_REMINDERS_BEFORE_ESCALATION', 2, { min: 1, max: 100 }),
+      resubmitWaitMs: envInt(env, 'TRD_AGENT_RESUBMIT_WAIT_MS', 30 * 24 * 3600_000, { min: 100 }),
+      dryRunMaxTokens: envInt(env, 'TRD_AGENT_DRY_RUN_MAX_TOKENS', 64, { min: 1, max: 4096 }),
+    },
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),
     },
+  };
+}
+
+function emailSignInSettings(env: Record<string, string | undefined>): GatewaySettings['emailSignIn'] {
+  const host = env.TRD_SMTP_HOST?.trim();
+  const from = env.TRD_SMTP_FROM?.trim();
+  if (host && !from) throw new SettingsError('TRD_SMTP_FROM must be set with TRD_SMTP_HOST: the address sign-in mail comes from, e.g. sign-in@example.com');
+  if (from && !/^[^\s@<>]+@[^\s@<>]+$/.test(from)) throw new SettingsError(`TRD_SMTP_FROM must be a plain address such as sign-in@example.com, got ${JSON.stringify(from)}`);
+  return {
+    smtp: host ? { host, port: envInt(env, 'TRD_SMTP_PORT', 25, { min: 1, max: 65535 }), from: from!, timeoutMs: envInt(env, 'TRD_SMTP_TIMEOUT_MS', 10_000, { min: 100 }) } : null,
+    linkTtlMs: envInt(env, 'TRD_EMAIL_LINK_TTL_MS', 15 * 60_000, { min: 1000 }),
+    windowMs: envInt(env, 'TRD_EMAIL_RATE_WINDOW_MS', 3600_000, { min: 100 }),
+    perAddress: envInt(env, 'TRD_EMAIL_RATE_PER_ADDRESS', 5, { min: 1 }),
+    perIp: envInt(env, 'TRD_EMAIL_RATE_PER_IP', 20, { min: 1 }),
   };
 }
 
@@ -110,5 +156,7 @@ function httpSettings(env: Record<string, string | undefined>): GatewaySettings[
     // Node requires headersTimeout above keepAliveTimeout.
     headersTimeoutMs: envInt(env, 'TRD_HTTP_HEADERS_TIMEOUT_MS', keepAliveTimeoutMs + 1000, { min: keepAliveTimeoutMs + 1 }),
     drainMs: envInt(env, 'TRD_SHUTDOWN_DRAIN_MS', 30_000),
+    // A job at its deadline still records its failure (a workflow task or two); a plain completion waits for that answer.
+    resultGraceMs: envInt(env, 'TRD_RESULT_GRACE_MS', 30_000, { min: 0 }),
   };
 }

@@ -8,9 +8,8 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction } from '@temporalio/client';
 import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
 import type { PayoutSettings } from '../economy/payout-settings.js';
-import { PAYOUT_SCHEDULE_ID, PAYOUT_SEARCH_ATTRIBUTES, type SettlementInput } from '../workflows/payout-settlement.js';
 import proto from '@temporalio/proto';
-import { REPUTATION_SCHEDULE_ID, type SweepInput } from '../workflows/reputation-sweep.js';
+import { PAYOUT_SCHEDULE_ID, PAYOUT_SEARCH_ATTRIBUTES, REPUTATION_SCHEDULE_ID, type SettlementInput, type SweepInput } from '../platform/workflow-api.js';
 import type { ReputationSettings } from '../economy/reputation.js';
 
 export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): Promise<void> {
@@ -56,7 +55,7 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
   if (!missing.length) return;
   await client.connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
+    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type]])),
   });
 }
 

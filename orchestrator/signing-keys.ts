@@ -17,9 +17,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../platform/db.js';
 import type { SigningKey } from '../platform/signing-key.js';
-
-/** The failure of a signing activity on an orchestrator that does not hold the active key. */
-export const SIGNING_KEY_UNAVAILABLE = 'SigningKeyUnavailable';
+import { PlatformFailures } from '../platform/workflow-api.js';
 
 export interface SigningKeyLifecycle {
   /** How long a new key is published before it signs (runners and verifiers fetch it meanwhile). */
@@ -132,7 +130,7 @@ export function scheduledSigner(
         : 'no signing key is active now';
       const mine = schedule.filter((k) => byKid.has(k.kid));
       if (mine.length && mine.every((k) => k.validUntil !== null && k.validUntil <= now)) onAllRetired?.(message);
-      throw ApplicationFailure.retryable(message, SIGNING_KEY_UNAVAILABLE);
+      throw ApplicationFailure.retryable(message, PlatformFailures.SigningKeyUnavailable);
     },
   };
 }

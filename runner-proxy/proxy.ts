@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import proto from '@temporalio/proto';
 import type { Db } from '../platform/db.js';
 import { decryptPayload, encryptPayload, isEncrypted, type PayloadKeys } from '../platform/payload-encryption.js';
-import { hashToken } from '../gateway/tokens.js';
+import { hashToken } from '../platform/tokens.js';
 import { EntitlementStore } from './entitlements.js';
 import { GrpcError, GrpcStatus, encodeGrpcMessage, frame, unframe, type GrpcStatusCode } from './grpc-wire.js';
 import { mapPayloads } from './payload-walk.js';

@@ -14,8 +14,14 @@
  *      a token takes from the runner to the client, time to first token at the client
  *      against the runner's, and tokens/s the client sees against the runner's;
  *   6. a burst of --jobs small non-streaming chat completions at once on the two runners:
- *      requests/s the gateway sustains.
- * Options: --jobs N (default 200), --tokens N (default 128), --json (one JSON line, for comparing runs).
+ *      requests/s the gateway sustains;
+ *   0. first, the floor (scripts/floor/floor.ts): a one-activity workflow on the same Temporal
+ *      server with two runner-like workers, --floor-sequential jobs one at a time and a burst of
+ *      --jobs; the platform's figures are printed against it as ratios (issue 18's goals).
+ * The platform runs with audit sampling at the ordinary rate (TRD_AUDIT_RATE's default, also for
+ * probation runners, as for runners past probation), receipts pinned to the local store, reputation on.
+ * Options: --jobs N (default 200), --tokens N (default 128), --floor-sequential N (default 100),
+ * --floor-only (the floor alone), --json (one JSON line, for comparing runs).
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { availableParallelism } from 'node:os';
@@ -24,16 +30,43 @@ import { parseArgs } from 'node:util';
 import { InferenceEngine } from '../gpu-runner/src/engine.js';
 import { startPlatform } from '../devstack/platform.js';
 import { startEphemeralServices } from '../devstack/services.js';
+import { auditSettings } from '../audits/settings.js';
+import { measureFloor, type FloorFigures } from './floor/floor.js';
 
-const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200' }, tokens: { type: 'string', default: '128' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '200' },
+    tokens: { type: 'string', default: '128' },
+    'floor-sequential': { type: 'string', default: '100' },
+    'floor-only': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
 const JOBS = Number(values.jobs);
 const TOKENS = Number(values.tokens);
-if (!Number.isInteger(JOBS) || JOBS < 1 || !Number.isInteger(TOKENS) || TOKENS < 1 || TOKENS > 512) {
-  console.error('bench: --jobs must be a positive integer and --tokens an integer from 1 to 512');
+const FLOOR_SEQUENTIAL = Number(values['floor-sequential']);
+if (!Number.isInteger(JOBS) || JOBS < 1 || !Number.isInteger(TOKENS) || TOKENS < 1 || TOKENS > 512 || !Number.isInteger(FLOOR_SEQUENTIAL) || FLOOR_SEQUENTIAL < 1) {
+  console.error('bench: --jobs and --floor-sequential must be positive integers and --tokens an integer from 1 to 512');
   process.exit(2);
 }
 const PROMPT = 'Benchmark prompt: tell me about the network';
 const log = (line: string) => !values.json && console.log(line);
+
+/** The platform's figures as the issue's goals read them: over and times the floor's. */
+function againstFloor(floor: FloorFigures, p: { firstToken: { p50: number; p99: number }; roundTrip: { p50: number; p99: number }; tinyJobsPerS: number }) {
+  const ratio = (a: number, b: number) => Number((a / Math.max(b, 1e-9)).toFixed(2));
+  const fs = floor.start_to_activity_started_ms;
+  const fr = floor.start_to_result_ms;
+  return {
+    dispatch_p50_over_ms: Number((p.firstToken.p50 - fs.p50).toFixed(1)),
+    dispatch_p99_over_ms: Number((p.firstToken.p99 - fs.p99).toFixed(1)),
+    dispatch_p50_ratio: ratio(p.firstToken.p50, fs.p50),
+    dispatch_p99_ratio: ratio(p.firstToken.p99, fs.p99),
+    round_trip_p50_ratio: ratio(p.roundTrip.p50, fr.p50),
+    round_trip_p99_ratio: ratio(p.roundTrip.p99, fr.p99),
+    throughput_ratio: ratio(p.tinyJobsPerS, floor.burst.jobs_per_s),
+  };
+}
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
@@ -53,6 +86,16 @@ const acceptedToFirstToken = (job: { timings: Record<string, number> }) =>
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const services = await startEphemeralServices({ namespaces: ['bench'] });
 try {
+  const floor = await measureFloor({ temporalAddress: services.temporalAddress, namespace: 'bench', jobs: JOBS, sequential: FLOOR_SEQUENTIAL });
+  log(`floor, a one-activity workflow on the same Temporal server, 2 runner-like workers:`);
+  log(`  start → activity started:     p50 ${floor.start_to_activity_started_ms.p50} ms, p99 ${floor.start_to_activity_started_ms.p99} ms (${FLOOR_SEQUENTIAL} one at a time)`);
+  log(`  start → result:               p50 ${floor.start_to_result_ms.p50} ms, p99 ${floor.start_to_result_ms.p99} ms`);
+  log(`  burst of ${JOBS} at once:         ${floor.burst.jobs_per_s} jobs/s, split ${JSON.stringify(floor.burst.split)}`);
+  if (values['floor-only']) {
+    if (values.json) console.log(JSON.stringify({ floor }));
+    await services.stop();
+    process.exit(0);
+  }
   const modelPath = join(services.modelsDir, 'trd-tiny.gguf');
   const bare: Record<string, number> = {};
   for (const threads of [1, 2]) {
@@ -67,7 +110,8 @@ try {
     log(`bare node-llama-cpp, ${threads} thread(s): ${bare[`threads_${threads}`]} tok/s (median of 10 × ${TOKENS} tokens)`);
   }
 
-  const platform = await startPlatform(services, { namespace: 'bench' });
+  const ordinaryAuditRate = auditSettings({}).rateBps;
+  const platform = await startPlatform(services, { namespace: 'bench', audits: { rateBps: ordinaryAuditRate, probationRateBps: ordinaryAuditRate } });
   const warmRunner = await platform.startRunner({ workerId: 'bench-runner', extraArgs: ['--threads', '1'] });
   const overhead: number[] = [];
   const roundTrip: number[] = [];
@@ -225,6 +269,12 @@ try {
     },
     chat_burst_two_runners: { requests: JOBS, max_tokens: 8, requests_per_s: Number((JOBS / chatBurstSeconds).toFixed(1)) },
     session_chain: { jobs_each: SESSION_JOBS, plain_round_trip_ms: pct(chainTrips.plain), session_round_trip_ms: pct(chainTrips.session) },
+    floor,
+    against_floor: againstFloor(floor, {
+      firstToken: { p50: quantile(sortedOverhead, 0.5), p99: quantile(sortedOverhead, 0.99) },
+      roundTrip: { p50: quantile(sortedTrip, 0.5), p99: quantile(sortedTrip, 0.99) },
+      tinyJobsPerS: JOBS / chatBurstSeconds,
+    }),
   };
   if (values.json) console.log(JSON.stringify(result));
   else {
@@ -248,6 +298,11 @@ try {
     log(`  first token at the runner:    p50 ${s.first_token_at_runner_ms.p50} ms, p99 ${s.first_token_at_runner_ms.p99} ms (accepted → first token)`);
     log(`  tok/s the client sees:        ${s.client_tok_s_median} (runner's own: ${s.runner_tok_s_median}), medians`);
     log(`burst of ${JOBS} small chat completions (8 tokens, not streamed) at once on two runners: ${result.chat_burst_two_runners.requests_per_s} requests/s`);
+    const f = result.against_floor;
+    log(`platform against the floor (same run; goals: throughput ≥ 0.6 × floor, dispatch p50 ≤ floor + 10 ms, p99 ≤ floor + 30 ms):`);
+    log(`  dispatch, accepted → first token vs start → activity started: p50 +${f.dispatch_p50_over_ms} ms, p99 +${f.dispatch_p99_over_ms} ms (×${f.dispatch_p50_ratio} / ×${f.dispatch_p99_ratio})`);
+    log(`  POST ?wait round trip vs start → result:                      p50 ×${f.round_trip_p50_ratio}, p99 ×${f.round_trip_p99_ratio}`);
+    log(`  tiny jobs (8-token chat burst) vs floor burst:                ×${f.throughput_ratio} (${result.chat_burst_two_runners.requests_per_s} / ${floor.burst.jobs_per_s} jobs/s)`);
   }
 } finally {
   await services.stop();

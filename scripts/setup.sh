@@ -80,6 +80,13 @@ if [ "$browser" = 1 ]; then
       log "missing: ${missing[*]} (install them, e.g. apt-get install ${missing[*]}; or set CHROMIUM_PATH)"
     fi
   fi
+  # The e-mail sign-in tests send to a real SMTP server: Python's aiosmtpd, from the package index.
+  if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+    log "installing aiosmtpd (the SMTP server of the e-mail sign-in tests)"
+    python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 2>/dev/null \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages aiosmtpd==1.4.6 \
+      || log "could not install aiosmtpd (pip install aiosmtpd==1.4.6): the e-mail sign-in tests need it"
+  fi
 fi
 
 # The cluster mode: the real Temporal server (cmd/server) and its schema tool (cmd/tools/sql) at

@@ -12,33 +12,13 @@
  * neither a pass nor a failure.
  */
 import { ActivityFailure, TimeoutFailure, proxyActivities, sleep } from '@temporalio/workflow';
-import type { AuditorActivities, VerifyTask } from '@trd/protocol';
+import type { AuditorActivities } from '@trd/protocol';
 import { findModel } from '@trd/protocol/models';
 import { runnerQueue } from '@trd/protocol/queues';
 import type { AuditActivities } from '../activities/audit-activities.js';
-import type { AuditLimits, AuditMethodSetting } from '../audits/settings.js';
 import { reportProblem } from '../audits/verdict.js';
+import { auditWorkflowId, type AuditInput, type AuditOutcome } from '../platform/workflow-api.js';
 import { rootMessage } from './failures.js';
-
-/** One audit per job: the job id is the business key, and the audit's id. */
-export function auditWorkflowId(jobId: string): string {
-  return `audit:${jobId}`;
-}
-
-export interface AuditInput {
-  /** The audited job, who ran it, and what it claimed. */
-  jobId: string;
-  auditedWorkerId: string;
-  model: string;
-  claimed: VerifyTask['claimed'];
-  method: AuditMethodSetting;
-  minTokenProbability: number;
-  limits: AuditLimits;
-}
-
-export type AuditOutcome =
-  | { status: 'passed' | 'failed'; auditorId: string; detail: string }
-  | { status: 'not-performed'; reason: string };
 
 /** The longest wait between looks for an auditor, in multiples of `auditorWaitMs`. */
 const MAX_WAIT_FACTOR = 8;

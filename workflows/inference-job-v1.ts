@@ -8,7 +8,7 @@ import type { InferenceResult, RunnerActivities } from '@trd/protocol';
 import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference';
 import { legacyModelQueue } from '@trd/protocol/queues';
 import { describeInferenceFailure } from './failures.js';
-import type { JobInput, JobOutcome } from './inference-job.js';
+import type { JobInput, JobOutcome } from '../platform/workflow-api.js';
 import { fail, recordSuccess } from './outcomes.js';
 
 export async function inferenceJobV1(input: JobInput): Promise<JobOutcome> {

@@ -4,14 +4,18 @@
  * Deterministic: every side effect is an activity, and time comes from the
  * workflow clock.
  *
- * Routing (queue names in protocol/queues.ts): the job first waits up to
- * `warmWaitMs` on the model's warm queue, where a free runner with the model
- * loaded takes it at once. If none does and some runner has the model only
- * on disk, it waits as long on the cold queue, where such a runner takes it
- * and loads the model. Then it waits on the warm queue until its deadline
- * (parked): every runner that loaded the model polls it, including the cold
- * ones once they have loaded it; a parked job moves to the cold queue when a
- * free runner with the model on disk shows up.
+ * Routing (queue names in protocol/queues.ts): the job is scheduled on the
+ * model's warm queue, where a free runner with the model loaded takes it at
+ * once. It stays scheduled there until its deadline, so it keeps its place in
+ * the queue: every runner that loaded the model polls it, including the cold
+ * ones once they have loaded it. `warmWaitMs` after scheduling, a job nobody
+ * took yet moves to the cold queue if some runner has the model only on disk;
+ * there it waits as long, and if no such runner takes it, back on the warm
+ * queue until its deadline (parked). A waiting job also moves to the cold
+ * queue when a free runner with the model on disk shows up.
+ * (Histories before `keep-queue-place` gave the warm attempt a
+ * schedule-to-start timeout and scheduled the job again at the back of the
+ * queue: a burst scrambled the order.)
  * A runner that dies or stalls loses the job through the heartbeat timeout
  * and Temporal retries it on the same queue; a runner that returns a bad
  * result loses it too, and the retry is steered to another runner when one is
@@ -31,7 +35,7 @@ import {
   proxyActivities,
   sleep,
 } from '@temporalio/workflow';
-import type { InferenceResult, InferenceTask, RunnerActivities, SignedReceipt, TrustTier } from '@trd/protocol';
+import type { InferenceResult, InferenceTask, RunnerActivities } from '@trd/protocol';
 import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference';
 import { modelQueue, runnerQueue } from '@trd/protocol/queues';
 import type { JobBilling } from '../activities/platform-activities.js';
@@ -40,58 +44,25 @@ import { describeInferenceFailure } from './failures.js';
 import { inferenceJobV1 } from './inference-job-v1.js';
 import { fail, recordSuccess } from './outcomes.js';
 import { dispatch, platform, receipts } from './platform.js';
+import { inferenceTaskFor, type JobInput, type JobOutcome } from '../platform/workflow-api.js';
 
-/** Time bounds fixed when the job is accepted, so a job's history never depends on later settings. */
-export interface JobLimits {
-  heartbeatTimeoutMs: number;
-  /** From acceptance to the end of generation, queue wait included. */
-  deadlineMs: number;
-  /** Tries per route (Temporal retries a runner that died), and runner faults per job. */
-  maxAttempts: number;
-  retryInitialIntervalMs: number;
-  /** How long a job waits for a free warm runner before runners that must load the model may take it. */
-  warmWaitMs: number;
-  /** First look at a job's progress, and the longest gap between looks while it runs. */
-  progressCheckMs: number;
-  /** Added to a job's expected duration before it counts as running long. */
-  longJobGraceMs: number;
-}
-
-export interface JobInput {
-  jobId: string;
-  customerId: string;
-  model: string;
-  prompt: string;
-  promptSha256: string;
-  maxTokens: number;
-  temperature: number;
-  seed?: number;
-  /** Only runners of this tier or above may take the job. */
-  minTier: TrustTier;
-  /** The model's price when the job was accepted. */
-  creditsPerHour: number;
-  acceptedAt: string;
-  limits: JobLimits;
-  /** OpenAI-compatible requests: chat messages (as canonical JSON in `prompt`), nucleus sampling, stop strings. */
-  promptFormat?: 'text' | 'chat';
-  topP?: number;
-  stop?: string[];
-  /** The runner pushes text to the gateway with it, as it is generated (a streaming request). */
-  streamToken?: string;
-  /** The session whose receipt chain this job's receipt joins (workflows/receipt-chain.ts). */
-  sessionId?: string;
-}
-
-export type JobOutcome =
-  | { status: 'succeeded'; receipt: SignedReceipt; completionTokens: number }
-  | { status: 'failed'; reason: string }
-  | { status: 'cancelled'; completionTokens: number };
+/** Declared with the other workflows' inputs (platform/workflow-api.ts); named here too for the code that started from this file. */
+export type { JobInput, JobLimits, JobOutcome } from '../platform/workflow-api.js';
 
 /** Marks histories that route warm, then cold; older ones replay through inferenceJobV1. */
 export const DISPATCH_V2 = 'dispatch-v2';
 
 /** Marks histories whose tasks carry a signed dispatch envelope (runners refuse unsigned tasks). */
 export const SIGNED_DISPATCH = 'signed-dispatch';
+
+/**
+ * Marks histories whose warm attempt stays scheduled past the warm wait: a
+ * workflow timer and the cold-runner check decide a move to the cold queue,
+ * and the attempt is cancelled only when the job moves. Before it, the warm
+ * attempt timed out schedule-to-start and the job was scheduled again at the
+ * back of the same queue.
+ */
+export const KEEP_QUEUE_PLACE = 'keep-queue-place';
 
 /** A job moves to a faster runner at most this many times. */
 const MAX_MOVES = 2;
@@ -101,6 +72,8 @@ interface Route {
   queue: string;
   /** Past this, nobody took it here: try the next route. */
   scheduleToStartMs?: number;
+  /** This long after scheduling, if nobody took it, it may move to a cold runner; otherwise it stays scheduled. */
+  coldCheckMs?: number;
 }
 
 type AttemptEnd =
@@ -122,30 +95,15 @@ export async function inferenceJob(input: JobInput): Promise<JobOutcome> {
   }
 }
 
-/** What a runner is sent for this job (audits send the same, without the stream token). Pure. */
-export function inferenceTaskFor(input: JobInput): InferenceTask {
-  return {
-    jobId: input.jobId,
-    model: input.model,
-    prompt: input.prompt,
-    maxTokens: input.maxTokens,
-    temperature: input.temperature,
-    seed: input.seed,
-    // Set only when given, so the task of a plain job is what it always was.
-    ...(input.promptFormat ? { promptFormat: input.promptFormat } : {}),
-    ...(input.topP !== undefined ? { topP: input.topP } : {}),
-    ...(input.stop ? { stop: input.stop } : {}),
-    ...(input.streamToken ? { streamToken: input.streamToken } : {}),
-  };
-}
-
 async function dispatchJob(input: JobInput): Promise<JobOutcome> {
   const limits = input.limits;
   const deadline = Date.parse(input.acceptedAt) + limits.deadlineMs;
   const task = inferenceTaskFor(input);
-  const warm = (): Route => ({ kind: 'warm', queue: modelQueue(input.model, 'warm', input.minTier), scheduleToStartMs: limits.warmWaitMs });
+  const keepPlace = patched(KEEP_QUEUE_PLACE);
+  const warmQueue = modelQueue(input.model, 'warm', input.minTier);
+  const warm = (): Route => (keepPlace ? { kind: 'warm', queue: warmQueue, coldCheckMs: limits.warmWaitMs } : { kind: 'warm', queue: warmQueue, scheduleToStartMs: limits.warmWaitMs });
   const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier), scheduleToStartMs: limits.warmWaitMs });
-  const parked = (): Route => ({ kind: 'parked', queue: modelQueue(input.model, 'warm', input.minTier) });
+  const parked = (): Route => ({ kind: 'parked', queue: warmQueue });
   const direct = (workerId: string): Route => ({ kind: 'direct', queue: runnerQueue(workerId), scheduleToStartMs: limits.warmWaitMs });
 
   let route = warm();
@@ -253,9 +211,25 @@ async function runAttempt(input: JobInput, task: InferenceTask, route: Route, re
 
   let moved: { from: string; to: string } | null = null;
   let goCold = false;
+  // Once, at the warm wait: a job nobody took moves to a cold runner, if there is one and the attempt has still not started.
+  let coldCheckAt = route.coldCheckMs !== undefined ? scheduledAt + route.coldCheckMs : null;
   try {
     let waitMs = limits.progressCheckMs;
-    while (!(await condition(() => settled, waitMs))) {
+    while (!(await condition(() => settled, coldCheckAt === null ? waitMs : Math.max(1, Math.min(waitMs, coldCheckAt - Date.now()))))) {
+      if (coldCheckAt !== null && Date.now() >= coldCheckAt) {
+        coldCheckAt = null;
+        // No answer is no move: the job keeps its place, and later looks may still send it cold.
+        const moveCold = await dispatch.hasColdRunners({ model: input.model, minTier: input.minTier, unstartedJobId: input.jobId }).catch((err) => {
+          if (isCancellation(err)) throw err;
+          return false;
+        });
+        if (moveCold) {
+          goCold = true;
+          scope.cancel();
+          break;
+        }
+        continue;
+      }
       if (!mayMove) {
         waitMs = limits.progressCheckMs * 10;
         continue;
@@ -269,7 +243,8 @@ async function runAttempt(input: JobInput, task: InferenceTask, route: Route, re
           graceMs: limits.longJobGraceMs,
           checkEveryMs: limits.progressCheckMs,
           lastWaitMs: waitMs,
-          parked: route.kind === 'parked',
+          // A warm attempt past its cold check waits as a parked one does.
+          parked: route.kind === 'parked' || (route.coldCheckMs !== undefined && coldCheckAt === null),
         })
         .catch((err): { action: 'wait'; recheckAfterMs: number } => {
           if (isCancellation(err)) throw err;

@@ -2,7 +2,7 @@
 import type { InferenceResult, SignedReceipt } from '@trd/protocol';
 import type { JobBilling } from '../activities/platform-activities.js';
 import { rootMessage } from './failures.js';
-import type { JobInput, JobOutcome } from './inference-job.js';
+import type { JobInput, JobOutcome } from '../platform/workflow-api.js';
 import { platform, receipts } from './platform.js';
 
 /** `billing` is absent only for jobs accepted before billing (inferenceJobV1). */

@@ -14,49 +14,21 @@ import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/commo
 import { patched, proxyActivities, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PayoutActivities, QueuedPayout } from '../activities/payout-activities.js';
 import type { UsdcPayoutActivities } from '../activities/usdc-payout-activities.js';
+import { PAYOUT_SEARCH_ATTRIBUTES, PlatformFailures, type SettlementInput, type SettlementSummary } from '../platform/workflow-api.js';
 
-export interface SettlementInput {
-  /** How long one Stripe call may take before it is tried again (with the same idempotency key). */
-  stepTimeoutMs: number;
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** How often a USDC payout waiting on the chain (funds, fees, confirmations) looks again; absent in schedules from before USDC. */
-  chainPollMs?: number;
-}
-
-export interface SettlementSummary {
-  batchId: string;
-  stripeConfigured: boolean;
-  payouts: number;
-  paid: number;
-  returned: number;
-  held: number;
-  paidUsdCents: number;
-  paidCredits: number;
-  /** USDC payouts paid, and their total in base units (6 decimals); since the `usdc-payouts` patch. */
-  paidUsdc?: number;
-  paidUsdcBaseUnits?: number;
-}
-
-export const PAYOUT_SCHEDULE_ID = 'payout-settlement';
-
-/**
- * Search attributes of a batch, registered in the namespace by the
- * orchestrator at start, so finance can list batches, e.g.
- * `temporal workflow list --query 'TrdPayoutStatus = "settled" AND TrdPayoutPaidUsdCents > 0'`.
- */
-export const PAYOUT_SEARCH_ATTRIBUTES = {
-  status: defineSearchAttributeKey('TrdPayoutStatus', SearchAttributeType.KEYWORD),
-  payouts: defineSearchAttributeKey('TrdPayoutCount', SearchAttributeType.INT),
-  totalUsdCents: defineSearchAttributeKey('TrdPayoutTotalUsdCents', SearchAttributeType.INT),
-  paidUsdCents: defineSearchAttributeKey('TrdPayoutPaidUsdCents', SearchAttributeType.INT),
+/** The batch's search attributes (named in platform/workflow-api.ts) as typed keys. */
+export const PAYOUT_SEARCH_ATTRIBUTE_KEYS = {
+  status: defineSearchAttributeKey(PAYOUT_SEARCH_ATTRIBUTES.status.name, SearchAttributeType.KEYWORD),
+  payouts: defineSearchAttributeKey(PAYOUT_SEARCH_ATTRIBUTES.payouts.name, SearchAttributeType.INT),
+  totalUsdCents: defineSearchAttributeKey(PAYOUT_SEARCH_ATTRIBUTES.totalUsdCents.name, SearchAttributeType.INT),
+  paidUsdCents: defineSearchAttributeKey(PAYOUT_SEARCH_ATTRIBUTES.paidUsdCents.name, SearchAttributeType.INT),
 };
 
 export async function payoutSettlement(input: SettlementInput): Promise<SettlementSummary> {
   const steps = proxyActivities<PayoutActivities>({
     startToCloseTimeout: input.stepTimeoutMs,
     // No attempt limit: an outage delays the batch, it never drops a payout.
-    retry: { initialInterval: input.retryInitialMs, backoffCoefficient: 2, maximumInterval: input.retryMaxMs, nonRetryableErrorTypes: ['StripeNotConfigured'] },
+    retry: { initialInterval: input.retryInitialMs, backoffCoefficient: 2, maximumInterval: input.retryMaxMs, nonRetryableErrorTypes: [PlatformFailures.StripeNotConfigured] },
   });
   const batchId = workflowInfo().workflowId;
   const usdc = patched('usdc-payouts');
@@ -101,10 +73,10 @@ export async function payoutSettlement(input: SettlementInput): Promise<Settleme
   const totalUsdCents = payouts.reduce((n, p) => n + p.usdCents, 0);
   const progress = (status: 'paying' | 'settled') => {
     upsertSearchAttributes([
-      { key: PAYOUT_SEARCH_ATTRIBUTES.status, value: status },
-      { key: PAYOUT_SEARCH_ATTRIBUTES.payouts, value: payouts.length },
-      { key: PAYOUT_SEARCH_ATTRIBUTES.totalUsdCents, value: totalUsdCents },
-      { key: PAYOUT_SEARCH_ATTRIBUTES.paidUsdCents, value: summary.paidUsdCents },
+      { key: PAYOUT_SEARCH_ATTRIBUTE_KEYS.status, value: status },
+      { key: PAYOUT_SEARCH_ATTRIBUTE_KEYS.payouts, value: payouts.length },
+      { key: PAYOUT_SEARCH_ATTRIBUTE_KEYS.totalUsdCents, value: totalUsdCents },
+      { key: PAYOUT_SEARCH_ATTRIBUTE_KEYS.paidUsdCents, value: summary.paidUsdCents },
     ]);
     upsertMemo({
       batch: batchId,

@@ -5,26 +5,8 @@
  * awaited by the job, so a slow or down pinning service never holds a job back.
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { SignedReceipt } from '@trd/protocol';
-import type { LighthouseOutcome, ReceiptActivities } from '../activities/receipt-activities.js';
-import type { ReceiptSettings } from '../receipts/settings.js';
-
-export interface PinInput {
-  cid: string;
-  receipt: SignedReceipt;
-  retry: ReceiptSettings['pin'];
-}
-
-export interface PinOutcome {
-  cid: string;
-  local: true;
-  lighthouse: LighthouseOutcome;
-}
-
-/** One pinning per receipt: the CID is the business key. */
-export function pinWorkflowId(cid: string): string {
-  return `pin-${cid}`;
-}
+import type { ReceiptActivities } from '../activities/receipt-activities.js';
+import { PlatformFailures, type PinInput, type PinOutcome } from '../platform/workflow-api.js';
 
 export async function pinReceipt(input: PinInput): Promise<PinOutcome> {
   const { storeReceiptBlock, pinToLighthouse } = proxyActivities<ReceiptActivities>({
@@ -34,7 +16,7 @@ export async function pinReceipt(input: PinInput): Promise<PinOutcome> {
       backoffCoefficient: 2,
       maximumInterval: input.retry.retryMaxMs,
       // No attempt limit: a receipt is pinned in the end, however long the outage.
-      nonRetryableErrorTypes: ['CidMismatch'],
+      nonRetryableErrorTypes: [PlatformFailures.CidMismatch],
     },
   });
   await storeReceiptBlock(input);

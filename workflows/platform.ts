@@ -10,16 +10,17 @@ import { proxyLocalActivities } from '@temporalio/workflow';
 import type { DispatchActivities } from '../activities/dispatch-activities.js';
 import type { PlatformActivities } from '../activities/platform-activities.js';
 import type { ReceiptActivities } from '../activities/receipt-activities.js';
+import { PlatformFailures } from '../platform/workflow-api.js';
 
 export const platform = proxyLocalActivities<PlatformActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidReceipt', 'UnknownJob'] },
+  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: [PlatformFailures.InvalidReceipt, PlatformFailures.UnknownJob] },
 });
 
 /** Signing, alone or as a session's next link (which waits for the session's chain workflow). */
 export const receipts = proxyLocalActivities<ReceiptActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidReceipt', 'ChainConflict'] },
+  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: [PlatformFailures.InvalidReceipt, PlatformFailures.ChainConflict] },
 });
 
 /** Routing advice: best effort, so a failure is an answer ("no advice"), never a failed job. */

@@ -17,27 +17,15 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ChainedReceipt, ChainState, ReceiptActivities, ReceiptFields } from '../activities/receipt-activities.js';
-import type { ReceiptSettings } from '../receipts/settings.js';
+import type { ChainedReceipt, ReceiptActivities, ReceiptFields } from '../activities/receipt-activities.js';
+import { APPEND_RECEIPT_UPDATE, CHAIN_STATE_QUERY, PlatformFailures, type ChainInput, type ChainState } from '../platform/workflow-api.js';
 
-export interface ChainInput {
-  sessionId: string;
-  settings: ReceiptSettings['chain'];
-  /** Carried over by continue-as-new; a fresh start reads it from the database. */
-  state?: ChainState;
-}
-
-export const appendReceiptUpdate = defineUpdate<ChainedReceipt, [{ fields: ReceiptFields }]>('appendReceipt');
-export const chainStateQuery = defineQuery<ChainState | null>('chainState');
-
-/** One chain per session: the session id is the business key. */
-export function chainWorkflowId(sessionId: string): string {
-  return `receipt-chain-${sessionId}`;
-}
+export const appendReceiptUpdate = defineUpdate<ChainedReceipt, [{ fields: ReceiptFields }]>(APPEND_RECEIPT_UPDATE);
+export const chainStateQuery = defineQuery<ChainState | null>(CHAIN_STATE_QUERY);
 
 const receipts = proxyLocalActivities<ReceiptActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: ['InvalidReceipt', 'ChainConflict'] },
+  retry: { initialInterval: '200 ms', maximumInterval: '10 seconds', nonRetryableErrorTypes: [PlatformFailures.InvalidReceipt, PlatformFailures.ChainConflict] },
 });
 
 export async function receiptChain(input: ChainInput): Promise<ChainState> {

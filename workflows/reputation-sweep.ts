@@ -10,18 +10,8 @@ import type { InferenceTask, RunnerActivities } from '@trd/protocol';
 import { runnerQueue } from '@trd/protocol/queues';
 import type { ChallengeTarget, ReputationActivities, ReputationChange } from '../activities/reputation-activities.js';
 import type { ReceiptActivities } from '../activities/receipt-activities.js';
+import type { SweepInput } from '../platform/workflow-api.js';
 import { SIGNED_DISPATCH } from './inference-job.js';
-
-export const REPUTATION_SCHEDULE_ID = 'reputation-sweep';
-
-export interface SweepInput {
-  challenge: {
-    maxTokens: number;
-    /** A runner busy past this is not challenged this time. */
-    waitMs: number;
-    timeoutMs: number;
-  };
-}
 
 const { recomputeReputation, challengeTargets, recordBenchChallenge } = proxyActivities<ReputationActivities>({
   startToCloseTimeout: '5 minutes',

@@ -185,7 +185,16 @@ function render(o: Overview): void {
   document.body.dataset.updatedAt = String(Date.now());
 }
 
+/** Where sign-in was asked from (the approval page): a dashboard path only, never another site. */
+function goBack(): boolean {
+  const next = new URLSearchParams(location.search).get('next');
+  if (!next || !/^\/dashboard\/[\w./?=&%-]*$/.test(next) || next.startsWith('//')) return false;
+  location.assign(next);
+  return true;
+}
+
 function goLive(first: Overview): void {
+  if (goBack()) return;
   show('app');
   render(first);
   events?.close();
@@ -211,4 +220,28 @@ $('#sign-out').addEventListener('click', async () => {
   show('sign-in');
 });
 
-call('GET', '/v1/owner/overview').then(goLive, () => show('sign-in'));
+$('#email-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const status = $('#email-status');
+  const next = new URLSearchParams(location.search).get('next');
+  try {
+    const sent = await call('POST', '/v1/owner/email-links', { email: $<HTMLInputElement>('#email').value.trim(), ...(next ? { next } : {}) });
+    status.className = 'muted';
+    status.textContent = `Sent: open the link in the mail to ${sent.email} (it works once, within ${Math.round(sent.expires_in / 60)} min).`;
+  } catch (err) {
+    status.className = 'error';
+    status.textContent = (err as Error).message;
+  }
+});
+
+// Opened from a sign-in mail: the link's token signs in once; it leaves the address bar at once.
+const emailToken = new URLSearchParams(location.search).get('sign_in');
+if (emailToken) {
+  const url = new URL(location.href);
+  url.searchParams.delete('sign_in');
+  history.replaceState(null, '', url);
+  call('POST', '/v1/owner/session/email', { token: emailToken }).then(goLive, (err) => {
+    show('sign-in');
+    $('#sign-in-error').textContent = (err as Error).message;
+  });
+} else call('GET', '/v1/owner/overview').then(goLive, () => show('sign-in'));

@@ -8,6 +8,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import {
   InferenceErrors,
+  RunnerFailures,
   parseChatPrompt,
   type AuditorActivities,
   type ChatMessage,
@@ -17,12 +18,11 @@ import {
   type RunnerActivities,
 } from '@trd/protocol';
 import { GenerationAborted, PromptTooLongError, type GenerateRequest, type Generation, type InferenceEngine } from './engine.js';
-import { checkDispatch, type DispatchGuard } from './dispatch-guard.js';
-import type { JobSlots } from './job-slots.js';
+import { checkDispatch } from './dispatch-guard.js';
 import { SlotsBusyError } from './semaphore.js';
 import { openPushStream, type PushStream } from './stream-push.js';
-import { ModelHold, type ServedModel } from './served-model.js';
-import { createVerifyActivity } from './verify-activity.js';
+import { ModelHold } from './served-model.js';
+import { createVerifyActivity, type VerifyActivityDeps } from './verify-activity.js';
 
 /**
  * Each heartbeat call crosses the SDK's pipeline into the native core, which
@@ -32,24 +32,14 @@ import { createVerifyActivity } from './verify-activity.js';
 const HEARTBEAT_EVERY_MS = 200;
 
 
-export interface RunnerActivityDeps {
-  models: ReadonlyMap<string, ServedModel>;
-  workerId: string;
-  /** The runner's cap on jobs at once, shared by all its queues. */
-  jobSlots: JobSlots;
-  /** How long a task may wait for a job slot, then a free sequence, before it is handed back. */
-  sequenceWaitMs: number;
+export interface RunnerActivityDeps extends VerifyActivityDeps {
   /** A generation with no new token for this long is aborted and reported as stalled. */
   stallTimeoutMs: number;
   /** How a test build generates (generation-wrapper.ts); the engine's own by default. */
   generate?: (engine: InferenceEngine, req: GenerateRequest) => Promise<Generation>;
-  /** Checks each task's signed dispatch envelope; without one (no gateway: a private Temporal) tasks are not checked. */
-  dispatchGuard?: DispatchGuard;
   /** Where a streaming job's text is pushed as it is generated; without it the customer sees it at the end. */
   gatewayUrl?: string;
   log?: (line: string) => void;
-  /** Told when a job starts and ends here, and when a model finished loading. */
-  events?: { jobStarted(jobId: string): void; jobEnded(jobId: string): void; modelLoaded(key: string): void };
 }
 
 export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActivities & AuditorActivities {
@@ -125,10 +115,10 @@ export function createRunnerActivities(deps: RunnerActivityDeps): RunnerActiviti
           throw new CancelledFailure('generation cancelled', [resultOf({ ...err.partial, finishReason: 'cancelled' }, 0)]);
         }
         if (err instanceof GenerationAborted) {
-          throw ApplicationFailure.retryable(`runner ${workerId} stalled after ${err.partial.completionTokens} token(s): ${err.message}`, 'Stalled');
+          throw ApplicationFailure.retryable(`runner ${workerId} stalled after ${err.partial.completionTokens} token(s): ${err.message}`, RunnerFailures.Stalled);
         }
         if (err instanceof PromptTooLongError) throw ApplicationFailure.nonRetryable(err.message, InferenceErrors.PromptTooLong);
-        if (err instanceof SlotsBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, 'RunnerBusy');
+        if (err instanceof SlotsBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, RunnerFailures.RunnerBusy);
         throw err;
       } finally {
         // Ended before the result is returned, so the gateway has every chunk before the workflow's answer.

@@ -7,11 +7,12 @@ import { modelsCommand } from './commands/models.js';
 import { settingsCommand } from './commands/settings.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
+import { RUNNER_VERSION } from './version.js';
 
 export function buildCli(): Command {
   return new Command('trd-worker')
     .description('TRD Compute runner: earn credits by serving inference on your own GPU')
-    .version('0.1.0')
+    .version(RUNNER_VERSION)
     .showSuggestionAfterError()
     .exitOverride()
     .addCommand(loginCommand())

@@ -5,11 +5,8 @@
  * model or prompt is refused before any work is done.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { dispatchProblem, publicKeyFromPem, type TrustedKey } from '@trd/protocol';
+import { RunnerFailures, dispatchProblem, publicKeyFromPem, type TrustedKey } from '@trd/protocol';
 import { gatewayRequest } from './gateway-api.js';
-
-/** The failure type of a task refused for its dispatch envelope (unsigned, expired, not the platform's, mismatched). */
-export const DISPATCH_REFUSED = 'DispatchRefused';
 
 export interface DispatchGuard {
   /** Why this task must be refused, or null; throws when it cannot be checked now (the keys are out of reach). */
@@ -30,9 +27,9 @@ export async function checkDispatch(guard: DispatchGuard | undefined, task: Disp
   try {
     refused = await guard.problem(task);
   } catch (err) {
-    throw ApplicationFailure.retryable(`runner ${workerId} cannot check this ${what}'s signature now: ${(err as Error).message}`, 'DispatchUnverifiable');
+    throw ApplicationFailure.retryable(`runner ${workerId} cannot check this ${what}'s signature now: ${(err as Error).message}`, RunnerFailures.DispatchUnverifiable);
   }
-  if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this ${what}: ${refused}`, DISPATCH_REFUSED);
+  if (refused) throw ApplicationFailure.nonRetryable(`runner ${workerId} refuses this ${what}: ${refused}`, RunnerFailures.DispatchRefused);
 }
 
 /** TRD_RUNNER_KEYS_REFRESH_MS: how often the runner re-reads the platform's keys (retirements reach it within this). */

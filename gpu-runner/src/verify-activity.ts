@@ -6,18 +6,30 @@
  * without retries; a failed check is a report, not an error.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { InferenceErrors, parseChatPrompt, type ChatMessage, type VerifyProgress, type VerifyReport, type VerifyTask } from '@trd/protocol';
+import { InferenceErrors, RunnerFailures, parseChatPrompt, type ChatMessage, type VerifyProgress, type VerifyReport, type VerifyTask } from '@trd/protocol';
 import { PromptTooLongError } from './engine.js';
 import { verifyByPrefill, type CheckOutcome } from './prefill-verify.js';
 import { UnreproducibleJobError, verifyByReexecution } from './reexecute-verify.js';
-import type { RunnerActivityDeps } from './activities.js';
-import { checkDispatch } from './dispatch-guard.js';
-import { ModelHold } from './served-model.js';
+import { checkDispatch, type DispatchGuard } from './dispatch-guard.js';
+import type { JobSlots } from './job-slots.js';
+import { ModelHold, type ServedModel } from './served-model.js';
 import { SlotsBusyError } from './semaphore.js';
 
 const HEARTBEAT_EVERY_MS = 200;
 
-export type VerifyActivityDeps = Pick<RunnerActivityDeps, 'models' | 'workerId' | 'jobSlots' | 'sequenceWaitMs' | 'events' | 'dispatchGuard'>;
+/** What both runner activities need (activities.ts adds what only generation does). */
+export interface VerifyActivityDeps {
+  models: ReadonlyMap<string, ServedModel>;
+  workerId: string;
+  /** The runner's cap on jobs at once, shared by all its queues. */
+  jobSlots: JobSlots;
+  /** How long a task may wait for a job slot, then a free sequence, before it is handed back. */
+  sequenceWaitMs: number;
+  /** Checks each task's signed dispatch envelope; without one (no gateway: a private Temporal) tasks are not checked. */
+  dispatchGuard?: DispatchGuard;
+  /** Told when a job starts and ends here, and when a model finished loading. */
+  events?: { jobStarted(jobId: string): void; jobEnded(jobId: string): void; modelLoaded(key: string): void };
+}
 
 export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTask) => Promise<VerifyReport> {
   const { models, workerId, events } = deps;
@@ -80,7 +92,7 @@ export function createVerifyActivity(deps: VerifyActivityDeps): (task: VerifyTas
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('audit cancelled');
       if (err instanceof PromptTooLongError) throw ApplicationFailure.nonRetryable(err.message, InferenceErrors.PromptTooLong);
       if (err instanceof UnreproducibleJobError) throw ApplicationFailure.nonRetryable(err.message, InferenceErrors.InvalidTask);
-      if (err instanceof SlotsBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, 'RunnerBusy');
+      if (err instanceof SlotsBusyError) throw ApplicationFailure.retryable(`runner ${workerId} is busy: ${err.message}`, RunnerFailures.RunnerBusy);
       throw err;
     } finally {
       clearInterval(beat);

@@ -29,7 +29,7 @@ export class CheatingRunner {
 
   constructor(
     readonly cheat: Cheat,
-    private readonly opts: { otherModelPath?: string; threads?: number } = {},
+    private readonly opts: { otherModelPath?: string; threads?: number; contextSize?: number } = {},
   ) {}
 
   async generate(engine: InferenceEngine, req: GenerateRequest): Promise<Generation> {
@@ -65,7 +65,7 @@ export class CheatingRunner {
         path = join(await mkdtemp(join(tmpdir(), 'trd-cheat-')), `tiny-seed-${OTHER_MODEL_SEED}.gguf`);
         await writeTinyModel(path, OTHER_MODEL_SEED);
       }
-      return InferenceEngine.load({ modelPath: path, sequences: 1, threads: this.opts.threads ?? 1 });
+      return InferenceEngine.load({ modelPath: path, sequences: 1, threads: this.opts.threads ?? 1, contextSize: this.opts.contextSize });
     })();
     return this.other;
   }

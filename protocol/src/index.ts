@@ -12,3 +12,4 @@ export * from './dispatch.js';
 export * from './models.js';
 export * from './schedule.js';
 export * from './catalog-document.js';
+export * from './agent.js';

@@ -19,6 +19,7 @@ export interface InferenceTask {
   temperature: number;
   /** Nucleus sampling; absent or 1 means off. */
   topP?: number;
+  /** 0..MAX_SEED. */
   seed?: number;
   /** The output ends before the first of these; it is not part of the output. */
   stop?: string[];
@@ -30,6 +31,28 @@ export interface InferenceTask {
   streamToken?: string;
   /** The platform's signature over this dispatch (protocol/dispatch.ts); a runner refuses a task without a valid one. */
   dispatch?: SignedDispatch;
+}
+
+/**
+ * The largest seed a job may ask for. llama.cpp's sampler takes a 32-bit unsigned seed and reads
+ * 2^32-1 (LLAMA_DEFAULT_SEED) as "pick a random one", so that value would not reproduce (measured:
+ * three runs at 2^32-1 gave three texts; at 2^32-2 one).
+ */
+export const MAX_SEED = 2 ** 32 - 2;
+
+/**
+ * What the orchestrator reads in place of a payload it refused to open (an unsealed one: not from the
+ * platform, e.g. a result completed straight through Temporal's frontend; platform/payload-encryption.ts).
+ * It carries the reason only, never the refused bytes, so the workflow can end the attempt cleanly
+ * instead of failing its workflow task forever.
+ */
+export const REFUSED_PAYLOAD_FIELD = 'trd_refused_payload';
+
+/** The refusal's reason when `value` is that placeholder, else null. */
+export function refusedPayloadReason(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const reason = (value as Record<string, unknown>)[REFUSED_PAYLOAD_FIELD];
+  return typeof reason === 'string' ? reason : null;
 }
 
 /** The messages of a chat job, as the runner reads them back from `InferenceTask.prompt`. */
@@ -93,11 +116,25 @@ export const InferenceErrors = {
   InvalidTask: 'InvalidTask',
 } as const;
 
+/** ApplicationFailure types a runner throws that a retry (often on another runner) can fix, and its refusal of a forged task. */
+export const RunnerFailures = {
+  /** Generation stopped making progress (the watchdog). */
+  Stalled: 'Stalled',
+  /** No free slot, or the device ran out of memory. */
+  RunnerBusy: 'RunnerBusy',
+  /** The platform's keys are out of reach, so the task's signature cannot be checked now. */
+  DispatchUnverifiable: 'DispatchUnverifiable',
+  /** Non-retryable: the task's dispatch envelope is unsigned, expired, not the platform's or mismatched. */
+  DispatchRefused: 'DispatchRefused',
+} as const;
+
 /**
  * What is wrong with a runner's result for this task, or null. Pure, so the
  * workflow can run it: a runner's answer is checked before it is signed.
  */
 export function inferenceResultProblem(task: InferenceTask, r: InferenceResult): string | null {
+  const refused = refusedPayloadReason(r);
+  if (refused !== null) return refused;
   if (r.model !== task.model) return `runner served model ${r.model}, the job asked for ${task.model}`;
   if (!SHA256_HEX.test(r.modelSha256)) return 'model hash is not a SHA-256 hex digest';
   if (typeof r.workerId !== 'string' || !r.workerId) return 'runner did not identify itself';

@@ -23,7 +23,7 @@ import { createAudits } from '../../activities/audit-activities.js';
 import { samplingKey } from '../../audits/sampling.js';
 import { auditSettings } from '../../audits/settings.js';
 import { createRunnerToken } from '../../gateway/runners.js';
-import { auditWorkflowId, type AuditOutcome } from '../../workflows/audit-job.js';
+import { auditWorkflowId, type AuditOutcome } from '../../platform/workflow-api.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { modelQueue } from '@trd/protocol';
 import type { ManagedProcess } from '../../devstack/processes.js';

@@ -13,8 +13,7 @@ import { migrationNames } from '../../devstack/migrate.js';
 import { startTsProcess } from '../../devstack/processes.js';
 import { createDb } from '../../platform/db.js';
 import { newPayloadKey, payloadKeysFromEnv, platformDataConverter } from '../../platform/payload-encryption.js';
-import { PAYOUT_SCHEDULE_ID } from '../../workflows/payout-settlement.js';
-import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
+import { PAYOUT_SCHEDULE_ID, REPUTATION_SCHEDULE_ID } from '../../platform/workflow-api.js';
 import { serviceEndpoints, testNamespace } from '../support/stack.js';
 
 async function runSetup(env: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {

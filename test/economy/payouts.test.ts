@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import Stripe from 'stripe';
 import { PLATFORM_REVENUE, ownerAccount, postTransaction } from '../../economy/ledger.js';
-import { PAYOUT_SCHEDULE_ID, PAYOUT_SEARCH_ATTRIBUTES, type SettlementSummary } from '../../workflows/payout-settlement.js';
+import { PAYOUT_SCHEDULE_ID, type SettlementSummary } from '../../platform/workflow-api.js';
+import { PAYOUT_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/payout-settlement.js';
 import { startStripeFake, type StripeFake } from '../support/stripe-fake.js';
 import { runScheduled } from '../support/schedules.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
@@ -115,8 +116,8 @@ describe('payout settlement', () => {
     const handle = stack.client.workflow.getHandle(workflowId);
     expect((await handle.describe()).memo).toMatchObject({ payouts: 5, total_credits: 26_500, paid: 3, paid_usd_cents: 12_400, returned: 2, held_for_review: 0 });
     const attributes = (await handle.describe()).typedSearchAttributes;
-    expect(attributes.get(PAYOUT_SEARCH_ATTRIBUTES.status)).toBe('settled');
-    expect(attributes.get(PAYOUT_SEARCH_ATTRIBUTES.paidUsdCents)).toBe(12_400);
+    expect(attributes.get(PAYOUT_SEARCH_ATTRIBUTE_KEYS.status)).toBe('settled');
+    expect(attributes.get(PAYOUT_SEARCH_ATTRIBUTE_KEYS.paidUsdCents)).toBe(12_400);
     const found: string[] = [];
     for await (const w of stack.client.workflow.list({ query: 'TrdPayoutStatus = "settled" AND TrdPayoutPaidUsdCents > 10000' })) found.push(w.workflowId);
     expect(found).toEqual([workflowId]);

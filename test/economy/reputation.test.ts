@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decideTier, reputationScore, tierPolicy } from '../../economy/reputation.js';
-import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
+import { REPUTATION_SCHEDULE_ID } from '../../platform/workflow-api.js';
 import { measuredPerformance } from '../../activities/reputation-activities.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import type { ManagedProcess } from '../../devstack/processes.js';

@@ -25,6 +25,7 @@ const cases: Array<{ name: string; body: unknown; key?: string | null; header?: 
   { name: 'max_tokens over the model limit', body: { ...good, max_tokens: 100000 }, status: 400, code: 'invalid_request', mentions: /at most 512/ },
   { name: 'temperature out of range', body: { ...good, temperature: 9 }, status: 400, code: 'invalid_request', mentions: /temperature/ },
   { name: 'negative seed', body: { ...good, seed: -1 }, status: 400, code: 'invalid_request', mentions: /seed/ },
+  { name: "seed 2^32-1 (llama.cpp's random seed)", body: { ...good, seed: 2 ** 32 - 1 }, status: 400, code: 'invalid_request', mentions: /seed: must be at most 4294967294/ },
   { name: 'unknown trust tier', body: { ...good, min_tier: 'gold' }, status: 400, code: 'invalid_request', mentions: /min_tier.*probation.*verified.*trusted/ },
   { name: 'empty prompt', body: { ...good, prompt: '' }, status: 400, code: 'invalid_request', mentions: /prompt/ },
   { name: 'unknown field', body: { ...good, max_token: 3 }, status: 400, code: 'invalid_request', mentions: /unknown field.*max_token/ },

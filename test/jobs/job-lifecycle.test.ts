@@ -1,7 +1,7 @@
 /** A job over HTTP, end to end on the real stack: gateway, Temporal, runner with llama.cpp, PostgreSQL. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { canonicalize, publicKeyFromPem, verifyReceipt, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
+import { MAX_SEED, canonicalize, publicKeyFromPem, verifyReceipt, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -55,6 +55,26 @@ describe('a job submitted over HTTP', () => {
     const [a, b, c] = [await runJob({ ...body, seed: 1 }), await runJob({ ...body, seed: 1 }), await runJob({ ...body, seed: 2 })];
     expect(a.output).toBe(b.output);
     expect(c.output).not.toBe(a.output);
+  });
+
+  test('seeds past the signed 32-bit range up to MAX_SEED are stored and reproduce; MAX_SEED + 1 is refused on both APIs', async () => {
+    const body = { model: 'trd-tiny', prompt: 'Seeds at the edge', max_tokens: 16, temperature: 1 };
+    for (const seed of [2 ** 31 - 1, 2 ** 31, MAX_SEED]) {
+      const [a, b] = [await runJob({ ...body, seed }), await runJob({ ...body, seed })];
+      expect({ seed, a: a.status, b: b.status }).toEqual({ seed, a: 'succeeded', b: 'succeeded' });
+      expect(a.output).toBe(b.output);
+      expect((await stack.db.job.findUniqueOrThrow({ where: { id: a.id } })).seed).toBe(BigInt(seed));
+    }
+    // Before the bigint column, this passed validation and the insert failed: a 500.
+    const chat = await api(stack, 'POST', '/v1/chat/completions', { model: 'trd-tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, seed: MAX_SEED });
+    expect(chat.status).toBe(200);
+    const jobs = await stack.db.job.count();
+    for (const [path, extra] of [['/v1/jobs', { prompt: 'x', max_tokens: 4 }], ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }] }]] as const) {
+      const refused = await api(stack, 'POST', path, { model: 'trd-tiny', ...extra, seed: MAX_SEED + 1 });
+      expect({ path, status: refused.status }).toEqual({ path, status: 400 });
+      expect(refused.json.error.message).toMatch(/seed.*at most 4294967294/);
+    }
+    expect(await stack.db.job.count()).toBe(jobs);
   });
 
   test('POST ?wait returns the finished job in one round trip', async () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { receiptDocumentBytes } from '@trd/protocol';
-import { pinWorkflowId } from '../../workflows/pin-receipt.js';
+import { pinWorkflowId } from '../../platform/workflow-api.js';
 import { startLighthouseFake, type LighthouseFake } from '../support/lighthouse-fake.js';
 import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { cidOfBytes, keyring, parseCid, receiptDocumentBytes, verifyChain, verifyReceipt, publicKeyFromPem, type ReceiptChainDocument } from '@trd/protocol';
-import { chainWorkflowId } from '../../workflows/receipt-chain.js';
+import { chainWorkflowId } from '../../platform/workflow-api.js';
 import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;

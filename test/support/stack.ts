@@ -4,7 +4,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startPlatform, type LocalPlatform } from '../../devstack/platform.js';
 import type { ServiceEndpoints } from '../../devstack/services.js';
 import type { GatewaySettings } from '../../gateway/settings.js';
-import type { JobLimits } from '../../workflows/inference-job.js';
+import type { JobLimits } from '../../platform/workflow-api.js';
 import { readBody } from './http.js';
 import { namespaceForTestFile } from './names.js';
 

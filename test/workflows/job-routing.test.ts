@@ -7,8 +7,13 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { modelQueue, runnerQueue, type InferenceResult, type InferenceTask } from '@trd/protocol';
 import { chargeMicrocredits } from '../../economy/billing.js';
+import { gatewaySettings } from '../../gateway/settings.js';
+import { summarizeTraces, traceJobs } from '../support/dispatch-trace.js';
 import { STUB_JOB_LIMITS, answer, freshModel, useWorkflowTier, type StubJob } from '../support/workflow-tier.js';
 
 const tier = useWorkflowTier();
@@ -41,6 +46,18 @@ function generatingUntilCancelled(workerId: string, started: () => void, opts: {
   };
 }
 
+/**
+ * With TRD_RECORD_HISTORIES=1, the history of `job` becomes a replay fixture
+ * of the current version (test/workflows/replay.test.ts replays it). Stub
+ * activities write plain payloads, which the replay test accepts as it does
+ * the fixtures from before sealing.
+ */
+async function recordFixture(job: StubJob, name: string): Promise<void> {
+  if (!process.env.TRD_RECORD_HISTORIES) return;
+  const path = fileURLToPath(new URL(`../fixtures/histories/${name}.json`, import.meta.url));
+  writeFileSync(path, `${historyToJSON(await job.handle.fetchHistory())}\n`);
+}
+
 async function failureOf(job: StubJob): Promise<string> {
   const outcome = await job.result();
   expect(outcome.status).toBe('failed');
@@ -54,7 +71,7 @@ describe('warm, cold, parked', () => {
     const job = await tier.startJob({ model, maxTokens: 4, creditsPerHour: 360 }, { hasColdRunners: () => true });
     const outcome = await job.result();
     expect(outcome).toMatchObject({ status: 'succeeded', completionTokens: 4, receipt: { envelope: { job_id: job.jobId } } });
-    expect((await tier.scheduled(job)).map((s) => [s.queue, s.scheduleToStartMs])).toEqual([[warmQ(model), STUB_JOB_LIMITS.warmWaitMs]]);
+    expect((await tier.scheduled(job)).map((s) => [s.queue, s.scheduleToStartMs === s.scheduleToCloseMs ? 'deadline' : s.scheduleToStartMs])).toEqual([[warmQ(model), 'deadline']]);
     const [success] = job.callsTo('recordJobSucceeded');
     expect(success.billing).toEqual({ workerId: 'warm-1', billableMs: 40, chargeMicrocredits: chargeMicrocredits(40, 360) });
     expect(job.callsTo('hasColdRunners')).toEqual([]);
@@ -77,38 +94,63 @@ describe('warm, cold, parked', () => {
     const [warm, cold] = await tier.scheduled(job);
     expect([warm.queue, cold.queue]).toEqual([warmQ(model), coldQ(model)]);
     expect(cold.at - warm.at).toBeGreaterThanOrEqual(STUB_JOB_LIMITS.warmWaitMs);
-    expect(job.callsTo('hasColdRunners')).toEqual([{ model, minTier: 'probation' }]);
+    expect(job.callsTo('hasColdRunners')).toEqual([{ model, minTier: 'probation', unstartedJobId: job.jobId }]);
+    // The warm attempt nobody took was cancelled, never timed out: it moved because a cold runner exists.
+    const history = await job.handle.fetchHistory();
+    expect(history.events!.filter((e) => e.activityTaskCanceledEventAttributes)).toHaveLength(1);
+    expect(history.events!.filter((e) => e.activityTaskTimedOutEventAttributes)).toHaveLength(0);
+    await recordFixture(job, 'inference-job-kept-place-cold');
     expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
   });
 
-  /** A job nobody takes until it has `attempts` attempts scheduled, then a late warm runner: each attempt's queue and bound to start. */
+  /** A job nobody takes until it has `attempts` attempts scheduled and its cold check, then a late warm runner: each attempt's queue and bound to start. */
   async function servedLate(model: string, hasColdRunners: boolean, attempts: number) {
     const job = await tier.startJob({ model }, { hasColdRunners: () => hasColdRunners });
-    while ((await tier.scheduled(job)).length < attempts) await new Promise((r) => setTimeout(r, 50));
+    while ((await tier.scheduled(job)).length < attempts || job.callsTo('hasColdRunners').length === 0) await new Promise((r) => setTimeout(r, 50));
     await tier.runner(warmQ(model), 'late', async (task) => answer(task, 'late'));
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
     // Parked: Temporal bounds the wait to start by the attempt's whole time left, the deadline.
-    return (await tier.scheduled(job)).map((s) => [s.queue, s.scheduleToStartMs === s.scheduleToCloseMs ? 'deadline' : s.scheduleToStartMs]);
+    return { job, routes: (await tier.scheduled(job)).map((s) => [s.queue, s.scheduleToStartMs === s.scheduleToCloseMs ? 'deadline' : s.scheduleToStartMs]) };
   }
 
-  test('no cold runner either: the job parks on the warm queue with no bound but its deadline, and the next warm runner takes it', async () => {
+  test('no cold runner: past the warm wait the job stays scheduled on the warm queue (its place kept) until the next warm runner takes it', async () => {
     const model = freshModel();
-    expect(await servedLate(model, false, 2)).toEqual([
-      [warmQ(model), STUB_JOB_LIMITS.warmWaitMs],
-      [warmQ(model), 'deadline'],
-    ]);
+    const { job, routes } = await servedLate(model, false, 1);
+    expect(routes).toEqual([[warmQ(model), 'deadline']]);
+    await recordFixture(job, 'inference-job-kept-place');
   });
 
   test('not taken on the cold queue either: the job parks on the warm queue', async () => {
     const model = freshModel();
-    expect(await servedLate(model, true, 3)).toEqual([
-      [warmQ(model), STUB_JOB_LIMITS.warmWaitMs],
+    expect((await servedLate(model, true, 3)).routes).toEqual([
+      [warmQ(model), 'deadline'],
       [coldQ(model), STUB_JOB_LIMITS.warmWaitMs],
       [warmQ(model), 'deadline'],
     ]);
   });
 
-  test('when the cold-runner question fails, the job tries the cold queue anyway', async () => {
+  test('a job a warm runner has taken is never moved by the warm wait’s cold check, even with cold runners about', async () => {
+    const model = freshModel();
+    await tier.runner(coldQ(model), 'cold-1', async (task) => answer(task, 'cold-1'));
+    await tier.runner(warmQ(model), 'warm-1', async (task) => {
+      // Still generating (and heartbeating) when the warm wait ends.
+      const ctx = Context.current();
+      for (let i = 0; i < 15; i++) {
+        ctx.heartbeat({ workerId: 'warm-1', completionTokens: 1, phase: 'generating' });
+        await ctx.sleep(STUB_JOB_LIMITS.warmWaitMs / 5);
+      }
+      return answer(task, 'warm-1');
+    });
+    const job = await tier.startJob({ model }, { hasColdRunners: () => true });
+    expect(await job.result()).toMatchObject({ status: 'succeeded' });
+    expect(job.callsTo('hasColdRunners')).toEqual([{ model, minTier: 'probation', unstartedJobId: job.jobId }]);
+    expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model)]);
+    const history = await job.handle.fetchHistory();
+    expect(history.events!.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(false);
+    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('warm-1');
+  });
+
+  test('when the cold-runner question fails, the job keeps its place on the warm queue (no advice, no move)', async () => {
     const model = freshModel();
     await tier.runner(coldQ(model), 'cold-1', async (task) => answer(task, 'cold-1'));
     const job = await tier.startJob(
@@ -119,8 +161,11 @@ describe('warm, cold, parked', () => {
         },
       },
     );
+    while (job.callsTo('hasColdRunners').length < 2) await new Promise((r) => setTimeout(r, 50));
+    await tier.runner(warmQ(model), 'warm-1', async (task) => answer(task, 'warm-1'));
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
-    expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model), coldQ(model)]);
+    expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model)]);
+    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('warm-1');
   });
 
   test('a parked job moves to the cold queue when a free cold runner shows up', async () => {
@@ -128,10 +173,40 @@ describe('warm, cold, parked', () => {
     await tier.runner(coldQ(model), 'cold-1', async (task) => answer(task, 'cold-1'));
     const job = await tier.startJob({ model }, { hasColdRunners: () => false, checkProgress: (c) => (c.parked ? { action: 'go-cold' } : { action: 'wait', recheckAfterMs: 200 }) });
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
-    expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model), warmQ(model), coldQ(model)]);
+    expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model), coldQ(model)]);
     expect(job.callsTo('checkProgress').some((c) => c.parked)).toBe(true);
     expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
   });
+});
+
+describe('a burst', () => {
+  test('with the production warm wait, each job of a burst is scheduled once: none loses its queue place to the warm wait', async () => {
+    const model = freshModel();
+    const JOBS = 40;
+    const { warmWaitMs } = gatewaySettings({}).jobLimits;
+    // Two jobs at a time (one worker per queue in a process) at 200 ms a job: the last jobs wait ~4 s, far past the
+    // warm wait. The deadline is long: on a loaded machine the same burst has taken 30 s.
+    await tier.runner(
+      warmQ(model),
+      'two-slots',
+      async (task) => {
+        await new Promise((r) => setTimeout(r, 200));
+        return answer(task, 'two-slots');
+      },
+      { slots: 2 },
+    );
+    const jobs: StubJob[] = [];
+    for (let i = 0; i < JOBS; i++) jobs.push(await tier.startJob({ model, limits: { warmWaitMs, deadlineMs: 5 * 60_000 } }));
+    const outcomes = await Promise.all(jobs.map((j) => j.result()));
+    expect(outcomes.filter((o) => o.status !== 'succeeded')).toEqual([]);
+    const summary = summarizeTraces(await traceJobs(tier.client, jobs.map((j) => j.jobId)));
+    // Most jobs waited past the warm wait (else this burst would prove nothing), and none was scheduled again for it.
+    expect(summary.waitP50Ms).toBeGreaterThan(warmWaitMs);
+    expect(summary.rescheduled).toBe(0);
+    // Not asserted: start order against acceptance order. Under load the orchestrator runs the jobs' first workflow
+    // tasks (which schedule them) seconds late and in its own order, and Temporal's matching hands a new task to a
+    // waiting poller ahead of a young backlog; 13 and 33 places of 40 were measured here with no job re-queued.
+  }, 120_000);
 });
 
 describe('moves to a faster runner', () => {
@@ -258,10 +333,10 @@ describe('runner faults', () => {
     const history = await job.handle.fetchHistory();
     const timedOut = history.events!.filter((e) => e.activityTaskTimedOutEventAttributes);
     const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt!);
-    // The lost attempt shows as Temporal's retry (the rescue is attempt 2), or, when the retry was not taken within
-    // the warm wait, as a timed-out activity before the job was scheduled anew (as test/dispatch/runner-failures sees it).
-    expect(started).toHaveLength(1);
-    expect(started[0] >= 2 || timedOut.length === 1).toBe(true);
+    // The lost attempt is Temporal's retry on the same schedule (the rescue is attempt 2): the job is never scheduled anew.
+    expect(started).toEqual([2]);
+    expect(timedOut).toHaveLength(0);
+    expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model)]);
     expect(job.callsTo('recordAttempt')).toEqual([]);
   });
 
@@ -340,7 +415,7 @@ describe('cancellation', () => {
   test('a queued job cancelled never runs and costs nothing', async () => {
     const model = freshModel();
     const job = await tier.startJob({ model }, { hasColdRunners: () => false });
-    while ((await tier.scheduled(job)).length < 2) await new Promise((r) => setTimeout(r, 50));
+    while (job.callsTo('hasColdRunners').length === 0) await new Promise((r) => setTimeout(r, 50));
     await job.handle.cancel();
     expect(await job.result()).toEqual({ status: 'cancelled', completionTokens: 0 });
     expect(job.callsTo('recordJobCancelled')).toEqual([{ jobId: job.jobId, customerId: 'cus_stub', partial: null, billing: null }]);

@@ -8,7 +8,11 @@
  * payout-settlement-usdc (the `usdc-payouts` patch) needs the local EVM node, so
  * test/economy/usdc-payouts records it with TRD_RECORD_HISTORIES=1.
  * Audit histories need an auditor and an audited runner, so the audit test
- * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts).
+ * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts);
+ * agent-review-* come from test/marketplace/agent-review.test.ts the same way.
+ * inference-job-kept-place* (a warm attempt kept scheduled past the warm wait,
+ * `keep-queue-place`) come from the workflow tier, where the routing paths are
+ * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -17,10 +21,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { workflowIdForJob } from '@trd/protocol';
-import { pinWorkflowId } from '../../workflows/pin-receipt.js';
-import { chainWorkflowId } from '../../workflows/receipt-chain.js';
-import { PAYOUT_SCHEDULE_ID } from '../../workflows/payout-settlement.js';
-import { REPUTATION_SCHEDULE_ID } from '../../workflows/reputation-sweep.js';
+import { PAYOUT_SCHEDULE_ID, REPUTATION_SCHEDULE_ID, chainWorkflowId, pinWorkflowId } from '../../platform/workflow-api.js';
 import { PLATFORM_REVENUE, ownerAccount, postTransaction } from '../../economy/ledger.js';
 import { platformDataConverter } from '../../platform/payload-encryption.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
@@ -136,11 +137,17 @@ describe('replay', () => {
 
   test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation and audit workflows', () => {
     expect(committed.sort()).toEqual([
+      'agent-review-approved.json',
+      'agent-review-changes-requested.json',
+      'agent-review-escalated.json',
+      'agent-review-rejected.json',
       'audit-job-failed.json',
       'audit-job-passed.json',
       'inference-job-cancelled.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',
+      'inference-job-kept-place-cold.json',
+      'inference-job-kept-place.json',
       'inference-job-session.json',
       'inference-job-signed-succeeded.json',
       'inference-job-succeeded.json',

@@ -1,7 +1,23 @@
 /** `trd-worker login` / `logout`: register this runner with the network once, and forget it. */
 import { Command } from 'commander';
 import { credentialsFile, readCredentials, removeCredentials, writeCredentials } from '../credentials.js';
+import { hostname } from 'node:os';
 import { gatewayRequest, problemOf } from '../gateway-api.js';
+import { RUNNER_VERSION } from '../version.js';
+import { detectHardware } from '../zero-config.js';
+
+/** What the owner sees on the approval page, so they can tell the machine is theirs; never worth failing a login over. */
+async function describeMachine(): Promise<{ hostname: string; gpu: string; runner_version: string }> {
+  // Probing the GPU loads llama.cpp: bounded, a slow probe must not hold up the login.
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 15_000).unref());
+  const gpu = await Promise.race([detectHardware(), timeout]).then(
+    (hw) => (hw.gpu === false ? 'none (CPU only)' : `${hw.gpu}, ${(hw.gpuMemoryMiB / 1024).toFixed(1)} GiB`),
+    () => 'unknown (detection failed)',
+  );
+  // The gateway takes a host name of letters, digits, ".", "_" and "-".
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 253) || 'unnamed';
+  return { hostname: host, gpu, runner_version: RUNNER_VERSION };
+}
 
 export function loginCommand(): Command {
   const env = process.env;
@@ -23,9 +39,11 @@ export function loginCommand(): Command {
         ({ runner_id: runnerId } = r.json);
         token = o.token;
       } else {
-        const codes = await post('/v1/runners/device-codes', o.email ? { email: o.email } : {});
+        const codes = await post('/v1/runners/device-codes', { ...(o.email ? { email: o.email } : {}), machine: await describeMachine() });
         if (codes.status !== 201) throw new Error(`the gateway would not start a login: ${problemOf(codes)}`);
-        console.error(`To register this runner, approve code ${codes.json.user_code} at ${codes.json.verification_uri} (signed in to your account).`);
+        // The link carries the code (RFC 8628's verification_uri_complete); the code is printed too, to check it is the same.
+        const link = codes.json.verification_uri_complete ?? codes.json.verification_uri;
+        console.error(`To register this runner, open ${link} (signed in to your account) and approve code ${codes.json.user_code}.`);
         console.error(`Waiting for approval (the code expires in ${Math.round(codes.json.expires_in / 60)} min)…`);
         let intervalMs: number = codes.json.interval_ms;
         for (;;) {
@@ -37,6 +55,7 @@ export function loginCommand(): Command {
             intervalMs = Math.min(intervalMs * 2, 60_000);
             continue;
           }
+          if (poll.status === 403 && poll.json?.error?.code === 'access_denied') throw new Error(`login denied: ${problemOf(poll)}`);
           if (poll.status !== 200) throw new Error(`login failed: ${problemOf(poll)}`);
           ({ runner_id: runnerId, token } = poll.json);
           break;

@@ -1,0 +1,222 @@
+/**
+ * What workflow code and the code that starts, signals or feeds workflows
+ * share: workflow and schedule ids, the workflows' inputs and outcomes, the
+ * task a runner is sent for a job, and every failure type an activity throws.
+ * Pure (no @temporalio import, no I/O), so it is safe in the workflow bundle
+ * and loads nothing of Temporal's workflow runtime into activity processes:
+ * code outside workflows/ imports this, never workflows/ (test/layout/imports).
+ */
+import type { InferenceTask, SignedReceipt, TrustTier, VerifyTask } from '@trd/protocol';
+import type { AuditLimits, AuditMethodSetting } from '../audits/settings.js';
+import type { ReceiptSettings } from '../receipts/settings.js';
+
+export { workflowIdForJob } from '@trd/protocol/ids';
+export { InferenceErrors, RunnerFailures } from '@trd/protocol/inference';
+
+/** Failure types the platform's own activities throw; workflows name the non-retryable ones. */
+export const PlatformFailures = {
+  UnknownJob: 'UnknownJob',
+  InvalidReceipt: 'InvalidReceipt',
+  ChainConflict: 'ChainConflict',
+  CidMismatch: 'CidMismatch',
+  StripeNotConfigured: 'StripeNotConfigured',
+  /** Retryable: this orchestrator holds no active signing key right now (orchestrator/signing-keys.ts). */
+  SigningKeyUnavailable: 'SigningKeyUnavailable',
+} as const;
+
+/** Retryable failure types of USDC payouts (activities/usdc-payout-activities.ts): the payout waits, and the type and message say what for. */
+export const ChainWaits = {
+  notConfigured: 'ChainNotConfigured',
+  wrongChain: 'ChainIdMismatch',
+  hotWallet: 'HotWalletUnavailable',
+  underfunded: 'HotWalletUnderfunded',
+  busy: 'HotWalletBusy',
+  fees: 'GasPriceAboveCap',
+  inclusion: 'AwaitingInclusion',
+  confirmations: 'AwaitingConfirmations',
+  broadcast: 'BroadcastFailed',
+} as const;
+
+// ---- inference job (workflows/inference-job.ts)
+
+/** Time bounds fixed when the job is accepted, so a job's history never depends on later settings. */
+export interface JobLimits {
+  heartbeatTimeoutMs: number;
+  /** From acceptance to the end of generation, queue wait included. */
+  deadlineMs: number;
+  /** Tries per route (Temporal retries a runner that died), and runner faults per job. */
+  maxAttempts: number;
+  retryInitialIntervalMs: number;
+  /** How long a job waits for a free warm runner before runners that must load the model may take it. */
+  warmWaitMs: number;
+  /** First look at a job's progress, and the longest gap between looks while it runs. */
+  progressCheckMs: number;
+  /** Added to a job's expected duration before it counts as running long. */
+  longJobGraceMs: number;
+}
+
+export interface JobInput {
+  jobId: string;
+  customerId: string;
+  model: string;
+  prompt: string;
+  promptSha256: string;
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+  /** Only runners of this tier or above may take the job. */
+  minTier: TrustTier;
+  /** The model's price when the job was accepted. */
+  creditsPerHour: number;
+  acceptedAt: string;
+  limits: JobLimits;
+  /** OpenAI-compatible requests: chat messages (as canonical JSON in `prompt`), nucleus sampling, stop strings. */
+  promptFormat?: 'text' | 'chat';
+  topP?: number;
+  stop?: string[];
+  /** The runner pushes text to the gateway with it, as it is generated (a streaming request). */
+  streamToken?: string;
+  /** The session whose receipt chain this job's receipt joins (workflows/receipt-chain.ts). */
+  sessionId?: string;
+}
+
+export type JobOutcome =
+  | { status: 'succeeded'; receipt: SignedReceipt; completionTokens: number }
+  | { status: 'failed'; reason: string }
+  | { status: 'cancelled'; completionTokens: number };
+
+/** What a runner is sent for this job (audits send the same, without the stream token). Pure. */
+export function inferenceTaskFor(input: JobInput): InferenceTask {
+  return {
+    jobId: input.jobId,
+    model: input.model,
+    prompt: input.prompt,
+    maxTokens: input.maxTokens,
+    temperature: input.temperature,
+    seed: input.seed,
+    // Set only when given, so the task of a plain job is what it always was.
+    ...(input.promptFormat ? { promptFormat: input.promptFormat } : {}),
+    ...(input.topP !== undefined ? { topP: input.topP } : {}),
+    ...(input.stop ? { stop: input.stop } : {}),
+    ...(input.streamToken ? { streamToken: input.streamToken } : {}),
+  };
+}
+
+// ---- audit job (workflows/audit-job.ts)
+
+/** One audit per job: the job id is the business key, and the audit's id. */
+export function auditWorkflowId(jobId: string): string {
+  return `audit:${jobId}`;
+}
+
+export interface AuditInput {
+  /** The audited job, who ran it, and what it claimed. */
+  jobId: string;
+  auditedWorkerId: string;
+  model: string;
+  claimed: VerifyTask['claimed'];
+  method: AuditMethodSetting;
+  minTokenProbability: number;
+  limits: AuditLimits;
+}
+
+export type AuditOutcome =
+  | { status: 'passed' | 'failed'; auditorId: string; detail: string }
+  | { status: 'not-performed'; reason: string };
+
+// ---- receipt chain and pinning (workflows/receipt-chain.ts, workflows/pin-receipt.ts)
+
+/** One chain per session: the session id is the business key. */
+export function chainWorkflowId(sessionId: string): string {
+  return `receipt-chain-${sessionId}`;
+}
+
+/** The chain's update that appends one receipt (`{ fields }` in, the chained receipt out). */
+export const APPEND_RECEIPT_UPDATE = 'appendReceipt';
+/** The chain's query for its state. */
+export const CHAIN_STATE_QUERY = 'chainState';
+
+export interface ChainState {
+  /** The seq the next receipt gets. */
+  next: number;
+  head: string | null;
+}
+
+export interface ChainInput {
+  sessionId: string;
+  settings: ReceiptSettings['chain'];
+  /** Carried over by continue-as-new; a fresh start reads it from the database. */
+  state?: ChainState;
+}
+
+/** One pinning per receipt: the CID is the business key. */
+export function pinWorkflowId(cid: string): string {
+  return `pin-${cid}`;
+}
+
+export interface PinInput {
+  cid: string;
+  receipt: SignedReceipt;
+  retry: ReceiptSettings['pin'];
+}
+
+export interface LighthouseOutcome {
+  pinned: boolean;
+  providerCid?: string;
+  detail: string;
+}
+
+export interface PinOutcome {
+  cid: string;
+  local: true;
+  lighthouse: LighthouseOutcome;
+}
+
+// ---- schedules (orchestrator/schedules.ts starts them; workflows/payout-settlement.ts, reputation-sweep.ts run)
+
+export const PAYOUT_SCHEDULE_ID = 'payout-settlement';
+export const REPUTATION_SCHEDULE_ID = 'reputation-sweep';
+
+/**
+ * Search attributes of a payout batch, registered in the namespace by the
+ * one-shot setup, so finance can list batches, e.g.
+ * `temporal workflow list --query 'TrdPayoutStatus = "settled" AND TrdPayoutPaidUsdCents > 0'`.
+ */
+export const PAYOUT_SEARCH_ATTRIBUTES = {
+  status: { name: 'TrdPayoutStatus', type: 'KEYWORD' },
+  payouts: { name: 'TrdPayoutCount', type: 'INT' },
+  totalUsdCents: { name: 'TrdPayoutTotalUsdCents', type: 'INT' },
+  paidUsdCents: { name: 'TrdPayoutPaidUsdCents', type: 'INT' },
+} as const;
+
+export interface SettlementInput {
+  /** How long one Stripe call may take before it is tried again (with the same idempotency key). */
+  stepTimeoutMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** How often a USDC payout waiting on the chain (funds, fees, confirmations) looks again; absent in schedules from before USDC. */
+  chainPollMs?: number;
+}
+
+export interface SettlementSummary {
+  batchId: string;
+  stripeConfigured: boolean;
+  payouts: number;
+  paid: number;
+  returned: number;
+  held: number;
+  paidUsdCents: number;
+  paidCredits: number;
+  /** USDC payouts paid, and their total in base units (6 decimals); since the `usdc-payouts` patch. */
+  paidUsdc?: number;
+  paidUsdcBaseUnits?: number;
+}
+
+export interface SweepInput {
+  challenge: {
+    maxTokens: number;
+    /** A runner busy past this is not challenged this time. */
+    waitMs: number;
+    timeoutMs: number;
+  };
+}
