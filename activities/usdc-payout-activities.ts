@@ -13,6 +13,7 @@ import { TransactionNotFoundError, TransactionReceiptNotFoundError, encodeFuncti
 import { chainClient, formatUsdc, isContract, readHotWallet } from '../chain/client.js';
 import { checksummedAddress, type ChainSettings } from '../chain/settings.js';
 import type { Db } from '../platform/db.js';
+import { ChainWaits } from '../platform/workflow-api.js';
 
 export interface UsdcPayout {
   payoutId: string;
@@ -27,18 +28,7 @@ export type UsdcFinal =
   | { ok: true; txHash: string; blockNumber: number; gasUsed: number; effectiveGasPrice: string; confirmations: number }
   | { ok: false; txHash: string; reason: string };
 
-/** Retryable failure types: the payout waits, and the type and message say what for. */
-export const CHAIN_WAIT = {
-  notConfigured: 'ChainNotConfigured',
-  wrongChain: 'ChainIdMismatch',
-  hotWallet: 'HotWalletUnavailable',
-  underfunded: 'HotWalletUnderfunded',
-  busy: 'HotWalletBusy',
-  fees: 'GasPriceAboveCap',
-  inclusion: 'AwaitingInclusion',
-  confirmations: 'AwaitingConfirmations',
-  broadcast: 'BroadcastFailed',
-} as const;
+export const CHAIN_WAIT = ChainWaits;
 
 const FINAL = ['confirmed', 'reverted', 'dropped'];
 const wait = (type: string, message: string) => ApplicationFailure.retryable(message, type);

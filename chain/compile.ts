@@ -23,7 +23,7 @@ export interface CompiledContract {
   bytecode: Hex;
 }
 
-export type ContractName = 'TestUsdc';
+export type ContractName = 'TestUsdc' | 'TrdReputation';
 
 function sources(): Record<string, { content: string }> {
   return Object.fromEntries(

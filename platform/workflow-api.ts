@@ -25,6 +25,19 @@ export const PlatformFailures = {
   SigningKeyUnavailable: 'SigningKeyUnavailable',
 } as const;
 
+/** Retryable failure types of USDC payouts (activities/usdc-payout-activities.ts): the payout waits, and the type and message say what for. */
+export const ChainWaits = {
+  notConfigured: 'ChainNotConfigured',
+  wrongChain: 'ChainIdMismatch',
+  hotWallet: 'HotWalletUnavailable',
+  underfunded: 'HotWalletUnderfunded',
+  busy: 'HotWalletBusy',
+  fees: 'GasPriceAboveCap',
+  inclusion: 'AwaitingInclusion',
+  confirmations: 'AwaitingConfirmations',
+  broadcast: 'BroadcastFailed',
+} as const;
+
 // ---- inference job (workflows/inference-job.ts)
 
 /** Time bounds fixed when the job is accepted, so a job's history never depends on later settings. */

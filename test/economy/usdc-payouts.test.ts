@@ -129,8 +129,12 @@ describe('the payout rail', () => {
     await onUsdc(o);
     await chain.mintUsdc(chain.hotWallet.address, 1_000_000_000n);
     // Before the delay is over, a batch does not pay to the new address (no Stripe here: the payout stays queued).
+    // The change's time is moved an hour ahead, so no batch start under load can outlast the test's short delay.
+    await stack.db.payoutRail.update({ where: { ownerId: o.id }, data: { pendingEffectiveAt: new Date(Date.now() + 3600_000) } });
     const early = await cashOut(o.key, 5000);
     expect((await runBatch()).result).toMatchObject({ payouts: 0 });
+    expect((await stack.db.payoutRequest.findUniqueOrThrow({ where: { id: early } })).status).toBe('queued');
+    await stack.db.payoutRail.update({ where: { ownerId: o.id }, data: { pendingEffectiveAt: new Date(Date.now() + RAIL_DELAY_MS) } });
     await afterDelay();
     expect((await api(stack, 'GET', '/v1/me/payout-rail', undefined, o.key)).json).toMatchObject({ rail: 'usdc', usdc_address: o.address, pending: null });
     const { result } = await runBatch();
