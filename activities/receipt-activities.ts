@@ -95,7 +95,14 @@ export function createReceiptActivities(deps: ReceiptDeps) {
       finished_at: r.finishedAt,
       duration_ms: Date.parse(r.finishedAt) - Date.parse(r.startedAt),
       issued_at: req.issuedAt,
+      // A job that ran an agent names it (recorded with the job at acceptance), in any version of the job workflow.
+      ...(await agentOf(req.jobId)),
     };
+  }
+
+  async function agentOf(jobId: string): Promise<Pick<ReceiptFields, 'agent' | 'agent_manifest_sha256'>> {
+    const run = await db.agentRun.findUnique({ where: { jobId }, select: { slug: true, manifestSha256: true } });
+    return run ? { agent: run.slug, agent_manifest_sha256: run.manifestSha256 } : {};
   }
 
   async function sign(fields: Parameters<typeof signReceipt>[0]): Promise<SignedReceipt> {

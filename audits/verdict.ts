@@ -4,10 +4,13 @@
  * reads. Pure, so the audit workflow can run the first check itself.
  */
 import type { VerifyReport, VerifyTask } from '@trd/protocol';
+import { refusedPayloadReason } from '@trd/protocol/inference';
 
 /** What is wrong with the report itself (not with the audited runner), or null. */
 export function reportProblem(task: VerifyTask, report: VerifyReport, auditorId: string, catalogSha256: string | null): string | null {
   if (!report || typeof report !== 'object') return 'the auditor sent no report';
+  const refused = refusedPayloadReason(report);
+  if (refused !== null) return refused;
   if (report.auditId !== task.auditId) return `report is for audit ${JSON.stringify(report.auditId)}, not ${task.auditId}`;
   if (report.auditorId !== auditorId) return `report is signed off by ${JSON.stringify(report.auditorId)}, not the auditor asked (${auditorId})`;
   if (report.method !== task.method) return `report used method ${JSON.stringify(report.method)}, not ${task.method}`;

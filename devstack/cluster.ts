@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { TrustTier } from '@trd/protocol';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
-import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
+import { longestSilenceMs, type GatewaySettings } from '../gateway/settings.js';
 import { createDb, type Db } from '../platform/db.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
@@ -30,7 +30,7 @@ import { payoutSettings, payoutSettingsEnv } from '../economy/payout-settings.js
 import { auditSettings, auditSettingsEnv } from '../audits/settings.js';
 import type { JobLimits } from '../platform/workflow-api.js';
 import { startLoadBalancer, waitForServerState, type LoadBalancer, type LoadBalancerSettings } from './load-balancer.js';
-import { settingsEnv } from './platform.js';
+import { localGatewaySettings, settingsEnv } from './platform.js';
 import { freePort } from './ports.js';
 import { createDatabase } from './postgres.js';
 import { startTrdWorker, startTsProcess, type ManagedProcess } from './processes.js';
@@ -144,6 +144,7 @@ export async function startCluster(
     const tls = localTls(join(opts.dir, 'tls'));
     // HAProxy presents nothing of its own for passthrough; the file is there for `h2-tls`.
     writeFileSync(join(opts.dir, 'tls', 'server-combined.pem'), `${tls.cert}\n${tls.key}`, { mode: 0o600 });
+    const gatewayBase = localGatewaySettings(opts.settings, opts.jobLimits);
     const gatewayPorts = await ports(shape.gateways);
     const endpointPorts = await ports(shape.runnerEndpoints);
     const lb = await startLoadBalancer({
@@ -152,7 +153,7 @@ export async function startCluster(
       echo,
       services: [
         { name: 'temporal', kind: 'h2c', port: temporalLbPort, backends: temporal.nodes.map((n) => ({ name: `temporal-${n.index + 1}`, address: n.address })) },
-        { name: 'gateway', kind: 'http', port: opts.ports?.gateway, healthPath: '/healthz', backends: gatewayPorts.map((p, i) => ({ name: `gateway-${i + 1}`, address: `127.0.0.1:${p}` })) },
+        { name: 'gateway', kind: 'http', port: opts.ports?.gateway, healthPath: '/healthz', holdMs: longestSilenceMs(gatewayBase), backends: gatewayPorts.map((p, i) => ({ name: `gateway-${i + 1}`, address: `127.0.0.1:${p}` })) },
         { name: 'runners', kind: 'tcp', port: opts.ports?.runners, backends: endpointPorts.map((p, i) => ({ name: `endpoint-${i + 1}`, address: `127.0.0.1:${p}` })) },
       ],
     });
@@ -173,12 +174,8 @@ export async function startCluster(
     stops.push(() => clientConnection.close());
     const client = new Client({ connection: clientConnection, namespace, dataConverter: platformDataConverter(payloadKeys) });
 
-    const base = gatewaySettings({});
     const settings: GatewaySettings = {
-      ...base,
-      ...opts.settings,
-      jobLimits: { ...base.jobLimits, ...opts.jobLimits },
-      dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
+      ...gatewayBase,
       // Gateways build URLs to themselves for customers and runners: the balancer's.
       publicUrl: opts.settings?.publicUrl ?? baseUrl,
     };

@@ -30,9 +30,11 @@ export interface LoadBalancerSettings {
   fall: number;
   /** A check's answer may take this long: a busy replica is slow, not dead (a dead one refuses at once). */
   checkTimeoutMs: number;
-  /** A held request (?wait=, SSE) or an idle tunnel may last this long. */
+  /** An idle tunnel (runners, Temporal clients), or a held request to a service that names no `holdMs`, may last this long. */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Added to a service's `holdMs`: the balancer waits that much longer than the replica may stay silent. */
+  holdMarginMs: number;
 }
 
 export function loadBalancerSettings(env: Record<string, string | undefined> = process.env): LoadBalancerSettings {
@@ -42,6 +44,7 @@ export function loadBalancerSettings(env: Record<string, string | undefined> = p
     checkTimeoutMs: envInt(env, 'TRD_LB_CHECK_TIMEOUT_MS', 5000, { min: 100 }),
     idleTimeoutMs: envInt(env, 'TRD_LB_IDLE_TIMEOUT_MS', 600_000, { min: 1000 }),
     connectTimeoutMs: envInt(env, 'TRD_LB_CONNECT_TIMEOUT_MS', 2000, { min: 100 }),
+    holdMarginMs: envInt(env, 'TRD_LB_HOLD_MARGIN_MS', 5000, { min: 0 }),
   };
 }
 
@@ -55,6 +58,12 @@ export interface BalancedService {
   backends: Backend[];
   /** `http`: the health check path. */
   healthPath?: string;
+  /**
+   * `http`: the longest a replica may hold a response with nothing sent (the gateway's
+   * longestSilenceMs). The balancer's client and server timeouts for this service are set
+   * above it, so it never cuts a response the replica still means to send.
+   */
+  holdMs?: number;
   /** `h2-tls`: the certificate and key HAProxy presents (one PEM file), and the CA it checks the replicas with. */
   tls?: { pemFile: string; caFile: string; serverName: string };
 }
@@ -98,8 +107,12 @@ export function haproxyConfig(services: Array<BalancedService & { port: number }
     else if (s.kind === 'h2c') lines.push(`  bind 127.0.0.1:${s.port} proto h2`);
     else lines.push(`  bind 127.0.0.1:${s.port}`);
     if (s.kind === 'http') lines.push('  option forwardfor', '  http-request set-header X-Forwarded-Proto http');
+    // Both sides are idle while a replica holds a response: each timeout must outlast the hold.
+    const held = s.kind === 'http' && s.holdMs !== undefined ? Math.max(settings.idleTimeoutMs, s.holdMs + settings.holdMarginMs) : null;
+    if (held !== null) lines.push(`  timeout client ${ms(held)}`);
     lines.push(`  default_backend ${s.name}_replicas`, '');
     lines.push(`backend ${s.name}_replicas`, `  mode ${mode}`);
+    if (held !== null) lines.push(`  timeout server ${ms(held)}`);
     // Gateways per request; long-lived connections (runners, Temporal clients) to the least loaded replica.
     lines.push(`  balance ${s.kind === 'http' || s.kind === 'h2c' ? 'roundrobin' : 'leastconn'}`);
     if (s.kind === 'http') {

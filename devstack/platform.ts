@@ -7,7 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
@@ -139,6 +139,8 @@ export async function startPlatform(
     signingKeyPublishMs?: number;
     /** Extra environment for every platform process started (settings a test needs). */
     processEnv?: Record<string, string>;
+    /** Temporal's frontend speaks TLS with a certificate from this CA (for this name): the test client and every process use it. */
+    temporalTls?: { caFile: string; serverName: string };
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -176,20 +178,16 @@ export async function startPlatform(
   // The platform's processes always seal payloads (they require keys); only the in-process parts can run without.
   if (bypass && (opts.orchestrator === 'process' || opts.gateway === 'process')) throw new Error('runnerEndpoint.bypass runs the orchestrator and gateway in-process only');
   const payloadKeys = opts.payloadKeys ?? payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
-  const clientConnection = await Connection.connect({ address: temporalAddress });
+  const temporalTls = opts.temporalTls;
+  if (temporalTls && !opts.replicas) throw new Error('temporalTls runs the gateway, orchestrator and runner endpoint as processes: give replicas');
+  const clientConnection = await Connection.connect({
+    address: temporalAddress,
+    ...(temporalTls ? { tls: { serverRootCACertificate: readFileSync(temporalTls.caFile), serverNameOverride: temporalTls.serverName } } : {}),
+  });
+  // The processes read these as every deployment does (platform/temporal.ts).
+  const processEnv = { ...(temporalTls ? { TEMPORAL_TLS_CA_FILE: temporalTls.caFile, TEMPORAL_TLS_SERVER_NAME: temporalTls.serverName } : {}), ...opts.processEnv };
   const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
-  const base = gatewaySettings({});
-  const settings: GatewaySettings = {
-    ...base,
-    ...opts.settings,
-    jobLimits: { ...base.jobLimits, ...opts.jobLimits },
-    dispatch: { ...base.dispatch, ...opts.settings?.dispatch },
-    login: { ...base.login, ...opts.settings?.login },
-    rateLimits: { ...base.rateLimits, ...opts.settings?.rateLimits },
-    // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
-    http: { ...base.http, drainMs: 2000, ...opts.settings?.http },
-    stripe: opts.payouts?.stripe ?? base.stripe,
-  };
+  const settings = localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts?.stripe);
 
   // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
   // migrated from the template; search attributes and schedules are written here, once.
@@ -216,7 +214,7 @@ export async function startPlatform(
     TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
     ...auditSettingsEnv(audits),
     CHECKPOINT_DISABLE: '1',
-    ...opts.processEnv,
+    ...processEnv,
   });
   const orchestratorProcess = (name: string) =>
     restartable(async () => {
@@ -272,7 +270,7 @@ export async function startPlatform(
           CHECKPOINT_DISABLE: '1',
           ...payloadKeysEnv(payloadKeys),
           ...settingsEnv(settings, p),
-          ...opts.processEnv,
+          ...processEnv,
         },
         echo: opts.echo,
       });
@@ -318,7 +316,7 @@ export async function startPlatform(
             TRD_RUNNER_ENDPOINT_REFRESH_MS: String(refreshMs),
             CHECKPOINT_DISABLE: '1',
             ...payloadKeysEnv(payloadKeys),
-            ...opts.processEnv,
+            ...processEnv,
           },
           echo: opts.echo,
         });
@@ -448,6 +446,27 @@ function restartable(start: () => Promise<Stop>) {
   };
 }
 
+/**
+ * A local gateway's settings (tests, the benchmark, the cluster): the defaults with a test's
+ * overrides, nested groups merged field by field, so overriding one field keeps the group's others.
+ */
+export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, jobLimits: Partial<JobLimits> = {}, stripe?: GatewaySettings['stripe']): GatewaySettings {
+  const base = gatewaySettings({});
+  return {
+    ...base,
+    ...overrides,
+    jobLimits: { ...base.jobLimits, ...overrides.jobLimits, ...jobLimits },
+    dispatch: { ...base.dispatch, ...overrides.dispatch },
+    login: { ...base.login, ...overrides.login },
+    reservation: { ...base.reservation, ...overrides.reservation },
+    dashboard: { ...base.dashboard, ...overrides.dashboard },
+    rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
+    // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
+    http: { ...base.http, drainMs: 2000, ...overrides.http },
+    stripe: stripe ?? overrides.stripe ?? base.stripe,
+  };
+}
+
 /** The environment that makes gateway/main.ts use these settings (gateway/settings.ts reads it). */
 export function settingsEnv(settings: GatewaySettings, port: number): Record<string, string> {
   return {
@@ -481,6 +500,7 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_HTTP_KEEPALIVE_TIMEOUT_MS: String(settings.http.keepAliveTimeoutMs),
     TRD_HTTP_HEADERS_TIMEOUT_MS: String(settings.http.headersTimeoutMs),
     TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
+    TRD_RESULT_GRACE_MS: String(settings.http.resultGraceMs),
     ...stripeSettingsEnv(settings.stripe),
   };
 }

@@ -49,15 +49,8 @@ export async function startEphemeralServices(opts: { namespaces: string[]; extra
   };
   try {
     await postgres.createDatabase(TEMPLATE_DB);
-    const workflowBundlePath = join(dir, 'workflow-bundle.js');
-    const modelsDir = join(dir, 'models');
-    const tiny = findModel('trd-tiny')!;
-    await Promise.all([
-      migrateDatabase(postgres.urlFor(TEMPLATE_DB)),
-      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }).then((b) => writeFile(workflowBundlePath, b.code)),
-      writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), generatedSeed(tiny) ?? 42),
-      ...(opts.extra ?? []),
-    ]);
+    const [, files] = await Promise.all([migrateDatabase(postgres.urlFor(TEMPLATE_DB)), writeRunFiles(dir), ...(opts.extra ?? [])]);
+    const { workflowBundlePath, modelsDir } = files;
     return {
       dir,
       pgAdminUrl: postgres.urlFor('postgres'),
@@ -71,4 +64,19 @@ export async function startEphemeralServices(opts: { namespaces: string[]; extra
     await stop();
     throw err;
   }
+}
+
+/**
+ * What the platform's processes read from files at start, written into `dir`: the workflow bundle
+ * the orchestrators load (one build for every replica) and the generated tiny model runners serve.
+ */
+export async function writeRunFiles(dir: string): Promise<Pick<ServiceEndpoints, 'workflowBundlePath' | 'modelsDir'>> {
+  const workflowBundlePath = join(dir, 'workflow-bundle.js');
+  const modelsDir = join(dir, 'models');
+  const tiny = findModel('trd-tiny')!;
+  await Promise.all([
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }).then((b) => writeFile(workflowBundlePath, b.code)),
+    writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), generatedSeed(tiny) ?? 42),
+  ]);
+  return { workflowBundlePath, modelsDir };
 }

@@ -217,7 +217,7 @@ async function tableExists(pg: URL, db: string, table: string): Promise<boolean>
  * A port free now below 32768: Temporal stores membership ports in a PostgreSQL
  * smallint (cluster_membership.rpc_port), and the OS hands out ports above it.
  */
-async function lowFreePort(): Promise<number> {
+export async function lowFreePort(): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
     if (await canListen(port)) return port;

@@ -5,23 +5,16 @@
  * platform's data and Temporal's are kept in .trd/cluster between starts.
  * Ctrl-C stops everything it started.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { findModel, generatedSeed } from '@trd/protocol';
-import { writeTinyModel } from '../gpu-runner/src/tiny-model.js';
-import { createApiKey, createCustomer, findApiKey } from '../gateway/api-keys.js';
-import { WORKFLOWS_PATH } from '../orchestrator/worker.js';
-import { createDb } from '../platform/db.js';
 import { envInt } from '../platform/env.js';
-import { newPayloadKey, payloadKeysFromEnv } from '../platform/payload-encryption.js';
-import { generateSigningKeyPem } from '../platform/signing-key.js';
 import { startCluster } from './cluster.js';
+import { devApiKey, devKeys } from './dev-state.js';
 import { migrateDatabase } from './migrate.js';
 import { startLocalPostgres } from './postgres.js';
 import { orderedStop } from './ordered-stop.js';
+import { writeRunFiles } from './services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STATE = join(process.env.TRD_STATE_DIR || `${ROOT}.trd`, 'cluster');
@@ -48,17 +41,8 @@ try {
   const { applied } = await migrateDatabase(databaseUrl);
   say(`database ready, ${applied.length} migration(s) applied`);
 
-  const keyFile = `${STATE}/receipt-signing-key.pem`;
-  if (!existsSync(keyFile)) await writeFile(keyFile, generateSigningKeyPem(), { mode: 0o600 });
-  const payloadKeyFile = `${STATE}/payload-keys`;
-  if (!existsSync(payloadKeyFile)) await writeFile(payloadKeyFile, `${newPayloadKey('dev-1')}\n`, { mode: 0o600 });
-  const workflowBundlePath = `${STATE}/workflow-bundle.js`;
-  const modelsDir = `${STATE}/models`;
-  const tiny = findModel('trd-tiny')!;
-  await Promise.all([
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }).then((b) => writeFile(workflowBundlePath, b.code)),
-    writeTinyModel(join(modelsDir, 'trd-tiny.gguf'), generatedSeed(tiny) ?? 42),
-  ]);
+  const keys = await devKeys(STATE);
+  const { workflowBundlePath, modelsDir } = await writeRunFiles(STATE);
 
   say('starting the Temporal cluster, the balancer and the platform\'s replicas');
   const cluster = await startCluster(
@@ -68,8 +52,8 @@ try {
       databaseUrl,
       persistent: true,
       ports,
-      signingKeyPem: await readFile(keyFile, 'utf8'),
-      payloadKeys: payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: (await readFile(payloadKeyFile, 'utf8')).trim().split('\n').join(',') }),
+      signingKeyPem: await readFile(keys.signingKeyFile, 'utf8'),
+      payloadKeys: keys.payloadKeys,
       echo,
     },
   );
@@ -97,20 +81,4 @@ Ctrl-C stops everything.`);
 } catch (err) {
   console.error(`[dev] ${(err as Error).stack ?? err}`);
   await stopAll(1);
-}
-
-/** One API key for the local customer, kept across restarts in a 0600 file. */
-async function devApiKey(databaseUrl: string, file: string): Promise<string> {
-  const db = createDb(databaseUrl);
-  try {
-    if (existsSync(file)) {
-      const key = (await readFile(file, 'utf8')).trim();
-      if (await findApiKey(db, key)) return key;
-    }
-    const key = await createApiKey(db, await createCustomer(db, 'local developer'), 'dev stack');
-    await writeFile(file, `${key}\n`, { mode: 0o600 });
-    return key;
-  } finally {
-    await db.$disconnect();
-  }
 }

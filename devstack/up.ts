@@ -5,22 +5,21 @@
  * scripts/setup.sh fetched into the cache; TRD_DEV_MODEL=trd-tiny serves the
  * generated one). Ctrl-C stops everything it started.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApiKey, createCustomer, findApiKey } from '../gateway/api-keys.js';
+import { findApiKey } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { createDb } from '../platform/db.js';
 import { envInt } from '../platform/env.js';
-import { generateSigningKeyPem } from '../platform/signing-key.js';
-import { newPayloadKey } from '../platform/payload-encryption.js';
 import { localTls } from './tls.js';
 import { startLocalPostgres } from './postgres.js';
 import { startTrdWorker, startTsProcess } from './processes.js';
 import { findTemporalCli, startTemporalDevServer } from './temporal.js';
 import { orderedStop } from './ordered-stop.js';
+import { startLocalChain } from './local-chain.js';
+import { devApiKey, devKeys } from './dev-state.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STATE = process.env.TRD_STATE_DIR || `${ROOT}.trd`;
@@ -31,9 +30,11 @@ const ports = {
   temporalUi: envInt(env, 'TRD_TEMPORAL_UI_PORT', 8233),
   gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
   runnerEndpoint: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
+  evm: envInt(env, 'TRD_EVM_PORT', 8545),
 };
 // The model the local runner serves, and llama.cpp's threads for it: 1 was fastest measured on a 2-core
-// machine the platform's processes share (see docs/models.md); a bigger machine can raise it.
+// machine the platform's processes share (12.3 vs 0.7 tok/s through the stack, scripts/bench-models.ts,
+// docs/models.md); a bigger machine can raise it.
 const devModel = env.TRD_DEV_MODEL || 'smollm2-135m-instruct';
 const devThreads = String(envInt(env, 'TRD_DEV_THREADS', 1));
 const devModelsDir = devModel === 'trd-tiny' ? `${STATE}/models` : join(env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'models');
@@ -56,22 +57,21 @@ try {
   stops.push(() => temporal.stop());
   say(`Temporal at ${temporal.address}, web UI at ${temporal.uiUrl}`);
 
-  const keyFile = `${STATE}/receipt-signing-key.pem`;
-  if (!existsSync(keyFile)) await writeFile(keyFile, generateSigningKeyPem(), { mode: 0o600 });
-
-  // The key Temporal payloads are sealed with; a new one is appended (and becomes the active one) to rotate.
-  const payloadKeyFile = `${STATE}/payload-keys`;
-  if (!existsSync(payloadKeyFile)) await writeFile(payloadKeyFile, `${newPayloadKey('dev-1')}\n`, { mode: 0o600 });
+  const keys = await devKeys(STATE);
   const tls = localTls(`${STATE}/tls`);
-  const payloadKeyLines = (await readFile(payloadKeyFile, 'utf8')).trim().split('\n');
+
+  // The local EVM node with the test USDC and a funded hot wallet: USDC payouts are paid on it.
+  say('starting the local EVM node');
+  const chain = await startLocalChain({ port: ports.evm, stateDir: STATE, echo });
+  stops.push(() => chain.stop());
+  say(`local EVM node at ${chain.rpcUrl} (chain id ${chain.chainId}), USDC ${chain.usdc}, hot wallet ${chain.hotWallet}`);
 
   const common = {
     DATABASE_URL: databaseUrl,
+    ...chain.env,
     TEMPORAL_ADDRESS: temporal.address,
     CHECKPOINT_DISABLE: '1',
-    TRD_PAYLOAD_KEYS: payloadKeyLines.join(','),
-    // One machine restarts every process together, so the newest key may seal at once (replicas rotate in two phases).
-    TRD_PAYLOAD_KEY_ID: payloadKeyLines.at(-1)!.split(':')[0],
+    ...keys.payloadKeysEnv,
   };
   const spawnTs = (name: string, script: string, extraEnv: Record<string, string> = {}) => {
     const p = startTsProcess(name, script, { env: { ...common, ...extraEnv }, echo });
@@ -81,7 +81,7 @@ try {
   // The one-shot setup (migrations with their check, search attributes, schedules), as a deployment runs it.
   const setup = spawnTs('setup', 'orchestrator/setup.ts');
   await setup.waitFor(/setup: done/, 180_000);
-  const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keyFile });
+  const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keys.signingKeyFile });
   const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway) });
   const endpoint = spawnTs('runner-endpoint', 'runner-proxy/main.ts', {
     TRD_RUNNER_ENDPOINT_HOST: '127.0.0.1',
@@ -108,6 +108,7 @@ TRD Compute is running.
   gateway        ${base}
   runner endpoint 127.0.0.1:${ports.runnerEndpoint} (TLS; runners' only way to Temporal)
   Temporal UI    ${temporal.uiUrl}   (every job is a workflow: inference-job_...)
+  EVM node       ${chain.rpcUrl}   (chain id ${chain.chainId}; USDC ${chain.usdc}; payouts from ${chain.hotWallet})
   dev API key    ${apiKey}
 
 Send a job and wait up to 30 s for its output and signed receipt:
@@ -142,22 +143,6 @@ async function ownLocalRunner(databaseUrl: string, apiKey: string, runnerId: str
   try {
     const key = await findApiKey(db, apiKey);
     await db.runner.update({ where: { id: runnerId }, data: { ownerId: key!.customerId } });
-  } finally {
-    await db.$disconnect();
-  }
-}
-
-/** One API key for the local customer, kept across restarts in a 0600 file. */
-async function devApiKey(databaseUrl: string, file: string): Promise<string> {
-  const db = createDb(databaseUrl);
-  try {
-    if (existsSync(file)) {
-      const key = (await readFile(file, 'utf8')).trim();
-      if (await findApiKey(db, key)) return key;
-    }
-    const key = await createApiKey(db, await createCustomer(db, 'local developer'), 'dev stack');
-    await writeFile(file, `${key}\n`, { mode: 0o600 });
-    return key;
   } finally {
     await db.$disconnect();
   }

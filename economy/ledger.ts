@@ -13,7 +13,7 @@
  */
 import type { TrustTier } from '@trd/protocol';
 import type { Prisma } from '../generated/prisma/client.js';
-import { splitEarnings } from './rates.js';
+import { splitAgentEarnings, splitEarnings } from './rates.js';
 
 export const PLATFORM_REVENUE = 'platform:revenue';
 export const PAYOUT_CLEARING = 'payout:clearing';
@@ -22,6 +22,8 @@ export const PAYOUT_PAID = 'payout:paid';
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
 export const runnerAccount = (workerId: string) => `runner:${workerId}`;
 export const ownerAccount = (customerId: string) => `owner:${customerId}`;
+/** An agent author's earnings from runs of their published agents (economy/rates.ts AGENT_AUTHOR_SHARE_BPS). */
+export const authorAccount = (customerId: string) => `author:${customerId}`;
 
 export interface Posting {
   account: string;
@@ -50,9 +52,9 @@ export async function postTransaction(
   return true;
 }
 
-/** A job's settlement: the customer pays the charge; the runner's owner and the platform split it by the runner's tier. */
-export function jobSettlementFor(jobId: string, customerId: string, b: { workerId: string; chargeMicrocredits: number }, tier: TrustTier) {
-  const split = splitEarnings(b.chargeMicrocredits, tier);
+/** A job's settlement: the customer pays the charge; the runner's owner and the platform split it by the runner's tier, and an agent's author takes a share of the platform's part. */
+export function jobSettlementFor(jobId: string, customerId: string, b: { workerId: string; chargeMicrocredits: number }, tier: TrustTier, agentAuthor?: string) {
+  const split = agentAuthor !== undefined ? splitAgentEarnings(b.chargeMicrocredits, tier) : { ...splitEarnings(b.chargeMicrocredits, tier), author: 0 };
   return {
     id: `job:${jobId}`,
     kind: 'job_charge',
@@ -61,6 +63,7 @@ export function jobSettlementFor(jobId: string, customerId: string, b: { workerI
       { account: customerAccount(customerId), amount: -b.chargeMicrocredits },
       { account: runnerAccount(b.workerId), amount: split.runner },
       { account: PLATFORM_REVENUE, amount: split.platform },
+      ...(agentAuthor !== undefined ? [{ account: authorAccount(agentAuthor), amount: split.author }] : []),
     ],
   };
 }
@@ -68,5 +71,7 @@ export function jobSettlementFor(jobId: string, customerId: string, b: { workerI
 /** The settlement at the runner's tier now; a runner the platform does not know earns at probation. */
 export async function jobSettlement(tx: Prisma.TransactionClient, jobId: string, customerId: string, b: { workerId: string; chargeMicrocredits: number }) {
   const runner = await tx.runner.findUnique({ where: { id: b.workerId }, select: { tier: true } });
-  return jobSettlementFor(jobId, customerId, b, runner?.tier ?? 'probation');
+  // A run of a published agent pays its author (a review's dry run does not).
+  const agentRun = await tx.agentRun.findUnique({ where: { jobId }, select: { payoutAccount: true, dryRun: true } });
+  return jobSettlementFor(jobId, customerId, b, runner?.tier ?? 'probation', agentRun && !agentRun.dryRun ? agentRun.payoutAccount : undefined);
 }

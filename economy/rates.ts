@@ -16,6 +16,13 @@ export const USD_CENTS_PER_1000_CREDITS = 800;
 /** The GPU owner's share of a job's charge before the tier multiplier. */
 export const OWNER_SHARE_BPS = 7_000;
 
+/**
+ * An agent's author's share of each run's charge (a job that ran a published
+ * agent), out of the platform's part: the runner earns what it would for any
+ * job. 70% × 1.15 + 10% stays below the charge, so the platform's part is never negative.
+ */
+export const AGENT_AUTHOR_SHARE_BPS = 1_000;
+
 /** Probation 0.9, Verified 1.0, Trusted 1.15. */
 export const TIER_MULTIPLIER_BPS: Record<TrustTier, number> = {
   probation: 9_000,
@@ -38,6 +45,13 @@ export function splitEarnings(charge: number, tier: TrustTier): { runner: number
   // charge ≤ 2^53 / 1e8 keeps the product exact; BigInt covers charges beyond that.
   const runner = Number((BigInt(charge) * BigInt(OWNER_SHARE_BPS) * BigInt(multiplier)) / 100_000_000n);
   return { runner, platform: charge - runner };
+}
+
+/** The split of a run of a published agent: the runner's as for any job, the author's share out of the platform's part. */
+export function splitAgentEarnings(charge: number, tier: TrustTier): { runner: number; author: number; platform: number } {
+  const { runner, platform } = splitEarnings(charge, tier);
+  const author = Number((BigInt(charge) * BigInt(AGENT_AUTHOR_SHARE_BPS)) / 10_000n);
+  return { runner, author, platform: platform - author };
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
 import { admitAndRecord } from './admission.js';
+import type { AgentRunRecord } from './agents.js';
 import { ApiError } from './errors.js';
 import { hashToken } from './tokens.js';
 import type { GatewaySettings } from './settings.js';
@@ -24,6 +25,8 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   minTier: TrustTier;
   /** The session whose receipt chain the job's receipt joins. */
   sessionId?: string;
+  /** The published agent version it runs (gateway/agents.ts), recorded with the job. */
+  agent?: AgentRunRecord;
 };
 
 /**
@@ -64,7 +67,14 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
   if (r.sessionId) await claimSession(db, r.sessionId, r.customerId, 'session_id');
   const reserved = reservationMicrocredits(r.maxTokens, model.creditsPerHour, settings.reservation);
   const admission = { customerId: r.customerId, apiKeyId: r.apiKeyId, reserveMicrocredits: reserved, now: acceptedAt };
-  const record = (tx: Parameters<Parameters<typeof admitAndRecord>[2]>[0]) =>
+  type Tx = Parameters<Parameters<typeof admitAndRecord>[2]>[0];
+  const withAgent = async (tx: Tx, agent: AgentRunRecord) => {
+    await recordJob(tx);
+    await tx.agentRun.create({ data: { jobId, ...agent } });
+  };
+  // A job and the agent it runs are written together (admission passes the client itself when there is nothing to check).
+  const record = (tx: Tx) => (!r.agent ? recordJob(tx) : '$transaction' in tx ? (tx as Db).$transaction((t) => withAgent(t, r.agent!)) : withAgent(tx, r.agent));
+  const recordJob = (tx: Tx) =>
     tx.job.create({
       data: {
         id: jobId,

@@ -14,6 +14,8 @@ import { jobsRouter, receiptsRouter } from './jobs.js';
 import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
 import { mcpHttpHandler } from './mcp.js';
+import { publicAgentsRouter } from './agents.js';
+import { marketplaceRouter } from './marketplace.js';
 import { gatewayMetrics } from './metrics.js';
 import { STATS_LICENSE, networkStats, servingRunners, statsCsv } from './network-stats.js';
 import { openAiRouter } from './openai.js';
@@ -32,6 +34,9 @@ import type { GatewaySettings } from './settings.js';
 
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
 const DASHBOARD_WEB = fileURLToPath(new URL('../dashboard-web/', import.meta.url));
+const MARKETPLACE_WEB = fileURLToPath(new URL('../marketplace-web/', import.meta.url));
+/** The marketplace's pages: public to read; submitting and reviewing take an API key or the dashboard sign-in. */
+const MARKETPLACE_PAGES: Record<string, string> = { '/agents': 'index.html', '/agents/submit': 'submit.html', '/agents/review': 'review.html' };
 
 export function createGatewayApp(deps: {
   db: Db;
@@ -86,6 +91,11 @@ export function createGatewayApp(deps: {
   // The page `trd-worker login` links to: approve or deny a machine's login.
   app.get('/dashboard/device', (_req, res) => res.sendFile(`${DASHBOARD_WEB}device.html`));
   app.use('/dashboard/dist', express.static(`${DASHBOARD_WEB}dist`, { fallthrough: false }));
+  for (const [path, file] of Object.entries(MARKETPLACE_PAGES)) app.get(path, (_req, res) => res.sendFile(`${MARKETPLACE_WEB}${file}`));
+  app.get('/agents/style.css', (_req, res) => res.sendFile(`${MARKETPLACE_WEB}style.css`));
+  app.use('/agents/dist', express.static(`${MARKETPLACE_WEB}dist`, { fallthrough: false }));
+  app.use(marketplaceRouter(deps));
+  app.use(publicAgentsRouter(deps.db));
   app.use(ownerRouter(deps));
   app.use(emailSignInRouter(deps));
   app.use(receiptsRouter(deps.db));

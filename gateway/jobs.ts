@@ -25,6 +25,13 @@ interface Live {
   queueBacklog?: number;
 }
 
+/**
+ * An unfinished job's answer (after a `?wait=` or none): ask again, with `?wait=` again. A wait is
+ * held at most TRD_MAX_WAIT_SECONDS, silent, so that setting stays below any balancer's idle
+ * timeout and the client re-polls rather than being cut (docs/operations.md).
+ */
+const REPOLL = { 'Retry-After': '1' };
+
 export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySettings }): Router {
   const { db, temporal: client, settings } = deps;
   const router = Router();
@@ -49,6 +56,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
     // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.
     if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds * 1000);
     const job = await findJob(db, jobId, res.locals.customerId);
+    if (!isTerminal(job)) res.set(REPOLL);
     res
       .status(isTerminal(job) ? 200 : 202)
       .location(`/v1/jobs/${jobId}`)
@@ -66,6 +74,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       job = await findJob(db, jobId, res.locals.customerId);
     }
     const live = isTerminal(job) ? null : await liveStatus(client, handle, job);
+    if (!isTerminal(job)) res.set(REPOLL);
     res.json(jobView(job, live));
   });
 

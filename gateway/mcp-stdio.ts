@@ -3,7 +3,7 @@
  * It reaches the gateway at TRD_GATEWAY_URL with the API key in TRD_API_KEY.
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { createTrdMcpServer } from './mcp.js';
+import { createTrdMcpServer, registerAgentTools } from './mcp.js';
 
 const apiKey = process.env.TRD_API_KEY;
 if (!apiKey) {
@@ -11,4 +11,8 @@ if (!apiKey) {
   console.error('trd-mcp: set TRD_API_KEY to your API key (and TRD_GATEWAY_URL, default http://localhost:8080)');
   process.exit(2);
 }
-await createTrdMcpServer({ baseUrl: process.env.TRD_GATEWAY_URL || 'http://localhost:8080', apiKey }).connect(new StdioServerTransport());
+const access = { baseUrl: process.env.TRD_GATEWAY_URL || 'http://localhost:8080', apiKey };
+const server = createTrdMcpServer(access);
+// The published agents when it starts: restart trd-mcp to see agents published since.
+await registerAgentTools(server, access);
+await server.connect(new StdioServerTransport());

@@ -102,6 +102,40 @@ export function createTrdMcpServer(access: GatewayAccess): McpServer {
   return server;
 }
 
+/**
+ * One tool per published agent (`agent_<slug>`, hyphens as underscores), from
+ * GET /v1/agents when the server is made: each call is a chat completion with
+ * `model: "agent:<slug>"`, an ordinary job with its receipt. An agent with an
+ * input schema takes `input` (an object, sent to it as JSON); any other takes `message`.
+ */
+export async function registerAgentTools(server: McpServer, access: GatewayAccess): Promise<void> {
+  const { ok, json } = await call(access, 'GET', '/v1/agents');
+  if (!ok) return;
+  for (const agent of json.data as any[]) {
+    const schema = agent.input_schema;
+    server.registerTool(
+      agentToolName(agent.slug),
+      {
+        title: agent.name,
+        description: `${agent.description}\n(agent ${agent.slug} ${agent.version} by ${agent.author}, on ${agent.model}${schema ? `; input: ${JSON.stringify(schema)}` : ''})`,
+        inputSchema: {
+          ...(schema ? { input: z.record(z.string(), z.unknown()).describe('an object matching the agent’s input schema') } : { message: z.string().min(1).describe('what to ask the agent') }),
+          max_tokens: z.number().int().min(1).optional().describe(`at most the agent’s own ${agent.parameters.max_tokens}`),
+        },
+      },
+      async (args: { input?: Record<string, unknown>; message?: string; max_tokens?: number }) => {
+        const content = args.input !== undefined ? JSON.stringify(args.input) : args.message!;
+        const { ok, json } = await call(access, 'POST', '/v1/chat/completions', { model: `agent:${agent.slug}`, messages: [{ role: 'user', content }], ...(args.max_tokens ? { max_tokens: args.max_tokens } : {}) });
+        if (!ok) return refusal(problem(json));
+        const output = json.choices[0].message.content;
+        return answer(output, { job_id: json.trd_job_id, agent: agent.slug, version: agent.version, output, usage: json.usage, receipt: json.trd_receipt });
+      },
+    );
+  }
+}
+
+export const agentToolName = (slug: string) => `agent_${slug.replace(/-/g, '_')}`;
+
 /** A job from the jobs API as the tool's answer, or the gateway's refusal. */
 function jobAnswer({ ok, json: job }: { ok: boolean; json: any }) {
   if (!ok) return refusal(problem(job));
@@ -130,6 +164,7 @@ export function mcpHttpHandler(): RequestHandler {
     const local = req.socket.localAddress ?? '127.0.0.1';
     const access = { baseUrl: `http://${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`, apiKey: /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')![1]! };
     const server = createTrdMcpServer(access);
+    await registerAgentTools(server, access);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
       void transport.close();

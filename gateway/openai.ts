@@ -7,10 +7,11 @@
 import { Router, type Response } from 'express';
 import { randomInt } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { MAX_SEED, canonicalize, newJobId, type CatalogModel, type StreamChunk } from '@trd/protocol';
+import { MAX_SEED, agentChatPrompt, canonicalize, newJobId, type CatalogModel, type StreamChunk } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
 import { jsonBody } from './json-body.js';
+import { agentForModel, agentRunOf, type AgentRunRecord, type PublishedAgent } from './agents.js';
 import { acceptJob, catalogModel, checkJobSize, waitForWorkflow, type JobRequest } from './accept-job.js';
 import { ApiError, errorBody } from './errors.js';
 import { isDraining } from './draining.js';
@@ -30,10 +31,15 @@ export function openAiRouter(deps: Deps): Router {
 
   router.post('/v1/chat/completions', async (req, res) => {
     const body = ChatCompletionBody.parse(jsonBody(req));
-    const model = catalogModel(body.model);
+    // `agent:<slug>`: the published agent's model, system prompt and parameters (gateway/agents.ts).
+    const agent = await agentForModel(deps.db, body.model);
+    const model = catalogModel(agent?.manifest.model ?? body.model);
+    const messages = body.messages.map((m) => ({ role: m.role === 'developer' ? ('system' as const) : m.role, content: textOf(m.content) }));
     // Canonical JSON: the receipt's prompt hash is over exactly these bytes.
-    const prompt = canonicalize(body.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: textOf(m.content) })));
-    await serve(deps, res, 'chat', model, body, { prompt, promptFormat: 'chat', sessionId: req.get(SESSION_HEADER) });
+    const prompt = canonicalize(agent ? agentChatPrompt(agent.manifest, messages) : messages);
+    const input = { prompt, promptFormat: 'chat' as const, sessionId: req.get(SESSION_HEADER) };
+    if (agent) await serve(deps, res, 'chat', model, agentSampling(agent, body, model), { ...input, agent: agentRunOf(agent) });
+    else await serve(deps, res, 'chat', model, body, input);
   });
 
   router.post('/v1/completions', async (req, res) => {
@@ -62,7 +68,14 @@ interface Sampling {
   min_tier: JobRequest['minTier'];
 }
 
-async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string }): Promise<void> {
+/** An agent runs with its own parameters; the caller may only ask for fewer tokens. */
+function agentSampling(agent: PublishedAgent, body: Sampling, model: CatalogModel): Sampling {
+  const p = agent.manifest.parameters;
+  const asked = body.max_completion_tokens ?? body.max_tokens;
+  return { ...body, max_tokens: Math.min(asked ?? p.max_tokens, p.max_tokens, model.maxOutputTokens), max_completion_tokens: undefined, temperature: p.temperature, top_p: undefined, stop: p.stop.length ? p.stop : undefined };
+}
+
+async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string; agent?: AgentRunRecord }): Promise<void> {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? (kind === 'text' ? 16 : model.maxOutputTokens);
   checkJobSize(model, maxTokens, input.prompt, kind === 'chat' ? 'messages' : 'prompt', deps.settings.maxPromptBytes);
   const request: JobRequest = {
@@ -86,7 +99,7 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
 async function complete(deps: Deps, res: Response, kind: Kind, request: JobRequest): Promise<void> {
   const { jobId, handle } = await acceptJob(deps, request);
   const stopOnHangUp = cancelOnHangUp(res, handle);
-  await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + 30_000);
+  await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + deps.settings.http.resultGraceMs);
   stopOnHangUp();
   if (res.destroyed) return;
   const job = await findFinishedJob(deps.db, jobId);
@@ -166,7 +179,7 @@ async function stream(deps: Deps, res: Response, kind: Kind, request: JobRequest
   // A comment line now and then while the job waits in a queue: a balancer's idle timeout never cuts the stream.
   const keepAlive = deps.settings.http.streamKeepAliveMs > 0 ? setInterval(() => !res.destroyed && res.write(': keep-alive\n\n'), deps.settings.http.streamKeepAliveMs) : null;
   try {
-    await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + 30_000);
+    await waitForWorkflow(deps.temporal, handle, deps.settings.jobLimits.deadlineMs + deps.settings.http.resultGraceMs);
   } finally {
     if (keepAlive) clearInterval(keepAlive);
     live.close();

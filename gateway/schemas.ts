@@ -198,3 +198,16 @@ export const LedgerQuery = z.object({
   /** The `next_cursor` of the page before. */
   cursor: z.string().regex(/^\d{1,19}$/, 'is not a cursor from an earlier page').optional(),
 });
+
+// The developer marketplace (gateway/marketplace.ts): the manifest itself is checked by protocol/agent.ts, every problem at once.
+export const SubmissionBody = z.object({ manifest: z.unknown().describe('an agent manifest (protocol/agent.ts AgentManifestSchema)') }).strict();
+
+export const ReviewDecisionBody = z
+  .object({
+    /** The version the reviewer looked at; a decision on another is refused. */
+    version: z.string().min(1).max(40),
+    action: z.enum(['approve', 'reject', 'request_changes']),
+    reasons: z.string().trim().max(4000).optional(),
+  })
+  .strict()
+  .refine((d) => d.action === 'approve' || !!d.reasons, { message: 'reasons: tell the author why (required to reject or request changes)', path: ['reasons'] });

@@ -1,5 +1,6 @@
 /** Gateway settings from the environment; every time bound is configurable so tests can shorten it. */
 import type { JobLimits } from '../platform/workflow-api.js';
+import type { AgentReviewSettings } from '../workflows/agent-review.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt, SettingsError } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
@@ -53,8 +54,25 @@ export interface GatewaySettings {
    * Behind a balancer: an SSE comment every `streamKeepAliveMs` while a stream waits (0: none), Node's
    * keep-alive and header timeouts (above the balancer's idle timeout), and how long shutdown lets responses finish.
    */
-  http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number };
+  http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number; resultGraceMs: number };
+  /** Agent reviews (workflows/agent-review.ts), fixed in each submission's workflow input when it is submitted. */
+  agentReview: AgentReviewTimes;
 }
+
+/**
+ * The longest the gateway may hold a response with nothing sent: a `?wait=` (bounded by
+ * TRD_MAX_WAIT_SECONDS), a plain OpenAI completion (until its job ends: the deadline plus
+ * TRD_RESULT_GRACE_MS to settle), an SSE stream between keep-alive comments. A balancer in
+ * front must allow at least this much silence (devstack/load-balancer.ts derives its timeout
+ * from it), or it cuts a response the gateway still means to send, and the hang-up of a plain
+ * completion cancels its job.
+ */
+export function longestSilenceMs(s: Pick<GatewaySettings, 'maxWaitSeconds' | 'jobLimits' | 'http'>): number {
+  const untilJobEnds = s.jobLimits.deadlineMs + s.http.resultGraceMs;
+  return Math.max(s.maxWaitSeconds * 1000, untilJobEnds, s.http.streamKeepAliveMs > 0 ? s.http.streamKeepAliveMs : untilJobEnds);
+}
+
+export type AgentReviewTimes = Omit<AgentReviewSettings, 'dryRunLimits' | 'reservation'>;
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
   return {
@@ -96,6 +114,12 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     },
     http: httpSettings(env),
     emailSignIn: emailSignInSettings(env),
+    agentReview: {
+      slaMs: envInt(env, 'TRD_AGENT_REVIEW_SLA_MS', 24 * 3600_000, { min: 100 }),
+      remindersBeforeEscalation: envInt(env, 'TRD_AGENT_REVIEW_REMINDERS_BEFORE_ESCALATION', 2, { min: 1, max: 100 }),
+      resubmitWaitMs: envInt(env, 'TRD_AGENT_RESUBMIT_WAIT_MS', 30 * 24 * 3600_000, { min: 100 }),
+      dryRunMaxTokens: envInt(env, 'TRD_AGENT_DRY_RUN_MAX_TOKENS', 64, { min: 1, max: 4096 }),
+    },
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),
@@ -125,5 +149,7 @@ function httpSettings(env: Record<string, string | undefined>): GatewaySettings[
     // Node requires headersTimeout above keepAliveTimeout.
     headersTimeoutMs: envInt(env, 'TRD_HTTP_HEADERS_TIMEOUT_MS', keepAliveTimeoutMs + 1000, { min: keepAliveTimeoutMs + 1 }),
     drainMs: envInt(env, 'TRD_SHUTDOWN_DRAIN_MS', 30_000),
+    // A job at its deadline still records its failure (a workflow task or two); a plain completion waits for that answer.
+    resultGraceMs: envInt(env, 'TRD_RESULT_GRACE_MS', 30_000, { min: 0 }),
   };
 }

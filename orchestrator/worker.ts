@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { CATALOG_DATA_MODELS, ORCHESTRATOR_QUEUE, signCatalog } from '@trd/protocol';
+import { createAgentReviewActivities } from '../activities/agent-review-activities.js';
 import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
@@ -98,7 +99,8 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     namespace: deps.namespace,
     taskQueue: ORCHESTRATOR_QUEUE,
     ...workflowSource,
-    ...(deps.payloadKeys ? { dataConverter: platformDataConverter(deps.payloadKeys) } : {}),
+    // A forged (unsealed) activity result reaches the workflow as a refusal it can act on (an invalid result).
+    ...(deps.payloadKeys ? { dataConverter: platformDataConverter(deps.payloadKeys, 'placeholder') } : {}),
     activities: {
       ...createPlatformActivities({ db: deps.db, touchRunner: reputation.touchRunner, auditIfSampled: audits.auditIfSampled }),
       ...reputation.activities,
@@ -106,6 +108,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...createReceiptActivities({ db: deps.db, signer, client: deps.client, settings: deps.receipts }),
       ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
+      ...createAgentReviewActivities({ db: deps.db }),
     },
   });
   return worker;

@@ -9,6 +9,7 @@
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { REFUSED_PAYLOAD_FIELD } from '@trd/protocol/inference';
 import { SettingsError } from './env.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -89,6 +90,9 @@ export class PayloadKeyError extends Error {
   }
 }
 
+/** A payload that was never sealed (and is not one of Temporal's own markers). */
+export class UnsealedPayloadError extends PayloadKeyError {}
+
 export function isEncrypted(payload: Payload): boolean {
   const encoding = payload.metadata?.encoding;
   return encoding !== undefined && encoding !== null && fromUtf8.decode(encoding) === ENCRYPTED_ENCODING;
@@ -126,7 +130,7 @@ function isSdkMarker(payload: Payload): boolean {
 export function decryptPayload(keys: PayloadKeys, payload: Payload): Payload {
   if (!isEncrypted(payload)) {
     if (keys.acceptUnsealed || isSdkMarker(payload)) return payload;
-    throw new PayloadKeyError(
+    throw new UnsealedPayloadError(
       'refusing a payload that was not sealed: every platform writer seals, so it did not come from the platform (histories from before sealing: TRD_PAYLOAD_ACCEPT_UNSEALED=1)',
     );
   }
@@ -146,14 +150,35 @@ export function decryptPayload(keys: PayloadKeys, payload: Payload): Payload {
   return proto.temporal.api.common.v1.Payload.decode(plain);
 }
 
-export function payloadCodec(keys: PayloadKeys): PayloadCodec {
+/**
+ * How a codec answers an unsealed payload it will not open. 'throw' (clients): the call fails.
+ * 'placeholder' (the orchestrator's worker): the workflow reads `{ trd_refused_payload: reason }`
+ * instead (none of the refused bytes), so a forged activity result ends that attempt as an invalid
+ * result, and the job re-queues or fails with the reason. Thrown there, the error would fail the
+ * workflow task on every retry, and the job would never end.
+ */
+export type RefusedPayloads = 'throw' | 'placeholder';
+
+function refusedPlaceholder(reason: string): Payload {
+  return { metadata: { encoding: utf8.encode('json/plain') }, data: utf8.encode(JSON.stringify({ [REFUSED_PAYLOAD_FIELD]: reason })) };
+}
+
+export function payloadCodec(keys: PayloadKeys, refused: RefusedPayloads = 'throw'): PayloadCodec {
+  const open = (p: Payload): Payload => {
+    try {
+      return decryptPayload(keys, p);
+    } catch (err) {
+      if (refused === 'placeholder' && err instanceof UnsealedPayloadError) return refusedPlaceholder(err.message);
+      throw err;
+    }
+  };
   return {
     encode: async (payloads) => payloads.map((p) => encryptPayload(keys, p)),
-    decode: async (payloads) => payloads.map((p) => decryptPayload(keys, p)),
+    decode: async (payloads) => payloads.map(open),
   };
 }
 
 /** The data converter of every platform Temporal client and worker. */
-export function platformDataConverter(keys: PayloadKeys): DataConverter {
-  return { payloadCodecs: [payloadCodec(keys)] };
+export function platformDataConverter(keys: PayloadKeys, refused: RefusedPayloads = 'throw'): DataConverter {
+  return { payloadCodecs: [payloadCodec(keys, refused)] };
 }

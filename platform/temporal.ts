@@ -85,13 +85,24 @@ function connectionOptions(s: TemporalSettings): Pick<ConnectionOptions, 'addres
   };
 }
 
+/**
+ * A failed connection, with what was tried: gRPC says only "Failed to connect before the deadline"
+ * when a TLS handshake fails (a CA that did not sign the server's certificate, a wrong name).
+ */
+function connectFailed(s: TemporalSettings, err: unknown): Error {
+  const how = s.tls
+    ? `over TLS (CA ${s.tls.caFile ?? "the system's roots"}${s.tls.serverName ? `, server name ${s.tls.serverName}` : ''}${s.tls.certFile ? ', client certificate' : ''}): check that the CA signed the server's certificate for that name`
+    : 'in plaintext (TEMPORAL_TLS_* unset): a server that requires TLS refuses it';
+  return new Error(`cannot connect to Temporal at ${s.address} ${how}: ${(err as Error).message}`, { cause: err });
+}
+
 /** A client connection (gateway, orchestrator's client, setup). */
 export function connectTemporal(s: TemporalSettings): Promise<Connection> {
-  return Connection.connect(connectionOptions(s));
+  return Connection.connect(connectionOptions(s)).catch((err) => Promise.reject(connectFailed(s, err)));
 }
 
 /** A worker connection (the orchestrator's worker). */
 export function connectTemporalWorker(s: TemporalSettings): Promise<NativeConnection> {
   const o = connectionOptions(s);
-  return NativeConnection.connect({ address: o.address, tls: o.tls, ...(o.apiKey ? { apiKey: o.apiKey as string } : {}) });
+  return NativeConnection.connect({ address: o.address, tls: o.tls, ...(o.apiKey ? { apiKey: o.apiKey as string } : {}) }).catch((err) => Promise.reject(connectFailed(s, err)));
 }

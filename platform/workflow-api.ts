@@ -120,6 +120,9 @@ export function chainWorkflowId(sessionId: string): string {
 
 /** The chain's update that appends one receipt (`{ fields }` in, the chained receipt out). */
 export const APPEND_RECEIPT_UPDATE = 'appendReceipt';
+/** The agent review's updates: a reviewer's decision, and the author's resubmitted version. */
+export const AGENT_REVIEW_UPDATE = 'review';
+export const AGENT_RESUBMIT_UPDATE = 'resubmit';
 /** The chain's query for its state. */
 export const CHAIN_STATE_QUERY = 'chainState';
 

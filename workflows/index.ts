@@ -4,3 +4,4 @@ export { pinReceipt } from './pin-receipt.js';
 export { payoutSettlement } from './payout-settlement.js';
 export { reputationSweep } from './reputation-sweep.js';
 export { auditJob } from './audit-job.js';
+export { agentReview } from './agent-review.js';

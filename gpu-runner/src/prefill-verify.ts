@@ -219,17 +219,20 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
 
   // Greedy tokens the margin let through are settled the slow, exact way.
   const doubts = out.flatMap((token, j) => (scorer.doubtful(token, drawnFrom[j]!) ? [j] : []));
-  if (doubts.length > 0) {
-    const differs = await firstGreedyDifference(engine, prompt, out, doubts.at(-1)! + 1, check.signal);
+  // An end of text that passed only by the margin is settled the same way, decoding through the end.
+  const endDoubtful = greedy && endedWith !== null && !model.isEogToken(topOf(endedWith)[0]);
+  if (doubts.length > 0 || endDoubtful) {
+    const differs = await firstGreedyDifference(engine, prompt, out, endDoubtful ? out.length + 1 : doubts.at(-1)! + 1, check.signal);
     if (differs !== null) {
       const { at, expected } = differs;
       const decoded = model.detokenize(out.slice(0, at), false);
+      // at === out.length: the claim ends where one-token decoding goes on.
       const mismatch: VerifyMismatch = {
         tokenIndex: at,
         textOffset: decoded.length,
-        claimedToken: pieceOf(model, out[at]!, out.slice(0, at)),
+        claimedToken: at < out.length ? pieceOf(model, out[at]!, out.slice(0, at)) : '',
         expectedToken: model.isEogToken(expected) ? '' : pieceOf(model, expected, out.slice(0, at)),
-        claimedProbability: scorer.probability(out[at]!, drawnFrom[at]!),
+        claimedProbability: at < out.length ? scorer.probability(out[at]!, drawnFrom[at]!) : scorer.endProbability(endedWith!),
       };
       return fail(`token ${at} (text offset ${decoded.length}): the claimed ${JSON.stringify(mismatch.claimedToken)} is within rounding of the greedy choice in the prefill, but one-token decoding, as generation does it, chooses ${JSON.stringify(mismatch.expectedToken)}`, mismatch);
     }
@@ -265,11 +268,13 @@ async function firstGreedyDifference(engine: InferenceEngine, prompt: Token[], c
     let at = 0;
     for await (const token of sequence.evaluate(prompt, samplingOf({ temperature: 0 }))) {
       signal?.throwIfAborted();
+      // Past the claimed tokens (a doubtful end): generation must end here.
+      if (at === claimed.length) return engine.llamaModel.isEogToken(token) ? null : { at, expected: token };
       if (token !== claimed[at]) return { at, expected: token };
       if (++at >= count) break;
     }
     // Generation ended (end of text) before the claimed tokens did.
-    return at < count ? { at, expected: engine.llamaModel.tokens.eos ?? claimed[at]! } : null;
+    return at < count && at < claimed.length ? { at, expected: engine.llamaModel.tokens.eos ?? claimed[at]! } : null;
   } finally {
     sequence.dispose();
   }

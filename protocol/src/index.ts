@@ -12,4 +12,5 @@ export * from './dispatch.js';
 export * from './models.js';
 export * from './schedule.js';
 export * from './catalog-document.js';
+export * from './agent.js';
 export * from './runner-contract.js';

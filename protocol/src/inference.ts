@@ -40,6 +40,21 @@ export interface InferenceTask {
  */
 export const MAX_SEED = 2 ** 32 - 2;
 
+/**
+ * What the orchestrator reads in place of a payload it refused to open (an unsealed one: not from the
+ * platform, e.g. a result completed straight through Temporal's frontend; platform/payload-encryption.ts).
+ * It carries the reason only, never the refused bytes, so the workflow can end the attempt cleanly
+ * instead of failing its workflow task forever.
+ */
+export const REFUSED_PAYLOAD_FIELD = 'trd_refused_payload';
+
+/** The refusal's reason when `value` is that placeholder, else null. */
+export function refusedPayloadReason(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const reason = (value as Record<string, unknown>)[REFUSED_PAYLOAD_FIELD];
+  return typeof reason === 'string' ? reason : null;
+}
+
 /** The messages of a chat job, as the runner reads them back from `InferenceTask.prompt`. */
 export function parseChatPrompt(prompt: string): ChatMessage[] {
   const parsed: unknown = JSON.parse(prompt);
@@ -118,6 +133,8 @@ export const RunnerFailures = {
  * workflow can run it: a runner's answer is checked before it is signed.
  */
 export function inferenceResultProblem(task: InferenceTask, r: InferenceResult): string | null {
+  const refused = refusedPayloadReason(r);
+  if (refused !== null) return refused;
   if (r.model !== task.model) return `runner served model ${r.model}, the job asked for ${task.model}`;
   if (!SHA256_HEX.test(r.modelSha256)) return 'model hash is not a SHA-256 hex digest';
   if (typeof r.workerId !== 'string' || !r.workerId) return 'runner did not identify itself';

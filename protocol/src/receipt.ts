@@ -7,9 +7,14 @@
  * Version 1 is a job's receipt on its own. Version 2 adds the job's place in
  * its session's chain (protocol/chain.ts): `session_id`, `seq` (from 0) and
  * `prev`, the CID of the session's previous receipt (null for seq 0).
+ *
+ * A job that ran a published agent (protocol/agent.ts) names it in either
+ * version: `agent` (its slug) and `agent_manifest_sha256`, both or neither, so
+ * receipts of other jobs are byte for byte what they were.
  */
 import * as ed from '@noble/ed25519';
 import { canonicalBytes } from './canonical-json.js';
+import { AGENT_SLUG_PATTERN } from './ids.js';
 import { RECEIPT_CID_PATTERN } from './cid.js';
 import { ISO_UTC_MS, SHA256_HEX, base64ToBytes, bytesToBase64, fromHex, toHex } from './encoding.js';
 import { keyIdFor } from './keys.js';
@@ -26,7 +31,12 @@ export interface ChainLink {
   prev: string | null;
 }
 
-export interface ReceiptEnvelope extends Partial<ChainLink> {
+export interface AgentLink {
+  agent: string;
+  agent_manifest_sha256: string;
+}
+
+export interface ReceiptEnvelope extends Partial<ChainLink>, Partial<AgentLink> {
   v: typeof RECEIPT_VERSION | typeof CHAINED_RECEIPT_VERSION;
   kid: string;
   job_id: string;
@@ -56,7 +66,8 @@ const STRING_FIELDS = ['kid', 'job_id', 'worker_id', 'model'] as const;
 const COUNT_FIELDS = ['prompt_tokens', 'completion_tokens', 'duration_ms'] as const;
 const TIME_FIELDS = ['started_at', 'finished_at', 'issued_at'] as const;
 const CHAIN_FIELDS = ['session_id', 'seq', 'prev'] as const;
-const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS]);
+const AGENT_FIELDS = ['agent', 'agent_manifest_sha256'] as const;
+const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS, ...AGENT_FIELDS]);
 const CHAINED_ENVELOPE_FIELDS = new Set<string>([...ENVELOPE_FIELDS, ...CHAIN_FIELDS]);
 
 /** Returns what is wrong with a parsed envelope, or null when its shape is valid. */
@@ -72,6 +83,11 @@ export function envelopeProblem(value: unknown): string | null {
     if (e.seq === 0 ? e.prev !== null : typeof e.prev !== 'string' || !RECEIPT_CID_PATTERN.test(e.prev)) {
       return e.seq === 0 ? '"prev" must be null for the first receipt of a session' : '"prev" must be the CID of the previous receipt (bafkrei…)';
     }
+  }
+  if ((e.agent === undefined) !== (e.agent_manifest_sha256 === undefined)) return '"agent" and "agent_manifest_sha256" come together';
+  if (e.agent !== undefined) {
+    if (typeof e.agent !== 'string' || !AGENT_SLUG_PATTERN.test(e.agent)) return '"agent" must be an agent slug';
+    if (typeof e.agent_manifest_sha256 !== 'string' || !SHA256_HEX.test(e.agent_manifest_sha256)) return '"agent_manifest_sha256" must be 64 lowercase hex digits';
   }
   for (const k of STRING_FIELDS) if (typeof e[k] !== 'string' || e[k] === '') return `"${k}" must be a non-empty string`;
   for (const k of SHA256_FIELDS) {

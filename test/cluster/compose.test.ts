@@ -10,6 +10,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEMPORAL_SERVER_VERSION, temporalServerSource } from '../../devstack/temporal-cluster.js';
+import { gatewaySettings, longestSilenceMs } from '../../gateway/settings.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Entry points another branch adds (the one-shot setup command); each must exist once it has landed. */
@@ -150,6 +151,14 @@ describe('docker-compose.yml', () => {
     expect(compose.services.gateway.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${servers.gateway}/healthz`);
     expect(haproxyCfg).toContain('option httpchk GET /healthz');
     expect(sources).toContain("app.get('/healthz'");
+  });
+
+  test("the balancer's gateway timeouts outlast the longest silent hold of the gateways' settings", () => {
+    const settings = gatewaySettings(compose.services.gateway.environment ?? {});
+    const seconds = (section: string, key: string) => Number(haproxyCfg.match(new RegExp(`${section}\\n(?:  .*\\n)*?  timeout ${key} (\\d+)s`))?.[1]);
+    for (const [section, key] of [['frontend gateway', 'client'], ['backend gateway_replicas', 'server']]) {
+      expect({ section, key, above: seconds(section, key) * 1000 > longestSilenceMs(settings) }).toEqual({ section, key, above: true });
+    }
   });
 
   test('replicas, health checks and start order', () => {

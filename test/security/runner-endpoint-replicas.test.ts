@@ -4,7 +4,8 @@
  * through the other, because the task token the runner holds says whose task
  * it is (runner-proxy/task-binding.ts), not a replica's memory. And a result
  * that skips the endpoint (plaintext, straight to Temporal's frontend) is
- * refused by the orchestrator: every platform writer seals.
+ * refused by the orchestrator (every platform writer seals): that attempt ends
+ * as an invalid result and the job goes back to the queues.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Connection } from '@temporalio/client';
@@ -17,6 +18,7 @@ import { api, startStack, waitForJob, type TestStack } from '../support/stack.js
 let stack: TestStack;
 const RUNNER = 'replica-runner';
 const PERMISSION_DENIED = 7;
+const DEADLINE_EXCEEDED = 4;
 
 beforeAll(async () => {
   stack = await startStack({ replicas: { runnerEndpoint: 2 } });
@@ -109,56 +111,69 @@ test('a task polled through one replica is heartbeated and completed through the
   }
 }, 120_000);
 
-test("a plaintext result sent straight to Temporal's frontend is refused, not taken as the job's output", async () => {
+/** Polls the queues (each for up to 3 s at a time) until one hands out the job's runInference task. */
+async function pollTask(conn: Connection, queues: string[], identity: string): Promise<proto.temporal.api.workflowservice.v1.IPollActivityTaskQueueResponse | null> {
+  for (let i = 0; i < 10; i++) {
+    const polls = queues.map((queue) =>
+      conn
+        .withDeadline(Date.now() + 3000, () => conn.workflowService.pollActivityTaskQueue({ namespace: stack.namespace, taskQueue: { name: queue }, identity }))
+        .catch((err: unknown) => {
+          if (grpcCode(err) === DEADLINE_EXCEEDED) return null;
+          throw err;
+        }),
+    );
+    for (const answer of await Promise.all(polls)) if (answer?.taskToken?.length && answer.activityType?.name === 'runInference') return answer;
+  }
+  return null;
+}
+
+const resultPayload = (workerId: string, text: string) => {
+  const now = new Date().toISOString();
+  return json({
+    workerId,
+    model: 'trd-tiny',
+    modelSha256: '9c7a9e84c91e8d0a1d1e3463628b395b83ece9524fe5f0131586d51ac573ca71',
+    text,
+    promptTokens: 3,
+    completionTokens: 2,
+    finishReason: 'stop',
+    startedAt: now,
+    finishedAt: now,
+    timings: { modelLoadMs: 0, timeToFirstTokenMs: 1, generationMs: 1 },
+  });
+};
+
+test("a plaintext result sent straight to Temporal's frontend is refused: the attempt ends as an invalid result and the job re-queues", async () => {
   const direct = await Connection.connect({ address: stack.temporalAddress });
+  // A runner entitled to the model's queues (its model loaded), polling through the endpoint.
+  const token = await createRunnerToken(stack.db, 'honest-runner', 'probation');
+  await stack.db.runner.update({ where: { id: 'honest-runner' }, data: { loadedModels: ['trd-tiny'] } });
+  const honest = await connect(stack.runnerEndpoint.addresses[1], token);
   try {
     const job = await api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: 'Forge me', max_tokens: 4 });
-    let task: proto.temporal.api.workflowservice.v1.IPollActivityTaskQueueResponse | null = null;
-    for (let i = 0; i < 10 && !task; i++) {
-      const polls = ['model.trd-tiny.warm.probation', 'model.trd-tiny.cold.probation'].map((queue) =>
-        direct.withDeadline(Date.now() + 3000, () => direct.workflowService.pollActivityTaskQueue({ namespace: stack.namespace, taskQueue: { name: queue }, identity: 'forger' })),
-      );
-      for (const answer of await Promise.all(polls)) if (answer.taskToken?.length && answer.activityType?.name === 'runInference') task = answer;
+    const queues = ['model.trd-tiny.warm.probation', 'model.trd-tiny.cold.probation'];
+    const stolen = await pollTask(direct, queues, 'forger');
+    expect(stolen).not.toBeNull();
+    await direct.workflowService.respondActivityTaskCompleted({ namespace: stack.namespace, taskToken: stolen!.taskToken, identity: 'forger', result: { payloads: [resultPayload('forger', 'forged output')] } });
+
+    // The orchestrator does not open it, and says why on the job's record; its workflow task never fails.
+    const deadline = Date.now() + 30_000;
+    let attempt = null;
+    while (!attempt && Date.now() < deadline) {
+      attempt = await stack.db.jobAttempt.findFirst({ where: { jobId: job.json.id } });
+      if (!attempt) await new Promise((r) => setTimeout(r, 200));
     }
+    expect(attempt).toMatchObject({ workerId: 'unidentified', outcome: 'invalid_result', detail: expect.stringMatching(/refusing a payload that was not sealed/) });
+
+    // The job went back to the queues: a runner polling through the endpoint gets it and its sealed result counts.
+    const task = await pollTask(honest, [...queues, 'runner.honest-runner'], 'honest-runner');
     expect(task).not.toBeNull();
-    const now = new Date().toISOString();
-    await direct.workflowService.respondActivityTaskCompleted({
-      namespace: stack.namespace,
-      taskToken: task!.taskToken,
-      identity: 'forger',
-      result: {
-        payloads: [
-          json({
-            workerId: 'forger',
-            model: 'trd-tiny',
-            modelSha256: '9c7a9e84c91e8d0a1d1e3463628b395b83ece9524fe5f0131586d51ac573ca71',
-            text: 'forged output',
-            promptTokens: 3,
-            completionTokens: 2,
-            finishReason: 'stop',
-            startedAt: now,
-            finishedAt: now,
-            timings: { modelLoadMs: 0, timeToFirstTokenMs: 1, generationMs: 1 },
-          }),
-        ],
-      },
-    });
-    // The orchestrator will not decode it: its workflow task fails with the reason, and the job never takes the text.
-    const h = stack.client.workflow.getHandle(workflowIdForJob(job.json.id));
-    let reason = '';
-    const deadline = Date.now() + 20_000;
-    while (!reason && Date.now() < deadline) {
-      const history = await h.fetchHistory();
-      const failed = history.events?.find((e) => e.workflowTaskFailedEventAttributes);
-      reason = failed?.workflowTaskFailedEventAttributes?.failure?.message ?? '';
-      if (!reason) await new Promise((r) => setTimeout(r, 300));
-    }
-    expect(reason).toMatch(/refusing a payload that was not sealed/);
-    const row = await stack.db.job.findUniqueOrThrow({ where: { id: job.json.id } });
-    expect(row.output).toBeNull();
-    expect(row.status).not.toBe('succeeded');
-    await h.terminate('test: a forged result');
+    await honest.workflowService.respondActivityTaskCompleted({ namespace: stack.namespace, taskToken: task!.taskToken, identity: 'honest-runner', result: { payloads: [resultPayload('honest-runner', 'the real output')] } });
+    const done = await waitForJob(stack, job.json.id, (j) => j.status !== 'queued' && j.status !== 'running', 30_000);
+    expect(done).toMatchObject({ status: 'succeeded', output: 'the real output', worker_id: 'honest-runner' });
+    const history = await stack.client.workflow.getHandle(workflowIdForJob(job.json.id)).fetchHistory();
+    expect(history.events?.filter((e) => e.workflowTaskFailedEventAttributes)).toHaveLength(0);
   } finally {
-    await direct.close();
+    await Promise.all([direct.close(), honest.close()]);
   }
-}, 60_000);
+}, 90_000);

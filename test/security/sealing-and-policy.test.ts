@@ -5,7 +5,8 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { decryptPayload, encryptPayload, isEncrypted, newPayloadKey, payloadKeysFromEnv } from '../../platform/payload-encryption.js';
+import { decryptPayload, encryptPayload, isEncrypted, newPayloadKey, payloadCodec, payloadKeysFromEnv } from '../../platform/payload-encryption.js';
+import { refusedPayloadReason } from '@trd/protocol';
 import { queueProblem, ruleFor, type Entitlement } from '../../runner-proxy/policy.js';
 import { fuzz } from '../fuzz/fuzz-settings.js';
 
@@ -39,6 +40,18 @@ describe('payload sealing', () => {
     expect(() => decryptPayload(after, serverDetail('{"text":"forged"}'))).toThrow(/refusing a payload that was not sealed/);
     expect(payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: '1' }).acceptUnsealed).toBe(true);
     expect(() => payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: k1, TRD_PAYLOAD_ACCEPT_UNSEALED: 'yes' })).toThrow(/TRD_PAYLOAD_ACCEPT_UNSEALED is 1/);
+  });
+
+  test("the orchestrator's codec reads an unsealed payload as a refusal with its reason, none of its bytes; anything else it cannot open still throws", async () => {
+    const keys = payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k1') });
+    const [placeholder] = await payloadCodec(keys, 'placeholder').decode([payload('forged output')]);
+    expect(new TextDecoder().decode(placeholder.data!)).not.toContain('forged');
+    expect(refusedPayloadReason(text(placeholder))).toMatch(/refusing a payload that was not sealed/);
+    await expect(payloadCodec(keys).decode([payload('forged output')])).rejects.toThrow(/refusing a payload that was not sealed/);
+    const foreign = encryptPayload(payloadKeysFromEnv({ TRD_PAYLOAD_KEYS: newPayloadKey('k9') }), payload('x'));
+    await expect(payloadCodec(keys, 'placeholder').decode([foreign])).rejects.toThrow(/which this process does not have/);
+    const [sealed] = await payloadCodec(keys, 'placeholder').decode([encryptPayload(keys, payload('a real result'))]);
+    expect(text(sealed)).toBe('a real result');
   });
 
   test('a key it does not have, or any flipped byte, is refused with a reason', async () => {

@@ -87,6 +87,7 @@ export async function startStack(
     replicas?: Parameters<typeof startPlatform>[1]['replicas'];
     signingKeyPublishMs?: number;
     processEnv?: Record<string, string>;
+    temporalTls?: Parameters<typeof startPlatform>[1]['temporalTls'];
     /** Every line the platform's processes print (TRD_TEST_ECHO prints them too). */
     echo?: (line: string) => void;
   } = {},
@@ -108,6 +109,7 @@ export async function startStack(
     replicas: opts.replicas,
     signingKeyPublishMs: opts.signingKeyPublishMs,
     processEnv: opts.processEnv,
+    temporalTls: opts.temporalTls,
     echo:
       opts.echo || process.env.TRD_TEST_ECHO
         ? (line) => {

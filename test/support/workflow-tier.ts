@@ -55,8 +55,8 @@ export interface WorkflowTier {
   client: Client;
   /** Starts an inference job on the orchestrator queue, as the gateway does. */
   startJob(input?: Partial<Omit<JobInput, 'limits'>> & { limits?: Partial<JobLimits> }, advice?: Advice): Promise<StubJob>;
-  /** An activity worker polling `queue` as `workerId`, until the test ends; resolves once Temporal lists its poller. */
-  runner(queue: string, workerId: string, runInference: RunInference): Promise<{ stop(): Promise<void> }>;
+  /** An activity worker polling `queue` as `workerId` (with `slots` tasks at a time), until the test ends; resolves once Temporal lists its poller. */
+  runner(queue: string, workerId: string, runInference: RunInference, opts?: { slots?: number }): Promise<{ stop(): Promise<void> }>;
   /** The job's runInference activities, in order: queue, schedule-to-start and schedule-to-close bounds, when scheduled (epoch ms). */
   scheduled(job: StubJob): Promise<Array<{ queue: string; scheduleToStartMs: number; scheduleToCloseMs: number; at: number }>>;
 }
@@ -190,13 +190,14 @@ export function useWorkflowTier(): WorkflowTier {
         callsTo: (name) => (calls.get(jobId) ?? []).filter((c) => c.name === name).map((c) => c.arg) as never,
       };
     },
-    async runner(queue, workerId, runInference) {
+    async runner(queue, workerId, runInference, opts = {}) {
       const worker = await Worker.create({
         connection,
         namespace: testNamespace(),
         taskQueue: queue,
         identity: workerId,
         activities: { runInference },
+        ...(opts.slots ? { maxConcurrentActivityTaskExecutions: opts.slots } : {}),
         shutdownGraceTime: '200 ms',
       });
       const entry = { worker, running: worker.run() };

@@ -12,6 +12,8 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { modelQueue, runnerQueue, type InferenceResult, type InferenceTask } from '@trd/protocol';
 import { chargeMicrocredits } from '../../economy/billing.js';
+import { gatewaySettings } from '../../gateway/settings.js';
+import { summarizeTraces, traceJobs } from '../support/dispatch-trace.js';
 import { STUB_JOB_LIMITS, answer, freshModel, useWorkflowTier, type StubJob } from '../support/workflow-tier.js';
 
 const tier = useWorkflowTier();
@@ -175,6 +177,36 @@ describe('warm, cold, parked', () => {
     expect(job.callsTo('checkProgress').some((c) => c.parked)).toBe(true);
     expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
   });
+});
+
+describe('a burst', () => {
+  test('with the production warm wait, each job of a burst is scheduled once: none loses its queue place to the warm wait', async () => {
+    const model = freshModel();
+    const JOBS = 40;
+    const { warmWaitMs } = gatewaySettings({}).jobLimits;
+    // Two jobs at a time (one worker per queue in a process) at 200 ms a job: the last jobs wait ~4 s, far past the
+    // warm wait. The deadline is long: on a loaded machine the same burst has taken 30 s.
+    await tier.runner(
+      warmQ(model),
+      'two-slots',
+      async (task) => {
+        await new Promise((r) => setTimeout(r, 200));
+        return answer(task, 'two-slots');
+      },
+      { slots: 2 },
+    );
+    const jobs: StubJob[] = [];
+    for (let i = 0; i < JOBS; i++) jobs.push(await tier.startJob({ model, limits: { warmWaitMs, deadlineMs: 5 * 60_000 } }));
+    const outcomes = await Promise.all(jobs.map((j) => j.result()));
+    expect(outcomes.filter((o) => o.status !== 'succeeded')).toEqual([]);
+    const summary = summarizeTraces(await traceJobs(tier.client, jobs.map((j) => j.jobId)));
+    // Most jobs waited past the warm wait (else this burst would prove nothing), and none was scheduled again for it.
+    expect(summary.waitP50Ms).toBeGreaterThan(warmWaitMs);
+    expect(summary.rescheduled).toBe(0);
+    // Not asserted: start order against acceptance order. Under load the orchestrator runs the jobs' first workflow
+    // tasks (which schedule them) seconds late and in its own order, and Temporal's matching hands a new task to a
+    // waiting poller ahead of a young backlog; 13 and 33 places of 40 were measured here with no job re-queued.
+  }, 120_000);
 });
 
 describe('moves to a faster runner', () => {

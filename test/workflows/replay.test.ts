@@ -6,7 +6,8 @@
  * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
  * Audit histories need an auditor and an audited runner, so the audit test
- * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts).
+ * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts);
+ * agent-review-* come from test/marketplace/agent-review.test.ts the same way.
  * inference-job-kept-place* (a warm attempt kept scheduled past the warm wait,
  * `keep-queue-place`) come from the workflow tier, where the routing paths are
  * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts).
@@ -134,6 +135,10 @@ describe('replay', () => {
 
   test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation and audit workflows', () => {
     expect(committed.sort()).toEqual([
+      'agent-review-approved.json',
+      'agent-review-changes-requested.json',
+      'agent-review-escalated.json',
+      'agent-review-rejected.json',
       'audit-job-failed.json',
       'audit-job-passed.json',
       'inference-job-cancelled.json',
