@@ -44,6 +44,8 @@ const JSON_TYPE = 'application/json';
 const SSE = 'text/event-stream';
 const HTML = 'text/html';
 const SVG = 'image/svg+xml';
+/** Express's redirect body: a line of text, or of HTML for a browser. */
+const REDIRECT = ['text/plain', HTML];
 
 type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'stripe_signature' | 'none';
 
@@ -109,7 +111,7 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'patch', path: '/v1/runners/settings', summary: 'Change some of the owner’s settings', auth: 'runner_token', body: RunnerSettingsPatch },
   { method: 'post', path: '/v1/runners/device-codes', summary: '`trd-worker login`: start a device-code login', auth: 'none', body: DeviceCodeBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'post', path: '/v1/runners/device-codes/approve', summary: 'The signed-in owner approves a device code', auth: 'api_key', body: ApproveDeviceCodeBody, rateLimited: true },
-  { method: 'get', path: '/v1/runners/device-codes/approve', summary: 'The address older CLIs print: redirects to the approval page (`?code=` kept)', auth: 'none', responses: { 302: [] } },
+  { method: 'get', path: '/v1/runners/device-codes/approve', summary: 'The address older CLIs print: redirects to the approval page (`?code=` kept)', auth: 'none', responses: { 302: REDIRECT } },
   { method: 'get', path: '/v1/owner/device-codes/:code', summary: 'A device code’s machine (host name, GPU, runner version) and state, for the approval page', auth: 'owner_session', rateLimited: true },
   { method: 'post', path: '/v1/owner/device-codes/:code/approve', summary: 'Approve a device code from the dashboard: the CLI’s next poll gets its token', auth: 'owner_session', rateLimited: true },
   { method: 'post', path: '/v1/owner/device-codes/:code/deny', summary: 'Deny a device code: the CLI gets no token and stops', auth: 'owner_session', rateLimited: true },
@@ -120,11 +122,11 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/workers/:id/badge.svg', summary: 'An embeddable badge for one runner (an unknown runner gets a grey one, with 404)', auth: 'none', responses: { 200: [SVG], 404: [SVG] } },
   { method: 'get', path: '/keys', summary: 'The receipt-signing public keys', auth: 'none' },
   { method: 'get', path: '/keys/:file', summary: 'One public key (`<kid>.public.pem` or `<kid>.json`)', auth: 'none', responses: { 200: ['application/x-pem-file', JSON_TYPE] } },
-  { method: 'get', path: '/dashboard', summary: 'The owner dashboard (a web page; `/dashboard` redirects to `/dashboard/`)', auth: 'none', responses: { 200: [HTML], 301: [] } },
+  { method: 'get', path: '/dashboard', summary: 'The owner dashboard (a web page; `/dashboard` redirects to `/dashboard/`)', auth: 'none', responses: { 200: [HTML], 301: REDIRECT } },
   { method: 'get', path: '/dashboard/device', summary: 'The page `trd-worker login` links to: approve or deny a runner login (`?code=` fills the code in)', auth: 'none', responses: { 200: [HTML] } },
   { method: 'get', path: '/dashboard/style.css', summary: 'The dashboard’s stylesheet', auth: 'none', responses: { 200: ['text/css'] } },
   { method: 'post', path: '/v1/owner/session', summary: 'Dashboard sign-in with the account’s API key; sets an HttpOnly session cookie', auth: 'none', body: SignInBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
-  { method: 'post', path: '/v1/owner/email-links', summary: 'Mail a one-time dashboard sign-in link to an address (the same answer whether or not it has an account)', auth: 'none', body: EmailLinkBody, rateLimited: true, responses: { 202: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/owner/email-links', summary: 'Mail a one-time dashboard sign-in link to an address (the same answer whether or not it has an account)', auth: 'none', body: EmailLinkBody, rateLimited: true, responses: { 202: [JSON_TYPE], 503: [JSON_TYPE] } },
   { method: 'post', path: '/v1/owner/session/email', summary: 'Dashboard sign-in with the token of an e-mailed link (once, before it expires); sets the session cookie', auth: 'none', body: EmailSignInBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'delete', path: '/v1/owner/session', summary: 'Sign out of the dashboard', auth: 'none', responses: { 204: [] } },
   { method: 'get', path: '/v1/owner/overview', summary: 'The owner’s runners, balance, today’s earnings and recent jobs', auth: 'owner_session' },
@@ -134,18 +136,18 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/me/balance', summary: 'Your balances: earnings of the runners you own (redeemable whole credits), and your customer account', auth: 'api_key' },
   { method: 'get', path: '/v1/me/ledger', summary: 'The ledger entries behind your balances, newest first (`?limit`, `?cursor` from `next_cursor`)', auth: 'api_key', query: LedgerQuery },
   { method: 'post', path: '/v1/me/redemptions', summary: 'Redeem earned credits into build credits or the cash payout queue (`Idempotency-Key` honored)', auth: 'api_key', body: (s) => redemptionBody(s.payoutMinimumCredits), responses: { 200: [JSON_TYPE], 201: [JSON_TYPE] } },
-  { method: 'post', path: '/v1/me/payout-account', summary: 'Connect a Stripe account for cash payouts: the account (made once) and an onboarding link', auth: 'api_key', responses: { 200: [JSON_TYPE], 201: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/me/payout-account', summary: 'Connect a Stripe account for cash payouts: the account (made once) and an onboarding link', auth: 'api_key', responses: { 200: [JSON_TYPE], 201: [JSON_TYPE], 503: [JSON_TYPE] } },
   { method: 'get', path: '/v1/me/payout-rail', summary: 'Where your cash payouts go (Stripe Connect or a USDC address on the platform’s chain), and a change waiting out its delay', auth: 'api_key' },
   { method: 'put', path: '/v1/me/payout-rail', summary: 'Change your payout rail or USDC address (EIP-55 checksummed, not a contract): it takes effect after the delay shown, so a stolen key cannot redirect a payout unseen', auth: 'api_key', body: PayoutRailBody, responses: { 202: [JSON_TYPE] } },
   { method: 'delete', path: '/v1/me/payout-rail/pending', summary: 'Cancel the payout rail change waiting out its delay', auth: 'api_key' },
-  { method: 'post', path: '/v1/webhooks/stripe', summary: 'Stripe’s webhooks (signature checked; a bad one is refused and changes nothing)', auth: 'stripe_signature' },
+  { method: 'post', path: '/v1/webhooks/stripe', summary: 'Stripe’s webhooks (signature checked; a bad one is refused and changes nothing)', auth: 'stripe_signature', responses: { 200: [JSON_TYPE], 503: [JSON_TYPE] } },
   { method: 'get', path: '/v1/workers/:id/card', summary: 'A runner’s public card: reliability, jobs, uptime, P99, measured class, tier, the 90-day badge', auth: 'none' },
-  { method: 'get', path: '/v1/workers/:id/card.html', summary: 'The same card as a small HTML page to embed', auth: 'none', responses: { 200: [HTML] } },
+  { method: 'get', path: '/v1/workers/:id/card.html', summary: 'The same card as a small HTML page to embed', auth: 'none', responses: { 200: [HTML], 400: [HTML], 404: [HTML] } },
   { method: 'get', path: '/v1/estimate', summary: 'Earnings estimate for a performance class over some hours (best effort, not a promise)', auth: 'none', query: EstimateQuery },
   { method: 'get', path: '/v1/sessions/:id/receipts', summary: 'A session’s receipt chain: receipts in order with their CIDs, the head, and the keys that signed them', auth: 'none' },
   { method: 'get', path: '/v1/sessions/:id/certificate.pdf', summary: 'The session’s certificate (PDF): stats, chain head, and a QR code to verify it', auth: 'api_key', responses: { 200: ['application/pdf'] } },
   { method: 'get', path: '/ipfs/:cid', summary: 'A receipt document by CID, as a trustless gateway serves a raw block (`?format=raw` or `Accept: application/vnd.ipld.raw`)', auth: 'none', params: CidParams, query: IpfsQuery, responses: { 200: ['application/vnd.ipld.raw', JSON_TYPE] } },
-  { method: 'get', path: '/verify', summary: 'The receipt verifier page (runs in the browser; `/verify` redirects to `/verify/`)', auth: 'none', responses: { 200: [HTML], 301: [] } },
+  { method: 'get', path: '/verify', summary: 'The receipt verifier page (runs in the browser; `/verify` redirects to `/verify/`)', auth: 'none', responses: { 200: [HTML], 301: REDIRECT } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', responses: { 200: ['text/plain'] } },
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: 'none' },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none' },
@@ -180,7 +182,7 @@ const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/sche
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
 
-const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: not finished yet', 204: 'No content', 301: 'Moved permanently (see Location)', 302: 'Found (see Location)', 404: 'Not found' };
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: not finished yet', 204: 'No content', 301: 'Moved permanently (see Location)', 302: 'Found (see Location)', 400: 'Bad request', 404: 'Not found', 503: 'Not set up on this gateway (the error says which setting)' };
 
 /**
  * Query and path parameters as the handler reads them: the value's type and
