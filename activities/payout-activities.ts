@@ -9,7 +9,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type Stripe from 'stripe';
 import { PAYOUT_CLEARING, PAYOUT_PAID, ownerAccount, postTransaction } from '../economy/ledger.js';
-import { MICROCREDITS_PER_CREDIT, creditsToUsdCents } from '../economy/rates.js';
+import { applyDueRailChanges } from '../economy/payout-rail.js';
+import { MICROCREDITS_PER_CREDIT, creditsToUsdCents, creditsToUsdcBaseUnits } from '../economy/rates.js';
 import { isStripeRefusal } from '../economy/stripe.js';
 import type { Db } from '../platform/db.js';
 import { PlatformFailures } from '../platform/workflow-api.js';
@@ -21,12 +22,18 @@ export interface QueuedPayout {
   usdCents: number;
   /** The owner's Stripe Connect account; null if they never connected one. */
   destination: string | null;
+  /** Absent in batches from before USDC payouts: Stripe. */
+  rail?: 'stripe' | 'usdc';
+  /** USDC payouts: the owner's address (fixed when the batch took the payout) and the amount in base units (6 decimals). */
+  usdcAddress?: string | null;
+  usdcBaseUnits?: number;
 }
 
 export type TransferOutcome = { ok: true; transferId: string } | { ok: false; reason: string };
 
-export function createPayoutActivities(deps: { db: Db; stripe: Stripe | null }) {
+export function createPayoutActivities(deps: { db: Db; stripe: Stripe | null; usdcConfigured?: boolean; clock?: () => Date }) {
   const { db, stripe } = deps;
+  const now = deps.clock ?? (() => new Date());
 
   function requireStripe(): Stripe {
     if (!stripe) throw ApplicationFailure.nonRetryable('Stripe is not configured (TRD_STRIPE_SECRET_KEY)', PlatformFailures.StripeNotConfigured);
@@ -34,17 +41,37 @@ export function createPayoutActivities(deps: { db: Db; stripe: Stripe | null }) 
   }
 
   return {
-    /** Takes every queued payout not yet in a batch into this one; run again, it returns the same payouts. */
-    async collectQueuedPayouts(req: { batchId: string }): Promise<{ stripeConfigured: boolean; payouts: QueuedPayout[] }> {
-      // Without Stripe nothing can be paid: the payouts stay queued for a run that can.
-      if (!stripe) return { stripeConfigured: false, payouts: [] };
-      await db.payoutRequest.updateMany({ where: { status: 'queued', batchId: null }, data: { batchId: req.batchId } });
+    /**
+     * Takes every queued payout not yet in a batch into this one, on the rail
+     * its owner has in force now (fixed on the payout, with the USDC address);
+     * run again, it returns the same payouts. A batch that does not pay USDC
+     * (`rails` absent: a run from before USDC payouts) takes Stripe payouts only.
+     */
+    async collectQueuedPayouts(req: { batchId: string; rails?: Array<'stripe' | 'usdc'> }): Promise<{ stripeConfigured: boolean; usdcConfigured?: boolean; payouts: QueuedPayout[] }> {
+      const usdc = !!req.rails?.includes('usdc') && !!deps.usdcConfigured;
+      // Without Stripe (or the chain) nothing can be paid on that rail: its payouts stay queued for a run that can.
+      await db.$transaction(async (tx) => {
+        await applyDueRailChanges(tx, now());
+        const usdcOwners = (await tx.payoutRail.findMany({ where: { rail: 'usdc' }, select: { ownerId: true, usdcAddress: true } })).filter((o) => o.usdcAddress);
+        const ids = usdcOwners.map((o) => o.ownerId);
+        if (stripe) await tx.payoutRequest.updateMany({ where: { status: 'queued', batchId: null, ownerId: { notIn: ids } }, data: { batchId: req.batchId, rail: 'stripe' } });
+        if (usdc) {
+          for (const o of usdcOwners) {
+            await tx.payoutRequest.updateMany({ where: { status: 'queued', batchId: null, ownerId: o.ownerId }, data: { batchId: req.batchId, rail: 'usdc', usdcAddress: o.usdcAddress } });
+          }
+        }
+      });
       const rows = await db.payoutRequest.findMany({ where: { batchId: req.batchId, status: 'queued' }, orderBy: { createdAt: 'asc' } });
       const owners = await db.customer.findMany({ where: { id: { in: rows.map((r) => r.ownerId) } }, select: { id: true, stripeAccountId: true } });
       const account = new Map(owners.map((o) => [o.id, o.stripeAccountId]));
       return {
-        stripeConfigured: true,
-        payouts: rows.map((r) => ({ payoutId: r.id, ownerId: r.ownerId, credits: r.credits, usdCents: creditsToUsdCents(r.credits), destination: account.get(r.ownerId) ?? null })),
+        stripeConfigured: !!stripe,
+        ...(req.rails ? { usdcConfigured: usdc } : {}),
+        payouts: rows.map((r) =>
+          r.rail === 'usdc'
+            ? { payoutId: r.id, ownerId: r.ownerId, credits: r.credits, usdCents: creditsToUsdCents(r.credits), destination: null, rail: 'usdc' as const, usdcAddress: r.usdcAddress, usdcBaseUnits: creditsToUsdcBaseUnits(r.credits) }
+            : { payoutId: r.id, ownerId: r.ownerId, credits: r.credits, usdCents: creditsToUsdCents(r.credits), destination: account.get(r.ownerId) ?? null, ...(req.rails ? { rail: 'stripe' as const } : {}) },
+        ),
       };
     },
 
@@ -85,19 +112,21 @@ export function createPayoutActivities(deps: { db: Db; stripe: Stripe | null }) 
       return problems.length ? { ok: false, detail: `transfer ${t.id} does not match: ${problems.join(', ')}` } : { ok: true, detail: `transfer ${t.id} matches` };
     },
 
-    async markPayoutPaid(req: { payout: QueuedPayout; transferId: string }): Promise<void> {
+    /** `transferId`: the Stripe transfer, or for a USDC payout the transaction hash (`usdcChainId` set). */
+    async markPayoutPaid(req: { payout: QueuedPayout; transferId: string; usdcChainId?: number }): Promise<void> {
       const p = req.payout;
+      const usdc = req.usdcChainId !== undefined;
       await db.$transaction(async (tx) => {
         await postTransaction(tx, {
           id: `payout-paid:${p.payoutId}`,
           kind: 'payout_paid',
-          note: `Stripe transfer ${req.transferId}`,
+          note: usdc ? `USDC transfer ${req.transferId} on chain ${req.usdcChainId} to ${p.usdcAddress}` : `Stripe transfer ${req.transferId}`,
           postings: [
             { account: PAYOUT_CLEARING, amount: -p.credits * MICROCREDITS_PER_CREDIT },
             { account: PAYOUT_PAID, amount: p.credits * MICROCREDITS_PER_CREDIT },
           ],
         });
-        await tx.payoutRequest.updateMany({ where: { id: p.payoutId, status: { in: ['queued', 'review'] } }, data: { status: 'paid', stripeTransferId: req.transferId, settledAt: new Date() } });
+        await tx.payoutRequest.updateMany({ where: { id: p.payoutId, status: { in: ['queued', 'review'] } }, data: { status: 'paid', ...(usdc ? {} : { stripeTransferId: req.transferId }), settledAt: new Date() } });
       });
     },
 

@@ -6,9 +6,10 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { cidOfBytes, receiptDocumentBytes, type InferenceResult, type SignedReceipt } from '@trd/protocol';
-import { jobSettlement, postTransaction } from '../economy/ledger.js';
+import { jobSettlement, postTransaction, upstreamSettlement } from '../economy/ledger.js';
 import type { Db } from '../platform/db.js';
 import { PlatformFailures } from '../platform/workflow-api.js';
+import type { UpstreamResult } from './upstream-activities.js';
 
 /** What a job costs and who earns it, as the workflow computed it (economy/billing.ts). */
 export interface JobBilling {
@@ -17,15 +18,28 @@ export interface JobBilling {
   chargeMicrocredits: number;
 }
 
+/** A job an upstream tier served (workflows/cascade.ts): the customer pays its price, the provider is owed its cost, no runner earns. */
+export interface UpstreamBilling {
+  /** `provider:<name>`. */
+  servedBy: string;
+  /** The upstream's answer time (what a per-second price bills). */
+  billableMs: number;
+  chargeMicrocredits: number;
+  providerCostMicrocredits: number;
+}
+
 export interface JobSuccess {
   jobId: string;
-  result: InferenceResult;
+  /** A runner's result, or an upstream tier's (the cascade). */
+  result: InferenceResult | UpstreamResult;
   receipt: SignedReceipt;
   queueWaitMs: number;
   /** Absent only for jobs accepted before billing (inferenceJobV1). */
   customerId?: string;
-  billing?: JobBilling;
+  billing?: JobBilling | UpstreamBilling;
 }
+
+const isUpstream = (r: InferenceResult | UpstreamResult): r is UpstreamResult => 'servedBy' in r;
 
 export interface JobCancellation {
   jobId: string;
@@ -61,6 +75,8 @@ export function createPlatformActivities(deps: {
   return {
     async recordJobSucceeded(s: JobSuccess): Promise<void> {
       const r = s.result;
+      const upstream = isUpstream(r) ? r : null;
+      const billing = s.billing;
       await db.$transaction(async (tx) => {
         const updated = await tx.job.updateMany({
           where: { id: s.jobId, status: { in: ['queued', 'running'] } },
@@ -70,7 +86,9 @@ export function createPlatformActivities(deps: {
             finishReason: r.finishReason,
             promptTokens: r.promptTokens,
             completionTokens: r.completionTokens,
-            workerId: r.workerId,
+            workerId: upstream ? null : (r as InferenceResult).workerId,
+            servedBy: upstream?.servedBy,
+            providerCostMicrocredits: billing && 'servedBy' in billing ? BigInt(billing.providerCostMicrocredits) : undefined,
             queueWaitMs: s.queueWaitMs,
             modelLoadMs: r.timings.modelLoadMs,
             timeToFirstTokenMs: r.timings.timeToFirstTokenMs,
@@ -89,11 +107,15 @@ export function createPlatformActivities(deps: {
           create: { jobId: s.jobId, kid: s.receipt.envelope.kid, document: s.receipt as object, cid: await cidOfBytes(receiptDocumentBytes(s.receipt)) },
           update: {},
         });
-        if (s.billing && s.customerId) await postTransaction(tx, await jobSettlement(tx, s.jobId, s.customerId, s.billing));
+        if (billing && s.customerId) {
+          await postTransaction(tx, 'servedBy' in billing ? upstreamSettlement(s.jobId, s.customerId, billing) : await jobSettlement(tx, s.jobId, s.customerId, billing));
+        }
       });
+      // No runner to audit or to credit with a job when an upstream tier served it.
+      if (upstream) return;
       // Here and not in the job workflow, whose histories must not change; after the commit, so an audit only sees recorded jobs.
-      await deps.auditIfSampled?.(s.jobId, r);
-      touch(r.workerId);
+      await deps.auditIfSampled?.(s.jobId, r as InferenceResult);
+      touch((r as InferenceResult).workerId);
     },
 
     async recordJobCancelled(c: JobCancellation): Promise<void> {

@@ -33,11 +33,13 @@ import {
 } from '../platform/workflow-api.js';
 
 export type { ChainState, LighthouseOutcome };
+import type { UpstreamResult } from './upstream-activities.js';
 
 export interface ReceiptRequest {
   jobId: string;
   promptSha256: string;
-  result: InferenceResult;
+  /** A runner's result, or an upstream tier's (the cascade): its receipt names the tier, no worker and no model hash. */
+  result: InferenceResult | UpstreamResult;
   /** From the workflow's clock, so a retried signing yields the same bytes. */
   issuedAt: string;
 }
@@ -83,9 +85,8 @@ export function createReceiptActivities(deps: ReceiptDeps) {
     const r = req.result;
     return {
       job_id: req.jobId,
-      worker_id: r.workerId,
+      ...('servedBy' in r ? { served_by: r.servedBy, upstream_model: r.upstreamModel } : { worker_id: r.workerId, model_sha256: r.modelSha256 }),
       model: r.model,
-      model_sha256: r.modelSha256,
       prompt_sha256: req.promptSha256,
       // Hashed here, on the trusted side, from the text the customer will get.
       output_sha256: await sha256Hex(r.text),

@@ -15,6 +15,7 @@ import type { TrustTier } from '@trd/protocol';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
+import { JobStreams } from '../gateway/job-streams.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
 import { ensureTemporalSetup } from '../orchestrator/schedules.js';
@@ -22,6 +23,7 @@ import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
 import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../economy/payout-settings.js';
+import { chainSettingsEnv } from '../chain/settings.js';
 import { stripeSettingsEnv } from '../economy/stripe.js';
 import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
 import type { JobLimits } from '../platform/workflow-api.js';
@@ -187,7 +189,7 @@ export async function startPlatform(
   // The processes read these as every deployment does (platform/temporal.ts).
   const processEnv = { ...(temporalTls ? { TEMPORAL_TLS_CA_FILE: temporalTls.caFile, TEMPORAL_TLS_SERVER_NAME: temporalTls.serverName } : {}), ...opts.processEnv };
   const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
-  const settings = localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts?.stripe);
+  const settings = localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts);
 
   // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
   // migrated from the template; search attributes and schedules are written here, once.
@@ -243,6 +245,7 @@ export async function startPlatform(
                   payouts,
                   reputation,
                   audits,
+                  cascade: settings.cascade,
                   clock: opts.clock,
                   workflowBundlePath: services.workflowBundlePath,
                 });
@@ -284,10 +287,15 @@ export async function startPlatform(
           opts.gateway === 'process'
             ? gatewayProcess('gateway', port)
             : restartable(async () => {
+                const streams = new JobStreams(db, { databaseUrl });
                 const server: Server = await new Promise((resolve) => {
-                  const s = createGatewayApp({ db, temporal: client, settings }).listen(port, '127.0.0.1', () => resolve(s));
+                  // Listening on the database too: the orchestrator's upstream calls publish a stream's text there (the cascade).
+                  const s = createGatewayApp({ db, temporal: client, settings, streams }).listen(port, '127.0.0.1', () => resolve(s));
                 });
-                return () => closeHttpServer(server);
+                return async () => {
+                  await closeHttpServer(server);
+                  await streams.close();
+                };
               }),
         ];
   await Promise.all(gateways.map((g) => g.start()));
@@ -450,7 +458,7 @@ function restartable(start: () => Promise<Stop>) {
  * A local gateway's settings (tests, the benchmark, the cluster): the defaults with a test's
  * overrides, nested groups merged field by field, so overriding one field keeps the group's others.
  */
-export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, jobLimits: Partial<JobLimits> = {}, stripe?: GatewaySettings['stripe']): GatewaySettings {
+export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, jobLimits: Partial<JobLimits> = {}, payouts?: { stripe?: GatewaySettings['stripe']; chain?: GatewaySettings['chain'] }): GatewaySettings {
   const base = gatewaySettings({});
   return {
     ...base,
@@ -463,7 +471,8 @@ export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, j
     rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
     // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
     http: { ...base.http, drainMs: 2000, ...overrides.http },
-    stripe: stripe ?? overrides.stripe ?? base.stripe,
+    stripe: payouts?.stripe ?? overrides.stripe ?? base.stripe,
+    chain: payouts?.chain ?? overrides.chain ?? base.chain,
   };
 }
 
@@ -494,6 +503,8 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
     TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
     ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
+    ...(settings.runnerVersions.minimum ? { TRD_RUNNER_MIN_VERSION: settings.runnerVersions.minimum } : {}),
+    ...(settings.runnerVersions.recommended ? { TRD_RUNNER_RECOMMENDED_VERSION: settings.runnerVersions.recommended } : {}),
     ...(settings.trustProxy !== false ? { TRD_TRUST_PROXY: String(settings.trustProxy) } : {}),
     TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
     TRD_STREAM_KEEPALIVE_MS: String(settings.http.streamKeepAliveMs),
@@ -502,5 +513,7 @@ export function settingsEnv(settings: GatewaySettings, port: number): Record<str
     TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
     TRD_RESULT_GRACE_MS: String(settings.http.resultGraceMs),
     ...stripeSettingsEnv(settings.stripe),
+    ...chainSettingsEnv(settings.chain),
+    TRD_PAYOUT_RAIL_DELAY_MS: String(settings.payoutRailDelayMs),
   };
 }

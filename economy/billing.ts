@@ -46,3 +46,24 @@ export function reservationMicrocredits(maxTokens: number, creditsPerHour: numbe
   assertNonNegativeInt('max tokens', maxTokens);
   return chargeMicrocredits(rate.promptMs + maxTokens * rate.msPerToken, creditsPerHour);
 }
+
+/** An upstream tier's price (cascade/config.ts): per token, prompt and completion apart, or per second of its answer. */
+export type UpstreamPrice =
+  | { per: 'token'; promptMicrocreditsPer1k: number; completionMicrocreditsPer1k: number }
+  | { per: 'second'; creditsPerHour: number };
+
+/**
+ * What a job served by an upstream tier costs at `price`, stated once: per
+ * token, tokens × microcredits per 1000, prompt and completion summed, then
+ * rounded half up to the microcredit; per second, the network's rule
+ * (chargeMicrocredits) over the upstream's answer time. The customer's charge
+ * and the provider's cost are both this, at the tier's price and its cost.
+ */
+export function upstreamChargeMicrocredits(price: UpstreamPrice, usage: { promptTokens: number; completionTokens: number; answerMs: number }): number {
+  if (price.per === 'second') return chargeMicrocredits(usage.answerMs, price.creditsPerHour);
+  assertNonNegativeInt('prompt tokens', usage.promptTokens);
+  assertNonNegativeInt('completion tokens', usage.completionTokens);
+  assertNonNegativeInt('prompt price', price.promptMicrocreditsPer1k);
+  assertNonNegativeInt('completion price', price.completionMicrocreditsPer1k);
+  return Math.floor((usage.promptTokens * price.promptMicrocreditsPer1k + usage.completionTokens * price.completionMicrocreditsPer1k + 500) / 1000);
+}

@@ -8,8 +8,9 @@
  * Accounts: customer:<id> (charged for jobs, credited with build credits),
  * runner:<worker id> (a runner's earnings), owner:<customer id> (a GPU owner's
  * redemptions, against the earnings of the runners they own),
- * platform:revenue, and payout:clearing (credits queued for cash until
- * Stripe pays them).
+ * platform:revenue, payout:clearing (credits queued for cash until
+ * Stripe pays them), and provider:<name> (what the platform owes an upstream
+ * tier of the cascade for the jobs it served).
  */
 import type { TrustTier } from '@trd/protocol';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -22,6 +23,8 @@ export const PAYOUT_PAID = 'payout:paid';
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
 export const runnerAccount = (workerId: string) => `runner:${workerId}`;
 export const ownerAccount = (customerId: string) => `owner:${customerId}`;
+/** `servedBy` is `provider:<name>`, which is the account's name too. */
+export const providerAccount = (servedBy: string) => servedBy;
 /** An agent author's earnings from runs of their published agents (economy/rates.ts AGENT_AUTHOR_SHARE_BPS). */
 export const authorAccount = (customerId: string) => `author:${customerId}`;
 
@@ -74,4 +77,23 @@ export async function jobSettlement(tx: Prisma.TransactionClient, jobId: string,
   // A run of a published agent pays its author (a review's dry run does not).
   const agentRun = await tx.agentRun.findUnique({ where: { jobId }, select: { payoutAccount: true, dryRun: true } });
   return jobSettlementFor(jobId, customerId, b, runner?.tier ?? 'probation', agentRun && !agentRun.dryRun ? agentRun.payoutAccount : undefined);
+}
+
+/**
+ * A job an upstream tier served: the customer pays the tier's price, the
+ * provider is owed its cost, the platform keeps the margin; no runner earns.
+ * Same transaction id as a runner's job, so a job is settled once whoever served it.
+ */
+export function upstreamSettlement(jobId: string, customerId: string, b: { servedBy: string; chargeMicrocredits: number; providerCostMicrocredits: number }) {
+  return {
+    id: `job:${jobId}`,
+    kind: 'job_charge_upstream',
+    jobId,
+    note: `served by ${b.servedBy}`,
+    postings: [
+      { account: customerAccount(customerId), amount: -b.chargeMicrocredits },
+      { account: providerAccount(b.servedBy), amount: b.providerCostMicrocredits },
+      { account: PLATFORM_REVENUE, amount: b.chargeMicrocredits - b.providerCostMicrocredits },
+    ],
+  };
 }

@@ -33,8 +33,25 @@ export const TIER_MULTIPLIER_BPS: Record<TrustTier, number> = {
 /** Cash payouts start at this many credits (40.00 USD); build credits have no minimum. */
 export const DEFAULT_PAYOUT_MINIMUM_CREDITS = 5_000;
 
+/** 1000 credits = 8 USDC = 8,000,000 USDC base units (USDC has 6 decimals). */
+export const USDC_BASE_UNITS_PER_1000_CREDITS = 8_000_000;
+
+/**
+ * The one rounding rule for cash: whole credits in, whole units of the rail's
+ * money out, rounded down (the platform never pays a fraction it was not owed).
+ * Credits to USDC is exact (8,000 base units per credit); to USD cents it floors.
+ */
+function creditsTo(credits: number, unitsPer1000Credits: number): number {
+  if (!Number.isSafeInteger(credits) || credits < 0) throw new RangeError(`credits must be a non-negative integer, got ${credits}`);
+  return Number((BigInt(credits) * BigInt(unitsPer1000Credits)) / 1000n);
+}
+
 export function creditsToUsdCents(credits: number): number {
-  return Math.floor((credits * USD_CENTS_PER_1000_CREDITS) / 1000);
+  return creditsTo(credits, USD_CENTS_PER_1000_CREDITS);
+}
+
+export function creditsToUsdcBaseUnits(credits: number): number {
+  return creditsTo(credits, USDC_BASE_UNITS_PER_1000_CREDITS);
 }
 
 /** Splits a charge between the runner's owner and the platform, by the runner's tier. */

@@ -9,6 +9,8 @@ import { ORCHESTRATOR_QUEUE, SESSION_ID_PATTERN, findModel, newJobId, workflowId
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
+import { upstreamTiersFor } from '../cascade/config.js';
+import { networkShareBps, throughNetwork } from '../cascade/share.js';
 import { admitAndRecord } from './admission.js';
 import type { AgentRunRecord } from './agents.js';
 import { ApiError } from './errors.js';
@@ -25,6 +27,10 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   minTier: TrustTier;
   /** The session whose receipt chain the job's receipt joins. */
   sessionId?: string;
+  /** `upstream`: straight to the model's upstream tiers (the cascade), skipping the network. */
+  route?: 'auto' | 'upstream';
+  /** The request's headers, for front-of-chain share rules that match one (cascade/share.ts). */
+  header?: (name: string) => string | undefined;
   /** The published agent version it runs (gateway/agents.ts), recorded with the job. */
   agent?: AgentRunRecord;
 };
@@ -61,7 +67,14 @@ export function checkJobSize(model: CatalogModel, maxTokens: number, prompt: str
 export async function acceptJob(deps: { db: Db; temporal: Client; settings: GatewaySettings }, r: JobRequest): Promise<{ jobId: string; handle: WorkflowHandle }> {
   const { db, temporal: client, settings } = deps;
   const model = findModel(r.model)!;
+  const upstream = upstreamTiersFor(settings.cascade, model.key);
+  if (r.route === 'upstream' && upstream.length === 0) {
+    throw new ApiError(400, 'no_upstream_tier', `trd_route: ${model.key} has no upstream tier on this platform; use "auto"`, 'trd_route');
+  }
   const jobId = r.jobId ?? newJobId();
+  // Front-of-chain share: of a matching class, only its share goes through the network first.
+  const share = upstream.length ? networkShareBps(settings.cascade, { apiKeyId: r.apiKeyId, customerId: r.customerId, header: r.header ?? (() => undefined) }) : null;
+  const straightUp = r.route === 'upstream' || (share !== null && !throughNetwork(jobId, share));
   const acceptedAt = new Date();
   const promptSha256 = createHash('sha256').update(r.prompt).digest('hex');
   if (r.sessionId) await claimSession(db, r.sessionId, r.customerId, 'session_id');
@@ -113,6 +126,9 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
     ...(r.stop?.length ? { stop: r.stop } : {}),
     ...(r.streamToken ? { streamToken: r.streamToken } : {}),
     ...(r.sessionId ? { sessionId: r.sessionId } : {}),
+    // Only with a cascade, so a network-only job's input (and history) stays as it was.
+    ...(upstream.length ? { upstream } : {}),
+    ...(straightUp ? { upstreamFirst: true } : {}),
   };
   const handle = client.workflow.getHandle(workflowIdForJob(jobId));
   try {

@@ -29,6 +29,7 @@ import { ipfsRouter } from './ipfs.js';
 import { publicSessionsRouter, sessionCertificateRouter } from './sessions.js';
 import { meRouter } from './me.js';
 import { payoutAccountRouter, stripeWebhookRouter } from './stripe.js';
+import { payoutRailRouter } from './payout-rail.js';
 import { workersRouter } from './workers.js';
 import type { GatewaySettings } from './settings.js';
 
@@ -143,11 +144,12 @@ export function createGatewayApp(deps: {
   app.use(orgRouter(deps.db, deps.settings.rateLimits));
   app.use(meRouter(deps));
   app.use(payoutAccountRouter({ db: deps.db, stripe: deps.settings.stripe, publicUrl: deps.settings.publicUrl }));
+  app.use(payoutRailRouter({ db: deps.db, settings: deps.settings }));
   // Stateless Streamable HTTP: every message is a POST; there is no session stream to GET or DELETE.
   app.post('/mcp', mcpHttpHandler());
   app.use(jobsRouter(deps));
   app.use(openAiRouter({ ...deps, streams }));
-  app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, requireApiKey: requireApiKey(deps.db) }));
+  app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, runnerVersions: deps.settings.runnerVersions, requireApiKey: requireApiKey(deps.db) }));
   app.use(sessionCertificateRouter({ db: deps.db, publicUrl: deps.settings.publicUrl, requireApiKey: requireApiKey(deps.db) }));
   app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
   app.use((req, res) => {

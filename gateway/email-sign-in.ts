@@ -95,7 +95,7 @@ export function emailSignInRouter(deps: { db: Db; settings: GatewaySettings }): 
     const { email } = await db.emailSignIn.findUniqueOrThrow({ where: { tokenHash } });
     const customerId = await accountFor(db, email);
     await openOwnerSession(db, settings, req, res, customerId);
-    res.status(201).json(await ownerOverview(db, customerId, settings.dispatch));
+    res.status(201).json(await ownerOverview(db, customerId, settings.dispatch, settings, settings.runnerVersions));
   });
 
   return router;

@@ -92,6 +92,19 @@ class Listener {
   }
 }
 
+/**
+ * Passes a chunk to the gateway replica streaming the job, through NOTIFY on
+ * the job's channel: a runner's push arrives here, and the orchestrator's
+ * upstream calls (the cascade) publish straight from the trusted side.
+ */
+export async function publishStreamChunk(db: Db, jobId: string, c: StreamChunk): Promise<void> {
+  const ch = channel(jobId);
+  for (let i = 0; i < c.text.length || i === 0; i += NOTIFY_TEXT_CHARS) {
+    const piece: StreamChunk = { ...c, offset: c.offset + i, text: c.text.slice(i, i + NOTIFY_TEXT_CHARS) };
+    await db.$executeRaw`SELECT pg_notify(${ch}, ${JSON.stringify(piece)})`;
+  }
+}
+
 export class JobStreams {
   private readonly open = new Map<string, OpenStream>();
   private readonly listener: Listener | null;
@@ -145,13 +158,7 @@ export class JobStreams {
     if (!this.listener) throw notFound();
     const job = await this.db.job.findUnique({ where: { id: jobId }, select: { streamTokenHash: true, status: true } });
     if (!job?.streamTokenHash || !matchesSecretHash(token, Buffer.from(job.streamTokenHash)) || (job.status !== 'queued' && job.status !== 'running')) throw notFound();
-    const ch = channel(jobId);
-    return async (c) => {
-      for (let i = 0; i < c.text.length || i === 0; i += NOTIFY_TEXT_CHARS) {
-        const piece: StreamChunk = { ...c, offset: c.offset + i, text: c.text.slice(i, i + NOTIFY_TEXT_CHARS) };
-        await this.db.$executeRaw`SELECT pg_notify(${ch}, ${JSON.stringify(piece)})`;
-      }
-    };
+    return (c) => publishStreamChunk(this.db, jobId, c);
   }
 
   router(): Router {

@@ -51,6 +51,8 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       temperature: body.temperature,
       seed: body.seed,
       minTier: body.min_tier,
+      route: body.trd_route,
+      header: (n) => req.get(n),
       sessionId: body.session_id,
     });
     // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.
@@ -186,6 +188,7 @@ function jobView(job: Job & { receipt: Receipt | null }, live: Live | null) {
     billing:
       job.chargeMicrocredits !== null ? { billable_ms: job.billableMs, charge_microcredits: Number(job.chargeMicrocredits) } : null,
     worker_id: live?.workerId ?? job.workerId,
+    served_by: job.status === 'succeeded' ? (job.servedBy ?? 'network') : null,
     created_at: job.acceptedAt.toISOString(),
     finished_at: job.finishedAt?.toISOString() ?? null,
     receipt: (job.receipt?.document as unknown as SignedReceipt | undefined) ?? null,

@@ -16,8 +16,10 @@ export interface NetworkStats {
   models_warm: string[];
   /** Accepted → first token (queue wait, model load, prompt), median over the last 24 h; null without jobs. */
   median_time_to_first_token_ms: number | null;
-  /** Jobs served by a runner that had the model loaded, over the last 24 h; null without jobs. */
+  /** Jobs served by a runner that had the model loaded, of the jobs the network served, over the last 24 h; null without jobs. */
   warm_hit_ratio_24h: number | null;
+  /** Who served the last 24 h's jobs (the cascade): `network`, `provider:<name>`…, each with its jobs and its share of them. */
+  served_by_24h: Record<string, { jobs: number; share: number }>;
 }
 
 export const STATS_LICENSE = { license: 'CC-BY-4.0', license_url: 'https://creativecommons.org/licenses/by/4.0/', attribution: 'TRD Compute network statistics' } as const;
@@ -44,15 +46,20 @@ export function networkStats(db: Db, dispatch: DispatchSettings): () => Promise<
 async function compute(db: Db, dispatch: DispatchSettings): Promise<NetworkStats> {
   const now = new Date();
   const runners = await servingRunners(db, dispatch);
-  const [day] = await db.$queryRaw<Array<{ jobs: bigint; tokens: bigint | null; ttft: number | null; warm: bigint; last_minute_tokens: bigint | null }>>`
+  const [day] = await db.$queryRaw<Array<{ jobs: bigint; tokens: bigint | null; ttft: number | null; warm: bigint; network: bigint; last_minute_tokens: bigint | null }>>`
     SELECT count(*) AS jobs,
            sum(completion_tokens) AS tokens,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY queue_wait_ms + model_load_ms + time_to_first_token_ms) AS ttft,
-           count(*) FILTER (WHERE model_load_ms = 0) AS warm,
+           count(*) FILTER (WHERE model_load_ms = 0 AND served_by IS NULL) AS warm,
+           count(*) FILTER (WHERE served_by IS NULL) AS network,
            sum(completion_tokens) FILTER (WHERE finished_at >= ${new Date(now.getTime() - 60_000)}) AS last_minute_tokens
     FROM jobs
     WHERE status = 'succeeded' AND finished_at >= ${new Date(now.getTime() - 86_400_000)}`;
   const jobs = Number(day!.jobs);
+  const network = Number(day!.network);
+  const tiers = await db.$queryRaw<Array<{ tier: string; jobs: bigint }>>`
+    SELECT coalesce(served_by, 'network') AS tier, count(*) AS jobs FROM jobs
+    WHERE status = 'succeeded' AND finished_at >= ${new Date(now.getTime() - 86_400_000)} GROUP BY 1 ORDER BY 1`;
   return {
     generated_at: now.toISOString(),
     runners_online: runners.length,
@@ -61,7 +68,8 @@ async function compute(db: Db, dispatch: DispatchSettings): Promise<NetworkStats
     tokens_24h: Number(day!.tokens ?? 0),
     models_warm: [...new Set(runners.flatMap((r) => r.loadedModels))].sort(),
     median_time_to_first_token_ms: day!.ttft === null ? null : Math.round(day!.ttft),
-    warm_hit_ratio_24h: jobs === 0 ? null : Number((Number(day!.warm) / jobs).toFixed(3)),
+    warm_hit_ratio_24h: network === 0 ? null : Number((Number(day!.warm) / network).toFixed(3)),
+    served_by_24h: Object.fromEntries(tiers.map((t) => [t.tier, { jobs: Number(t.jobs), share: Number((Number(t.jobs) / jobs).toFixed(3)) }])),
   };
 }
 

@@ -37,7 +37,7 @@ export function openAiRouter(deps: Deps): Router {
     const messages = body.messages.map((m) => ({ role: m.role === 'developer' ? ('system' as const) : m.role, content: textOf(m.content) }));
     // Canonical JSON: the receipt's prompt hash is over exactly these bytes.
     const prompt = canonicalize(agent ? agentChatPrompt(agent.manifest, messages) : messages);
-    const input = { prompt, promptFormat: 'chat' as const, sessionId: req.get(SESSION_HEADER) };
+    const input = { prompt, promptFormat: 'chat' as const, sessionId: req.get(SESSION_HEADER), header: (n: string) => req.get(n) };
     if (agent) await serve(deps, res, 'chat', model, agentSampling(agent, body, model), { ...input, agent: agentRunOf(agent) });
     else await serve(deps, res, 'chat', model, body, input);
   });
@@ -46,7 +46,7 @@ export function openAiRouter(deps: Deps): Router {
     const body = CompletionBody.parse(jsonBody(req));
     const model = catalogModel(body.model);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
-    await serve(deps, res, 'text', model, body, { prompt, sessionId: req.get(SESSION_HEADER) });
+    await serve(deps, res, 'text', model, body, { prompt, sessionId: req.get(SESSION_HEADER), header: (n) => req.get(n) });
   });
 
   return router;
@@ -66,6 +66,7 @@ interface Sampling {
   stream: boolean;
   stream_options?: { include_usage?: boolean } | null;
   min_tier: JobRequest['minTier'];
+  trd_route: 'auto' | 'upstream';
 }
 
 /** An agent runs with its own parameters; the caller may only ask for fewer tokens. */
@@ -75,7 +76,7 @@ function agentSampling(agent: PublishedAgent, body: Sampling, model: CatalogMode
   return { ...body, max_tokens: Math.min(asked ?? p.max_tokens, p.max_tokens, model.maxOutputTokens), max_completion_tokens: undefined, temperature: p.temperature, top_p: undefined, stop: p.stop.length ? p.stop : undefined };
 }
 
-async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string; agent?: AgentRunRecord }): Promise<void> {
+async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel, body: Sampling, input: { prompt: string; promptFormat?: 'chat'; sessionId?: string; agent?: AgentRunRecord; header: (name: string) => string | undefined }): Promise<void> {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? (kind === 'text' ? 16 : model.maxOutputTokens);
   checkJobSize(model, maxTokens, input.prompt, kind === 'chat' ? 'messages' : 'prompt', deps.settings.maxPromptBytes);
   const request: JobRequest = {
@@ -90,6 +91,7 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
     seed: body.seed ?? (body.stream && body.temperature > 0 ? randomInt(MAX_SEED + 1) : undefined),
     stop: body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop,
     minTier: body.min_tier,
+    route: body.trd_route,
   };
   if (body.stream) await stream(deps, res, kind, request, body.stream_options?.include_usage === true);
   else await complete(deps, res, kind, request);
@@ -103,7 +105,7 @@ async function complete(deps: Deps, res: Response, kind: Kind, request: JobReque
   stopOnHangUp();
   if (res.destroyed) return;
   const job = await findFinishedJob(deps.db, jobId);
-  res.set(trdHeaders(jobId));
+  res.set({ ...trdHeaders(jobId), 'x-trd-served-by': servedBy(job) });
   if (job.status !== 'succeeded') throw jobError(job);
   const finish = job.finishReason as 'stop' | 'length';
   const choice =
@@ -118,6 +120,7 @@ async function complete(deps: Deps, res: Response, kind: Kind, request: JobReque
     choices: [choice],
     usage: usageOf(job),
     trd_job_id: jobId,
+    trd_served_by: servedBy(job),
     trd_receipt: job.receipt?.document ?? null,
   });
 }
@@ -196,10 +199,15 @@ async function stream(deps: Deps, res: Response, kind: Kind, request: JobRequest
   const output = job.output ?? '';
   if (output.startsWith(sent)) sendText(output.slice(sent.length));
   else console.error(`gateway: job ${jobId} streamed text its result does not start with (${sent.length} chars sent)`);
-  chunk(null, job.finishReason, { trd_job_id: jobId, trd_receipt_url: `/v1/jobs/${jobId}/receipt` });
+  chunk(null, job.finishReason, { trd_job_id: jobId, trd_served_by: servedBy(job), trd_receipt_url: `/v1/jobs/${jobId}/receipt` });
   if (includeUsage) event({ id, object, created, model: request.model, choices: [], usage: usageOf(job) });
   event('[DONE]');
   res.end();
+}
+
+/** `network`, or the upstream tier that served the job (the cascade). */
+export function servedBy(job: Pick<Job, 'servedBy'>): string {
+  return job.servedBy ?? 'network';
 }
 
 function findFinishedJob(db: Db, id: string): Promise<FinishedJob> {

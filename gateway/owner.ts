@@ -17,8 +17,11 @@ import { ApiError } from './errors.js';
 import { servedOverHttps } from './public-url.js';
 import { RunnerSettingsBody, SignInBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
+import { updateNotice, type RunnerVersionPolicy } from './runner-versions.js';
 import { ipAndCredentialLimit } from './rate-limit.js';
 import { hashToken, newToken } from './tokens.js';
+import { payoutRailOf } from '../economy/payout-rail.js';
+import { payoutRailJson } from './payout-rail.js';
 
 const COOKIE = 'trd_session';
 const RECENT_JOBS = 10;
@@ -50,7 +53,7 @@ export async function openOwnerSession(db: Db, settings: GatewaySettings, req: R
 }
 
 /** Everything the dashboard shows, in one object (the SSE stream sends it again when it changes). */
-export async function ownerOverview(db: Db, customerId: string, dispatch: DispatchSettings) {
+export async function ownerOverview(db: Db, customerId: string, dispatch: DispatchSettings, payouts?: Pick<GatewaySettings, 'chain' | 'payoutRailDelayMs'>, versions?: RunnerVersionPolicy) {
   const now = Date.now();
   const midnight = new Date(now);
   midnight.setUTCHours(0, 0, 0, 0);
@@ -85,9 +88,12 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
       last_failed: last ? { id: last.id, job_id: last.jobId, detail: last.detail, evidence: last.evidence ?? null, at: last.createdAt.toISOString() } : null,
     };
   };
+  // Where payouts go, and a change waiting out its delay: the owner sees a redirect they did not ask for, and cancels it.
+  const rail = payouts ? payoutRailJson(await payoutRailOf(db, customerId, new Date(now)), payouts) : null;
   return {
     owner,
     balance_microcredits: balance,
+    payout_rail: rail,
     today: { since: midnight.toISOString(), jobs: todayJobs, earned_microcredits: Number(today._sum.amount ?? 0n) },
     runners: runners.map((r) => {
       const s = stats.get(r.id)!;
@@ -106,6 +112,8 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
         last_heartbeat_at: r.lastHeartbeatAt?.toISOString() ?? null,
         settings: RunnerSettingsBody.parse(r.settings ?? {}),
         audits: auditsOf(r.id),
+        version: r.runnerVersion,
+        update: versions ? updateNotice(r.runnerVersion, versions) : null,
       };
     }),
     recent_jobs: recent.map((j) => ({
@@ -124,7 +132,7 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
   const { db, settings } = deps;
   const router = Router();
   const requireSession = requireOwnerSession(db);
-  const overview = (customerId: string) => ownerOverview(db, customerId, settings.dispatch);
+  const overview = (customerId: string) => ownerOverview(db, customerId, settings.dispatch, settings, settings.runnerVersions);
 
   // Signing in checks an API key: guessing keys from one address, or trying one key over and over, is slowed down.
   const limitSignIns = ipAndCredentialLimit(deps.db, 'sign-in', settings.rateLimits, (req) => (typeof req.body?.api_key === 'string' ? hashToken(req.body.api_key) : null));

@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { assertWorkerId, findModel, type HeartbeatAnswer, type TrustTier } from '@trd/protocol';
 import { eligibleRunners } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
+import { updateNotice, type RunnerVersionPolicy } from './runner-versions.js';
 import type { Db } from '../platform/db.js';
 import { jsonBody } from './json-body.js';
 import { ApiError } from './errors.js';
@@ -47,12 +48,14 @@ function requireRunnerToken(db: Db): RequestHandler {
   };
 }
 
-export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: DispatchSettings; requireApiKey: RequestHandler }): Router {
+export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: DispatchSettings; runnerVersions: RunnerVersionPolicy; requireApiKey: RequestHandler }): Router {
   const { db, dispatch } = deps;
   const router = Router();
 
   router.post('/v1/runners/heartbeat', requireRunnerToken(db), async (req, res) => {
     const beat = RunnerHeartbeatBody.parse(jsonBody(req));
+    // Read at each beat: a new minimum reaches every runner at its next heartbeat.
+    const update = updateNotice(beat.runner_version ?? null, deps.runnerVersions);
     const runner = await db.runner.update({
       where: { id: res.locals.runnerId },
       data: {
@@ -64,6 +67,9 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
         slots: beat.slots,
         freeVramMiB: beat.free_vram_mib,
         stateReason: beat.state_reason,
+        runnerVersion: beat.runner_version ?? null,
+        // The runner endpoint refuses this runner's polls while it is set (runner-proxy/entitlements.ts).
+        updateRequired: update?.level === 'required' ? update.message : null,
         lastHeartbeatAt: new Date(),
       },
     });
@@ -78,6 +84,8 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       settings: settingsOf(runner.settings),
       // A shadowbanned runner takes no new jobs, and says why.
       shadowbanned: runner.shadowbannedReason,
+      // An update notice (recommended, or required: below the minimum no new jobs come), with the command.
+      update,
     };
     res.json(answer);
   });
@@ -139,6 +147,8 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       bench: runner.benchClass ? { class: runner.benchClass, tokens_per_second: runner.benchTokensPerSecond } : null,
       reputation_score: runner.reputationScore,
       shadowbanned: runner.shadowbannedReason,
+      version: runner.runnerVersion,
+      update: updateNotice(runner.runnerVersion, deps.runnerVersions),
       // The 90-day clean-audit badge, and how long until it.
       verified_badge: (await workerCard(db, id))!.verified_badge,
       today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n) },

@@ -1,8 +1,10 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, RunnerHeartbeatSchema, TRUST_TIERS, findModel } from '@trd/protocol';
+import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, RunnerHeartbeatSchema, RunnerVersionSchema, TRUST_TIERS, findModel } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
+/** TRD: `auto` (the default) tries the network first, then the model's upstream tiers; `upstream` sends the job straight to them. */
+const Route = z.enum(['auto', 'upstream']).default('auto');
 /** llama.cpp's 32-bit seed, less its "random" value (protocol/src/inference.ts). */
 export const Seed = z.number().int().min(0).max(MAX_SEED, `must be at most ${MAX_SEED} (llama.cpp's 32-bit seed; ${MAX_SEED + 1} means a random one there)`);
 
@@ -18,6 +20,7 @@ export const CreateJobBody = z
     min_tier: TrustTier.default('probation'),
     /** The session whose receipt chain the job's receipt joins (checked in accept-job.ts). */
     session_id: z.string().min(1).max(128).optional(),
+    trd_route: Route,
   })
   .strict();
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
@@ -48,7 +51,7 @@ export const DeviceMachine = z
   .object({
     hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'a host name: letters, digits, ".", "_", "-"; up to 253'),
     gpu: z.string().min(1).max(120).regex(/^[\x20-\x7E]+$/, 'printable ASCII, up to 120 characters'),
-    runner_version: z.string().max(32).regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z.]{1,20})?$/, 'a version like 1.2.3 or 1.2.3-beta.1'),
+    runner_version: RunnerVersionSchema,
   })
   .strict();
 export const DeviceCodeBody = z.object({ email: z.email().max(254).optional(), machine: DeviceMachine.optional() }).strict();
@@ -114,6 +117,7 @@ const openAiSampling = {
   user: z.string().max(256).optional(),
   /** TRD: only runners of this trust tier or above may run the job. */
   min_tier: TrustTier.default('probation'),
+  trd_route: Route,
 };
 
 const MessageContent = z.union([
@@ -211,3 +215,9 @@ export const ReviewDecisionBody = z
   })
   .strict()
   .refine((d) => d.action === 'approve' || !!d.reasons, { message: 'reasons: tell the author why (required to reject or request changes)', path: ['reasons'] });
+
+/** An owner's payout rail: Stripe Connect, or a USDC address (EIP-55 checksummed) on the platform's chain. */
+export const PayoutRailBody = z.discriminatedUnion('rail', [
+  z.object({ rail: z.literal('stripe') }).strict(),
+  z.object({ rail: z.literal('usdc'), usdc_address: z.string().min(1).max(100) }).strict(),
+]);

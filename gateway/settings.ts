@@ -5,9 +5,12 @@ import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js
 import { envInt, SettingsError } from '../platform/env.js';
 import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
 import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
+import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
+import { cascadeFromEnv, type CascadeConfig } from '../cascade/config.js';
 import type { SmtpSettings } from '../platform/smtp.js';
+import { runnerVersionSettings, type RunnerVersionPolicy } from './runner-versions.js';
 
 
 function publicUrlSetting(raw: string | undefined): string | null {
@@ -42,6 +45,10 @@ export interface GatewaySettings {
   payoutMinimumCredits: number;
   /** Owner onboarding to Stripe Connect, and Stripe's webhooks. */
   stripe: StripeSettings;
+  /** The chain of the USDC rail (an owner's address is checked on it); null: Stripe only. */
+  chain: ChainSettings | null;
+  /** How long a change of an owner's payout rail or address waits before it takes effect. */
+  payoutRailDelayMs: number;
   /** Login, sign-in and key endpoints: requests per window, per client IP and per credential (gateway/rate-limit.ts). */
   rateLimits: RateLimitSettings;
   /**
@@ -49,12 +56,16 @@ export interface GatewaySettings {
    * sign-in is off), how long a link lives, and how many links one address and one client IP may ask
    * for per window.
    */
+  /** Update notices: the minimum and recommended runner versions, and the command that updates (gateway/runner-versions.ts). */
+  runnerVersions: RunnerVersionPolicy;
   emailSignIn: { smtp: SmtpSettings | null; linkTtlMs: number; windowMs: number; perAddress: number; perIp: number };
   /**
    * Behind a balancer: an SSE comment every `streamKeepAliveMs` while a stream waits (0: none), Node's
    * keep-alive and header timeouts (above the balancer's idle timeout), and how long shutdown lets responses finish.
    */
   http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number; resultGraceMs: number };
+  /** Each model's tiers after the network (TRD_CASCADE_FILE, cascade/config.ts): a job carries its model's from acceptance. */
+  cascade: CascadeConfig;
   /** Agent reviews (workflows/agent-review.ts), fixed in each submission's workflow input when it is submitted. */
   agentReview: AgentReviewTimes;
 }
@@ -106,6 +117,8 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     publicUrl: publicUrlSetting(env.TRD_PUBLIC_URL),
     trustProxy: trustProxyValue(env.TRD_TRUST_PROXY),
     stripe: stripeSettings(env),
+    chain: chainSettings(env),
+    payoutRailDelayMs: envInt(env, 'TRD_PAYOUT_RAIL_DELAY_MS', 48 * 3600_000, { min: 0 }),
     payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS', DEFAULT_PAYOUT_MINIMUM_CREDITS, { min: 1 }),
     rateLimits: {
       windowMs: envInt(env, 'TRD_AUTH_RATE_WINDOW_MS', 60_000, { min: 100 }),
@@ -113,7 +126,9 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL', 10, { min: 1 }),
     },
     http: httpSettings(env),
+    cascade: cascadeFromEnv(env),
     emailSignIn: emailSignInSettings(env),
+    runnerVersions: runnerVersionSettings(env),
     agentReview: {
       slaMs: envInt(env, 'TRD_AGENT_REVIEW_SLA_MS', 24 * 3600_000, { min: 100 }),
       remindersBeforeEscalation: envInt(env, 'TRD_AGENT_REVIEW_REMINDERS_BEFORE_ESCALATION', 2, { min: 1, max: 100 }),

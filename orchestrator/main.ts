@@ -9,6 +9,7 @@ import { receiptSettings } from '../receipts/settings.js';
 import { payoutSettings } from '../economy/payout-settings.js';
 import { reputationSettings } from '../economy/reputation.js';
 import { auditSettings } from '../audits/settings.js';
+import { cascadeFromEnv } from '../cascade/config.js';
 import { connectTemporal, connectTemporalWorker, temporalSettings } from '../platform/temporal.js';
 import { createOrchestratorWorker } from './worker.js';
 
@@ -32,6 +33,7 @@ const worker = await createOrchestratorWorker({
   payouts: payoutSettings(env),
   reputation: reputationSettings(env),
   audits: auditSettings(env),
+  cascade: cascadeFromEnv(env),
   workflowBundlePath: env.TRD_WORKFLOW_BUNDLE || undefined,
 });
 console.log(`orchestrator: polling "orchestrator" on ${temporal.address}/${temporal.namespace}, holding signing keys ${signingKeys.map((k) => k.kid).join(', ')}`);

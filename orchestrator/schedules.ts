@@ -13,7 +13,7 @@ import { PAYOUT_SCHEDULE_ID, PAYOUT_SEARCH_ATTRIBUTES, REPUTATION_SCHEDULE_ID, t
 import type { ReputationSettings } from '../economy/reputation.js';
 
 export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): Promise<void> {
-  const input: SettlementInput = { stepTimeoutMs: s.stepTimeoutMs, retryInitialMs: s.retryInitialMs, retryMaxMs: s.retryMaxMs };
+  const input: SettlementInput = { stepTimeoutMs: s.stepTimeoutMs, retryInitialMs: s.retryInitialMs, retryMaxMs: s.retryMaxMs, ...(s.chain ? { chainPollMs: s.chain.pollMs } : {}) };
   const action: ScheduleOptionsAction = {
     type: 'startWorkflow',
     workflowType: 'payoutSettlement',

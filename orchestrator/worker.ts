@@ -11,6 +11,9 @@ import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
 import { createPayoutActivities } from '../activities/payout-activities.js';
+import { createUsdcPayoutActivities } from '../activities/usdc-payout-activities.js';
+import { createUpstreamActivities } from '../activities/upstream-activities.js';
+import type { CascadeConfig } from '../cascade/config.js';
 import type { PayoutSettings } from '../economy/payout-settings.js';
 import { stripeClient } from '../economy/stripe.js';
 import { createReputation } from '../activities/reputation-activities.js';
@@ -43,6 +46,8 @@ export interface OrchestratorDeps {
   payouts: PayoutSettings;
   reputation: ReputationSettings;
   audits: AuditSettings;
+  /** The upstream tiers it may send jobs to (cascade/config.ts): their base URLs, API keys and concurrency limits. */
+  cascade: CascadeConfig;
   /** Now, for reputation (tests move it days ahead); the real clock by default. */
   clock?: () => Date;
   /** A prebuilt bundle (production); otherwise workflows are bundled from source at start. */
@@ -106,7 +111,9 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...reputation.activities,
       ...audits.activities,
       ...createReceiptActivities({ db: deps.db, signer, client: deps.client, settings: deps.receipts }),
-      ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe) }),
+      ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe), usdcConfigured: !!deps.payouts.chain, clock: deps.clock }),
+      ...createUsdcPayoutActivities({ db: deps.db, chain: deps.payouts.chain }),
+      ...createUpstreamActivities({ db: deps.db, cascade: deps.cascade }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
       ...createAgentReviewActivities({ db: deps.db }),
     },

@@ -9,6 +9,7 @@
 import type { InferenceTask, SignedReceipt, TrustTier, VerifyTask } from '@trd/protocol';
 import type { AuditLimits, AuditMethodSetting } from '../audits/settings.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
+import type { UpstreamTierInput } from '../cascade/tiers.js';
 
 export { workflowIdForJob } from '@trd/protocol/ids';
 export { InferenceErrors, RunnerFailures } from '@trd/protocol/inference';
@@ -65,6 +66,10 @@ export interface JobInput {
   streamToken?: string;
   /** The session whose receipt chain this job's receipt joins (workflows/receipt-chain.ts). */
   sessionId?: string;
+  /** The model's upstream tiers after the network, in order (workflows/cascade.ts); absent: the network alone. */
+  upstream?: UpstreamTierInput[];
+  /** The customer sent it straight to the upstream tiers. */
+  upstreamFirst?: true;
 }
 
 export type JobOutcome =
@@ -184,6 +189,8 @@ export interface SettlementInput {
   stepTimeoutMs: number;
   retryInitialMs: number;
   retryMaxMs: number;
+  /** How often a USDC payout waiting on the chain (funds, fees, confirmations) looks again; absent in schedules from before USDC. */
+  chainPollMs?: number;
 }
 
 export interface SettlementSummary {
@@ -195,6 +202,9 @@ export interface SettlementSummary {
   held: number;
   paidUsdCents: number;
   paidCredits: number;
+  /** USDC payouts paid, and their total in base units (6 decimals); since the `usdc-payouts` patch. */
+  paidUsdc?: number;
+  paidUsdcBaseUnits?: number;
 }
 
 export interface SweepInput {

@@ -1,7 +1,8 @@
 /**
  * Who a runner token belongs to and what it may poll, from the platform's
  * database: the runner's trust tier, the models its heartbeats declare, and
- * whether it is cut off (token revoked, runner shadowbanned). Cached per
+ * whether it is cut off (token revoked, runner shadowbanned) or only refused
+ * new work (below the minimum runner version: its running jobs finish). Cached per
  * token and re-read every `refreshMs`, so a revocation reaches calls in
  * flight within that time.
  */
@@ -16,9 +17,10 @@ interface Row {
   loadedModels: string[];
   diskModels: string[];
   shadowbannedReason: string | null;
+  updateRequired: string | null;
 }
 
-const SELECT = { id: true, tokenHash: true, tier: true, loadedModels: true, diskModels: true, shadowbannedReason: true } as const;
+const SELECT = { id: true, tokenHash: true, tier: true, loadedModels: true, diskModels: true, shadowbannedReason: true, updateRequired: true } as const;
 
 function entitlementOf(row: Row): Entitlement {
   return {
@@ -26,6 +28,7 @@ function entitlementOf(row: Row): Entitlement {
     tier: row.tier,
     models: [...new Set([...row.loadedModels, ...row.diskModels])],
     cutOff: row.shadowbannedReason ? `runner ${row.id} is shadowbanned: ${row.shadowbannedReason}` : null,
+    noNewWork: row.updateRequired,
   };
 }
 

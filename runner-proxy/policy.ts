@@ -47,6 +47,8 @@ export interface Entitlement {
   models: readonly string[];
   /** Set when the runner must be cut off (token revoked, shadowbanned): why. */
   cutOff: string | null;
+  /** Set when the runner may take no new tasks but may finish its own (below the minimum version): why. */
+  noNewWork?: string | null;
 }
 
 const MODEL_QUEUE = /^model\.([a-z0-9][a-z0-9._-]*)\.(warm|cold)\.([a-z]+)$/;

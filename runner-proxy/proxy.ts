@@ -175,6 +175,8 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
         ent = fresh;
         problem = ent.cutOff ?? queueProblem(ent, queue);
       }
+      // Polls only: the calls that finish or report on a task it holds still pass, so its jobs end well.
+      problem ??= ent.noNewWork ?? null;
       if (problem) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, problem);
     }
     if (rule.kind === 'task') {
@@ -319,7 +321,7 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
   function cutReason(ent: Entitlement | null, call: LiveCall): { code: GrpcStatusCode; message: string } | null {
     if (!ent) return { code: GrpcStatus.UNAUTHENTICATED, message: 'runner token was revoked' };
     if (ent.cutOff) return { code: GrpcStatus.PERMISSION_DENIED, message: ent.cutOff };
-    const problem = call.queue !== undefined ? queueProblem(ent, call.queue) : null;
+    const problem = call.queue !== undefined ? (queueProblem(ent, call.queue) ?? ent.noNewWork ?? null) : null;
     return problem ? { code: GrpcStatus.PERMISSION_DENIED, message: problem } : null;
   }
 }

@@ -40,6 +40,8 @@ import { InferenceErrors, inferenceResultProblem } from '@trd/protocol/inference
 import { modelQueue, runnerQueue } from '@trd/protocol/queues';
 import type { JobBilling } from '../activities/platform-activities.js';
 import { billableMs, chargeMicrocredits } from '../economy/billing.js';
+import type { UpstreamTierInput } from '../cascade/tiers.js';
+import { CASCADE, serveUpstream } from './cascade.js';
 import { describeInferenceFailure } from './failures.js';
 import { inferenceJobV1 } from './inference-job-v1.js';
 import { fail, recordSuccess } from './outcomes.js';
@@ -100,11 +102,17 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
   const deadline = Date.parse(input.acceptedAt) + limits.deadlineMs;
   const task = inferenceTaskFor(input);
   const keepPlace = patched(KEEP_QUEUE_PLACE);
+  // A job with upstream tiers goes to them instead of parking when no runner took it within its warm and cold waits.
+  const cascade = input.upstream?.length ? patched(CASCADE) : false;
   const warmQueue = modelQueue(input.model, 'warm', input.minTier);
-  const warm = (): Route => (keepPlace ? { kind: 'warm', queue: warmQueue, coldCheckMs: limits.warmWaitMs } : { kind: 'warm', queue: warmQueue, scheduleToStartMs: limits.warmWaitMs });
+  // A cascade job leaves the warm queue after the warm wait (it falls through, it never parks), so it has no place to keep.
+  const warm = (): Route =>
+    keepPlace && !cascade ? { kind: 'warm', queue: warmQueue, coldCheckMs: limits.warmWaitMs } : { kind: 'warm', queue: warmQueue, scheduleToStartMs: limits.warmWaitMs };
   const cold = (): Route => ({ kind: 'cold', queue: modelQueue(input.model, 'cold', input.minTier), scheduleToStartMs: limits.warmWaitMs });
   const parked = (): Route => ({ kind: 'parked', queue: warmQueue });
   const direct = (workerId: string): Route => ({ kind: 'direct', queue: runnerQueue(workerId), scheduleToStartMs: limits.warmWaitMs });
+  if (cascade && input.upstreamFirst) return serveUpstream(input, deadline, null);
+  const fallThrough = () => serveUpstream(input, deadline, 'no runner took the job within its warm and cold waits');
 
   let route = warm();
   let attemptSeq = 0;
@@ -145,8 +153,10 @@ async function dispatchJob(input: JobInput): Promise<JobOutcome> {
             if (isCancellation(err)) throw err;
             return true;
           });
+          if (!coldRunners && cascade) return fallThrough();
           route = coldRunners ? cold() : parked();
         } else {
+          if (route.kind === 'cold' && cascade) return fallThrough();
           route = route.kind === 'cold' ? parked() : warm();
         }
         break;

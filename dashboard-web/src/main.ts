@@ -17,6 +17,7 @@ interface RunnerSettings {
 interface Overview {
   owner: { id: string; name: string };
   balance_microcredits: number;
+  payout_rail: { rail: string; usdc_address: string | null; pending: { rail: string; usdc_address: string | null; effective_at: string } | null } | null;
   today: { jobs: number; earned_microcredits: number };
   runners: Array<{
     id: string;
@@ -32,6 +33,7 @@ interface Overview {
     last_heartbeat_at: string | null;
     settings: RunnerSettings;
     audits: { passed: number; failed: number; last_failed: { job_id: string | null; detail: string; at: string } | null };
+    update: { level: 'required' | 'recommended'; message: string; command: string } | null;
   }>;
   recent_jobs: Array<{ id: string; model: string; worker_id: string; completion_tokens: number; earned_microcredits: number; finished_at: string | null; receipt_url: string }>;
 }
@@ -138,6 +140,11 @@ function runnerCard(r: Overview['runners'][number]): HTMLElement {
   const failure = $('.audit-failure', card);
   failure.hidden = !r.audits.last_failed;
   failure.textContent = r.audits.last_failed ? `Last failed audit (${ago(r.audits.last_failed.at)}): ${r.audits.last_failed.detail}` : '';
+  // The platform's update notice, with the command: a required one means no new jobs until updated.
+  const notice = $('.update-notice', card);
+  notice.hidden = !r.update;
+  notice.className = `update-notice ${r.update?.level === 'required' ? 'bad' : 'warn'}`;
+  notice.textContent = r.update ? `${r.update.level === 'required' ? 'Update required' : 'Update available'}: ${r.update.message}` : '';
   if (!editing.has(r.id)) fillSettings($<HTMLFormElement>('form', card), r.settings);
   return card;
 }
@@ -146,6 +153,14 @@ function render(o: Overview): void {
   $('#owner-name').textContent = o.owner.name;
   $('#balance').textContent = credits(o.balance_microcredits);
   $('#balance-usd').textContent = usd(o.balance_microcredits);
+  const rail = o.payout_rail;
+  $('#payout-rail').textContent = !rail ? '–' : rail.rail === 'usdc' ? `USDC to ${rail.usdc_address}` : 'Stripe Connect';
+  // A pending change is shown until it applies: if the owner did not ask for it, their key is someone else's too.
+  const pending = $('#payout-rail-pending');
+  pending.hidden = !rail?.pending;
+  pending.textContent = rail?.pending
+    ? `Changing to ${rail.pending.rail === 'usdc' ? `USDC to ${rail.pending.usdc_address}` : 'Stripe Connect'} on ${new Date(rail.pending.effective_at).toISOString()} — not you? Cancel it (DELETE /v1/me/payout-rail/pending) and revoke your keys.`
+    : '';
   $('#today-earned').textContent = credits(o.today.earned_microcredits);
   $('#today-jobs').textContent = `${o.today.jobs} job${o.today.jobs === 1 ? '' : 's'} today`;
   $('#online-count').textContent = `${o.runners.filter((r) => r.online).length} / ${o.runners.length}`;

@@ -3,10 +3,10 @@
  * how loaded it is, answered with who the platform says it is (its runner id,
  * from its token) and its trust tier.
  */
-import { HeartbeatAnswerSchema, contractProblem, type HeartbeatAnswer, type RunnerHeartbeat } from '@trd/protocol';
+import { HeartbeatAnswerSchema, contractProblem, type HeartbeatAnswer, type RunnerHeartbeat, type UpdateNotice } from '@trd/protocol';
 import { gatewayRequest, problemOf } from './gateway-api.js';
 
-export type { HeartbeatAnswer, RunnerHeartbeat };
+export type { HeartbeatAnswer, RunnerHeartbeat, UpdateNotice };
 
 export class GatewayRejected extends Error {}
 

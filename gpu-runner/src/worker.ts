@@ -16,11 +16,12 @@ import { checkSignedCatalog } from './catalog-check.js';
 import { connect, type ConnectionSettings } from './connection.js';
 import { installedGenerationWrapper } from './generation-wrapper.js';
 import { gatewayDispatchGuard, keysRefreshMs } from './dispatch-guard.js';
-import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat } from './gateway-client.js';
+import { GatewayRejected, sendHeartbeat, type RunnerHeartbeat, type UpdateNotice } from './gateway-client.js';
 import { JobSlots } from './job-slots.js';
 import { resolveModel } from './model-files.js';
 import { DEFAULT_OWNER_SETTINGS, onBattery, ownerClock, servingDecision, type OwnerSettings } from './owner-settings.js';
 import { ServedModel } from './served-model.js';
+import { RUNNER_VERSION } from './version.js';
 
 /** The longest a cancellation waits for the runner's next heartbeat to reach Temporal. */
 const HEARTBEAT_THROTTLE_MS = 500;
@@ -91,6 +92,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       slots: jobSlots.limit,
       free_vram_mib: freeVramMiB,
       state_reason: stopping ? null : pausedFor,
+      runner_version: RUNNER_VERSION,
     };
   };
   /** Sampled before each heartbeat through a loaded model's llama.cpp; null without a GPU or a loaded model. */
@@ -100,6 +102,8 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
     freeVramMiB = engine ? await engine.freeVramMiB() : null;
   };
 
+  /** The platform's update notice; a required one means no new jobs (the runner endpoint would refuse its polls). */
+  let update: UpdateNotice | null = null;
   let workerId = s.workerId ?? '';
   let tier: TrustTier = TRUST_TIERS[0];
   let heartbeatEveryMs = 30_000;
@@ -111,6 +115,8 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       throw new Error(`--worker-id ${s.workerId} does not match this token's runner, ${answer.runner_id}; drop --worker-id`);
     }
     ({ runner_id: workerId, tier, heartbeat_interval_ms: heartbeatEveryMs, settings } = answer);
+    update = answer.update ?? null;
+    if (update) log(`${update.level === 'required' ? 'UPDATE REQUIRED' : 'update available'}: ${update.message}`);
     await checkSignedCatalog(s.gatewayUrl, [...models.values()].map((m) => m.model));
   }
   if (!workerId) throw new Error('no worker id: pass --worker-id, or --gateway-url and --token so the gateway names this runner');
@@ -129,9 +135,13 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   const allStopped = new Promise<void>((resolve) => (wakeDone = resolve));
 
   let shadowbanned: string | null = null;
-  /** Takes no new work while the owner's settings say so (paused, on battery, outside the schedule), or the platform's shadowban. */
+  /** Takes no new work while the owner's settings say so (paused, on battery, outside the schedule), or the platform's shadowban or required update. */
   const applySettings = () => {
-    const decision = shadowbanned ? { serve: false as const, reason: `shadowbanned by the platform: ${shadowbanned}` } : servingDecision(settings, ownerClock(), onBattery());
+    const decision = shadowbanned
+      ? { serve: false as const, reason: `shadowbanned by the platform: ${shadowbanned}` }
+      : update?.level === 'required'
+        ? { serve: false as const, reason: `update required: ${update.message}` }
+        : servingDecision(settings, ownerClock(), onBattery());
     const reason = decision.serve ? null : decision.reason;
     if (reason !== pausedFor) log(reason ? `not taking new jobs: ${reason}` : 'taking jobs again');
     pausedFor = reason;
@@ -163,6 +173,12 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       tier = answer.tier;
       settings = answer.settings;
       shadowbanned = answer.shadowbanned ?? null;
+      // Said once per change, as the owner should read it in the daemon's log.
+      if ((answer.update?.message ?? null) !== (update?.message ?? null)) {
+        if (answer.update) log(`${answer.update.level === 'required' ? 'UPDATE REQUIRED' : 'update available'}: ${answer.update.message}`);
+        else if (update) log('this trd-worker is up to date again');
+      }
+      update = answer.update ?? null;
       const wasPaused = pausedFor;
       applySettings();
       await reconcile();

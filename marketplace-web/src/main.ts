@@ -191,11 +191,15 @@ async function reviewPage(): Promise<void> {
     if (!ok) {
       queue.replaceChildren();
       error.textContent = problem(json);
+      queue.dataset.loads = String(++loads);
       return;
     }
     queue.replaceChildren(...json.data.map(reviewCard));
     if (!json.data.length) queue.append(el('p', { id: 'queue-empty' }, 'Nothing is waiting for a review.'));
+    // Counts finished loads: what is on the page is from the latest one (and a test can wait for it).
+    queue.dataset.loads = String(++loads);
   };
+  let loads = 0;
 
   const reviewCard = (s: Json) => {
     const card = submissionCard(s);

@@ -8,6 +8,13 @@
  * its session's chain (protocol/chain.ts): `session_id`, `seq` (from 0) and
  * `prev`, the CID of the session's previous receipt (null for seq 0).
  *
+ * Either version may say who served the job (`served_by`, the cascade):
+ * absent or `network`, a runner named by `worker_id` ran the pinned model
+ * (`model_sha256`); `provider:<name>` or `pod:<name>`, an upstream tier the
+ * platform forwarded the job to, which has no worker id and no pinned hash
+ * to vouch for, so the receipt names the upstream's own model
+ * (`upstream_model`) instead. Receipts from before the field verify as ever.
+ *
  * A job that ran a published agent (protocol/agent.ts) names it in either
  * version: `agent` (its slug) and `agent_manifest_sha256`, both or neither, so
  * receipts of other jobs are byte for byte what they were.
@@ -31,6 +38,14 @@ export interface ChainLink {
   prev: string | null;
 }
 
+/** `network`, `provider:<name>` or `pod:<name>`. */
+export const SERVED_BY_PATTERN = /^(network|(provider|pod):[a-z0-9][a-z0-9._-]{0,63})$/;
+
+/** A receipt served upstream (by a provider or a peer pod) rather than by one of the network's runners. */
+export function servedUpstream(envelope: { served_by?: string }): boolean {
+  return envelope.served_by !== undefined && envelope.served_by !== 'network';
+}
+
 export interface AgentLink {
   agent: string;
   agent_manifest_sha256: string;
@@ -40,9 +55,15 @@ export interface ReceiptEnvelope extends Partial<ChainLink>, Partial<AgentLink> 
   v: typeof RECEIPT_VERSION | typeof CHAINED_RECEIPT_VERSION;
   kid: string;
   job_id: string;
-  worker_id: string;
+  /** The runner; absent when an upstream tier served the job. */
+  worker_id?: string;
   model: string;
-  model_sha256: string;
+  /** The pinned model file the runner served; absent when an upstream tier served the job. */
+  model_sha256?: string;
+  /** Who served the job (SERVED_BY_PATTERN); absent on receipts of runners from before the cascade. */
+  served_by?: string;
+  /** The upstream's own name for the model it ran; only with an upstream `served_by`. */
+  upstream_model?: string;
   prompt_sha256: string;
   output_sha256: string;
   prompt_tokens: number;
@@ -61,13 +82,15 @@ export interface SignedReceipt {
 
 export type ReceiptCheck = { ok: true; kid: string } | { ok: false; reason: string };
 
-const SHA256_FIELDS = ['model_sha256', 'prompt_sha256', 'output_sha256'] as const;
-const STRING_FIELDS = ['kid', 'job_id', 'worker_id', 'model'] as const;
+const SHA256_FIELDS = ['prompt_sha256', 'output_sha256'] as const;
+const STRING_FIELDS = ['kid', 'job_id', 'model'] as const;
+const RUNNER_FIELDS = ['worker_id', 'model_sha256'] as const;
+const UPSTREAM_FIELDS = ['served_by', 'upstream_model'] as const;
 const COUNT_FIELDS = ['prompt_tokens', 'completion_tokens', 'duration_ms'] as const;
 const TIME_FIELDS = ['started_at', 'finished_at', 'issued_at'] as const;
 const CHAIN_FIELDS = ['session_id', 'seq', 'prev'] as const;
 const AGENT_FIELDS = ['agent', 'agent_manifest_sha256'] as const;
-const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS, ...AGENT_FIELDS]);
+const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...RUNNER_FIELDS, ...UPSTREAM_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS, ...AGENT_FIELDS]);
 const CHAINED_ENVELOPE_FIELDS = new Set<string>([...ENVELOPE_FIELDS, ...CHAIN_FIELDS]);
 
 /** Returns what is wrong with a parsed envelope, or null when its shape is valid. */
@@ -90,6 +113,17 @@ export function envelopeProblem(value: unknown): string | null {
     if (typeof e.agent_manifest_sha256 !== 'string' || !SHA256_HEX.test(e.agent_manifest_sha256)) return '"agent_manifest_sha256" must be 64 lowercase hex digits';
   }
   for (const k of STRING_FIELDS) if (typeof e[k] !== 'string' || e[k] === '') return `"${k}" must be a non-empty string`;
+  if (e.served_by !== undefined && (typeof e.served_by !== 'string' || !SERVED_BY_PATTERN.test(e.served_by))) {
+    return '"served_by" must be network, provider:<name> or pod:<name>';
+  }
+  if (servedUpstream(e as { served_by?: string })) {
+    for (const k of RUNNER_FIELDS) if (k in e) return `"${k}" must be absent: ${e.served_by as string} served the job, not a runner`;
+    if (typeof e.upstream_model !== 'string' || e.upstream_model === '' || e.upstream_model.length > 256) return '"upstream_model" must be the upstream\'s model name (1-256 characters)';
+  } else {
+    if ('upstream_model' in e) return '"upstream_model" is only for a job served upstream';
+    if (typeof e.worker_id !== 'string' || e.worker_id === '') return '"worker_id" must be a non-empty string';
+    if (typeof e.model_sha256 !== 'string' || !SHA256_HEX.test(e.model_sha256)) return '"model_sha256" must be 64 lowercase hex digits';
+  }
   for (const k of SHA256_FIELDS) {
     if (typeof e[k] !== 'string' || !SHA256_HEX.test(e[k] as string)) return `"${k}" must be 64 lowercase hex digits`;
   }

@@ -16,6 +16,9 @@ export type RunnerState = (typeof RUNNER_STATES)[number];
 
 const ModelKeys = z.array(z.string().min(1).max(64)).max(64);
 
+/** A trd-worker version (semantic, as the gateway's update notices compare it). */
+export const RunnerVersionSchema = z.string().max(32).regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}(?:-[0-9A-Za-z.]{1,20})?$/, 'a version like 1.2.3 or 1.2.3-beta.1');
+
 export const RunnerHeartbeatSchema = z
   .object({
     state: z.enum(RUNNER_STATES),
@@ -28,6 +31,8 @@ export const RunnerHeartbeatSchema = z
     free_vram_mib: z.number().int().min(0).nullable().default(null),
     /** Why a paused runner takes no jobs (paused by the owner, on battery, outside the schedule), in the owner's words on the dashboard. */
     state_reason: z.string().max(200).nullable().default(null),
+    /** Its trd-worker version: the platform's update notices compare it; runners older than update notices send none. */
+    runner_version: RunnerVersionSchema.optional(),
   })
   .strict();
 /** A heartbeat as the runner sends it (every field present). */
@@ -75,6 +80,21 @@ export type OwnerSettings = z.output<typeof OwnerSettingsSchema>;
 /** Longest heartbeat interval a gateway may ask for: a runner that goes quiet for longer is taken for dead anyway. */
 export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
 
+/** Shown in the runner's log and `status`: bounded, one line. */
+const NoticeLine = z.string().transform((t) => t.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 500));
+
+/** The platform's update notice: recommended, or required (below the minimum the runner gets no new jobs). */
+export const UpdateNoticeSchema = z.object({
+  level: z.enum(['required', 'recommended']),
+  /** The runner's version as the gateway read it, and the versions the platform publishes. */
+  current: RunnerVersionSchema.nullable().optional(),
+  minimum: RunnerVersionSchema.nullable().optional(),
+  recommended: RunnerVersionSchema.nullable().optional(),
+  command: NoticeLine,
+  message: NoticeLine,
+});
+export type UpdateNotice = z.output<typeof UpdateNoticeSchema>;
+
 export const HeartbeatAnswerSchema = z.object({
   runner_id: z.string().regex(WORKER_ID_PATTERN, 'is not a runner id'),
   tier: z.enum(TRUST_TIERS),
@@ -83,6 +103,8 @@ export const HeartbeatAnswerSchema = z.object({
   settings: OwnerSettingsSchema,
   /** Why the platform gives this runner no new jobs (its reputation fell too low); null when it does. */
   shadowbanned: z.string().nullable().default(null),
+  /** The update notice; null when the runner is up to date. */
+  update: UpdateNoticeSchema.nullable().default(null),
 });
 export type HeartbeatAnswer = z.output<typeof HeartbeatAnswerSchema>;
 

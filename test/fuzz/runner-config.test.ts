@@ -45,7 +45,14 @@ const VALID_SETTINGS = {
   models: ['trd-tiny'],
   max_concurrent_jobs: 2,
 };
-const VALID_ANSWER = { runner_id: 'runner-abc', tier: 'verified', heartbeat_interval_ms: 1000, settings: VALID_SETTINGS, shadowbanned: null };
+const VALID_ANSWER = {
+  runner_id: 'runner-abc',
+  tier: 'verified',
+  heartbeat_interval_ms: 1000,
+  settings: VALID_SETTINGS,
+  shadowbanned: null,
+  update: { level: 'recommended', command: 'npm install -g trd-worker@0.2.0', message: 'trd-worker 0.2.0 is out' },
+};
 
 /** A copy of `valid` with one field (possibly nested) replaced by a hostile value or removed. */
 function mutated(valid: object, paths: string[][]): fc.Arbitrary<unknown> {
@@ -199,7 +206,7 @@ describe("the gateway's heartbeat answer", () => {
 
   test('the whole answer: used only when sound, else an Error naming the field', async () => {
     expect(parseHeartbeatAnswer(VALID_ANSWER)).toEqual(VALID_ANSWER);
-    const paths = [['runner_id'], ['tier'], ['heartbeat_interval_ms'], ['settings'], ['shadowbanned'], ...SETTINGS_PATHS.map((p) => ['settings', ...p])];
+    const paths = [['runner_id'], ['tier'], ['heartbeat_interval_ms'], ['settings'], ['shadowbanned'], ['update'], ['update', 'level'], ['update', 'message'], ...SETTINGS_PATHS.map((p) => ['settings', ...p])];
     await fuzz(
       fc.property(fc.oneof(hostileJson, mutated(VALID_ANSWER, paths)), (value) => {
         const r = outcome(() => parseHeartbeatAnswer(value));

@@ -119,6 +119,7 @@ describe('runner heartbeats', () => {
       [{ ...beat, state: 'partying' }, /state/],
       [{ ...beat, slots: 0 }, /slots/],
       [{ ...beat, extra: 1 }, /unknown field.*extra/],
+      [{ ...beat, runner_version: 'latest; rm -rf /' }, /runner_version/],
     ] as const) {
       const res = await api(stack, 'POST', '/v1/runners/heartbeat', body, token);
       expect(res.status).toBe(400);
@@ -132,6 +133,7 @@ describe('runner heartbeats', () => {
       heartbeat_interval_ms: stack.settings.dispatch.runnerHeartbeatIntervalMs,
       settings: { paused: false, pause_on_battery: false, schedule: null, models: null, max_concurrent_jobs: null },
       shadowbanned: null,
+      update: null,
     });
   });
 });

@@ -72,7 +72,10 @@ async function submitOnPage(manifest: object): Promise<string> {
 
 /** The reviewer's queue, loaded again, holds the submission. */
 async function reviewerSees(id: string): Promise<void> {
+  // The cards of this load, not of the one before (a load replaces them: a reason typed into an old one is lost).
+  const loads = Number((await reviewerPage.locator('#queue').getAttribute('data-loads')) ?? 0);
   await reviewerPage.click('#load');
+  await reviewerPage.locator(`#queue[data-loads="${loads + 1}"]`).waitFor({ timeout: UI_WAIT_MS });
   await card(reviewerPage, id).waitFor({ timeout: UI_WAIT_MS });
 }
 
@@ -145,6 +148,8 @@ test('request changes, the author resubmits, the same workflow reviews the new v
   await authorPage.click('#refresh');
   await statusOf(authorPage, id, 'changes_requested');
   await card(authorPage, id).locator('[data-event="request_changes"]', { hasText: 'Make the poems short.' }).waitFor();
+  // Until its own approval, a new version is not what runs: 1.0.0 stays published.
+  expect((await api(stack, 'GET', '/v1/agents/poem-bot', undefined, null)).json.version).toBe('1.0.0');
 
   // Resubmitting the same version is refused by name; a new one continues the review.
   const next = card(authorPage, id).locator('textarea.next-manifest');

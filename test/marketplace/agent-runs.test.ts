@@ -151,3 +151,14 @@ test('each bad manifest gets its clear error and changes nothing', async () => {
   expect((await api(stack, 'POST', '/v1/agents/submissions', { manifest: good }, null)).status).toBe(401);
   expect(await tables()).toEqual(before);
 });
+
+test('the dashboard sign-in works in place of an API key for the author’s own submissions', async () => {
+  const signIn = await fetch(`${stack.baseUrl}/v1/owner/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: author.key }) });
+  expect(signIn.status).toBe(201);
+  const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+  const mine = await fetch(`${stack.baseUrl}/v1/agents/submissions`, { headers: { cookie } });
+  expect(mine.status).toBe(200);
+  // The one published directly by the test helper is the author's.
+  expect((await mine.json()).data.map((s: any) => s.slug)).toEqual(['haiku-bot']);
+  expect((await fetch(`${stack.baseUrl}/v1/agents/submissions`, { headers: { cookie: 'trd_session=forged' } })).status).toBe(401);
+});

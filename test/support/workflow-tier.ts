@@ -14,6 +14,9 @@ import { ORCHESTRATOR_QUEUE, workflowIdForJob, type InferenceResult, type Infere
 import { runnerAttemptTaken, type DispatchActivities, type ProgressAdvice, type ProgressCheck } from '../../activities/dispatch-activities.js';
 import type { PlatformActivities } from '../../activities/platform-activities.js';
 import type { ReceiptActivities } from '../../activities/receipt-activities.js';
+import type { UpstreamActivities, UpstreamCall, UpstreamResult } from '../../activities/upstream-activities.js';
+import { UpstreamErrors } from '../../cascade/tiers.js';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { describeActivityQueue } from '../../dispatch/eligible.js';
 import type { JobInput, JobLimits, JobOutcome } from '../../workflows/inference-job.js';
 import { quietTemporalLogs, serviceEndpoints, testNamespace } from './stack.js';
@@ -34,9 +37,11 @@ export interface Advice {
   hasColdRunners?: () => boolean | Promise<boolean>;
   checkProgress?: (c: ProgressCheck) => ProgressAdvice | Promise<ProgressAdvice>;
   pickRunner?: (exclude: string[]) => string | null;
+  /** An upstream tier's answer (the cascade; `attempt` counts from 1 per tier); unset: the tier is not configured. */
+  callUpstream?: (call: UpstreamCall, attempt: number) => UpstreamResult | Promise<UpstreamResult>;
 }
 
-type Stubbed = Pick<ReceiptActivities, 'signDispatch' | 'signReceipt' | 'appendToChain'> & PlatformActivities & DispatchActivities;
+type Stubbed = Pick<ReceiptActivities, 'signDispatch' | 'signReceipt' | 'appendToChain'> & PlatformActivities & DispatchActivities & UpstreamActivities;
 export type Call = { [K in keyof Stubbed]: { name: K; arg: Parameters<Stubbed[K]>[0] } }[keyof Stubbed];
 
 export interface StubJob {
@@ -119,6 +124,12 @@ export function useWorkflowTier(): WorkflowTier {
     async checkProgress(c) {
       record('checkProgress', c.jobId, c);
       return (await advice.get(c.jobId)?.checkProgress?.(c)) ?? { action: 'wait', recheckAfterMs: c.checkEveryMs };
+    },
+    async callUpstream(call) {
+      record('callUpstream', call.jobId, call);
+      const answer = advice.get(call.jobId)?.callUpstream;
+      if (!answer) throw ApplicationFailure.nonRetryable(`no upstream tier ${call.tier} here`, UpstreamErrors.NotConfigured);
+      return answer(call, Context.current().info.attempt);
     },
     async pickRunner(q) {
       const jobId = jobOfModel(q.model);
@@ -262,5 +273,24 @@ export function answer(task: InferenceTask, workerId: string, opts: { tokens?: n
     startedAt: new Date(now - computeMs).toISOString(),
     finishedAt: new Date(now).toISOString(),
     timings: { modelLoadMs: 0, timeToFirstTokenMs: Math.floor(computeMs / 2), generationMs: Math.ceil(computeMs / 2) },
+  };
+}
+
+/** An upstream tier's honest answer to `call`: `tokens` completion tokens, as `provider:<tier>`. */
+export function upstreamAnswer(call: UpstreamCall, opts: { tokens?: number; promptTokens?: number; answerMs?: number } = {}): UpstreamResult {
+  const tokens = opts.tokens ?? call.maxTokens;
+  const now = Date.now();
+  const answerMs = opts.answerMs ?? 20;
+  return {
+    servedBy: `provider:${call.tier}`,
+    upstreamModel: `${call.tier}-model`,
+    model: call.model,
+    text: ' up'.repeat(tokens),
+    promptTokens: opts.promptTokens ?? 7,
+    completionTokens: tokens,
+    finishReason: tokens === call.maxTokens ? 'length' : 'stop',
+    startedAt: new Date(now - answerMs).toISOString(),
+    finishedAt: new Date(now).toISOString(),
+    timings: { modelLoadMs: 0, timeToFirstTokenMs: 5, generationMs: answerMs - 5 },
   };
 }

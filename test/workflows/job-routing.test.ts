@@ -11,6 +11,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { modelQueue, runnerQueue, type InferenceResult, type InferenceTask } from '@trd/protocol';
+import type { JobBilling } from '../../activities/platform-activities.js';
 import { chargeMicrocredits } from '../../economy/billing.js';
 import { gatewaySettings } from '../../gateway/settings.js';
 import { summarizeTraces, traceJobs } from '../support/dispatch-trace.js';
@@ -100,7 +101,7 @@ describe('warm, cold, parked', () => {
     expect(history.events!.filter((e) => e.activityTaskCanceledEventAttributes)).toHaveLength(1);
     expect(history.events!.filter((e) => e.activityTaskTimedOutEventAttributes)).toHaveLength(0);
     await recordFixture(job, 'inference-job-kept-place-cold');
-    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
+    expect(job.callsTo('recordJobSucceeded')[0].billing).toMatchObject({ workerId: 'cold-1' });
   });
 
   /** A job nobody takes until it has `attempts` attempts scheduled and its cold check, then a late warm runner: each attempt's queue and bound to start. */
@@ -147,7 +148,7 @@ describe('warm, cold, parked', () => {
     expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model)]);
     const history = await job.handle.fetchHistory();
     expect(history.events!.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(false);
-    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('warm-1');
+    expect(job.callsTo('recordJobSucceeded')[0].billing).toMatchObject({ workerId: 'warm-1' });
   });
 
   test('when the cold-runner question fails, the job keeps its place on the warm queue (no advice, no move)', async () => {
@@ -165,7 +166,7 @@ describe('warm, cold, parked', () => {
     await tier.runner(warmQ(model), 'warm-1', async (task) => answer(task, 'warm-1'));
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
     expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model)]);
-    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('warm-1');
+    expect(job.callsTo('recordJobSucceeded')[0].billing).toMatchObject({ workerId: 'warm-1' });
   });
 
   test('a parked job moves to the cold queue when a free cold runner shows up', async () => {
@@ -175,7 +176,7 @@ describe('warm, cold, parked', () => {
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
     expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model), coldQ(model)]);
     expect(job.callsTo('checkProgress').some((c) => c.parked)).toBe(true);
-    expect(job.callsTo('recordJobSucceeded')[0].billing?.workerId).toBe('cold-1');
+    expect(job.callsTo('recordJobSucceeded')[0].billing).toMatchObject({ workerId: 'cold-1' });
   });
 });
 
@@ -234,7 +235,7 @@ describe('moves to a faster runner', () => {
     expect(job.callsTo('recordAttempt')).toEqual([
       { id: `${job.jobId}:1`, jobId: job.jobId, workerId: 'slow', outcome: 'moved_to_faster_runner', detail: 'running past its expected duration; moved to fast' },
     ]);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['fast']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['fast']);
   });
 
   test('a job moves at most twice, then stays where it is', async () => {
@@ -271,7 +272,7 @@ describe('moves to a faster runner', () => {
       ['b', 'moved_to_faster_runner'],
     ]);
     expect(looksOnC).toBe(0);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['c']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['c']);
   });
 });
 
@@ -294,7 +295,7 @@ describe('runner faults', () => {
       { id: `${job.jobId}:1`, jobId: job.jobId, workerId: 'liar', outcome: 'invalid_result', detail: 'completion token count 6 is outside 0..5' },
     ]);
     expect(job.callsTo('pickRunner')).toEqual([{ model, minTier: 'probation', exclude: ['liar'] }]);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['honest']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['honest']);
   });
 
   test('bad results on every attempt fail the job, backing off between tries, and nothing is charged', async () => {
@@ -350,7 +351,7 @@ describe('runner faults', () => {
     const job = await tier.startJob({ model }, { pickRunner: () => 'flaky' });
     expect(await job.result()).toMatchObject({ status: 'succeeded' });
     expect((await tier.scheduled(job)).map((s) => s.queue)).toEqual([warmQ(model), runnerQueue('flaky'), warmQ(model)]);
-    expect(job.callsTo('recordJobSucceeded').map((s) => s.billing?.workerId)).toEqual(['sometimes']);
+    expect(job.callsTo('recordJobSucceeded').map((s) => (s.billing as JobBilling | undefined)?.workerId)).toEqual(['sometimes']);
   });
 
   test('a prompt too long for the model is the customer’s fault: the job fails at once with the runner’s reason', async () => {

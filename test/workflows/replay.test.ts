@@ -5,12 +5,16 @@
  * (no `dispatch-v2` marker): jobs in flight at that change still finish.
  * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
+ * payout-settlement-usdc (the `usdc-payouts` patch) needs the local EVM node, so
+ * test/economy/usdc-payouts records it with TRD_RECORD_HISTORIES=1.
  * Audit histories need an auditor and an audited runner, so the audit test
  * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts);
  * agent-review-* come from test/marketplace/agent-review.test.ts the same way.
  * inference-job-kept-place* (a warm attempt kept scheduled past the warm wait,
  * `keep-queue-place`) come from the workflow tier, where the routing paths are
- * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts).
+ * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts);
+ * a cascade job needs an upstream platform, so the cascade test records
+ * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -142,6 +146,7 @@ describe('replay', () => {
       'audit-job-failed.json',
       'audit-job-passed.json',
       'inference-job-cancelled.json',
+      'inference-job-cascade.json',
       'inference-job-chat-streamed.json',
       'inference-job-failed.json',
       'inference-job-kept-place-cold.json',
@@ -151,6 +156,7 @@ describe('replay', () => {
       'inference-job-succeeded.json',
       'inference-job-v1-failed.json',
       'inference-job-v1-succeeded.json',
+      'payout-settlement-usdc.json',
       'payout-settlement.json',
       'pin-receipt.json',
       'receipt-chain-continued.json',

@@ -137,7 +137,7 @@ async function checkOne(doc: unknown, expectedCid: string | null): Promise<void>
   const env = parsed.envelope;
   if (problems.length) return show(false, `✗ Invalid: ${problems.join('; ')}`);
   const chained = env.session_id !== undefined ? `\nsession ${env.session_id} · seq ${env.seq} · prev ${env.prev ?? '(first)'}` : '';
-  show(true, `✓ Valid — signed by ${env.kid} (keys from ${source})\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id}\nCID ${cid}${chained}`);
+  show(true, `✓ Valid — signed by ${env.kid} (keys from ${source})\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id ?? env.served_by}\nCID ${cid}${chained}`);
 }
 
 /** A pasted receipt, checked against a pasted PEM or the key file its kid names (the original page's behaviour). */
@@ -159,7 +159,7 @@ async function checkPasted(doc: unknown): Promise<void> {
   const check = await verifyReceipt(doc, publicKeyFromPem(pem));
   if (!check.ok) return show(false, `✗ Invalid: ${check.reason}`);
   const env = (doc as { envelope: Record<string, unknown> }).envelope;
-  show(true, `✓ Valid — signed by ${check.kid}\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id}`);
+  show(true, `✓ Valid — signed by ${check.kid}\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id ?? env.served_by}`);
 }
 
 async function lookUp(text: string): Promise<void> {

@@ -38,6 +38,8 @@ export function statusCommand(): Command {
         tier: me?.tier ?? null,
         reputation_score: me?.reputation_score ?? null,
         shadowbanned: me?.shadowbanned ?? null,
+        version: me?.version ?? null,
+        update: me?.update ?? null,
         current_jobs: running ? (me?.current_jobs ?? []) : [],
         today: me?.today ?? null,
         audits: me?.audits ?? null,
@@ -62,6 +64,7 @@ export function statusCommand(): Command {
         const lastFailed = a.recent?.find((r: { passed: boolean }) => !r.passed);
         console.log(`audits           ${a.passed} passed, ${a.failed} failed${lastFailed ? ` — last failed ${lastFailed.at}: ${lastFailed.detail}` : ''}`);
       }
+      if (report.update) console.log(`update           ${report.update.level === 'required' ? 'REQUIRED' : 'available'}: ${report.update.message}`);
       if (report.shadowbanned) console.log(`standing         SHADOWBANNED — no new jobs: ${report.shadowbanned}`);
       if (gatewayProblem) console.log(`gateway          ${gatewayProblem}`);
     });
