@@ -16,7 +16,7 @@ import type { UpstreamActivities, UpstreamResult } from '../activities/upstream-
 import { upstreamChargeMicrocredits } from '../economy/billing.js';
 import { NON_RETRYABLE_UPSTREAM_ERRORS, providerLabel, type UpstreamTierInput } from '../cascade/tiers.js';
 import { rootMessage } from './failures.js';
-import type { JobInput, JobOutcome } from './inference-job.js';
+import type { JobInput, JobOutcome } from '../platform/workflow-api.js';
 import { fail } from './outcomes.js';
 import { platform, receipts } from './platform.js';
 
