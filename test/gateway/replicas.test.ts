@@ -83,7 +83,8 @@ test('with an https public URL the session cookie is Secure and the URLs handed 
   expect(signIn.status).toBe(201);
   expect(signIn.headers.get('set-cookie')).toMatch(/; Secure/i);
   const code = await (await post(1, '/v1/runners/device-codes', {}, { 'x-forwarded-for': '203.0.113.10' })).json();
-  expect(code.verification_uri).toBe('https://trd.example/v1/runners/device-codes/approve');
+  expect(code.verification_uri).toBe('https://trd.example/dashboard/device');
+  expect(code.verification_uri_complete).toBe(`https://trd.example/dashboard/device?code=${code.user_code}`);
 });
 
 test('/metrics job counters summed over the replicas count every finished job once', async () => {
