@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser --cluster
 export CHECKPOINT_DISABLE=1
 npx tsc -p tsconfig.json --noEmit
-NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning ${NODE_OPTIONS:-}" exec npx jest --runInBand "$@"
+# One jest process runs every file (--runInBand) and its heap grows from file to file. With Node's default
+# limit here (~4.3 GB) the whole suite reached it: 4.5 s garbage collections stalled the late files, and the
+# process died of 'heap out of memory' writing its report. --logHeapUsage prints each file's heap.
+NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning --max-old-space-size=${TRD_TEST_HEAP_MB:-8192} ${NODE_OPTIONS:-}" exec npx jest --runInBand --logHeapUsage "$@"
