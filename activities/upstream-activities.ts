@@ -8,25 +8,16 @@
  * workflow, which checks, bills and signs it.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { parseChatPrompt } from '@trd/protocol';
+import { parseChatPrompt, type InferenceTask } from '@trd/protocol';
 import { providerTier, readApiKey, tierLabel, type CascadeConfig, type ProviderTier } from '../cascade/config.js';
 import { UpstreamErrors } from '../cascade/tiers.js';
 import { publishStreamChunk } from '../gateway/job-streams.js';
 import type { Db } from '../platform/db.js';
 
-export interface UpstreamCall {
-  jobId: string;
+/** The job as a runner would get it (model: the catalog key the customer asked for), sent to one tier instead. */
+export interface UpstreamCall extends Pick<InferenceTask, 'jobId' | 'model' | 'prompt' | 'promptFormat' | 'maxTokens' | 'temperature' | 'topP' | 'seed' | 'stop'> {
   /** The tier's name in the model's cascade. */
   tier: string;
-  /** The catalog key the customer asked for. */
-  model: string;
-  prompt: string;
-  promptFormat?: 'text' | 'chat';
-  maxTokens: number;
-  temperature: number;
-  topP?: number;
-  seed?: number;
-  stop?: string[];
   /** Pass the text to the job's stream as it comes (a streaming request). */
   stream: boolean;
 }

@@ -53,6 +53,26 @@ export function findTemporalServer(env = process.env): TemporalServerBinaries {
 }
 
 /** The server's module source in Go's module cache (its schema files and config templates). */
+/**
+ * The parts of a Temporal server config that are the same for every server we run: one cluster
+ * (no global namespaces, no archival) whose frontend is `rpcAddress`, dynamic config from a file.
+ */
+export function singleClusterConfig(rpcAddress: string, dynamicConfigFile: string) {
+  return {
+    clusterMetadata: {
+      enableGlobalNamespace: false,
+      failoverVersionIncrement: 10,
+      masterClusterName: 'active',
+      currentClusterName: 'active',
+      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress } },
+    },
+    dcRedirectionPolicy: { policy: 'noop' },
+    archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
+    namespaceDefaults: { archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } } },
+    dynamicConfigClient: { filepath: dynamicConfigFile, pollInterval: '10s' },
+  };
+}
+
 export function temporalServerSource(env = process.env): string {
   const modCache = env.GOMODCACHE || join(env.GOPATH || join(homedir(), 'go'), 'pkg', 'mod');
   return join(modCache, 'go.temporal.io', `server@v${TEMPORAL_SERVER_VERSION}`);
@@ -276,17 +296,7 @@ function serverConfig(ports: NodePorts, pg: URL, settings: TemporalClusterSettin
     },
     global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
     services,
-    clusterMetadata: {
-      enableGlobalNamespace: false,
-      failoverVersionIncrement: 10,
-      masterClusterName: 'active',
-      currentClusterName: 'active',
-      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: firstFrontend } },
-    },
-    dcRedirectionPolicy: { policy: 'noop' },
-    archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
-    namespaceDefaults: { archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } } },
-    dynamicConfigClient: { filepath: dynamicConfigFile, pollInterval: '10s' },
+    ...singleClusterConfig(firstFrontend, dynamicConfigFile),
   };
 }
 

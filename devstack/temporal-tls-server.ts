@@ -11,7 +11,7 @@ import type { temporal } from '@temporalio/proto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, type ManagedProcess } from './processes.js';
-import { findTemporalServer, lowFreePort } from './temporal-cluster.js';
+import { findTemporalServer, lowFreePort, singleClusterConfig } from './temporal-cluster.js';
 import { localTls, type LocalTls } from './tls.js';
 
 export interface TlsTemporalServer {
@@ -41,17 +41,7 @@ export async function startTlsTemporalServer(opts: { dir: string; namespaces: st
       tls: { frontend: { server: { certFile: join(opts.dir, 'tls', 'server.pem'), keyFile: join(opts.dir, 'tls', 'server.key') }, client }, systemWorker: { client } },
     },
     services,
-    clusterMetadata: {
-      enableGlobalNamespace: false,
-      failoverVersionIncrement: 10,
-      masterClusterName: 'active',
-      currentClusterName: 'active',
-      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: address } },
-    },
-    dcRedirectionPolicy: { policy: 'noop' },
-    archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } },
-    namespaceDefaults: { archival: { history: { state: 'disabled' }, visibility: { state: 'disabled' } } },
-    dynamicConfigClient: { filepath: join(opts.dir, 'config', 'dynamic.yaml'), pollInterval: '10s' },
+    ...singleClusterConfig(address, join(opts.dir, 'config', 'dynamic.yaml')),
   };
   mkdirSync(join(opts.dir, 'config'), { recursive: true });
   const one = (value: unknown) => [{ value, constraints: {} }];
