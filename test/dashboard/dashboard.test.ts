@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
 let stack: TestStack;
 let browser: Browser;
@@ -27,7 +27,7 @@ beforeAll(async () => {
   expect((await api(stack, 'POST', '/v1/runners/device-codes/approve', { user_code: code.user_code })).status).toBe(200);
   ({ runner_id: runnerId, token } = (await api(stack, 'POST', '/v1/runners/device-token', { device_code: code.device_code }, null)).json);
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('request', (r) => void (r.url().endsWith('/v1/owner/events') && eventStreams++));
 });

@@ -11,12 +11,12 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { createApiKey, createCustomer } from '../../gateway/api-keys.js';
 import { startTrdWorker, type ManagedProcess } from '../../devstack/processes.js';
 import { startGatewayOnly, type GatewayOnly } from '../support/gateway-only.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
 const LINK = /open (http\S+\/dashboard\/device\?code=([A-Z0-9]{4}-[A-Z0-9]{4})) /;
 let gw: GatewayOnly;
@@ -31,7 +31,7 @@ beforeAll(async () => {
   customerId = await createCustomer(gw.db, 'GPU owner');
   apiKey = await createApiKey(gw.db, customerId, 'dashboard');
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
 });
 

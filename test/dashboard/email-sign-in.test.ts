@@ -11,13 +11,13 @@ import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { startTrdWorker, type ManagedProcess } from '../../devstack/processes.js';
 import { gatewaySettings } from '../../gateway/settings.js';
 import { startGatewayOnly, type GatewayOnly } from '../support/gateway-only.js';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const LINK_IN_MAIL = /^(http\S+\/dashboard\/\?sign_in=\S+)$/m;
 let smtp: TestSmtpServer;
 let gw: GatewayOnly;
@@ -33,7 +33,7 @@ beforeAll(async () => {
     emailSignIn: { smtp: { host: smtp.host, port: smtp.port, from: 'sign-in@trd.test', timeoutMs: 10_000 }, linkTtlMs: 60_000, windowMs: 60_000, perAddress: 3, perIp: 8 },
     rateLimits: defaults.rateLimits,
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
 });
 

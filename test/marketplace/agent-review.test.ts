@@ -14,7 +14,8 @@ import { Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { agentReviewWorkflowId } from '@trd/protocol';
 import { grantReviewer } from '../../gateway/marketplace.js';
 import { platformDataConverter } from '../../platform/payload-encryption.js';
@@ -22,7 +23,6 @@ import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { manifestFor, newAccount } from '../support/agents.js';
 import { api, serviceEndpoints, startStack, type TestStack } from '../support/stack.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 /** Reminders every 3 s without a decision, escalation at the second: seconds, not a day. */
@@ -48,7 +48,7 @@ beforeAll(async () => {
   reviewer = await newAccount(stack.db, 'reviewer');
   await grantReviewer(stack.db, reviewer.id);
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
+  browser = await launchChromium();
   // Two people, two browsers' worth of state: each page keeps its own key.
   authorPage = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
   reviewerPage = await (await browser.newContext({ viewport: { width: 1100, height: 1200 } })).newPage();
