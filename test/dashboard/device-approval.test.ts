@@ -66,8 +66,9 @@ test('the CLI prints a link with its code; the page signs in, shows the machine,
   await page.fill('#api-key', apiKey);
   await page.click('#sign-in-form button');
   await page.waitForURL(/\/dashboard\/device\?code=/);
-  await expect(page.locator('#user-code').inputValue()).resolves.toBe(userCode);
+  // The page fills the code in once it knows the owner is signed in, and shows the details after that.
   await page.locator('#details').waitFor();
+  await expect(page.locator('#user-code').inputValue()).resolves.toBe(userCode);
   await expect(page.locator('#m-gpu').textContent()).resolves.toBe('cuda, 12.0 GiB');
   await expect(page.locator('#m-version').textContent()).resolves.toBe(JSON.parse(readFileSync('gpu-runner/package.json', 'utf8')).version);
   await expect(page.locator('#m-hostname').textContent()).resolves.toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*$/);
