@@ -15,3 +15,4 @@ export * from './catalog-document.js';
 export * from './agent.js';
 export * from './runner-contract.js';
 export * from './proof.js';
+export * from './attestation.js';
