@@ -77,6 +77,8 @@ export async function startTemporalDevServer(opts: {
   cli: string | undefined;
   port: number;
   uiPort?: number;
+  /** The codec server the UI calls to show sealed payloads (the gateway's /v1/codec, gateway/codec-server.ts). */
+  uiCodecEndpoint?: string;
   dbFile?: string;
   /** Namespaces to create besides `default` (tests give each file its own). */
   namespaces?: string[];
@@ -87,6 +89,7 @@ export async function startTemporalDevServer(opts: {
   for (const ns of ['default', ...(opts.namespaces ?? [])]) args.push('--namespace', ns);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
+  if (opts.uiPort && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const value of DEV_SERVER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
   const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -128,6 +131,7 @@ export async function startTemporalDevServer(opts: {
 export async function startWithSdkDownload(opts: {
   port: number;
   uiPort?: number;
+  uiCodecEndpoint?: string;
   dbFile?: string;
   namespaces?: string[];
   executable?: string;
@@ -144,6 +148,7 @@ export async function startWithSdkDownload(opts: {
       log: { format: 'pretty', level: 'warn' },
       extraArgs: [
         ...(opts.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
+        ...(opts.uiPort && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
         ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]),
       ],
     },

@@ -96,6 +96,7 @@ export async function startStack(
     signingKeyPublishMs?: number;
     processEnv?: Record<string, string>;
     temporalTls?: Parameters<typeof startPlatform>[1]['temporalTls'];
+    gatewayPort?: number;
     /** Every line the platform's processes print (TRD_TEST_ECHO prints them too). */
     echo?: (line: string) => void;
   } = {},
@@ -118,6 +119,7 @@ export async function startStack(
     signingKeyPublishMs: opts.signingKeyPublishMs,
     processEnv: opts.processEnv,
     temporalTls: opts.temporalTls,
+    gatewayPort: opts.gatewayPort,
     echo:
       opts.echo || process.env.TRD_TEST_ECHO
         ? (line) => {
