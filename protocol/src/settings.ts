@@ -255,6 +255,8 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   str('TRD_REAL_MODELS_DIR', 'path', null, ['tests'], 'the real models\' folder for test/models', { defaultDoc: '$TRD_CACHE_DIR/models' }),
   str('TRD_RECORD_HISTORIES', 'flag', null, ['tests'], '1: the replay tests record their workflow histories as fixtures'),
   int('TRD_CLUSTER_KILL_JOBS', 100, {}, ['tests'], 'test/cluster/temporal-node-kill: jobs in the burst'),
+  int('TRD_LEDGER_JOBS', 250, {}, ['tests'], 'test/economy/ledger-real-stack: jobs on the real stack'),
+  int('TRD_LEDGER_SETTLEMENTS', 1000, {}, ['tests'], 'test/economy/ledger-1000-settlements: jobs settled at once'),
   int('TRD_BURST_JOBS', 500, {}, ['tests'], 'test/dispatch/burst: jobs sent at once'),
   str('TRD_BURST_TRACE', 'flag', null, ['tests'], 'test/dispatch/burst: print each job\'s path'),
   int('TRD_BURST_WARM_WAIT_MS', 5 * 60_000, { min: 10 }, ['tests'], 'test/dispatch/burst: the warm wait it runs with'),
