@@ -210,6 +210,7 @@ export async function startPlatform(
     ...payloadKeysEnv(payloadKeys),
     TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
     TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
+    TRD_COLD_ANSWER_TTL_MS: String(settings.dispatch.coldAnswerTtlMs),
     ...receiptSettingsEnv(receipts),
     ...payoutSettingsEnv(payouts),
     TRD_REPUTATION_INTERVAL_MS: String(reputation.sweepIntervalMs),

@@ -85,6 +85,7 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   str('TRD_WORKFLOW_BUNDLE', 'path', null, ['orchestrator', 'devstack'], 'prebuilt workflow bundle (unset: bundled at start)'),
   str('TRD_SETUP_ORG_NAME', 'string', 'operator', ['setup'], 'the organization the one-shot setup creates when no API key exists'),
   int('TRD_RUNNER_HEARTBEAT_INTERVAL_MS', 30_000, { min: 100 }, GO, 'runners\' heartbeats to the gateway; a runner is gone after 2.5 missed', { at: 'gateway.dispatch.runnerHeartbeatIntervalMs' }),
+  int('TRD_COLD_ANSWER_TTL_MS', 1000, { min: 0, max: 60_000 }, ['orchestrator'], 'how long one answer to "is a runner with the model on disk free?" is shared by every waiting job of that model (0: ask each time); a stale "no" delays a move to the cold queue at most this long'),
   int('TRD_PAYOUT_INTERVAL_MS', DAY, { min: 1000 }, ['orchestrator', 'setup'], 'how often the payout settlement runs', { at: 'payouts.scheduleIntervalMs' }),
   int('TRD_PAYOUT_STEP_TIMEOUT_MS', 30_000, { min: 100 }, ['orchestrator'], 'one payout step\'s bound (a Stripe or chain call)', { at: 'payouts.stepTimeoutMs' }),
   int('TRD_PAYOUT_RETRY_INITIAL_MS', 5000, { min: 10 }, ['orchestrator'], 'first back-off of a failed payout step', { at: 'payouts.retryInitialMs' }),
