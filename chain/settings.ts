@@ -29,12 +29,16 @@ export interface ChainSettings {
   priorityFeeWei: bigint;
   /** Owners may name a contract (a smart-contract wallet) as their USDC address. */
   allowContractAddresses: boolean;
+  /** The reputation soulbound token (chain/contracts/TrdReputation.sol), its PLATFORM_ROLE held by the hot wallet; null: no token. */
+  reputationToken?: `0x${string}` | null;
+  /** A block explorer's base URL (links to the token); null when the chain has none (a local node). */
+  explorerUrl?: string | null;
 }
 
 /** Base's public facts; the RPC URLs are the public endpoints (rate-limited: give your provider's in production). */
-export const KNOWN_CHAINS: Record<Exclude<ChainName, 'local'>, { chainId: number; rpcUrl: string; usdc: `0x${string}`; confirmations: number }> = {
-  base: { chainId: 8453, rpcUrl: 'https://mainnet.base.org', usdc: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', confirmations: 10 },
-  'base-sepolia': { chainId: 84532, rpcUrl: 'https://sepolia.base.org', usdc: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', confirmations: 3 },
+export const KNOWN_CHAINS: Record<Exclude<ChainName, 'local'>, { chainId: number; rpcUrl: string; usdc: `0x${string}`; confirmations: number; explorer: string }> = {
+  base: { chainId: 8453, rpcUrl: 'https://mainnet.base.org', usdc: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', confirmations: 10, explorer: 'https://basescan.org' },
+  'base-sepolia': { chainId: 84532, rpcUrl: 'https://sepolia.base.org', usdc: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', confirmations: 3, explorer: 'https://sepolia.basescan.org' },
 };
 
 export const LOCAL_CHAIN_ID = 31337;
@@ -56,6 +60,11 @@ export function chainSettings(env: Env): ChainSettings | null {
   const usdc = checksummedAddress(usdcRaw);
   if (!usdc.ok) throw new SettingsError(`TRD_USDC_ADDRESS: ${usdc.problem}`);
   const keyFile = env.TRD_HOT_WALLET_KEY_FILE?.trim() || null;
+  const tokenRaw = env.TRD_REPUTATION_TOKEN_ADDRESS?.trim();
+  const token = tokenRaw ? checksummedAddress(tokenRaw) : null;
+  if (token && !token.ok) throw new SettingsError(`TRD_REPUTATION_TOKEN_ADDRESS: ${token.problem}`);
+  const explorerUrl = (env.TRD_CHAIN_EXPLORER_URL?.trim() || known?.explorer || '').replace(/\/+$/, '') || null;
+  if (explorerUrl && !/^https?:\/\/\S+$/.test(explorerUrl)) throw new SettingsError(`TRD_CHAIN_EXPLORER_URL must be an http(s) URL, got ${JSON.stringify(explorerUrl)}`);
   return {
     name: raw,
     chainId,
@@ -68,6 +77,8 @@ export function chainSettings(env: Env): ChainSettings | null {
     maxFeePerGasWei: envWei(env, 'TRD_CHAIN_MAX_FEE_WEI', 50_000_000_000n),
     priorityFeeWei: envWei(env, 'TRD_CHAIN_PRIORITY_FEE_WEI', 1_000_000n),
     allowContractAddresses: env.TRD_USDC_ALLOW_CONTRACT_ADDRESSES === '1',
+    reputationToken: token?.ok ? token.address : null,
+    explorerUrl,
   };
 }
 
@@ -85,6 +96,8 @@ export function chainSettingsEnv(s: ChainSettings | null): Record<string, string
     TRD_CHAIN_MAX_FEE_WEI: String(s.maxFeePerGasWei),
     TRD_CHAIN_PRIORITY_FEE_WEI: String(s.priorityFeeWei),
     ...(s.allowContractAddresses ? { TRD_USDC_ALLOW_CONTRACT_ADDRESSES: '1' } : {}),
+    ...(s.reputationToken ? { TRD_REPUTATION_TOKEN_ADDRESS: s.reputationToken } : {}),
+    ...(s.explorerUrl ? { TRD_CHAIN_EXPLORER_URL: s.explorerUrl } : {}),
   };
 }
 

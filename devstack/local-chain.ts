@@ -1,7 +1,8 @@
 /**
  * The chain of `npm run dev`: a local EVM node (in memory, so deployed anew
- * at each start: the deployer's first contract always lands at the same
- * address), the test USDC, and a hot wallet whose key is kept in a 0600 file
+ * at each start: the deployer's contracts always land at the same
+ * addresses), the test USDC, the reputation token (its platform the hot
+ * wallet), and a hot wallet whose key is kept in a 0600 file
  * of the state folder, funded with ETH for gas and 1,000,000 test USDC.
  */
 import { existsSync } from 'node:fs';
@@ -22,6 +23,7 @@ export async function startLocalChain(opts: { port: number; stateDir: string; bl
     const hotWallet = privateKeyToAccount((await readFile(keyFile, 'utf8')).trim() as Hex).address;
     await evm.setEthBalance(hotWallet, 10n ** 18n);
     await evm.write(usdc, (await compileContracts()).TestUsdc.abi, 'mint', [hotWallet, 1_000_000n * 10n ** 6n]);
+    const reputationToken = await evm.deploy('TrdReputation', [hotWallet]);
     const env = chainSettingsEnv({
       name: 'local',
       chainId: evm.chainId,
@@ -34,8 +36,10 @@ export async function startLocalChain(opts: { port: number; stateDir: string; bl
       maxFeePerGasWei: 50_000_000_000n,
       priorityFeeWei: 1_000_000n,
       allowContractAddresses: false,
+      reputationToken,
+      explorerUrl: null,
     });
-    return { rpcUrl: evm.rpcUrl, chainId: evm.chainId, usdc, hotWallet, env, evm, stop: () => evm.stop() };
+    return { rpcUrl: evm.rpcUrl, chainId: evm.chainId, usdc, reputationToken, hotWallet, env, evm, stop: () => evm.stop() };
   } catch (err) {
     await evm.stop();
     throw err;

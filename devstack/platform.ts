@@ -119,7 +119,7 @@ export async function startPlatform(
     receipts?: { pin?: Partial<ReceiptSettings['pin']>; chain?: Partial<ReceiptSettings['chain']>; lighthouseApiKey?: string; lighthouseUrl?: string };
     /** The orchestrator's payout settings (Stripe, the schedule); the gateway gets the same Stripe settings. */
     payouts?: Partial<PayoutSettings>;
-    reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number };
+    reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number; token?: Partial<ReputationSettings['token']> };
     /** Audit sampling and bounds; none by default, so a test's runners do only the work it gives them. */
     audits?: Partial<Omit<AuditSettings, 'limits'>> & { limits?: Partial<AuditLimits> };
     /** The in-process orchestrator's clock, for reputation (days pass in a test). */
@@ -169,6 +169,7 @@ export async function startPlatform(
     policy: { ...baseReputation.policy, ...opts.reputation?.policy },
     sweepIntervalMs: opts.reputation?.sweepIntervalMs ?? baseReputation.sweepIntervalMs,
     challenge: { ...baseReputation.challenge, waitMs: 1000, timeoutMs: 10_000 },
+    token: { ...baseReputation.token, ...opts.reputation?.token },
   };
   const baseAudits = auditSettings({});
   const audits: AuditSettings = {
@@ -218,6 +219,7 @@ export async function startPlatform(
     TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
     TRD_CHALLENGE_WAIT_MS: String(reputation.challenge.waitMs),
     TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
+    TRD_REPUTATION_TOKEN_BATCH_MAX: String(reputation.token.batchMax),
     ...auditSettingsEnv(audits),
     CHECKPOINT_DISABLE: '1',
     ...processEnv,

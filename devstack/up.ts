@@ -67,7 +67,7 @@ try {
   say('starting the local EVM node');
   const chain = await startLocalChain({ port: ports.evm, stateDir: STATE, echo });
   stops.push(() => chain.stop());
-  say(`local EVM node at ${chain.rpcUrl} (chain id ${chain.chainId}), USDC ${chain.usdc}, hot wallet ${chain.hotWallet}`);
+  say(`local EVM node at ${chain.rpcUrl} (chain id ${chain.chainId}), USDC ${chain.usdc}, reputation token ${chain.reputationToken}, hot wallet ${chain.hotWallet}`);
 
   const common = {
     DATABASE_URL: databaseUrl,

@@ -16,6 +16,7 @@
  */
 import type { TrustTier } from '@trd/protocol';
 import { envInt } from '../platform/env.js';
+import type { TokenLimits } from '../platform/workflow-api.js';
 
 export interface ReputationInputs {
   completed: number;
@@ -102,6 +103,8 @@ export function decideTier(current: TrustTier, shadowbanned: string | null, st: 
 
 export interface ReputationSettings {
   policy: TierPolicy;
+  /** The soulbound token's chain steps in each sweep, and the most runners one updateBatch carries. */
+  token: TokenLimits & { batchMax: number };
   /** How often every runner's reputation is recomputed (its Temporal Schedule). */
   sweepIntervalMs: number;
   /** The bench challenge each sweep sends every runner that is up. */
@@ -112,6 +115,13 @@ export function reputationSettings(env: Record<string, string | undefined>): Rep
   return {
     policy: tierPolicy(env),
     sweepIntervalMs: envInt(env, 'TRD_REPUTATION_INTERVAL_MS'),
+    token: {
+      pollMs: envInt(env, 'TRD_REPUTATION_TOKEN_POLL_MS'),
+      stepTimeoutMs: envInt(env, 'TRD_REPUTATION_TOKEN_STEP_TIMEOUT_MS'),
+      budgetMs: envInt(env, 'TRD_REPUTATION_TOKEN_BUDGET_MS'),
+      maxAttempts: envInt(env, 'TRD_REPUTATION_TOKEN_ATTEMPTS'),
+      batchMax: envInt(env, 'TRD_REPUTATION_TOKEN_BATCH_MAX'),
+    },
     challenge: {
       maxTokens: envInt(env, 'TRD_CHALLENGE_MAX_TOKENS'),
       waitMs: envInt(env, 'TRD_CHALLENGE_WAIT_MS'),

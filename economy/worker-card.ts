@@ -1,5 +1,8 @@
 /** A runner's public record: what customers see before they hire it (GET /v1/workers/:id/card). */
 import type { TrustTier } from '@trd/protocol';
+import type { PublicClient } from 'viem';
+import type { ChainSettings } from '../chain/settings.js';
+import { tokenCard, type TokenCard } from './reputation-token-card.js';
 import { expectedMinutes, measuredPerformance, uptimeWindowEnd, uptimeWindowStart } from '../activities/reputation-activities.js';
 import type { Db } from '../platform/db.js';
 import { PERFORMANCE_CLASSES } from './rates.js';
@@ -22,9 +25,11 @@ export interface WorkerCard {
   claimed_class: string | null;
   verified_badge: { earned: boolean; clean_audit_days: number; days_to_go: number };
   joined_at: string;
+  /** Its soulbound token, when the platform has one configured: where, and the score the chain holds beside reputation_score. */
+  reputation_token?: TokenCard | null;
 }
 
-export async function workerCard(db: Db, id: string, now = new Date()): Promise<WorkerCard | null> {
+export async function workerCard(db: Db, id: string, now = new Date(), onChain?: { chain: ChainSettings; client: PublicClient }): Promise<WorkerCard | null> {
   const runner = await db.runner.findUnique({ where: { id } });
   if (!runner) return null;
   const since = uptimeWindowStart(runner.createdAt, now);
@@ -51,5 +56,6 @@ export async function workerCard(db: Db, id: string, now = new Date()): Promise<
     claimed_class: runner.benchClass,
     verified_badge: { earned: cleanDays >= CLEAN_AUDIT_DAYS, clean_audit_days: cleanDays, days_to_go: Math.max(0, CLEAN_AUDIT_DAYS - cleanDays) },
     joined_at: runner.createdAt.toISOString(),
+    ...(onChain?.chain.reputationToken ? { reputation_token: await tokenCard(db, onChain.chain, onChain.client, id) } : {}),
   };
 }

@@ -82,8 +82,8 @@ export function createGatewayApp(deps: {
   app.get('/v1/stats.csv', async (_req, res) => {
     res.set('cache-control', 'public, max-age=5').type('text/csv').send(statsCsv(await stats()));
   });
-  app.use(badgesRouter({ db: deps.db, stats }));
-  app.use(workersRouter({ db: deps.db }));
+  app.use(badgesRouter({ db: deps.db, stats, chain: deps.settings.chain }));
+  app.use(workersRouter({ db: deps.db, chain: deps.settings.chain }));
   // The auditor's page: static, and it checks receipts without trusting this server.
   // Relative asset URLs need the trailing slash; Express matches /verify and /verify/ alike.
   app.get('/verify', (req, res) =>

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { PERFORMANCE_CLASSES, TIER_MULTIPLIER_BPS, creditsToUsdCents } from '../economy/rates.js';
 import { workerCard, type WorkerCard } from '../economy/worker-card.js';
 import type { Db } from '../platform/db.js';
+import { chainClient } from '../chain/client.js';
+import type { ChainSettings } from '../chain/settings.js';
 import { ApiError } from './errors.js';
 
 export const EstimateQuery = z.object({
@@ -42,15 +44,27 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:3px 12px;margin:10px 0 0}dt{c
 <dt>Success rate</dt><dd>${pct(c.success_rate, 1)}</dd>
 <dt>Reputation</dt><dd>${c.reputation_score ?? '—'} / 100</dd>
 <dt>Since</dt><dd>${c.joined_at.slice(0, 10)}</dd>
-</dl></div></body></html>
+${tokenHtml(c)}</dl></div></body></html>
 `;
 }
 
-export function workersRouter(deps: { db: Db }): Router {
+/** The token's line: a link to it (the explorer when the chain has one), and the score the chain holds. */
+function tokenHtml(c: WorkerCard): string {
+  const t = c.reputation_token;
+  if (!t) return '';
+  const label = `token ${t.token_id.slice(0, 6)}…${t.token_id.slice(-4)}`;
+  const where = t.explorer_url ? `<a href="${escapeHtml(t.explorer_url)}" rel="noopener">${label}</a>` : `<span title="${escapeHtml(`${t.contract} #${t.token_id} on chain ${t.chain_id}`)}">${label}</span>`;
+  const held = t.on_chain ? `${t.on_chain.reputation_score} / 100, ${escapeHtml(t.on_chain.tier)}` : t.read_error ? 'unreadable now' : t.status.replace('_', ' ');
+  return `<dt>On chain</dt><dd class="token" data-contract="${t.contract}" data-token-id="${t.token_id}">${where}: ${held}</dd>
+`;
+}
+
+export function workersRouter(deps: { db: Db; chain: ChainSettings | null }): Router {
   const router = Router();
+  const onChain = deps.chain?.reputationToken ? { chain: deps.chain, client: chainClient(deps.chain) } : undefined;
   const card = async (id: string) => {
     if (!WORKER_ID_PATTERN.test(id)) throw new ApiError(400, 'invalid_request', 'id: not a runner id', 'id');
-    const c = await workerCard(deps.db, id);
+    const c = await workerCard(deps.db, id, new Date(), onChain);
     if (!c) throw new ApiError(404, 'worker_not_found', `no runner ${id}`, 'id');
     return c;
   };

@@ -26,7 +26,8 @@ export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): P
 }
 
 export async function ensureReputationSchedule(client: Client, s: ReputationSettings): Promise<void> {
-  const input: SweepInput = { challenge: s.challenge };
+  const { batchMax: _, ...token } = s.token;
+  const input: SweepInput = { challenge: s.challenge, token };
   const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'reputationSweep', workflowId: REPUTATION_SCHEDULE_ID, taskQueue: ORCHESTRATOR_QUEUE, args: [input] };
   // A sweep still running when the next is due: the next is skipped, the one after will do.
   await ensureSchedule(client, REPUTATION_SCHEDULE_ID, s.sweepIntervalMs, action, ScheduleOverlapPolicy.SKIP);

@@ -12,6 +12,7 @@ import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
 import { createPayoutActivities } from '../activities/payout-activities.js';
 import { createUsdcPayoutActivities } from '../activities/usdc-payout-activities.js';
+import { createReputationTokenActivities } from '../activities/reputation-token-activities.js';
 import { createUpstreamActivities } from '../activities/upstream-activities.js';
 import type { CascadeConfig } from '../cascade/config.js';
 import type { PayoutSettings } from '../economy/payout-settings.js';
@@ -113,6 +114,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...createReceiptActivities({ db: deps.db, signer, client: deps.client, settings: deps.receipts }),
       ...createPayoutActivities({ db: deps.db, stripe: stripeClient(deps.payouts.stripe), usdcConfigured: !!deps.payouts.chain, clock: deps.clock }),
       ...createUsdcPayoutActivities({ db: deps.db, chain: deps.payouts.chain }),
+      ...createReputationTokenActivities({ db: deps.db, chain: deps.payouts.chain, batchMax: deps.reputation.token.batchMax }),
       ...createUpstreamActivities({ db: deps.db, cascade: deps.cascade }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
       ...createAgentReviewActivities({ db: deps.db }),

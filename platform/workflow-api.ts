@@ -25,7 +25,7 @@ export const PlatformFailures = {
   SigningKeyUnavailable: 'SigningKeyUnavailable',
 } as const;
 
-/** Retryable failure types of USDC payouts (activities/usdc-payout-activities.ts): the payout waits, and the type and message say what for. */
+/** Failure types of the platform's chain transactions (activities/chain-transactions.ts: USDC payouts, the reputation token); all but unknownTransaction are retryable: the step waits, and the type and message say what for. */
 export const ChainWaits = {
   notConfigured: 'ChainNotConfigured',
   wrongChain: 'ChainIdMismatch',
@@ -36,6 +36,7 @@ export const ChainWaits = {
   inclusion: 'AwaitingInclusion',
   confirmations: 'AwaitingConfirmations',
   broadcast: 'BroadcastFailed',
+  unknownTransaction: 'ChainTransactionUnknown',
 } as const;
 
 // ---- inference job (workflows/inference-job.ts)
@@ -230,4 +231,18 @@ export interface SweepInput {
     waitMs: number;
     timeoutMs: number;
   };
+  /** The reputation token's transactions (since the `reputation-token` patch; absent in older schedules: the defaults). */
+  token?: TokenLimits;
+}
+
+/** Bounds of the reputation token's chain steps in a sweep. */
+export interface TokenLimits {
+  /** How often a waiting step (fees, funds, confirmations) looks again. */
+  pollMs: number;
+  /** One step's bound before it is tried again. */
+  stepTimeoutMs: number;
+  /** A step still waiting after this gives up for this sweep; the next sweep takes it up where it was. */
+  budgetMs: number;
+  /** Fresh transactions for one mint, slash or batch after one reverted or was dropped. */
+  maxAttempts: number;
 }

@@ -4,6 +4,8 @@
  * challenge (a short greedy job with a fresh prompt, on its own queue) and
  * times it here: speed the platform measured, whatever the runner claims.
  * The changes (promotions, demotions, shadowbans) are its result and its memo.
+ * Since the `reputation-token` patch it then anchors the result on chain
+ * (workflows/reputation-token.ts): mints, slashes and one batch of changes.
  */
 import { ActivityFailure, patched, proxyActivities, upsertMemo, uuid4 } from '@temporalio/workflow';
 import type { InferenceTask, RunnerActivities } from '@trd/protocol';
@@ -12,6 +14,7 @@ import type { ChallengeTarget, ReputationActivities, ReputationChange } from '..
 import type { ReceiptActivities } from '../activities/receipt-activities.js';
 import type { SweepInput } from '../platform/workflow-api.js';
 import { SIGNED_DISPATCH } from './inference-job.js';
+import { REPUTATION_TOKEN_PATCH, anchorReputation } from './reputation-token.js';
 
 const { recomputeReputation, challengeTargets, recordBenchChallenge } = proxyActivities<ReputationActivities>({
   startToCloseTimeout: '5 minutes',
@@ -50,7 +53,9 @@ async function challenge(target: ChallengeTarget, c: SweepInput['challenge']): P
 export async function reputationSweep(input: SweepInput): Promise<ReputationChange[]> {
   await Promise.all((await challengeTargets()).map((t) => challenge(t, input.challenge)));
   const changes = await recomputeReputation({});
+  const token = patched(REPUTATION_TOKEN_PATCH) ? await anchorReputation(input.token) : null;
   upsertMemo({
+    ...(token ? { token_minted: token.minted, token_slashed: token.slashed, token_updated: token.updated, token_problems: token.problems } : {}),
     changed: changes.length,
     promoted: changes.filter((c) => rank(c.tier.to) > rank(c.tier.from)).length,
     demoted: changes.filter((c) => rank(c.tier.to) < rank(c.tier.from)).length,

@@ -96,6 +96,11 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   int('TRD_CHALLENGE_MAX_TOKENS', 64, { min: 1, max: 512 }, ['orchestrator'], 'tokens a timed speed challenge generates'),
   int('TRD_CHALLENGE_WAIT_MS', 5000, { min: 100 }, ['orchestrator'], 'how long a challenge waits for the runner to take it'),
   int('TRD_CHALLENGE_TIMEOUT_MS', 60_000, { min: 100 }, ['orchestrator'], 'one challenge\'s bound'),
+  int('TRD_REPUTATION_TOKEN_POLL_MS', 2000, { min: 10 }, ['orchestrator', 'setup'], 'how often a waiting reputation token step (fees, funds, confirmations) looks again'),
+  int('TRD_REPUTATION_TOKEN_STEP_TIMEOUT_MS', 30_000, { min: 100 }, ['orchestrator', 'setup'], 'one reputation token step\'s bound'),
+  int('TRD_REPUTATION_TOKEN_BUDGET_MS', 10 * 60_000, { min: 100 }, ['orchestrator', 'setup'], 'a token step still waiting after this gives up until the next sweep'),
+  int('TRD_REPUTATION_TOKEN_ATTEMPTS', 3, { min: 1, max: 20 }, ['orchestrator', 'setup'], 'fresh transactions for one mint, slash or batch after one reverted or was dropped'),
+  int('TRD_REPUTATION_TOKEN_BATCH_MAX', 200, { min: 1, max: 1000 }, ['orchestrator'], 'most runners one updateBatch carries (the rest go next sweep)'),
   str('TRD_LIGHTHOUSE_API_KEY', 'secret', null, ['orchestrator'], 'pin receipts to Filecoin through Lighthouse (unset: local store only)', { at: 'receipts.lighthouseApiKey' }),
   str('TRD_LIGHTHOUSE_URL', 'url', null, ['orchestrator'], 'another Lighthouse upload node', { defaultDoc: 'Lighthouse\'s', at: 'receipts.lighthouseUrl' }),
   int('TRD_PIN_ATTEMPT_TIMEOUT_MS', 60_000, { min: 100 }, ['orchestrator'], 'one upload attempt\'s bound', { at: 'receipts.pin.attemptTimeoutMs' }),
@@ -127,6 +132,8 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   str('TRD_CHAIN_MAX_FEE_WEI', 'wei', '50000000000', GO, 'nothing is signed above this fee per gas (50 gwei)'),
   str('TRD_CHAIN_PRIORITY_FEE_WEI', 'wei', '1000000', GO, 'priority fee per gas (0.001 gwei)'),
   str('TRD_USDC_ALLOW_CONTRACT_ADDRESSES', 'flag', null, GO, '1: pay smart-contract wallets too'),
+  str('TRD_REPUTATION_TOKEN_ADDRESS', 'string', null, GO, 'the reputation soulbound token (TrdReputation, its platform the hot wallet), EIP-55; unset: no token'),
+  str('TRD_CHAIN_EXPLORER_URL', 'url', null, GO, 'a block explorer for token links', { defaultDoc: 'Basescan for base and base-sepolia; none for local' }),
 
   // Stripe (orchestrator and gateway).
   str('TRD_STRIPE_SECRET_KEY', 'secret', null, GO, 'Stripe Connect payouts and onboarding (unset: off)'),

@@ -6,7 +6,9 @@
  * To record new fixtures of the current version from this run:
  *   TRD_RECORD_HISTORIES=1 npm test -- test/workflows/replay.test.ts
  * payout-settlement-usdc (the `usdc-payouts` patch) needs the local EVM node, so
- * test/economy/usdc-payouts records it with TRD_RECORD_HISTORIES=1.
+ * test/economy/usdc-payouts records it with TRD_RECORD_HISTORIES=1; so does
+ * reputation-sweep-token (the `reputation-token` patch: a sweep that mints two
+ * tokens), recorded by test/chain/reputation-sweep-token.
  * Audit histories need an auditor and an audited runner, so the audit test
  * records them (TRD_RECORD_HISTORIES=1 npm test -- test/audit/audit-workflow.test.ts);
  * agent-review-* come from test/marketplace/agent-review.test.ts the same way.
@@ -165,6 +167,7 @@ describe('replay', () => {
       'receipt-chain-continued.json',
       'receipt-chain-idle.json',
       'reputation-sweep-signed.json',
+      'reputation-sweep-token.json',
       'reputation-sweep.json',
     ]);
   });
