@@ -4,10 +4,13 @@
  *             the publishable protocol package, gpu-runner/dist the runner's code (its tests build,
  *             gpu-runner/testing, included; scripts/pack-runner.sh leaves that out of the tarball)
  *   web       the browser pages' bundles (scripts/build-web.ts)
- * `node --import tsx scripts/build.ts [packages] [web]`: only those; none: all.
+ *   platform  the platform's processes bundled by esbuild into dist/ (the Docker image runs them with
+ *             plain node) and the workflow bundle the orchestrator loads (TRD_WORKFLOW_BUNDLE)
+ * `node --import tsx scripts/build.ts [packages] [web] [platform]`: only those; none: all three.
  */
+import { build, type Plugin } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +66,44 @@ async function writeProtocolManifest(): Promise<void> {
   if ((await readFile(file, 'utf8').catch(() => null)) !== text) await writeFile(file, text);
 }
 
-const STEPS = { packages: buildPackages, web: buildWebPages } as const;
+/** The platform's entry points, each one file in dist/ (one level down, as the sources are: their `../` paths still hold). */
+export const PLATFORM_ENTRIES: Record<string, string> = {
+  gateway: 'gateway/main.ts',
+  orchestrator: 'orchestrator/main.ts',
+  setup: 'orchestrator/setup.ts',
+  'runner-endpoint': 'runner-proxy/main.ts',
+};
+
+/** Our code and @trd/protocol go into the bundle; every other package is loaded from node_modules at run time. */
+const packagesExternal: Plugin = {
+  name: 'packages-external',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path === '@trd/protocol' || args.path.startsWith('@trd/protocol/') ? undefined : { path: args.path, external: true }));
+  },
+};
+
+export async function buildPlatform(outDir = join(ROOT, 'dist')): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  // Loaded here, not at the top: the packages step (every jest run) needs neither.
+  const { DefaultLogger, bundleWorkflowCode } = await import('@temporalio/worker');
+  const { WORKFLOWS_PATH } = await import('../orchestrator/worker.js');
+  await Promise.all([
+    build({
+      entryPoints: Object.fromEntries(Object.entries(PLATFORM_ENTRIES).map(([name, entry]) => [name, join(ROOT, entry)])),
+      outdir: outDir,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      sourcemap: true,
+      plugins: [packagesExternal],
+      logLevel: 'warning',
+    }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }).then((b) => writeFile(join(outDir, 'workflow-bundle.js'), b.code)),
+  ]);
+}
+
+const STEPS = { packages: buildPackages, web: buildWebPages, platform: () => buildPlatform() } as const;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const asked = process.argv.slice(2);
