@@ -155,7 +155,7 @@ describe('trd-worker', () => {
         cwd: ROOT,
         encoding: 'utf8',
         // Not logged in, and a gateway nobody listens on: each command answers from what it has locally.
-        env: { ...process.env, TRD_WORKER_HOME: dir, TRD_WORKER_CONFIG_DIR: join(dir, 'nobody'), TRD_WORKER_ID: '', TRD_RUNNER_TOKEN: '', TRD_GATEWAY_URL: 'http://127.0.0.1:9', TRD_LOADED_MODULES_FILE: file },
+        env: { ...process.env, TRD_WORKER_HOME: dir, TRD_WORKER_CONFIG_DIR: join(dir, 'nobody'), TRD_WORKER_ID: '', TRD_RUNNER_TOKEN: '', TRD_GATEWAY_URL: 'http://127.0.0.1:9', LOADED_MODULES_FILE: file },
         timeout: 60_000,
       });
       return { code: r.status, err: r.stderr, modules: readFileSync(file, 'utf8').split('\n').filter(Boolean) };

@@ -1,5 +1,5 @@
 // `node --import ./loaded-modules.mjs …`: appends every module the process resolves (its URL, one a line)
-// to the file TRD_LOADED_MODULES_FILE names, so a test can tell which packages a command loaded.
+// to the file LOADED_MODULES_FILE names, so a test can tell which packages a command loaded.
 import { register } from 'node:module';
 
 const hooks = `
@@ -11,4 +11,4 @@ export async function resolve(specifier, context, next) {
   appendFileSync(file, resolved.url + '\\n');
   return resolved;
 }`;
-register(`data:text/javascript,${encodeURIComponent(hooks)}`, { data: { file: process.env.TRD_LOADED_MODULES_FILE } });
+register(`data:text/javascript,${encodeURIComponent(hooks)}`, { data: { file: process.env.LOADED_MODULES_FILE } });
