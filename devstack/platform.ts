@@ -35,7 +35,7 @@ import { auditSettings, auditSettingsEnv, type AuditLimits, type AuditSettings }
 import { createDatabase } from './postgres.js';
 import { localTls, type LocalTls } from './tls.js';
 import { freePort } from './ports.js';
-import { startTrdWorker, startTsProcess, type ManagedProcess } from './processes.js';
+import { startProcess, startTrdWorker, startTsProcess, type ManagedProcess } from './processes.js';
 import { TEMPLATE_DB, type ServiceEndpoints } from './services.js';
 
 export interface LocalPlatform {
@@ -114,6 +114,8 @@ export async function startPlatform(
     echo?: (line: string) => void;
     /** 'process' runs the orchestrator as its own `orchestrator/main.ts` process, so a test can kill it. */
     orchestrator?: 'in-process' | 'process';
+    /** With orchestrator 'process': this compiled orchestrator (dist/orchestrator.js, `npm run build`) on plain node, as the image runs it. */
+    orchestratorScript?: string;
     /** 'process' runs the gateway as its own `gateway/main.ts` process. */
     gateway?: 'in-process' | 'process';
     receipts?: { pin?: Partial<ReceiptSettings['pin']>; chain?: Partial<ReceiptSettings['chain']>; lighthouseApiKey?: string; lighthouseUrl?: string };
@@ -226,7 +228,9 @@ export async function startPlatform(
   });
   const orchestratorProcess = (name: string) =>
     restartable(async () => {
-      const child = startTsProcess(name, 'orchestrator/main.ts', { env: orchestratorEnv(), echo: opts.echo });
+      const child = opts.orchestratorScript
+        ? startProcess(name, process.execPath, [opts.orchestratorScript], { env: orchestratorEnv(), echo: opts.echo })
+        : startTsProcess(name, 'orchestrator/main.ts', { env: orchestratorEnv(), echo: opts.echo });
       await child.waitFor(/orchestrator: polling/, 90_000);
       return (signal) => child.stop(signal);
     });

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Packs trd-worker (gpu-runner) as a GPU owner installs it: `npm pack` cannot
-# bundle a workspace link, so @trd/protocol is copied into a staging copy of
-# the package and bundled from there. Prints the tarball's path.
+# Packs trd-worker (gpu-runner) as a GPU owner installs it: its compiled code
+# (gpu-runner/dist, built first) and the compiled @trd/protocol (protocol/dist)
+# bundled, since `npm pack` cannot bundle a workspace link. No TypeScript, no
+# tsx, no test build (gpu-runner/testing). Prints the tarball's path.
 # Usage: scripts/pack-runner.sh [destination dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=$(realpath "${1:-.}")
+node --import tsx scripts/build.ts packages >&2
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-cp -r gpu-runner/bin gpu-runner/src gpu-runner/package.json "$stage/"
-mkdir -p "$stage/node_modules/@trd"
-cp -r protocol "$stage/node_modules/@trd/protocol"
-rm -rf "$stage/node_modules/@trd/protocol/node_modules"
+# What package.json "files" lists (bin, dist/src, dist/package.json) is all npm packs of the staging copy.
+cp -r gpu-runner/bin gpu-runner/package.json "$stage/"
+mkdir -p "$stage/dist" "$stage/node_modules/@trd"
+cp -r gpu-runner/dist/src gpu-runner/dist/package.json "$stage/dist/"
+cp -r protocol/dist "$stage/node_modules/@trd/protocol"
+rm -f "$stage/node_modules/@trd/protocol/.tsbuildinfo"
 # The bundled package's own dependencies become the runner's, so npm installs them.
 node -e '
   const fs = require("fs");

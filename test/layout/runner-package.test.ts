@@ -57,27 +57,35 @@ test('gpu-runner has its own package with a trd-worker bin', () => {
   expect(pkg.bin).toEqual({ 'trd-worker': './bin/trd-worker.js' });
 });
 
-test('the packed runner installs into an empty folder and runs --help and doctor there', async () => {
+test('the packed runner carries compiled code only, installs into an empty folder and runs --help and doctor there', async () => {
   const run = promisify(execFile);
   const dir = mkdtempSync(join(tmpdir(), 'trd-worker-install-'));
   const { stdout: tarball } = await run('bash', [`${ROOT}scripts/pack-runner.sh`, dir]);
-  const listing = (await run('tar', ['tzf', tarball.trim()])).stdout;
-  expect(listing).toMatch(/package\/node_modules\/@trd\/protocol\/src\/queues\.ts/);
-  // By path part, not substring: protocol/src/attestation.ts is not test code.
-  expect(listing).not.toMatch(/(^|\/)test(s|ing)?\/|\.test\.|\.gguf|prisma/m);
+  const listing = (await run('tar', ['tzf', tarball.trim()])).stdout.split('\n').filter(Boolean);
+  expect(listing).toEqual(expect.arrayContaining(['package/bin/trd-worker.js', 'package/dist/src/cli.js', 'package/dist/src/cli.d.ts', 'package/node_modules/@trd/protocol/src/queues.js', 'package/node_modules/@trd/protocol/src/queues.d.ts']));
+  // JavaScript and declarations: no TypeScript source is left to compile at run time.
+  expect(listing.filter((f) => /\.(m|c)?ts$/.test(f) && !/\.d\.ts$/.test(f))).toEqual([]);
+  // Test folders and files by name (not any name holding "test": protocol/src/attestation.js ships).
+  expect(listing.filter((f) => /\/(test|testing)\/|\.test\.|\.gguf|prisma|tsbuildinfo/.test(f))).toEqual([]);
   // Fault injection and the cheats are the test build's (gpu-runner/testing), never a GPU owner's.
-  expect(listing).toMatch(/package\/src\/activities\.ts/);
-  expect(listing).not.toMatch(/faults|cheats/);
+  expect(listing.filter((f) => /faults|cheats/.test(f))).toEqual([]);
+  const manifest = JSON.parse((await run('tar', ['xzOf', tarball.trim(), 'package/package.json'])).stdout);
+  expect(Object.keys(manifest.dependencies)).not.toContain('tsx');
 
   const app = join(dir, 'app');
   // From the npm cache when it has them (CI's npm ci filled it); optional GPU builds are not needed on this machine.
   await run('npm', ['install', '--prefix', app, '--omit=optional', '--prefer-offline', '--no-audit', '--no-fund', tarball.trim()], { cwd: dir });
-  expect(readdirSync(join(app, 'node_modules'))).not.toContain('@prisma');
+  const installed = readdirSync(join(app, 'node_modules'));
+  expect(installed).not.toContain('@prisma');
+  // Nothing brings a TypeScript runner along: the installed package starts on plain node.
+  expect(installed).not.toContain('tsx');
   const bin = join(app, 'node_modules', '.bin', 'trd-worker');
   const env = { ...process.env, TRD_WORKER_CONFIG_DIR: join(dir, 'config'), TRD_TEMPORAL_ADDRESS: '127.0.0.1:9', TRD_GATEWAY_URL: '' };
   const help = await run(bin, ['--help'], { cwd: app, env });
   expect(help.stdout).toMatch(/Usage: trd-worker/);
   for (const command of ['login', 'start', 'status', 'settings', 'models', 'bench', 'doctor']) expect(help.stdout).toContain(command);
+  const version = await run(bin, ['--version'], { cwd: app, env });
+  expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(`${ROOT}gpu-runner/package.json`, 'utf8')).version);
   const doctor = JSON.parse((await run(bin, ['doctor', '--json'], { cwd: app, env })).stdout);
   expect(doctor).toMatchObject({ hardware_class: { key: expect.any(String) }, temporal: { address: '127.0.0.1:9', reachable: false } });
   expect(doctor.cpu.cores).toBeGreaterThan(0);

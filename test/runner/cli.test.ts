@@ -144,4 +144,35 @@ describe('trd-worker', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
   });
+
+  describe('what a command loads', () => {
+    const HEAVY = /\/node_modules\/(node-llama-cpp|@temporalio)\//;
+    /** The modules `trd-worker <args>` resolved (support/loaded-modules.mjs records them), and its result. */
+    function loadedBy(...args: string[]) {
+      const file = join(dir, `loaded-${args.join('-').replace(/[^a-z]/g, '')}.txt`);
+      writeFileSync(file, '');
+      const r = spawnSync(process.execPath, ['--import', fileURLToPath(new URL('../support/loaded-modules.mjs', import.meta.url)), 'gpu-runner/bin/trd-worker.js', ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        // Not logged in, and a gateway nobody listens on: each command answers from what it has locally.
+        env: { ...process.env, TRD_WORKER_HOME: dir, TRD_WORKER_CONFIG_DIR: join(dir, 'nobody'), TRD_WORKER_ID: '', TRD_RUNNER_TOKEN: '', TRD_GATEWAY_URL: 'http://127.0.0.1:9', LOADED_MODULES_FILE: file },
+        timeout: 60_000,
+      });
+      return { code: r.status, err: r.stderr, modules: readFileSync(file, 'utf8').split('\n').filter(Boolean) };
+    }
+
+    test.each([[['--help']], [['status']], [['settings']], [['login', '--token', 'not-a-token']], [['login', '--help']]])('%j loads neither llama.cpp nor the Temporal SDK', (args) => {
+      const r = loadedBy(...args);
+      // The record is real: the CLI's own modules are in it.
+      expect(r.modules).toContainEqual(expect.stringMatching(/\/commander\//));
+      expect(r.modules.filter((m) => HEAVY.test(m))).toEqual([]);
+    });
+
+    test('start loads both when it starts serving (so the check above can see them)', () => {
+      const r = loadedBy('start', '--worker-id', 'cli-test', '--model', join(dir, 'missing.gguf'), '--temporal-address', '127.0.0.1:1');
+      expect(r.code).toBe(1);
+      expect(r.modules).toContainEqual(expect.stringMatching(/\/node_modules\/node-llama-cpp\//));
+      expect(r.modules).toContainEqual(expect.stringMatching(/\/node_modules\/@temporalio\/worker\//));
+    });
+  });
 });

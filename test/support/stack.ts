@@ -83,6 +83,7 @@ export async function startStack(
     jobLimits?: Partial<JobLimits>;
     settings?: Partial<GatewaySettings>;
     orchestrator?: 'in-process' | 'process';
+    orchestratorScript?: string;
     gateway?: 'in-process' | 'process';
     services?: Partial<ServiceEndpoints>;
     receipts?: Parameters<typeof startPlatform>[1]['receipts'];
@@ -108,6 +109,7 @@ export async function startStack(
     jobLimits: { ...TEST_JOB_LIMITS, ...opts.jobLimits },
     settings: { ...opts.settings, dispatch: { ...dispatchSettings({}), runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS, ...opts.settings?.dispatch } },
     orchestrator: opts.orchestrator,
+    orchestratorScript: opts.orchestratorScript,
     gateway: opts.gateway,
     receipts: opts.receipts,
     payouts: { scheduleIntervalMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.payouts },

@@ -5,14 +5,10 @@
  * routing and earning tiers use the speed the platform measures from jobs.
  */
 import { Command } from 'commander';
-import { getLlama } from 'node-llama-cpp';
 import { readCredentials } from '../credentials.js';
-import { InferenceEngine, defaultThreads } from '../engine.js';
 import { gatewayCall } from '../gateway-api.js';
-import { hardwareClassFor } from '../hardware-classes.js';
-import { hardwareOf } from '../zero-config.js';
-import { resolveModel } from '../model-files.js';
 import { defaultModelsDir } from '../paths.js';
+import { defaultThreads } from '../threads.js';
 import { positiveInt } from './options.js';
 
 /** Long enough that prompt processing is measurable (~440 tokens on the tiny model), short enough for any context. */
@@ -41,6 +37,13 @@ export function benchCommand(): Command {
     .option('--json', 'one JSON object, for scripts')
     .action(async (o) => {
       const started = performance.now();
+      const [{ getLlama }, { InferenceEngine }, { hardwareOf }, { hardwareClassFor }, { resolveModel }] = await Promise.all([
+        import('node-llama-cpp'),
+        import('../engine.js'),
+        import('../zero-config.js'),
+        import('../hardware-classes.js'),
+        import('../model-files.js'),
+      ]);
       const model = await resolveModel(o.model, { modelsDir: o.modelsDir });
       const hwClass = hardwareClassFor(await hardwareOf(await getLlama()));
       const engine = await InferenceEngine.load({ modelPath: model.path, sequences: 1, threads: o.threads });

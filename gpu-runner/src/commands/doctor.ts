@@ -2,10 +2,7 @@
 import { Command } from 'commander';
 import { Socket } from 'node:net';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
-import { getLlama } from 'node-llama-cpp';
-import { hardwareClassFor, modelsThatFit } from '../hardware-classes.js';
 import { envText } from './options.js';
-import { hardwareOf } from '../zero-config.js';
 
 const MiB = 1024 * 1024;
 
@@ -43,6 +40,7 @@ export function doctorCommand(): Command {
     .option('--gateway-url <url>', 'gateway to check', envText(env, 'TRD_GATEWAY_URL'))
     .option('--json', 'one JSON object, for scripts')
     .action(async (o) => {
+      const [{ getLlama }, { hardwareOf }, { hardwareClassFor, modelsThatFit }] = await Promise.all([import('node-llama-cpp'), import('../zero-config.js'), import('../hardware-classes.js')]);
       const llama = await getLlama({ logLevel: 'error' as never });
       const vram = await llama.getVramState();
       const hw = await hardwareOf(llama);

@@ -4,14 +4,13 @@ import { credentialsFile, readCredentials, removeCredentials, writeCredentials }
 import { hostname } from 'node:os';
 import { gatewayRequest, problemOf } from '../gateway-api.js';
 import { RUNNER_VERSION } from '../version.js';
-import { detectHardware } from '../zero-config.js';
 import { envText } from './options.js';
 
 /** What the owner sees on the approval page, so they can tell the machine is theirs; never worth failing a login over. */
 async function describeMachine(): Promise<{ hostname: string; gpu: string; runner_version: string }> {
   // Probing the GPU loads llama.cpp: bounded, a slow probe must not hold up the login.
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 15_000).unref());
-  const gpu = await Promise.race([detectHardware(), timeout]).then(
+  const gpu = await Promise.race([import('../zero-config.js').then((m) => m.detectHardware()), timeout]).then(
     (hw) => (hw.gpu === false ? 'none (CPU only)' : `${hw.gpu}, ${(hw.gpuMemoryMiB / 1024).toFixed(1)} GiB`),
     () => 'unknown (detection failed)',
   );

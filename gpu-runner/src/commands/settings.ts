@@ -6,7 +6,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readCredentials, type Credentials } from '../credentials.js';
 import { gatewayCall } from '../gateway-api.js';
-import { formatScheduleWindow, parseScheduleWindow, type ScheduleWindow } from '@trd/protocol';
+// The schedule module alone: the whole protocol would load the model catalog (and zod) for every --help.
+import { formatScheduleWindow, parseScheduleWindow, type ScheduleWindow } from '@trd/protocol/schedule';
 import type { OwnerSettings } from '../owner-settings.js';
 import { positiveInt } from './options.js';
 

@@ -1,11 +1,9 @@
 /** `trd-worker start`: load a model and serve jobs for it until stopped. */
 import { Command, Option } from 'commander';
 import { readCredentials } from '../credentials.js';
-import { defaultModels, detectHardware, hardwareClassFor } from '../zero-config.js';
 import { clearDaemonState, writeDaemonState } from '../daemon-state.js';
-import { defaultThreads } from '../engine.js';
 import { defaultModelsDir } from '../paths.js';
-import { startRunner } from '../worker.js';
+import { defaultThreads } from '../threads.js';
 import { MAX_TIMER_MS, envDefault, envFlag, envText, positiveInt } from './options.js';
 
 export function startCommand(): Command {
@@ -42,6 +40,7 @@ export function startCommand(): Command {
       let contextSize: number | undefined;
       if (!o.model) {
         // Zero config: the hardware class decides.
+        const { defaultModels, detectHardware, hardwareClassFor } = await import('../zero-config.js');
         const hw = await detectHardware();
         const cls = hardwareClassFor(hw);
         o.model = defaultModels(cls, hw.freeMiB, o.modelsDir);
@@ -49,6 +48,7 @@ export function startCommand(): Command {
         contextSize = cls.contextSize;
         log(`hardware class ${cls.name}: serving ${o.model.join(', ')}, context ${cls.contextSize}, ${o.concurrency} job(s) at once`);
       }
+      const { startRunner } = await import('../worker.js');
       const runner = await startRunner(
         {
           models: o.model,
