@@ -31,6 +31,8 @@ export interface GatewaySettings {
   dispatch: DispatchSettings;
   /** `trd-worker login`: how long a device code lives, and how often the CLI may poll. */
   login: { codeTtlMs: number; pollIntervalMs: number };
+  /** How long a fleet invite link stays valid. */
+  fleets: { inviteTtlMs: number };
   /** What a job holds against its organization's cap while open (economy/billing.ts reservationMicrocredits). */
   reservation: { msPerToken: number; promptMs: number };
   /** How long a job of a capped or rate-limited organization may wait for its turn at admission (its row lock). */
@@ -135,6 +137,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       resubmitWaitMs: envInt(env, 'TRD_AGENT_RESUBMIT_WAIT_MS', 30 * 24 * 3600_000, { min: 100 }),
       dryRunMaxTokens: envInt(env, 'TRD_AGENT_DRY_RUN_MAX_TOKENS', 64, { min: 1, max: 4096 }),
     },
+    fleets: { inviteTtlMs: envInt(env, 'TRD_FLEET_INVITE_TTL_MS', 7 * 24 * 3_600_000, { min: 1000 }) },
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),

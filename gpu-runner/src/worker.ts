@@ -135,13 +135,17 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   const allStopped = new Promise<void>((resolve) => (wakeDone = resolve));
 
   let shadowbanned: string | null = null;
+  /** Its fleet's word: the member's daily cap reached (no new jobs until the fleet's midnight) or over the runner limit. */
+  let fleetBlock: string | null = null;
   /** Takes no new work while the owner's settings say so (paused, on battery, outside the schedule), or the platform's shadowban or required update. */
   const applySettings = () => {
     const decision = shadowbanned
       ? { serve: false as const, reason: `shadowbanned by the platform: ${shadowbanned}` }
-      : update?.level === 'required'
-        ? { serve: false as const, reason: `update required: ${update.message}` }
-        : servingDecision(settings, ownerClock(), onBattery());
+      : fleetBlock
+        ? { serve: false as const, reason: `fleet: ${fleetBlock}` }
+        : update?.level === 'required'
+          ? { serve: false as const, reason: `update required: ${update.message}` }
+          : servingDecision(settings, ownerClock(), onBattery());
     const reason = decision.serve ? null : decision.reason;
     if (reason !== pausedFor) log(reason ? `not taking new jobs: ${reason}` : 'taking jobs again');
     pausedFor = reason;
@@ -173,6 +177,7 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
       tier = answer.tier;
       settings = answer.settings;
       shadowbanned = answer.shadowbanned ?? null;
+      fleetBlock = answer.fleet?.refused ?? answer.fleet?.hold ?? null;
       // Said once per change, as the owner should read it in the daemon's log.
       if ((answer.update?.message ?? null) !== (update?.message ?? null)) {
         if (answer.update) log(`${answer.update.level === 'required' ? 'UPDATE REQUIRED' : 'update available'}: ${answer.update.message}`);
