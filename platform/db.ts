@@ -26,5 +26,9 @@ export function dbPoolSettings(env: Record<string, string | undefined>): DbPoolS
 export function createDb(databaseUrl: string, pool: DbPoolSettings = dbPoolSettings({})): Db {
   return new PrismaClient({
     adapter: new PrismaPg({ connectionString: databaseUrl, max: pool.max, idleTimeoutMillis: pool.idleTimeoutMs, connectionTimeoutMillis: pool.connectionTimeoutMs }),
+    // Prisma's own wait for a transaction's connection is 2 s, shorter than the pool's: under a burst, more
+    // transactions than connections (a settlement per finishing job) failed after 2 s although the pool would
+    // have served them. One bound for both waits.
+    transactionOptions: { maxWait: pool.connectionTimeoutMs },
   });
 }
