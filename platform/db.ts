@@ -17,9 +17,9 @@ export interface DbPoolSettings {
 /** TRD_DB_POOL_MAX, TRD_DB_POOL_IDLE_MS, TRD_DB_CONNECT_TIMEOUT_MS: set per process (each service's own environment). */
 export function dbPoolSettings(env: Record<string, string | undefined>): DbPoolSettings {
   return {
-    max: envInt(env, 'TRD_DB_POOL_MAX', 10, { min: 1, max: 1000 }),
-    idleTimeoutMs: envInt(env, 'TRD_DB_POOL_IDLE_MS', 10_000, { min: 100 }),
-    connectionTimeoutMs: envInt(env, 'TRD_DB_CONNECT_TIMEOUT_MS', 10_000, { min: 100 }),
+    max: envInt(env, 'TRD_DB_POOL_MAX'),
+    idleTimeoutMs: envInt(env, 'TRD_DB_POOL_IDLE_MS'),
+    connectionTimeoutMs: envInt(env, 'TRD_DB_CONNECT_TIMEOUT_MS'),
   };
 }
 
