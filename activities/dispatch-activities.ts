@@ -8,8 +8,9 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import { workflowIdForJob, type InferenceProgress, type TrustTier } from '@trd/protocol';
-import { eligibleRunners, runnerStats } from '../dispatch/eligible.js';
+import { eligibleRunners, runnerStats, type EligibleRunner } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
+import { sharedAnswer } from '../dispatch/shared-answer.js';
 import type { Db } from '../platform/db.js';
 import { decryptPayload, type PayloadKeys } from '../platform/payload-encryption.js';
 
@@ -41,13 +42,6 @@ const MAX_QUEUED_RECHECK_MS = 30_000;
 const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
 /**
- * How long an answer to "is any runner cold for this model?" is reused: in a
- * burst every waiting job asks within the same second, and each answer costs
- * two DescribeTaskQueue calls and a query.
- */
-const COLD_ANSWER_TTL_MS = 1000;
-
-/**
  * Whether the job's runner attempt has been taken by a runner (or is gone):
  * such an attempt is never moved by the warm wait's cold check.
  */
@@ -57,9 +51,38 @@ export async function runnerAttemptTaken(client: Client, jobId: string): Promise
   return !pending || pending.state === STARTED;
 }
 
+/** Free job slots of the runners that have the model only on disk; a runner that sends no heartbeat counts one. */
+export function freeColdSlots(runners: readonly Pick<EligibleRunner, 'isWarm' | 'available' | 'runningJobs' | 'slots'>[]): number {
+  let free = 0;
+  for (const r of runners) {
+    if (r.isWarm || !r.available) continue;
+    free += r.slots !== null && r.runningJobs !== null ? Math.max(0, r.slots - r.runningJobs) : 1;
+  }
+  return free;
+}
+
 export function createDispatchActivities(deps: { db: Db; client: Client; settings: DispatchSettings; payloadKeys: PayloadKeys | null }) {
   const { db, client, settings } = deps;
-  const coldAnswers = new Map<string, { at: number; answer: Promise<boolean> }>();
+  /**
+   * The free job slots of runners with the model on disk (not loaded), per model and tier,
+   * counted once and shared by every job this orchestrator asks for within
+   * settings.coldAnswerTtlMs (dispatch/shared-answer.ts). Each job that moves takes one, so
+   * a burst that meets one free cold runner moves as many jobs as it has slots, not every
+   * waiting job: the others keep their place on the warm queue instead of each paying a
+   * describe, a cancelled attempt and a wait behind the cold runner's one slot.
+   * Another replica counts its own; a stale count only moves a job more or fewer.
+   */
+  const coldSlots = sharedAnswer(settings.coldAnswerTtlMs, async (key) => {
+    const [model, minTier] = JSON.parse(key) as [string, TrustTier];
+    return { free: freeColdSlots(await eligibleRunners({ client, db, settings }, { model, minTier, stats: false })) };
+  });
+  /** One of the counted free cold slots for this job, or null; `giveBack` when the job does not move after all. */
+  async function takeColdSlot(model: string, minTier: TrustTier): Promise<{ giveBack(): void } | null> {
+    const slots = await coldSlots(JSON.stringify([model, minTier]));
+    if (slots.free <= 0) return null;
+    slots.free--;
+    return { giveBack: () => void slots.free++ };
+  }
 
   async function freeWarmRunners(model: string, minTier: TrustTier, exclude: string[]) {
     const runners = await eligibleRunners({ client, db, settings }, { model, minTier });
@@ -77,10 +100,7 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
       const { raw } = await client.workflow.getHandle(workflowIdForJob(c.jobId)).describe();
       const pending = raw.pendingActivities?.find((a) => a.activityType?.name === 'runInference');
       if (!pending || pending.state !== STARTED || !pending.lastStartedTime || !pending.lastWorkerIdentity) {
-        if (c.parked) {
-          const runners = await eligibleRunners({ client, db, settings }, { model: c.model, minTier: c.minTier, stats: false });
-          if (runners.some((r) => !r.isWarm && r.available)) return { action: 'go-cold' };
-        }
+        if (c.parked && (await takeColdSlot(c.model, c.minTier))) return { action: 'go-cold' };
         return wait(Math.min(c.lastWaitMs * 2, MAX_QUEUED_RECHECK_MS));
       }
       const current = pending.lastWorkerIdentity;
@@ -108,23 +128,24 @@ export function createDispatchActivities(deps: { db: Db; client: Client; setting
     },
 
     /**
-     * Whether some runner polls the model's cold queue: one that has the model
-     * on disk, not loaded. With `unstartedJobId`, only while that job's runner
-     * attempt is still waiting for a runner (the job may then move there).
+     * Whether the job should move to the model's cold queue: a runner with the
+     * model on disk, not loaded, has a free slot this job can take. With
+     * `unstartedJobId`, only while that job's runner attempt is still waiting
+     * for a runner (a taken attempt is never moved). The shared count comes
+     * first, so while no cold slot is free no job costs a describe.
      */
     async hasColdRunners(q: { model: string; minTier: TrustTier; unstartedJobId?: string }): Promise<boolean> {
-      const key = `${q.model}/${q.minTier}`;
-      const cached = coldAnswers.get(key);
-      let answer = cached && Date.now() - cached.at < COLD_ANSWER_TTL_MS ? cached.answer : null;
-      if (!answer) {
-        const asked = eligibleRunners({ client, db, settings }, { model: q.model, minTier: q.minTier, stats: false }).then((runners) => runners.some((r) => !r.isWarm));
-        coldAnswers.set(key, { at: Date.now(), answer: asked });
-        asked.catch(() => coldAnswers.delete(key));
-        answer = asked;
+      const slot = await takeColdSlot(q.model, q.minTier);
+      if (!slot) return false;
+      let taken = false;
+      try {
+        taken = q.unstartedJobId !== undefined && (await runnerAttemptTaken(client, q.unstartedJobId));
+      } catch (err) {
+        slot.giveBack();
+        throw err;
       }
-      // The shared answer first: in a burst with no cold runner, no job costs a describe.
-      if (!(await answer) || !q.unstartedJobId) return answer;
-      return !(await runnerAttemptTaken(client, q.unstartedJobId));
+      if (taken) slot.giveBack();
+      return !taken;
     },
 
     /** A free warm runner other than `exclude`, best first, or null. */

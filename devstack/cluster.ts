@@ -194,6 +194,7 @@ export async function startCluster(
       ...(opts.signingKeyRefreshMs !== undefined ? { TRD_SIGNING_KEY_REFRESH_MS: String(opts.signingKeyRefreshMs) } : {}),
       TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
       TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
+      TRD_COLD_ANSWER_TTL_MS: String(settings.dispatch.coldAnswerTtlMs),
       ...receiptSettingsEnv(receiptSettings({})),
       ...payoutSettingsEnv(payoutSettings({})),
       // No audits: the runners do only the work a test or the benchmark gives them.

@@ -144,6 +144,8 @@ export async function startPlatform(
     processEnv?: Record<string, string>;
     /** Temporal's frontend speaks TLS with a certificate from this CA (for this name): the test client and every process use it. */
     temporalTls?: { caFile: string; serverName: string };
+    /** The (first) gateway's port, when something started before it must know its address (Temporal's UI, for the codec server). */
+    gatewayPort?: number;
   },
 ): Promise<LocalPlatform> {
   const { namespace } = opts;
@@ -208,6 +210,7 @@ export async function startPlatform(
     ...payloadKeysEnv(payloadKeys),
     TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
     TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
+    TRD_COLD_ANSWER_TTL_MS: String(settings.dispatch.coldAnswerTtlMs),
     ...receiptSettingsEnv(receipts),
     ...payoutSettingsEnv(payouts),
     TRD_REPUTATION_INTERVAL_MS: String(reputation.sweepIntervalMs),
@@ -262,7 +265,7 @@ export async function startPlatform(
   for (const o of orchestrators) await o.start();
   const orchestrator = { start: async () => { for (const o of orchestrators) await o.start(); }, stop: async (signal?: NodeJS.Signals) => { await Promise.all(orchestrators.map((o) => o.stop(signal))); } };
 
-  const gatewayPorts = await Promise.all(Array.from({ length: Math.max(1, replicaCount('gateway')) }, () => freePort()));
+  const gatewayPorts = await Promise.all(Array.from({ length: Math.max(1, replicaCount('gateway')) }, (_, i) => (i === 0 && opts.gatewayPort ? opts.gatewayPort : freePort())));
   const port = gatewayPorts[0];
   const gatewayProcess = (name: string, p: number) =>
     restartable(async () => {
@@ -291,7 +294,7 @@ export async function startPlatform(
                 const streams = new JobStreams(db, { databaseUrl });
                 const server: Server = await new Promise((resolve) => {
                   // Listening on the database too: the orchestrator's upstream calls publish a stream's text there (the cascade).
-                  const s = createGatewayApp({ db, temporal: client, settings, streams }).listen(port, '127.0.0.1', () => resolve(s));
+                  const s = createGatewayApp({ db, temporal: client, settings, streams, payloadKeys: bypass ? null : payloadKeys }).listen(port, '127.0.0.1', () => resolve(s));
                 });
                 return async () => {
                   await closeHttpServer(server);
@@ -470,6 +473,7 @@ export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, j
     reservation: { ...base.reservation, ...overrides.reservation },
     dashboard: { ...base.dashboard, ...overrides.dashboard },
     rateLimits: { ...base.rateLimits, ...overrides.rateLimits },
+    codec: { ...base.codec, ...overrides.codec },
     // A stopped gateway process lets responses finish for 2 s (the process gets 15 s before SIGKILL).
     http: { ...base.http, drainMs: 2000, ...overrides.http },
     stripe: payouts?.stripe ?? overrides.stripe ?? base.stripe,

@@ -68,6 +68,20 @@ export async function waitForTemporal(address: string, timeoutMs: number, exited
  */
 export const DEV_SERVER_DYNAMIC_CONFIG = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
 
+/** The dev server's flags: what DEV_SERVER_DYNAMIC_CONFIG says, as the CLI takes it. */
+export const DEV_SERVER_FLAGS = DEV_SERVER_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]);
+
+/**
+ * For a dev server on a SQLite file (`npm run dev`): a write-ahead log and no
+ * fsync per commit. SQLite's default (rollback journal, synchronous=FULL)
+ * syncs every transaction, and the floor on a file fell to 3.9 jobs/s against
+ * 19 with these (scripts/floor/levers.ts, docs/operations.md "Hot path").
+ * NORMAL keeps the database consistent on a crash; the last commits before a
+ * power cut may be lost, which a dev stack can afford. An in-memory server
+ * gains nothing from them (measured the same), so it is not given them.
+ */
+export const DEV_SERVER_FILE_PRAGMAS = ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'];
+
 /**
  * Runs `temporal server start-dev`: with the CLI found on this machine as our
  * own child process, or else through the Temporal SDK, which downloads the CLI
@@ -77,18 +91,23 @@ export async function startTemporalDevServer(opts: {
   cli: string | undefined;
   port: number;
   uiPort?: number;
+  /** The codec server the UI calls to show sealed payloads (the gateway's /v1/codec, gateway/codec-server.ts). */
+  uiCodecEndpoint?: string;
   dbFile?: string;
   /** Namespaces to create besides `default` (tests give each file its own). */
   namespaces?: string[];
   logFile?: (line: string) => void;
+  /** The server's storage and matching flags; DEV_SERVER_FLAGS unless a comparison (scripts/floor/levers.ts) gives others. */
+  flags?: string[];
 }): Promise<TemporalDevServer> {
   if (!opts.cli) return startWithSdkDownload(opts);
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
   for (const ns of ['default', ...(opts.namespaces ?? [])]) args.push('--namespace', ns);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
+  if (opts.uiPort && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
-  for (const value of DEV_SERVER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
+  args.push(...(opts.flags ?? (opts.dbFile ? [...DEV_SERVER_FLAGS, ...DEV_SERVER_FILE_PRAGMAS] : DEV_SERVER_FLAGS)));
   const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let exitReason: string | null = null;
   let stderrTail = '';
@@ -128,6 +147,7 @@ export async function startTemporalDevServer(opts: {
 export async function startWithSdkDownload(opts: {
   port: number;
   uiPort?: number;
+  uiCodecEndpoint?: string;
   dbFile?: string;
   namespaces?: string[];
   executable?: string;
@@ -144,7 +164,9 @@ export async function startWithSdkDownload(opts: {
       log: { format: 'pretty', level: 'warn' },
       extraArgs: [
         ...(opts.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
-        ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]),
+        ...(opts.uiPort && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
+        ...DEV_SERVER_FLAGS,
+        ...(opts.dbFile ? DEV_SERVER_FILE_PRAGMAS : []),
       ],
     },
   });

@@ -13,6 +13,7 @@ import { findApiKey } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { createDb } from '../platform/db.js';
 import { envInt } from '../platform/env.js';
+import { ACCOUNT_ROLES, grantRole } from '../platform/roles.js';
 import { localTls } from './tls.js';
 import { startLocalPostgres } from './postgres.js';
 import { startTrdWorker, startTsProcess } from './processes.js';
@@ -53,7 +54,9 @@ try {
 
   const cli = findTemporalCli();
   if (!cli) say('no Temporal CLI on this machine: the Temporal SDK downloads it (needs internet)');
-  const temporal = await startTemporalDevServer({ cli, port: ports.temporal, uiPort: ports.temporalUi, dbFile: `${STATE}/temporal.db` });
+  // The UI asks the gateway's codec server to open what the signed-in user's roles may read (gateway/codec-server.ts).
+  const codecEndpoint = `http://127.0.0.1:${ports.gateway}/v1/codec`;
+  const temporal = await startTemporalDevServer({ cli, port: ports.temporal, uiPort: ports.temporalUi, uiCodecEndpoint: codecEndpoint, dbFile: `${STATE}/temporal.db` });
   stops.push(() => temporal.stop());
   say(`Temporal at ${temporal.address}, web UI at ${temporal.uiUrl}`);
 
@@ -82,7 +85,7 @@ try {
   const setup = spawnTs('setup', 'orchestrator/setup.ts');
   await setup.waitFor(/setup: done/, 180_000);
   const orchestrator = spawnTs('orchestrator', 'orchestrator/main.ts', { TRD_RECEIPT_SIGNING_KEY_FILE: keys.signingKeyFile });
-  const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway) });
+  const gateway = spawnTs('gateway', 'gateway/main.ts', { TRD_GATEWAY_PORT: String(ports.gateway), TRD_CODEC_ALLOWED_ORIGINS: temporal.uiUrl! });
   const endpoint = spawnTs('runner-endpoint', 'runner-proxy/main.ts', {
     TRD_RUNNER_ENDPOINT_HOST: '127.0.0.1',
     TRD_RUNNER_ENDPOINT_PORT: String(ports.runnerEndpoint),
@@ -103,6 +106,7 @@ try {
 
   const apiKey = await devApiKey(databaseUrl, `${STATE}/dev-api-key`);
   await ownLocalRunner(databaseUrl, apiKey, 'local-runner-1');
+  await devRoles(databaseUrl, apiKey);
   console.log(`
 TRD Compute is running.
   gateway        ${base}
@@ -119,12 +123,26 @@ Or stream a chat completion, as any OpenAI client would (baseURL ${base}/v1):
 
 Check a receipt in the browser: ${base}/verify/
 Owner dashboard: ${base}/dashboard/ (sign in with the dev API key: the local runner is yours)
+Read payouts and agent reviews in the Temporal UI: sign in on the dashboard (the dev account has the finance and
+  reviewer roles), then in the UI's Codec Server settings tick "Use my browser setting", endpoint ${codecEndpoint},
+  and "Include cross-origin credentials" (docs/operations.md, "Reading histories in Temporal's UI")
 
 Ctrl-C stops everything.`);
   await new Promise(() => {});
 } catch (err) {
   console.error(`[dev] ${(err as Error).message}`);
   await stopAll(1);
+}
+
+/** The local developer reads payout and agent review histories in Temporal's UI, as finance and a reviewer would. */
+async function devRoles(databaseUrl: string, apiKey: string): Promise<void> {
+  const db = createDb(databaseUrl);
+  try {
+    const found = await findApiKey(db, apiKey);
+    for (const role of ACCOUNT_ROLES) if (found) await grantRole(db, found.customerId, role);
+  } finally {
+    await db.$disconnect();
+  }
 }
 
 /** A fresh token for the local runner at each start (the old one stops working). */

@@ -4,6 +4,12 @@ import { envInt } from '../platform/env.js';
 export interface DispatchSettings {
   /** How often runners heartbeat to the gateway (the gateway tells them). */
   runnerHeartbeatIntervalMs: number;
+  /**
+   * How long one orchestrator reuses its answer to "is a cold runner free for this model?"
+   * for every job that asks (0: ask each time). A stale "yes" costs a job one describe of
+   * its workflow; a stale "no" leaves a job waiting on the warm queue at most this long more.
+   */
+  coldAnswerTtlMs: number;
 }
 
 /** A runner whose last heartbeat is older than this many intervals is taken to be gone. */
@@ -22,5 +28,6 @@ export function heardFromSince(s: DispatchSettings, now = Date.now()): Date {
 export function dispatchSettings(env: Record<string, string | undefined>): DispatchSettings {
   return {
     runnerHeartbeatIntervalMs: envInt(env, 'TRD_RUNNER_HEARTBEAT_INTERVAL_MS'),
+    coldAnswerTtlMs: envInt(env, 'TRD_COLD_ANSWER_TTL_MS'),
   };
 }

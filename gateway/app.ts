@@ -33,6 +33,8 @@ import { payoutAccountRouter, stripeWebhookRouter } from './stripe.js';
 import { payoutRailRouter } from './payout-rail.js';
 import { workersRouter } from './workers.js';
 import type { GatewaySettings } from './settings.js';
+import { codecRouter } from './codec-server.js';
+import type { PayloadKeys } from '../platform/payload-encryption.js';
 
 const VERIFY_WEB = fileURLToPath(new URL('../verify-web/', import.meta.url));
 const DASHBOARD_WEB = fileURLToPath(new URL('../dashboard-web/', import.meta.url));
@@ -46,6 +48,8 @@ export function createGatewayApp(deps: {
   settings: GatewaySettings;
   /** Live job streams; by default ones that reach pushes to this process only (one gateway). */
   streams?: JobStreams;
+  /** The keys Temporal payloads are sealed with (the client's too): the codec server opens with them. None: it answers 503. */
+  payloadKeys?: PayloadKeys | null;
 }): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -56,6 +60,8 @@ export function createGatewayApp(deps: {
   app.use(metrics.measure);
   // Before the JSON parser: Stripe signs the raw body.
   app.use(stripeWebhookRouter({ db: deps.db, stripe: deps.settings.stripe }));
+  // Before the API's JSON parser: it takes bigger bodies (a history event's payloads), with CORS for Temporal's UI.
+  app.use(codecRouter({ db: deps.db, keys: deps.payloadKeys ?? null, namespace: deps.temporal.options.namespace, settings: deps.settings.codec }));
   // The prompt limit is checked per field with a clear message; this bound only stops abuse.
   app.use(express.json({ limit: deps.settings.maxPromptBytes * 2 + 64 * 1024 }));
   app.use(refuseNonJsonBody);

@@ -13,11 +13,12 @@ const settings = gatewaySettings(env);
 const temporal = temporalSettings(env);
 const db = createDb(envString(env, 'DATABASE_URL'), dbPoolSettings(env));
 const connection = await connectTemporal(temporal);
-const client = new Client({ connection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeysFromEnv(env)) });
+const payloadKeys = payloadKeysFromEnv(env);
+const client = new Client({ connection, namespace: temporal.namespace, dataConverter: platformDataConverter(payloadKeys) });
 const databaseUrl = envString(env, 'DATABASE_URL');
 // Pushes reach the replica that streams through PostgreSQL LISTEN/NOTIFY (gateway/job-streams.ts).
 const streams = new JobStreams(db, { databaseUrl });
-const app = createGatewayApp({ db, temporal: client, settings, streams });
+const app = createGatewayApp({ db, temporal: client, settings, streams, payloadKeys });
 const server = app.listen(settings.port, settings.host, () => {
   console.log(`gateway: listening on http://${settings.host}:${settings.port}`);
 });

@@ -20,8 +20,9 @@ import { jsonBody } from './json-body.js';
 import { requireOwnerSession } from './owner.js';
 import { ReviewDecisionBody, SubmissionBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
+import { REVIEWER_ROLE } from '../platform/roles.js';
 
-export const REVIEWER_ROLE = 'reviewer';
+export { REVIEWER_ROLE };
 const SUBMISSION_ID = /^sub_[0-9a-f]{32}$/;
 const OPEN = ['checking', 'awaiting_review', 'changes_requested', 'checks_failed'];
 

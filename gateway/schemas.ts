@@ -251,3 +251,10 @@ export const PayoutRailBody = z.discriminatedUnion('rail', [
   z.object({ rail: z.literal('stripe') }).strict(),
   z.object({ rail: z.literal('usdc'), usdc_address: z.string().min(1).max(100) }).strict(),
 ]);
+
+/** A Payload in proto3 JSON, as Temporal's codec server protocol sends it: every bytes value base64. */
+const Base64 = z.string().max(8 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
+const CodecPayloadSchema = z.object({ metadata: z.record(z.string(), Base64).nullish(), data: Base64.nullish() }).passthrough();
+export type CodecPayload = z.infer<typeof CodecPayloadSchema>;
+/** The body of the codec server's /decode (gateway/codec-server.ts), and its answer's shape. */
+export const CodecBody = z.object({ payloads: z.array(CodecPayloadSchema).max(10_000) });

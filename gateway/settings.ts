@@ -69,6 +69,8 @@ export interface GatewaySettings {
   cascade: CascadeConfig;
   /** Agent reviews (workflows/agent-review.ts), fixed in each submission's workflow input when it is submitted. */
   agentReview: AgentReviewTimes;
+  /** The codec server Temporal's UI calls (gateway/codec-server.ts): the UI origins CORS answers, and its body bound. */
+  codec: { allowedOrigins: string[]; maxBodyBytes: number };
 }
 
 /**
@@ -141,7 +143,29 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS'),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS'),
     },
+    codec: {
+      allowedOrigins: codecOrigins(env.TRD_CODEC_ALLOWED_ORIGINS),
+      // Temporal's default blob limit is 2 MB a payload, and base64 adds a third.
+      maxBodyBytes: envInt(env, 'TRD_CODEC_MAX_BODY_BYTES'),
+    },
   };
+}
+
+/** TRD_CODEC_ALLOWED_ORIGINS: the Temporal UI origins (scheme://host[:port], comma-separated) whose pages may call the codec server. */
+export function codecOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of origins) {
+    let origin = '';
+    try {
+      origin = new URL(o).origin;
+    } catch {
+      // reported below
+    }
+    if (origin !== o || !/^https?:/.test(o)) {
+      throw new SettingsError(`TRD_CODEC_ALLOWED_ORIGINS: ${JSON.stringify(o)} is not an origin such as http://127.0.0.1:8233 (scheme, host, optional port; no path, no trailing slash)`);
+    }
+  }
+  return origins;
 }
 
 function emailSignInSettings(env: Record<string, string | undefined>): GatewaySettings['emailSignIn'] {

@@ -6,16 +6,20 @@
  * the platform (orchestrator, gateway, runner proxy); runners get plaintext of
  * their own task only, through the proxy.
  */
-import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { REFUSED_PAYLOAD_FIELD } from '@trd/protocol/inference';
 import { SettingsError } from './env.js';
+import { payloadClassFor, type PayloadClass } from './payload-classes.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const KEY_ID_META = 'encryption-key-id';
 const CIPHER_META = 'encryption-cipher';
 const CIPHER = 'AES-256-GCM';
+/** Who may read the payload in Temporal's UI (platform/payload-classes.ts); bound into the ciphertext as GCM additional data. */
+const CLASS_META = 'trd-payload-class';
+const CLASS_PATTERN = /^[a-z0-9-]{1,32}$/;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -98,14 +102,31 @@ export function isEncrypted(payload: Payload): boolean {
   return encoding !== undefined && encoding !== null && fromUtf8.decode(encoding) === ENCRYPTED_ENCODING;
 }
 
-export function encryptPayload(keys: PayloadKeys, payload: Payload): Payload {
+function classAad(cls: string): Buffer {
+  return Buffer.from(`${CLASS_META}:${cls}`);
+}
+
+/** The class a sealed payload's metadata names, or null (sealed without one: private). */
+export function payloadClassOf(payload: Payload): string | null {
+  const raw = payload.metadata?.[CLASS_META];
+  return raw ? fromUtf8.decode(raw) : null;
+}
+
+/** Seals a payload; with a class, the class is named in the metadata and bound into the ciphertext. */
+export function encryptPayload(keys: PayloadKeys, payload: Payload, cls?: PayloadClass): Payload {
   const key = keys.keys.get(keys.activeId)!;
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (cls) cipher.setAAD(classAad(cls));
   const plain = proto.temporal.api.common.v1.Payload.encode(payload).finish();
   const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
   return {
-    metadata: { encoding: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_META]: utf8.encode(keys.activeId), [CIPHER_META]: utf8.encode(CIPHER) },
+    metadata: {
+      encoding: utf8.encode(ENCRYPTED_ENCODING),
+      [KEY_ID_META]: utf8.encode(keys.activeId),
+      [CIPHER_META]: utf8.encode(CIPHER),
+      ...(cls ? { [CLASS_META]: utf8.encode(cls) } : {}),
+    },
     data: sealed,
   };
 }
@@ -139,13 +160,17 @@ export function decryptPayload(keys: PayloadKeys, payload: Payload): Payload {
   if (!key) throw new PayloadKeyError(`payload sealed with key "${id}", which this process does not have (TRD_PAYLOAD_KEYS)`);
   const data = payload.data ?? new Uint8Array();
   if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadKeyError('sealed payload is too short to be AES-256-GCM');
+  const cls = payloadClassOf(payload);
+  if (cls !== null && !CLASS_PATTERN.test(cls)) throw new PayloadKeyError(`sealed payload names a malformed class ${JSON.stringify(cls.slice(0, 40))}`);
   const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+  // Payloads sealed before classes carry none and were sealed without additional data.
+  if (cls !== null) decipher.setAAD(classAad(cls));
   decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
   let plain: Buffer;
   try {
     plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
   } catch {
-    throw new PayloadKeyError(`sealed payload does not open with key "${id}" (tampered with, or a different key under that id)`);
+    throw new PayloadKeyError(`sealed payload does not open with key "${id}" (tampered with, its class relabelled, or a different key under that id)`);
   }
   return proto.temporal.api.common.v1.Payload.decode(plain);
 }
@@ -173,7 +198,11 @@ export function payloadCodec(keys: PayloadKeys, refused: RefusedPayloads = 'thro
     }
   };
   return {
-    encode: async (payloads) => payloads.map((p) => encryptPayload(keys, p)),
+    // The SDK names the workflow a payload belongs to (the target workflow, or the one an activity runs for).
+    encode: async (payloads, context?: SerializationContext) => {
+      const cls = payloadClassFor(context?.workflowId);
+      return payloads.map((p) => encryptPayload(keys, p, cls));
+    },
     decode: async (payloads) => payloads.map(open),
   };
 }

@@ -10,7 +10,7 @@
  * every signature checked against its key, and every link and sequence number
  * against the receipt before it.
  */
-import { canonicalize } from './canonical-json.js';
+import { canonicalizeInOrder } from './canonical-json.js';
 import { cidOfBytes, documentText } from './cid.js';
 import { publicKeyFromPem } from './keys.js';
 import { CHAINED_RECEIPT_VERSION, SESSION_ID_PATTERN, ed25519Verify, parseReceipt, receiptSigningBytes, type ParsedReceipt, type SignedReceipt } from './receipt.js';
@@ -112,6 +112,9 @@ export interface EntryCheck {
   cid: string | null;
 }
 
+/** `{"envelope":`, the document text's ASCII opening before the envelope's bytes. */
+const DOCUMENT_PREFIX_BYTES = documentText('', '').indexOf(':') + 1;
+
 /** One receipt on its own: shape, CID against bytes, key and its validity, signature. */
 async function checkEntry(entry: unknown, sessionId: string, keys: Map<string, KeyInfo>): Promise<EntryCheck> {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
@@ -126,20 +129,24 @@ async function checkEntry(entry: unknown, sessionId: string, keys: Map<string, K
   if (env.v !== CHAINED_RECEIPT_VERSION) out.problems.push('not a chained receipt (version 1 has no place in a session)');
   else if (env.session_id !== sessionId) out.problems.push(`belongs to session ${env.session_id}, not ${sessionId}`);
 
-  // The document's canonical bytes hold the envelope's (signed) bytes: canonicalized once, used for both.
+  // The document's canonical bytes hold the envelope's (signed) bytes: built once, as served when the
+  // envelope was served canonically (canonicalizeInOrder), and encoded once for both the CID and the signature.
   let envelopeText: string;
   try {
-    envelopeText = canonicalize(env);
+    envelopeText = canonicalizeInOrder(env as unknown as Record<string, unknown>);
   } catch (err) {
     out.problems.push(`its bytes cannot be rebuilt: ${(err as Error).message}`);
     return out;
   }
-  const encoder = new TextEncoder();
-  const actualCid = await cidOfBytes(encoder.encode(documentText(envelopeText, (receipt as SignedReceipt).signature)));
+  const text = documentText(envelopeText, (receipt as SignedReceipt).signature);
+  const bytes = new TextEncoder().encode(text);
+  // documentText is `{"envelope":` + envelope + `,"signature":"<base64>"}`: ASCII around the envelope.
+  const signed = bytes.subarray(DOCUMENT_PREFIX_BYTES, bytes.length - (text.length - DOCUMENT_PREFIX_BYTES - envelopeText.length));
+  const actualCid = await cidOfBytes(bytes);
   if (claimedCid === null) out.problems.push(`no CID given (its bytes hash to ${actualCid})`);
   else if (claimedCid !== actualCid) out.problems.push(`CID mismatch: listed as ${claimedCid}, its bytes hash to ${actualCid}`);
 
-  out.problems.push(...(await signatureProblems(parsed, keys, encoder.encode(envelopeText))));
+  out.problems.push(...(await signatureProblems(parsed, keys, signed)));
   return out;
 }
 

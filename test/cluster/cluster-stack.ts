@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeClusterDir, startCluster, type LocalCluster } from '../../devstack/cluster.js';
 import { serviceEndpoints, TEST_JOB_LIMITS, TEST_RUNNER_HEARTBEAT_MS, testNamespace } from '../support/stack.js';
+import { dispatchSettings } from '../../dispatch/settings.js';
 
 export type TestCluster = LocalCluster;
 
@@ -20,7 +21,7 @@ export async function startTestCluster(opts: Omit<Parameters<typeof startCluster
     ...opts,
     dir,
     jobLimits: { ...TEST_JOB_LIMITS, ...opts.jobLimits },
-    settings: { ...opts.settings, dispatch: { runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS, ...opts.settings?.dispatch } },
+    settings: { ...opts.settings, dispatch: { ...dispatchSettings({}), runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS, ...opts.settings?.dispatch } },
     // HAProxy takes a dead replica (connection refused) out within ~1.5 s; a busy one answers within 5 s.
     lb: { checkIntervalMs: 500, fall: 3, ...opts.lb },
     temporal: { shards: 8, namespaceRefreshMs: 1000, ...opts.temporal },

@@ -17,8 +17,8 @@ import { localGatewaySettings, settingsEnv as gatewayProcessEnv } from '../../de
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SKIP = new Set(['node_modules', '.git', 'generated', 'test-results', '.trd', 'dist', 'coverage', 'artifacts', 'cache']);
 const CODE = /\.(ts|tsx|js|cjs|mjs|sh|ya?ml)$|^(Dockerfile|run)$/;
-/** Identifiers that look like settings and are not: a version constant. */
-const NOT_SETTINGS = new Set(['TEMPORAL_SERVER_VERSION']);
+/** Identifiers that look like settings and are not ours: a version constant, and the Temporal UI image's own variables. */
+const NOT_SETTINGS = new Set(['TEMPORAL_SERVER_VERSION', 'TEMPORAL_CODEC_ENDPOINT', 'TEMPORAL_CODEC_INCLUDE_CREDENTIALS', 'TEMPORAL_CODEC_DEFAULT_ERROR_MESSAGE']);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

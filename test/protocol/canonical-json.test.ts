@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { canonicalize, CanonicalJsonError } from '@trd/protocol';
+import { canonicalize, canonicalizeInOrder, CanonicalJsonError } from '@trd/protocol';
 
 describe('RFC 8785 canonical JSON', () => {
   test('sorts keys by UTF-16 code units at every depth and drops whitespace', () => {
@@ -37,5 +37,22 @@ describe('RFC 8785 canonical JSON', () => {
     expect(() => canonicalize({ d: new Date(0) })).toThrow(/plain objects/);
     expect(() => canonicalize({ f: () => 1 })).toThrow(/function is not JSON/);
     expect(() => canonicalize(10n)).toThrow(/bigint is not JSON/);
+  });
+
+  test('the in-order fast path gives canonicalize\'s text for every input, and its error for a lone surrogate', () => {
+    const cases: Array<Record<string, unknown>> = [
+      JSON.parse(canonicalize({ v: 2, kid: 'k', seq: 3, prev: null, ok: true, n: -0, x: 1e21 })),
+      // Out of order (bytes that were not canonical), integer-like keys, nesting, a paired surrogate, undefined.
+      { b: 1, a: 2 },
+      JSON.parse('{"10":1,"9":2}'),
+      { a: { z: 1, y: 2 } },
+      { a: [2, 1] },
+      { a: '\ud83d\ude00', b: undefined },
+      Object.assign(Object.create(null), { a: 1 }),
+    ];
+    for (const c of cases) expect(canonicalizeInOrder(c)).toBe(canonicalize(c));
+    expect(() => canonicalizeInOrder({ a: '\ud800' })).toThrow(CanonicalJsonError);
+    expect(() => canonicalizeInOrder({ a: Infinity })).toThrow(CanonicalJsonError);
+    expect(() => canonicalizeInOrder({ a: new Date(0) })).toThrow(CanonicalJsonError);
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect } from '@jest/globals';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startPlatform, type LocalPlatform } from '../../devstack/platform.js';
 import type { ServiceEndpoints } from '../../devstack/services.js';
+import { dispatchSettings } from '../../dispatch/settings.js';
 import type { GatewaySettings } from '../../gateway/settings.js';
 import type { JobLimits } from '../../platform/workflow-api.js';
 import { readBody } from './http.js';
@@ -96,6 +97,7 @@ export async function startStack(
     signingKeyPublishMs?: number;
     processEnv?: Record<string, string>;
     temporalTls?: Parameters<typeof startPlatform>[1]['temporalTls'];
+    gatewayPort?: number;
     /** Every line the platform's processes print (TRD_TEST_ECHO prints them too). */
     echo?: (line: string) => void;
   } = {},
@@ -104,7 +106,7 @@ export async function startStack(
   return startPlatform({ ...serviceEndpoints(), ...opts.services }, {
     namespace: testNamespace(),
     jobLimits: { ...TEST_JOB_LIMITS, ...opts.jobLimits },
-    settings: { ...opts.settings, dispatch: { runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS, ...opts.settings?.dispatch } },
+    settings: { ...opts.settings, dispatch: { ...dispatchSettings({}), runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS, ...opts.settings?.dispatch } },
     orchestrator: opts.orchestrator,
     gateway: opts.gateway,
     receipts: opts.receipts,
@@ -118,6 +120,7 @@ export async function startStack(
     signingKeyPublishMs: opts.signingKeyPublishMs,
     processEnv: opts.processEnv,
     temporalTls: opts.temporalTls,
+    gatewayPort: opts.gatewayPort,
     echo:
       opts.echo || process.env.TRD_TEST_ECHO
         ? (line) => {
