@@ -10,6 +10,7 @@
  *  - finished jobs in PostgreSQL say how fast each one is (tokens/s measured
  *    from its work, not claimed) and how reliable (the reputation placeholder).
  */
+import { fleetStandings } from '../economy/fleets.js';
 import type { Client } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
@@ -113,6 +114,8 @@ export async function eligibleRunners(
     query.stats === false ? new Map<string, RunnerStats>() : runnerStats(deps.db, ids),
   ]);
   const byId = new Map(rows.map((r) => [r.id, r]));
+  // Fleet runners whose member reached the daily cap, or over the member's runner limit, are left out.
+  const fleet = await fleetStandings(deps.db, rows, new Date(now));
 
   const out: EligibleRunner[] = [];
   for (const id of ids) {
@@ -124,6 +127,7 @@ export async function eligibleRunners(
       if (!tierAtLeast(row.tier, query.minTier)) continue;
       // Shadowbanned: no new jobs until its reputation recovers.
       if (row.shadowbannedReason) continue;
+      if (fleet.get(id)?.hold || fleet.get(id)?.refused) continue;
       // What it serves is what its heartbeat says (the owner's whitelist may leave a model it polled a moment ago).
       if (!row.loadedModels.includes(query.model) && !row.diskModels.includes(query.model)) continue;
     }

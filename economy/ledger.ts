@@ -15,14 +15,16 @@
 import type { TrustTier } from '@trd/protocol';
 import type { Prisma } from '../generated/prisma/client.js';
 import { splitAgentEarnings, splitEarnings } from './rates.js';
+import { cappedRunnerPosting } from './fleets.js';
+import { runnerAccount } from './accounts.js';
 
 export const PLATFORM_REVENUE = 'platform:revenue';
 export const PAYOUT_CLEARING = 'payout:clearing';
 /** Credits paid out in cash through Stripe. */
 export const PAYOUT_PAID = 'payout:paid';
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
-export const runnerAccount = (workerId: string) => `runner:${workerId}`;
-export const ownerAccount = (customerId: string) => `owner:${customerId}`;
+// Defined with the fleets' cap (economy/fleets.ts), which the ledger calls and which must not import the ledger.
+export { ownerAccount, runnerAccount } from './accounts.js';
 /** `servedBy` is `provider:<name>`, which is the account's name too. */
 export const providerAccount = (servedBy: string) => servedBy;
 /** An agent author's earnings from runs of their published agents (economy/rates.ts AGENT_AUTHOR_SHARE_BPS). */
@@ -76,7 +78,17 @@ export async function jobSettlement(tx: Prisma.TransactionClient, jobId: string,
   const runner = await tx.runner.findUnique({ where: { id: b.workerId }, select: { tier: true } });
   // A run of a published agent pays its author (a review's dry run does not).
   const agentRun = await tx.agentRun.findUnique({ where: { jobId }, select: { payoutAccount: true, dryRun: true } });
-  return jobSettlementFor(jobId, customerId, b, runner?.tier ?? 'probation', agentRun && !agentRun.dryRun ? agentRun.payoutAccount : undefined);
+  const t = jobSettlementFor(jobId, customerId, b, runner?.tier ?? 'probation', agentRun && !agentRun.dryRun ? agentRun.payoutAccount : undefined);
+  return withFleetCap(tx, t, b.workerId);
+}
+
+/** A fleet member's runner earns under the member's daily cap (economy/fleets.ts states the bound). */
+async function withFleetCap<T extends { postings: Posting[]; note?: string }>(tx: Prisma.TransactionClient, t: T, workerId: string): Promise<T> {
+  const i = t.postings.findIndex((p) => p.account === runnerAccount(workerId));
+  if (i < 0) return t;
+  const capped = await cappedRunnerPosting(tx, workerId, t.postings[i]);
+  if (capped.posting === t.postings[i]) return t;
+  return { ...t, note: capped.note, postings: t.postings.map((p, j) => (j === i ? capped.posting : p)) };
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../platform/db.js';
 import { PAYOUT_CLEARING, customerAccount, ownerAccount, postTransaction, runnerAccount } from './ledger.js';
 import { MICROCREDITS_PER_CREDIT, creditsToUsdCents } from './rates.js';
+import { redeemableRunnerIds } from './fleets.js';
 
 export type RedemptionTarget = 'build_credits' | 'cash';
 
@@ -30,10 +31,9 @@ export class RedemptionRefused extends Error {
   }
 }
 
-/** The ledger accounts whose sum is what an owner may redeem: their runners' earnings and their own redemptions. */
-export async function ownerAccounts(db: Pick<Db, 'runner'>, ownerId: string): Promise<string[]> {
-  const runners = await db.runner.findMany({ where: { ownerId }, select: { id: true } });
-  return [ownerAccount(ownerId), ...runners.map((r) => runnerAccount(r.id))];
+/** The ledger accounts whose sum is what an owner may redeem: their runners' earnings (a fleet's by its payout choice, economy/fleets.ts) and their own redemptions. */
+export async function ownerAccounts(db: Pick<Db, 'runner' | 'fleet'>, ownerId: string): Promise<string[]> {
+  return [ownerAccount(ownerId), ...(await redeemableRunnerIds(db, ownerId)).map(runnerAccount)];
 }
 
 export async function balanceOf(db: Pick<Db, 'accountBalance'>, accounts: string[]): Promise<number> {

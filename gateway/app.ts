@@ -22,6 +22,7 @@ import { openAiRouter } from './openai.js';
 import { methodsFor, openApiDocument } from './openapi.js';
 import { orgRouter } from './org.js';
 import { ownerRouter } from './owner.js';
+import { fleetsRouter } from './fleets.js';
 import { emailSignInRouter } from './email-sign-in.js';
 import { runnerLoginRouter } from './runner-login.js';
 import { runnersRouter } from './runners.js';
@@ -104,6 +105,7 @@ export function createGatewayApp(deps: {
   app.use(marketplaceRouter(deps));
   app.use(publicAgentsRouter(deps.db));
   app.use(ownerRouter(deps));
+  app.use(fleetsRouter(deps));
   app.use(emailSignInRouter(deps));
   app.use(receiptsRouter(deps.db));
   app.use(publicSessionsRouter(deps.db));

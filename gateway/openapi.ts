@@ -35,6 +35,7 @@ import {
   WaitQuery,
 } from './schemas.js';
 import { EstimateQuery } from './workers.js';
+import { AcceptFleetInviteBody, CreateFleetBody, FleetInviteBody, FleetMemberPatchBody, FleetPatchBody } from './fleets.js';
 
 /** What the document depends on among the gateway's settings. */
 export interface DocumentSettings {
@@ -102,6 +103,15 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/v1/org/keys', summary: 'Create an API key, optionally rate-limited; the key is shown once', auth: 'api_key', body: CreateApiKeyBody, rateLimited: true, responses: { 201: [JSON_TYPE] } },
   { method: 'patch', path: '/v1/org/keys/:id', summary: 'Change a key’s rate limit', auth: 'api_key', body: ApiKeyPatchBody },
   { method: 'delete', path: '/v1/org/keys/:id', summary: 'Revoke a key (never the last active one)', auth: 'api_key' },
+  { method: 'post', path: '/v1/fleets', summary: 'Create a fleet (an owner organization; API key or dashboard sign-in): you are its first owner', auth: 'api_key', body: CreateFleetBody, responses: { 201: [JSON_TYPE] } },
+  { method: 'get', path: '/v1/fleets', summary: 'The fleets you are a member of, with your role', auth: 'api_key' },
+  { method: 'get', path: '/v1/fleets/:id', summary: 'A fleet: each member’s runners, jobs, earnings (today in the fleet’s time zone, and all), audits, caps and holds (a member sees their own)', auth: 'api_key' },
+  { method: 'patch', path: '/v1/fleets/:id', summary: 'Owners: rename the fleet, set its time zone or whom payouts go to (organization or members)', auth: 'api_key', body: FleetPatchBody },
+  { method: 'post', path: '/v1/fleets/:id/invites', summary: 'Owners and admins: invite an e-mail address as owner, admin or member (the link is answered once, and mailed when SMTP is set up)', auth: 'api_key', body: FleetInviteBody, responses: { 201: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/fleet-invites/accept', summary: 'Accept a fleet invite with your own account', auth: 'api_key', body: AcceptFleetInviteBody },
+  { method: 'patch', path: '/v1/fleets/:id/members/:member', summary: 'Owners: a member’s role, daily earning cap (whole credits) and concurrent-runner limit (never demoting the last owner)', auth: 'api_key', body: FleetMemberPatchBody },
+  { method: 'delete', path: '/v1/fleets/:id/members/:member', summary: 'Remove a member, or leave (never the last owner); their runners’ tokens are revoked', auth: 'api_key', responses: { 204: [] } },
+  { method: 'post', path: '/v1/fleets/:id/redemptions', summary: 'Owners: redeem the fleet account’s credits (cash goes through the payout workflow to the fleet’s payout rail)', auth: 'api_key', body: (s) => redemptionBody(s.payoutMinimumCredits), responses: { 200: [JSON_TYPE], 201: [JSON_TYPE] } },
   { method: 'post', path: '/v1/runners/heartbeat', summary: 'Runners only: state and load; answered with id, tier and the owner’s settings', auth: 'runner_token', body: RunnerHeartbeatBody },
   { method: 'post', path: '/v1/runners/bench', summary: 'Runners only: file a benchmark result (a claim; tiers follow measured speed)', auth: 'runner_token', body: RunnerBenchBody, responses: { 201: [JSON_TYPE] } },
   { method: 'get', path: '/v1/runners/me', summary: 'This runner: state, tier, today’s jobs and earnings, its audits with the evidence', auth: 'runner_token' },

@@ -8,8 +8,9 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { randomUUID } from 'node:crypto';
 import { reputationScore, runnerStats } from '../dispatch/eligible.js';
 import { heardFromLately, type DispatchSettings } from '../dispatch/settings.js';
-import { ownerAccount, runnerAccount } from '../economy/ledger.js';
-import { balanceOf } from '../economy/redemption.js';
+import { runnerAccount } from '../economy/ledger.js';
+import { balanceOf, ownerAccounts } from '../economy/redemption.js';
+import { fleetStandings } from '../economy/fleets.js';
 import type { Db } from '../platform/db.js';
 import { jsonBody } from './json-body.js';
 import { findApiKey } from './api-keys.js';
@@ -66,7 +67,7 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
   const [stats, balance, today, todayJobs, recent, auditCounts, failedAudits] = await Promise.all([
     runnerStats(db, ids),
     // What the owner may redeem: its runners' earnings less its redemptions (the same figure as /v1/me/balance).
-    balanceOf(db, [ownerAccount(customerId), ...accounts]),
+    balanceOf(db, await ownerAccounts(db, customerId)),
     db.ledgerEntry.aggregate({ where: { account: { in: accounts }, transaction: { createdAt: { gte: midnight } } }, _sum: { amount: true } }),
     db.job.count({ where: { workerId: { in: ids }, status: 'succeeded', finishedAt: { gte: midnight } } }),
     db.job.findMany({ where: { workerId: { in: ids }, status: 'succeeded' }, orderBy: { finishedAt: 'desc' }, take: RECENT_JOBS }),
@@ -89,6 +90,8 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
     };
   };
   // Where payouts go, and a change waiting out its delay: the owner sees a redirect they did not ask for, and cancels it.
+  // A fleet runner's standing: its member's daily cap reached, or over the member's runner limit.
+  const fleet = await fleetStandings(db, runners, new Date(now));
   const rail = payouts ? payoutRailJson(await payoutRailOf(db, customerId, new Date(now)), payouts) : null;
   return {
     owner,
@@ -114,6 +117,7 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
         audits: auditsOf(r.id),
         version: r.runnerVersion,
         update: versions ? updateNotice(r.runnerVersion, versions) : null,
+        fleet: fleet.has(r.id) ? { id: fleet.get(r.id)!.fleetId, hold: fleet.get(r.id)!.hold, refused: fleet.get(r.id)!.refused } : null,
       };
     }),
     recent_jobs: recent.map((j) => ({

@@ -18,6 +18,7 @@ import { ApproveDeviceCodeBody, DeviceCodeBody, DeviceTokenBody, UserCodeParam }
 import type { GatewaySettings } from './settings.js';
 import { ipAndCredentialLimit } from './rate-limit.js';
 import { hashToken } from './tokens.js';
+import { FleetRefusal, lockMemberForLogin } from '../economy/fleets.js';
 
 /** No 0/O or 1/I: the user types it. */
 const USER_CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -44,6 +45,7 @@ type Decision = 'approved' | 'denied';
  */
 async function decide(db: Db, rawUserCode: string, ownerId: string, decision: Decision): Promise<{ runner_id: string | null }> {
   const userCode = rawUserCode.toUpperCase();
+  if (decision === 'approved') await checkFleetLogin(db, userCode, ownerId);
   const runnerId = decision === 'approved' ? `runner-${randomBytes(6).toString('hex')}` : null;
   const settled = await db.runnerDeviceCode.updateMany({
     where: { userCode, status: 'pending', expiresAt: { gte: new Date() } },
@@ -53,6 +55,18 @@ async function decide(db: Db, rawUserCode: string, ownerId: string, decision: De
   const code = await db.runnerDeviceCode.findUnique({ where: { userCode } });
   if (!code || (code.status === 'pending' && code.expiresAt < new Date())) throw new ApiError(404, 'code_not_found', 'no such code, or it expired: run `trd-worker login` again', 'user_code');
   throw new ApiError(409, 'code_used', `this code was already ${code.status === 'denied' ? 'denied' : 'approved'}`, 'user_code');
+}
+
+/** A login into a fleet is approved by one of its members, with room under their runner limit (checked again, locked, at the claim). */
+async function checkFleetLogin(db: Db, userCode: string, ownerId: string): Promise<void> {
+  const code = await db.runnerDeviceCode.findUnique({ where: { userCode }, select: { fleetId: true, status: true } });
+  if (!code?.fleetId || code.status !== 'pending') return;
+  await db.$transaction((tx) => lockMemberForLogin(tx, code.fleetId!, ownerId)).catch(fleetError);
+}
+
+function fleetError(err: unknown): never {
+  if (err instanceof FleetRefusal) throw new ApiError(err.code === 'runner_limit' ? 409 : 403, err.code, err.message);
+  throw err;
 }
 
 export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; requireApiKey: RequestHandler }): Router {
@@ -72,6 +86,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
 
   router.post('/v1/runners/device-codes', limitCodes, async (req, res) => {
     const body = DeviceCodeBody.parse(jsonBody(req));
+    if (body.fleet && !(await db.fleet.findUnique({ where: { id: body.fleet } }))) throw new ApiError(404, 'fleet_not_found', `no fleet ${body.fleet}`, 'fleet');
     const deviceCode = randomBytes(32).toString('base64url');
     const userCode = newUserCode();
     await db.runnerDeviceCode.create({
@@ -82,6 +97,7 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
         hostname: body.machine?.hostname,
         gpu: body.machine?.gpu,
         runnerVersion: body.machine?.runner_version,
+        fleetId: body.fleet,
         status: 'pending',
         expiresAt: new Date(Date.now() + settings.login.codeTtlMs),
       },
@@ -145,11 +161,18 @@ export function runnerLoginRouter(deps: { db: Db; settings: GatewaySettings; req
       res.status(428).json({ error: { message: 'waiting for the owner to approve the code', type: 'authorization_pending', param: null, code: 'authorization_pending' } });
       return;
     }
-    // Claimed in one update, so two polls cannot both get a token.
-    const claimed = await db.runnerDeviceCode.updateMany({ where: { deviceCodeHash: code.deviceCodeHash, status: 'approved' }, data: { status: 'used' } });
-    if (claimed.count === 0) throw new ApiError(409, 'code_used', 'this login was completed already');
-    const token = await createRunnerToken(db, code.runnerId!);
-    await db.runner.update({ where: { id: code.runnerId! }, data: { ownerId: code.ownerId, ownerEmail: code.email } });
+    const token = await db
+      .$transaction(async (tx) => {
+        // Into a fleet: the member's row stays locked to the commit, so two logins at once cannot both take the last place.
+        const member = code.fleetId ? await lockMemberForLogin(tx, code.fleetId, code.ownerId!) : null;
+        // Claimed in one update, so two polls cannot both get a token.
+        const claimed = await tx.runnerDeviceCode.updateMany({ where: { deviceCodeHash: code.deviceCodeHash, status: 'approved' }, data: { status: 'used' } });
+        if (claimed.count === 0) throw new ApiError(409, 'code_used', 'this login was completed already');
+        const issued = await createRunnerToken(tx, code.runnerId!);
+        await tx.runner.update({ where: { id: code.runnerId! }, data: { ownerId: code.ownerId, ownerEmail: code.email, fleetId: member?.fleetId ?? null, fleetMemberId: member?.id ?? null } });
+        return issued;
+      })
+      .catch(fleetError);
     res.json({ runner_id: code.runnerId, token });
   });
 

@@ -14,6 +14,7 @@ import { jsonBody } from './json-body.js';
 import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
 import { workerCard } from '../economy/worker-card.js';
+import { fleetStandings } from '../economy/fleets.js';
 import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody, RunnerSettingsPatch } from './schemas.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
 
@@ -22,7 +23,7 @@ const TOKEN_PREFIX = 'trd_rt_';
 const RECENT_AUDITS = 20;
 
 /** Registers a runner (or gives an existing one a new token); returns the token in the clear, once. */
-export async function createRunnerToken(db: Db, runnerId: string, tier: TrustTier = 'probation'): Promise<string> {
+export async function createRunnerToken(db: Pick<Db, 'runner'>, runnerId: string, tier: TrustTier = 'probation'): Promise<string> {
   assertWorkerId(runnerId);
   const token = newToken(TOKEN_PREFIX);
   await db.runner.upsert({
@@ -31,6 +32,12 @@ export async function createRunnerToken(db: Db, runnerId: string, tier: TrustTie
     update: { tokenHash: hashToken(token), tier },
   });
   return token;
+}
+
+/** A fleet runner's standing (its member's cap hold, or a refusal over the runner limit) for the heartbeat answer and `status`. */
+async function fleetStandingOf(db: Db, runner: { id: string; fleetMemberId: string | null }) {
+  const s = (await fleetStandings(db, [runner])).get(runner.id);
+  return s ? { id: s.fleetId, hold: s.hold, refused: s.refused } : null;
 }
 
 function settingsOf(stored: unknown) {
@@ -86,6 +93,7 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       shadowbanned: runner.shadowbannedReason,
       // An update notice (recommended, or required: below the minimum no new jobs come), with the command.
       update,
+      fleet: await fleetStandingOf(db, runner),
     };
     res.json(answer);
   });
@@ -149,6 +157,7 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       shadowbanned: runner.shadowbannedReason,
       version: runner.runnerVersion,
       update: updateNotice(runner.runnerVersion, deps.runnerVersions),
+      fleet: await fleetStandingOf(db, runner),
       // The 90-day clean-audit badge, and how long until it.
       verified_badge: (await workerCard(db, id))!.verified_badge,
       today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n) },

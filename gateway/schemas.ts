@@ -81,7 +81,9 @@ export const DeviceMachine = z
     runner_version: RunnerVersionSchema,
   })
   .strict();
-export const DeviceCodeBody = z.object({ email: z.email().max(254).optional(), machine: DeviceMachine.optional() }).strict();
+export const DeviceCodeBody = z
+  .object({ email: z.email().max(254).optional(), machine: DeviceMachine.optional(), /** `login --fleet`: the fleet the runner joins as its approver's. */ fleet: z.string().regex(/^cus_[a-f0-9]{32}$/, 'is not a fleet id').optional() })
+  .strict();
 export const UserCodeParam = z.string().regex(/^[A-Za-z0-9]{4}-[A-Za-z0-9]{4}$/, 'looks like ABCD-EFGH');
 export const ApproveDeviceCodeBody = z.object({ user_code: UserCodeParam }).strict();
 export const DeviceTokenBody = z.object({ device_code: z.string().min(20).max(100) }).strict();

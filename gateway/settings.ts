@@ -30,6 +30,8 @@ export interface GatewaySettings {
   dispatch: DispatchSettings;
   /** `trd-worker login`: how long a device code lives, and how often the CLI may poll. */
   login: { codeTtlMs: number; pollIntervalMs: number };
+  /** How long a fleet invite link stays valid. */
+  fleets: { inviteTtlMs: number };
   /** What a job holds against its organization's cap while open (economy/billing.ts reservationMicrocredits). */
   reservation: { msPerToken: number; promptMs: number };
   /** How long a job of a capped or rate-limited organization may wait for its turn at admission (its row lock). */
@@ -136,6 +138,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
       resubmitWaitMs: envInt(env, 'TRD_AGENT_RESUBMIT_WAIT_MS'),
       dryRunMaxTokens: envInt(env, 'TRD_AGENT_DRY_RUN_MAX_TOKENS'),
     },
+    fleets: { inviteTtlMs: envInt(env, 'TRD_FLEET_INVITE_TTL_MS') },
     login: {
       codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS'),
       pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS'),

@@ -2,13 +2,15 @@
  * Who a runner token belongs to and what it may poll, from the platform's
  * database: the runner's trust tier, the models its heartbeats declare, and
  * whether it is cut off (token revoked, runner shadowbanned) or only refused
- * new work (below the minimum runner version: its running jobs finish). Cached per
+ * new work (below the minimum runner version, or its fleet member at their daily cap:
+ * its running jobs finish); a fleet runner over its member's runner limit is cut off. Cached per
  * token and re-read every `refreshMs`, so a revocation reaches calls in
  * flight within that time.
  */
 import type { TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { Entitlement } from './policy.js';
+import { fleetStandings, type FleetStanding } from '../economy/fleets.js';
 
 interface Row {
   id: string;
@@ -18,17 +20,19 @@ interface Row {
   diskModels: string[];
   shadowbannedReason: string | null;
   updateRequired: string | null;
+  fleetMemberId: string | null;
 }
 
-const SELECT = { id: true, tokenHash: true, tier: true, loadedModels: true, diskModels: true, shadowbannedReason: true, updateRequired: true } as const;
+const SELECT = { id: true, tokenHash: true, tier: true, loadedModels: true, diskModels: true, shadowbannedReason: true, updateRequired: true, fleetMemberId: true } as const;
 
-function entitlementOf(row: Row): Entitlement {
+function entitlementOf(row: Row, fleet?: FleetStanding): Entitlement {
   return {
     runnerId: row.id,
     tier: row.tier,
     models: [...new Set([...row.loadedModels, ...row.diskModels])],
-    cutOff: row.shadowbannedReason ? `runner ${row.id} is shadowbanned: ${row.shadowbannedReason}` : null,
-    noNewWork: row.updateRequired,
+    // A fleet runner over its member's runner limit does not run at all; at the member's daily cap it only takes no new jobs.
+    cutOff: row.shadowbannedReason ? `runner ${row.id} is shadowbanned: ${row.shadowbannedReason}` : (fleet?.refused ?? null),
+    noNewWork: row.updateRequired ?? fleet?.hold ?? null,
   };
 }
 
@@ -51,7 +55,7 @@ export class EntitlementStore {
   /** A read of the database now (a runner promoted, or declaring a model, a moment ago is not refused on a stale answer). */
   async read(tokenHash: string): Promise<Entitlement | null> {
     const row = await this.db.runner.findUnique({ where: { tokenHash }, select: SELECT });
-    const ent = row ? entitlementOf(row) : null;
+    const ent = row ? entitlementOf(row, (await fleetStandings(this.db, [row])).get(row.id)) : null;
     this.cache.set(tokenHash, { ent, at: Date.now() });
     return ent;
   }
@@ -61,7 +65,8 @@ export class EntitlementStore {
     const out = new Map<string, Entitlement | null>(tokenHashes.map((h) => [h, null]));
     if (tokenHashes.length > 0) {
       const rows = await this.db.runner.findMany({ where: { tokenHash: { in: tokenHashes } }, select: SELECT });
-      for (const row of rows) out.set(row.tokenHash!, entitlementOf(row));
+      const fleets = await fleetStandings(this.db, rows);
+      for (const row of rows) out.set(row.tokenHash!, entitlementOf(row, fleets.get(row.id)));
     }
     const now = Date.now();
     for (const [h, ent] of out) this.cache.set(h, { ent, at: now });

@@ -34,6 +34,8 @@ interface Overview {
     settings: RunnerSettings;
     audits: { passed: number; failed: number; last_failed: { job_id: string | null; detail: string; at: string } | null };
     update: { level: 'required' | 'recommended'; message: string; command: string } | null;
+    /** Under a fleet: its member's daily cap reached (no new jobs until the fleet's midnight) or over the member's runner limit. */
+    fleet?: { id: string; hold: string | null; refused: string | null } | null;
   }>;
   recent_jobs: Array<{ id: string; model: string; worker_id: string; completion_tokens: number; earned_microcredits: number; finished_at: string | null; receipt_url: string }>;
 }
@@ -145,6 +147,11 @@ function runnerCard(r: Overview['runners'][number]): HTMLElement {
   notice.hidden = !r.update;
   notice.className = `update-notice ${r.update?.level === 'required' ? 'bad' : 'warn'}`;
   notice.textContent = r.update ? `${r.update.level === 'required' ? 'Update required' : 'Update available'}: ${r.update.message}` : '';
+  const fleet = $('.fleet-notice', card);
+  const fleetWord = r.fleet?.refused ?? r.fleet?.hold ?? null;
+  fleet.hidden = !fleetWord;
+  fleet.className = `fleet-notice ${r.fleet?.refused ? 'bad' : 'warn'}`;
+  fleet.textContent = fleetWord ? `Fleet: ${fleetWord}` : '';
   if (!editing.has(r.id)) fillSettings($<HTMLFormElement>('form', card), r.settings);
   return card;
 }

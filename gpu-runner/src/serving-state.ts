@@ -14,6 +14,8 @@ export class ServingState {
   /** The platform's update notice; a required one means no new jobs (the runner endpoint would refuse its polls). */
   update: UpdateNotice | null = null;
   shadowbanned: string | null = null;
+  /** Its fleet's word: the member's daily cap reached (no new jobs until the fleet's midnight) or over the runner limit. */
+  fleetBlock: string | null = null;
   /** Why it takes no new jobs now; null: it takes them. */
   pausedFor: string | null = null;
 
@@ -38,6 +40,7 @@ export class ServingState {
     this.tier = answer.tier;
     this.settings = answer.settings;
     this.shadowbanned = answer.shadowbanned ?? null;
+    this.fleetBlock = answer.fleet?.refused ?? answer.fleet?.hold ?? null;
     if ((answer.update?.message ?? null) !== (this.update?.message ?? null)) {
       if (answer.update) this.log(`${answer.update.level === 'required' ? 'UPDATE REQUIRED' : 'update available'}: ${answer.update.message}`);
       else if (this.update) this.log('this trd-worker is up to date again');
@@ -49,9 +52,11 @@ export class ServingState {
   apply(): void {
     const decision = this.shadowbanned
       ? { serve: false as const, reason: `shadowbanned by the platform: ${this.shadowbanned}` }
-      : this.update?.level === 'required'
-        ? { serve: false as const, reason: `update required: ${this.update.message}` }
-        : servingDecision(this.settings, ownerClock(), onBattery());
+      : this.fleetBlock
+        ? { serve: false as const, reason: `fleet: ${this.fleetBlock}` }
+        : this.update?.level === 'required'
+          ? { serve: false as const, reason: `update required: ${this.update.message}` }
+          : servingDecision(this.settings, ownerClock(), onBattery());
     const reason = decision.serve ? null : decision.reason;
     if (reason !== this.pausedFor) this.log(reason ? `not taking new jobs: ${reason}` : 'taking jobs again');
     this.pausedFor = reason;

@@ -40,7 +40,7 @@ export type RunnerHeartbeat = z.output<typeof RunnerHeartbeatSchema>;
 
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
 
-function isTimeZone(tz: string): boolean {
+export function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -105,6 +105,8 @@ export const HeartbeatAnswerSchema = z.object({
   shadowbanned: z.string().nullable().default(null),
   /** The update notice; null when the runner is up to date. */
   update: UpdateNoticeSchema.nullable().default(null),
+  /** Under a fleet: why it takes no new jobs (its member's daily earning cap) or may not run (over the member's runner limit). */
+  fleet: z.object({ id: z.string().max(64), hold: NoticeLine.nullable(), refused: NoticeLine.nullable() }).nullable().default(null),
 });
 export type HeartbeatAnswer = z.output<typeof HeartbeatAnswerSchema>;
 

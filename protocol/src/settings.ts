@@ -172,6 +172,7 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   int('TRD_AGENT_RESUBMIT_WAIT_MS', 30 * DAY, { min: 100 }, ['gateway'], 'how long a submission sent back waits for its author', { at: 'gateway.agentReview.resubmitWaitMs' }),
   int('TRD_AGENT_DRY_RUN_MAX_TOKENS', 64, { min: 1, max: 4096 }, ['gateway'], 'tokens of an agent\'s review dry run', { at: 'gateway.agentReview.dryRunMaxTokens' }),
   int('TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }, ['gateway'], 'trd-worker login: how long a device code lives', { at: 'gateway.login.codeTtlMs' }),
+  int('TRD_FLEET_INVITE_TTL_MS', 7 * 24 * 3_600_000, { min: 1000 }, ['gateway'], 'fleets: how long an invite link stays valid', { at: 'gateway.fleets.inviteTtlMs' }),
   int('TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }, ['gateway'], 'trd-worker login: how often the CLI may poll', { at: 'gateway.login.pollIntervalMs' }),
   str('TRD_SMTP_HOST', 'string', null, ['gateway'], 'SMTP relay sign-in links are mailed through (plain SMTP); unset: e-mail sign-in off', { at: 'gateway.emailSignIn.smtp.host' }),
   int('TRD_SMTP_PORT', 25, { min: 1, max: 65535 }, ['gateway'], 'the SMTP relay\'s port', { at: 'gateway.emailSignIn.smtp.port' }),

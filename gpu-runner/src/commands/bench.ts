@@ -25,6 +25,55 @@ function spread(xs: number[]): Spread {
   return { median: sorted[Math.floor((sorted.length - 1) / 2)], min: sorted[0], max: sorted.at(-1)! };
 }
 
+/** The standard benchmark; filed with the gateway when `report` and logged in. */
+export async function runBench(o: { model: string; modelsDir: string; runs: number; tokens: number; threads: number; report: boolean }) {
+  const started = performance.now();
+  // Loaded here, not at the top: `--help` and the other light commands must not load llama.cpp.
+  const [{ getLlama }, { InferenceEngine }, { hardwareOf }, { hardwareClassFor }, { resolveModel }] = await Promise.all([
+    import('node-llama-cpp'),
+    import('../engine.js'),
+    import('../zero-config.js'),
+    import('../hardware-classes.js'),
+    import('../model-files.js'),
+  ]);
+  const model = await resolveModel(o.model, { modelsDir: o.modelsDir });
+  const hwClass = hardwareClassFor(await hardwareOf(await getLlama()));
+  const engine = await InferenceEngine.load({ modelPath: model.path, sequences: 1, threads: o.threads });
+  const prompt: number[] = [];
+  const generation: number[] = [];
+  try {
+    for (let i = 0; i <= o.runs; i++) {
+      const g = await engine.generate({ prompt: BENCH_PROMPT, maxTokens: o.tokens, temperature: 0 });
+      if (i === 0) continue; // warm-up: caches, first allocations
+      prompt.push(Math.round((g.promptTokens * 1000) / Math.max(1, g.timeToFirstTokenMs)));
+      generation.push(Math.round((g.completionTokens * 1000) / Math.max(1, g.generationMs)));
+    }
+  } finally {
+    await engine.dispose();
+  }
+  const result = {
+    model: model.key,
+    model_sha256: model.sha256,
+    hardware_class: hwClass.key,
+    threads: o.threads,
+    runs: o.runs,
+    tokens_per_run: o.tokens,
+    prompt_tokens_per_second: spread(prompt),
+    generation_tokens_per_second: spread(generation),
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    filed: false,
+  };
+  const credentials = o.report ? await readCredentials() : null;
+  if (credentials) {
+    await gatewayCall(credentials.gateway_url, '/v1/runners/bench', credentials.token, {
+      method: 'POST',
+      body: { model: result.model, hardware_class: result.hardware_class, runs: result.runs, prompt_tokens_per_second: result.prompt_tokens_per_second, generation_tokens_per_second: result.generation_tokens_per_second },
+    });
+    result.filed = true;
+  }
+  return { result, credentials, hwClass };
+}
+
 export function benchCommand(): Command {
   return new Command('bench')
     .description('run the standard benchmark (fixed prompt and model, several runs) and file the result with the gateway when logged in')
@@ -36,49 +85,7 @@ export function benchCommand(): Command {
     .option('--no-report', 'do not file the result with the gateway')
     .option('--json', 'one JSON object, for scripts')
     .action(async (o) => {
-      const started = performance.now();
-      const [{ getLlama }, { InferenceEngine }, { hardwareOf }, { hardwareClassFor }, { resolveModel }] = await Promise.all([
-        import('node-llama-cpp'),
-        import('../engine.js'),
-        import('../zero-config.js'),
-        import('../hardware-classes.js'),
-        import('../model-files.js'),
-      ]);
-      const model = await resolveModel(o.model, { modelsDir: o.modelsDir });
-      const hwClass = hardwareClassFor(await hardwareOf(await getLlama()));
-      const engine = await InferenceEngine.load({ modelPath: model.path, sequences: 1, threads: o.threads });
-      const prompt: number[] = [];
-      const generation: number[] = [];
-      try {
-        for (let i = 0; i <= o.runs; i++) {
-          const g = await engine.generate({ prompt: BENCH_PROMPT, maxTokens: o.tokens, temperature: 0 });
-          if (i === 0) continue; // warm-up: caches, first allocations
-          prompt.push(Math.round((g.promptTokens * 1000) / Math.max(1, g.timeToFirstTokenMs)));
-          generation.push(Math.round((g.completionTokens * 1000) / Math.max(1, g.generationMs)));
-        }
-      } finally {
-        await engine.dispose();
-      }
-      const result = {
-        model: model.key,
-        model_sha256: model.sha256,
-        hardware_class: hwClass.key,
-        threads: o.threads,
-        runs: o.runs,
-        tokens_per_run: o.tokens,
-        prompt_tokens_per_second: spread(prompt),
-        generation_tokens_per_second: spread(generation),
-        seconds: Math.round((performance.now() - started) / 100) / 10,
-        filed: false,
-      };
-      const credentials = o.report ? await readCredentials() : null;
-      if (credentials) {
-        await gatewayCall(credentials.gateway_url, '/v1/runners/bench', credentials.token, {
-          method: 'POST',
-          body: { model: result.model, hardware_class: result.hardware_class, runs: result.runs, prompt_tokens_per_second: result.prompt_tokens_per_second, generation_tokens_per_second: result.generation_tokens_per_second },
-        });
-        result.filed = true;
-      }
+      const { result, credentials, hwClass } = await runBench(o);
       if (o.json) {
         console.log(JSON.stringify(result));
         return;

@@ -19,12 +19,41 @@ async function describeMachine(): Promise<{ hostname: string; gpu: string; runne
   return { hostname: host, gpu, runner_version: RUNNER_VERSION };
 }
 
+/**
+ * The device-code login (RFC 8628): prints the link with the code to approve, polls until the owner
+ * approves or denies it; returns the runner's id and token (the caller stores them).
+ */
+export async function deviceLogin(base: string, o: { email?: string; fleet?: string }): Promise<{ runner_id: string; token: string }> {
+  const post = (path: string, body: unknown) => gatewayRequest(base, path, { method: 'POST', body });
+  const codes = await post('/v1/runners/device-codes', { ...(o.email ? { email: o.email } : {}), ...(o.fleet ? { fleet: o.fleet } : {}), machine: await describeMachine() });
+  if (codes.status !== 201) throw new Error(`the gateway would not start a login: ${problemOf(codes)}`);
+  // The link carries the code (RFC 8628's verification_uri_complete); the code is printed too, to check it is the same.
+  const link = codes.json.verification_uri_complete ?? codes.json.verification_uri;
+  console.error(`To register this runner${o.fleet ? ` in fleet ${o.fleet}` : ''}, open ${link} (signed in to your account) and approve code ${codes.json.user_code}.`);
+  console.error(`Waiting for approval (the code expires in ${Math.round(codes.json.expires_in / 60)} min)…`);
+  let intervalMs: number = codes.json.interval_ms;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    const poll = await post('/v1/runners/device-token', { device_code: codes.json.device_code });
+    if (poll.status === 428) continue;
+    // Rate-limited (other machines behind the same address poll too): slow down, as RFC 8628's slow_down asks.
+    if (poll.status === 429) {
+      intervalMs = Math.min(intervalMs * 2, 60_000);
+      continue;
+    }
+    if (poll.status === 403 && poll.json?.error?.code === 'access_denied') throw new Error(`login denied: ${problemOf(poll)}`);
+    if (poll.status !== 200) throw new Error(`login failed: ${problemOf(poll)}`);
+    return { runner_id: poll.json.runner_id, token: poll.json.token };
+  }
+}
+
 export function loginCommand(): Command {
   const env = process.env;
   return new Command('login')
     .description('register this runner with the network (once): prints a code to approve, then stores the runner token')
     .requiredOption('--gateway-url <url>', 'the network\'s gateway', envText(env, 'TRD_GATEWAY_URL'))
     .option('--email <address>', 'your e-mail, for the owner account')
+    .option('--fleet <id>', 'register the runner in this fleet (you approve as one of its members)')
     .option('--token <token>', 'a runner token the gateway issued (headless machines, tests): stored after it is checked')
     .option('--json', 'print the stored runner id as JSON')
     .action(async (o) => {
@@ -39,27 +68,7 @@ export function loginCommand(): Command {
         ({ runner_id: runnerId } = r.json);
         token = o.token;
       } else {
-        const codes = await post('/v1/runners/device-codes', { ...(o.email ? { email: o.email } : {}), machine: await describeMachine() });
-        if (codes.status !== 201) throw new Error(`the gateway would not start a login: ${problemOf(codes)}`);
-        // The link carries the code (RFC 8628's verification_uri_complete); the code is printed too, to check it is the same.
-        const link = codes.json.verification_uri_complete ?? codes.json.verification_uri;
-        console.error(`To register this runner, open ${link} (signed in to your account) and approve code ${codes.json.user_code}.`);
-        console.error(`Waiting for approval (the code expires in ${Math.round(codes.json.expires_in / 60)} min)…`);
-        let intervalMs: number = codes.json.interval_ms;
-        for (;;) {
-          await new Promise((r) => setTimeout(r, intervalMs));
-          const poll = await post('/v1/runners/device-token', { device_code: codes.json.device_code });
-          if (poll.status === 428) continue;
-          // Rate-limited (other machines behind the same address poll too): slow down, as RFC 8628's slow_down asks.
-          if (poll.status === 429) {
-            intervalMs = Math.min(intervalMs * 2, 60_000);
-            continue;
-          }
-          if (poll.status === 403 && poll.json?.error?.code === 'access_denied') throw new Error(`login denied: ${problemOf(poll)}`);
-          if (poll.status !== 200) throw new Error(`login failed: ${problemOf(poll)}`);
-          ({ runner_id: runnerId, token } = poll.json);
-          break;
-        }
+        ({ runner_id: runnerId, token } = await deviceLogin(base, { email: o.email, fleet: o.fleet }));
       }
       const file = credentialsFile();
       await writeCredentials({ gateway_url: base, runner_id: runnerId, token });

@@ -1,10 +1,38 @@
 /** `trd-worker start`: load a model and serve jobs for it until stopped. */
 import { Command, Option } from 'commander';
-import { readCredentials } from '../credentials.js';
 import { clearDaemonState, writeDaemonState } from '../daemon-state.js';
 import { defaultModelsDir } from '../paths.js';
 import { defaultThreads } from '../threads.js';
 import { MAX_TIMER_MS, envDefault, envFlag, envText, positiveInt } from './options.js';
+import { credentialsFile, readCredentials, writeCredentials, type Credentials } from '../credentials.js';
+import { deviceLogin } from './login.js';
+import { runBench } from './bench.js';
+
+/**
+ * `start` on a machine not logged in (the seed's "one command, then it earns"): the device-code
+ * login, the standard benchmark filed with the gateway, then the hardware class's models; each
+ * default it picks is printed, and each has a flag for scripts and tests.
+ */
+async function onboard(o: { gatewayUrl: string; email?: string; fleet?: string; bench: boolean; benchRuns: number; benchTokens: number; modelsDir: string; threads: number }, log: (line: string) => void): Promise<Credentials> {
+  const base = new URL(o.gatewayUrl).origin;
+  log(`not logged in: registering this machine with ${base} (step 1 of 3: login)`);
+  const { runner_id, token } = await deviceLogin(base, { email: o.email, fleet: o.fleet });
+  const stored = { gateway_url: base, runner_id, token };
+  await writeCredentials(stored);
+  log(`logged in as ${runner_id}; credential stored in ${credentialsFile()} (0600)`);
+  const { detectHardware, hardwareClassFor } = await import('../zero-config.js');
+  const hw = await detectHardware();
+  const cls = hardwareClassFor(hw);
+  log(`hardware: ${hw.gpu === false ? 'no GPU (CPU only)' : `${hw.gpu}, ${(hw.gpuMemoryMiB / 1024).toFixed(1)} GiB`}, ${(hw.freeMiB / 1024).toFixed(1)} GiB free for models: class ${cls.name}`);
+  if (o.bench) {
+    log(`step 2 of 3: benchmark (trd-tiny, ${o.benchRuns} runs of ${o.benchTokens} tokens, ${o.threads} thread(s); --no-bench skips it)`);
+    const { result } = await runBench({ model: 'trd-tiny', modelsDir: o.modelsDir, runs: o.benchRuns, tokens: o.benchTokens, threads: o.threads, report: true });
+    log(`benchmark: ${result.generation_tokens_per_second.median} tok/s generation, ${result.prompt_tokens_per_second.median} tok/s prompt; ${result.filed ? 'filed with the gateway' : 'not filed'}`);
+  } else log('step 2 of 3: benchmark skipped (--no-bench)');
+  log('step 3 of 3: models for this class (below), then serving');
+  return stored;
+}
+
 
 export function startCommand(): Command {
   const env = process.env;
@@ -27,13 +55,20 @@ export function startCommand(): Command {
     .option('--tls-server-name <name>', 'server name to verify for TLS', envText(env, 'TRD_TEMPORAL_TLS_SERVER_NAME'))
     .option('--token <token>', 'runner token: names this runner to the gateway, and is sent to Temporal as "authorization: Bearer" gRPC metadata (or TRD_RUNNER_TOKEN)', envText(env, 'TRD_RUNNER_TOKEN'))
     .option('--gateway-url <url>', 'gateway to send heartbeats to (needs --token); it answers with this runner\'s id and trust tier', envText(env, 'TRD_GATEWAY_URL'))
+    .option('--email <address>', 'not logged in yet: your e-mail, for the owner account the login creates')
+    .option('--fleet <id>', 'not logged in yet: register the runner in this fleet')
+    .option('--no-bench', 'not logged in yet: skip the first benchmark')
+    .option('--bench-runs <n>', 'not logged in yet: runs of the first benchmark', positiveInt('--bench-runs', 50), 3)
+    .option('--bench-tokens <n>', 'not logged in yet: tokens per benchmark run', positiveInt('--bench-tokens', 4096), 64)
     .action(async (o) => {
       const log = (line: string) => console.log(`trd-worker: ${line}`);
       // The credential from `trd-worker login` stands in for --token and --gateway-url; a --worker-id
       // without a token is the anonymous mode (a private Temporal, no gateway).
       if (!o.token && !o.workerId) {
-        const stored = await readCredentials();
-        if (!stored) throw new Error('not logged in: run `trd-worker login --gateway-url <url>` first (or pass --token and --gateway-url, or --worker-id for a private Temporal)');
+        let stored = await readCredentials();
+        // Onboarding in one command: a machine not logged in logs in (device flow) and benches first.
+        if (!stored && o.gatewayUrl) stored = await onboard(o, log);
+        if (!stored) throw new Error('not logged in: run `trd-worker login --gateway-url <url>` first, or `trd-worker start --gateway-url <url>` to log in, bench and start in one go (or pass --token and --gateway-url, or --worker-id for a private Temporal)');
         o.token = stored.token;
         o.gatewayUrl ||= stored.gateway_url;
       }
@@ -46,7 +81,7 @@ export function startCommand(): Command {
         o.model = defaultModels(cls, hw.freeMiB, o.modelsDir);
         o.concurrency ??= cls.concurrency;
         contextSize = cls.contextSize;
-        log(`hardware class ${cls.name}: serving ${o.model.join(', ')}, context ${cls.contextSize}, ${o.concurrency} job(s) at once`);
+        log(`hardware class ${cls.name}: serving ${o.model.join(', ')}, context ${cls.contextSize}, ${o.concurrency} job(s) at once (defaults for this class; --model and --concurrency choose others)`);
       }
       const { startRunner } = await import('../worker.js');
       const runner = await startRunner(

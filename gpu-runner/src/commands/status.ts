@@ -40,6 +40,7 @@ export function statusCommand(): Command {
         shadowbanned: me?.shadowbanned ?? null,
         version: me?.version ?? null,
         update: me?.update ?? null,
+        fleet: me?.fleet ?? null,
         current_jobs: running ? (me?.current_jobs ?? []) : [],
         today: me?.today ?? null,
         audits: me?.audits ?? null,
@@ -65,6 +66,7 @@ export function statusCommand(): Command {
         console.log(`audits           ${a.passed} passed, ${a.failed} failed${lastFailed ? ` — last failed ${lastFailed.at}: ${lastFailed.detail}` : ''}`);
       }
       if (report.update) console.log(`update           ${report.update.level === 'required' ? 'REQUIRED' : 'available'}: ${report.update.message}`);
+      if (report.fleet) console.log(`fleet            ${report.fleet.id}${report.fleet.refused ? ` — REFUSED: ${report.fleet.refused}` : report.fleet.hold ? ` — no new jobs: ${report.fleet.hold}` : ''}`);
       if (report.shadowbanned) console.log(`standing         SHADOWBANNED — no new jobs: ${report.shadowbanned}`);
       if (gatewayProblem) console.log(`gateway          ${gatewayProblem}`);
     });
