@@ -8,6 +8,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import {
   ORCHESTRATOR_QUEUE,
+  PROOF_VERSION,
+  ProofKeyError,
+  cidOfBytes,
+  parseProofPublicKey,
+  sealProof,
   sha256Hex,
   signDispatch,
   signReceipt,
@@ -42,6 +47,16 @@ export interface ReceiptRequest {
   result: InferenceResult | UpstreamResult;
   /** From the workflow's clock, so a retried signing yields the same bytes. */
   issuedAt: string;
+  /** The job's sealed proof of work (sealProof), when the customer asked for one. */
+  proofCid?: string;
+}
+
+/** What a job's proof seals: its prompt and output, to the customer's public key. The answer carries the CID only. */
+export interface ProofRequest {
+  jobId: string;
+  publicKey: string;
+  prompt: string;
+  output: string;
 }
 
 export type ReceiptFields = Omit<ReceiptEnvelope, 'v' | 'kid' | 'session_id' | 'seq' | 'prev'>;
@@ -98,6 +113,7 @@ export function createReceiptActivities(deps: ReceiptDeps) {
       issued_at: req.issuedAt,
       // A job that ran an agent names it (recorded with the job at acceptance), in any version of the job workflow.
       ...(await agentOf(req.jobId)),
+      ...(req.proofCid ? { proof_cid: req.proofCid, proof_v: PROOF_VERSION } : {}),
     };
   }
 
@@ -118,9 +134,9 @@ export function createReceiptActivities(deps: ReceiptDeps) {
     }
   }
 
-  /** Starts the receipt's pinning workflow, once per CID; the caller never waits for the pin itself. */
-  async function startPinning(cid: string, receipt: SignedReceipt): Promise<void> {
-    const input: PinInput = { cid, receipt, retry: settings.pin };
+  /** Starts the pinning workflow of a receipt (or of a block already stored: a sealed proof), once per CID; the caller never waits for the pin itself. */
+  async function startPinning(cid: string, receipt?: SignedReceipt): Promise<void> {
+    const input: PinInput = { cid, ...(receipt ? { receipt } : {}), retry: settings.pin };
     try {
       await client.workflow.start('pinReceipt', {
         workflowId: pinWorkflowId(cid),
@@ -146,6 +162,33 @@ export function createReceiptActivities(deps: ReceiptDeps) {
         { job_id: d.jobId, model: d.model, prompt_sha256: promptSha256, attempt: d.attempt, issued_at: now.toISOString(), expires_at: d.expiresAt },
         key.secretKey,
       );
+    },
+
+    /**
+     * A job's proof of work (protocol/proof.ts): its prompt and output sealed to the customer's key, stored
+     * as a content block and sent to be pinned. Only the CID goes back to the workflow: neither the
+     * plaintext nor the blob enters its history. One per job: a retried call returns the blob already made
+     * (a new one would have another ephemeral key, so another CID).
+     */
+    async sealProof(req: ProofRequest): Promise<{ cid: string }> {
+      const existing = await db.jobProof.findUnique({ where: { jobId: req.jobId } });
+      if (existing) return { cid: existing.cid };
+      let blob: Uint8Array;
+      try {
+        blob = await sealProof({ job_id: req.jobId, prompt: req.prompt, output: req.output }, parseProofPublicKey(req.publicKey));
+      } catch (err) {
+        // The gateway checked the key at acceptance; a key that fails here will fail on every retry.
+        if (err instanceof ProofKeyError) throw ApplicationFailure.nonRetryable(`trd_proof.public_key ${err.message}`, PlatformFailures.InvalidReceipt);
+        throw err;
+      }
+      const cid = await cidOfBytes(blob);
+      await db.$transaction(async (tx) => {
+        await tx.contentBlock.createMany({ data: [{ cid, bytes: Buffer.from(blob) }], skipDuplicates: true });
+        await tx.jobProof.createMany({ data: [{ jobId: req.jobId, cid }], skipDuplicates: true });
+      });
+      const proof = await db.jobProof.findUniqueOrThrow({ where: { jobId: req.jobId } });
+      await startPinning(proof.cid);
+      return { cid: proof.cid };
     },
 
     /** A job's receipt on its own (no session): signed, stored by CID, and sent to be pinned. */
@@ -215,8 +258,15 @@ export function createReceiptActivities(deps: ReceiptDeps) {
 
     /** The pin that always happens: the local content store, which /ipfs/<cid> serves. */
     async storeReceiptBlock(input: PinInput): Promise<void> {
-      const { cid } = await putReceiptBlock(db, input.receipt);
-      if (cid !== input.cid) throw ApplicationFailure.nonRetryable(`receipt bytes hash to ${cid}, not ${input.cid}`, PlatformFailures.CidMismatch);
+      let cid: string;
+      if (input.receipt) ({ cid } = await putReceiptBlock(db, input.receipt));
+      else {
+        // A block its writer stored before starting the pin (a sealed proof): checked, not rewritten.
+        const bytes = await getBlock(db, input.cid);
+        if (!bytes) throw new Error(`block ${input.cid} is not in the content store yet`);
+        cid = await cidOfBytes(bytes);
+      }
+      if (cid !== input.cid) throw ApplicationFailure.nonRetryable(`block bytes hash to ${cid}, not ${input.cid}`, PlatformFailures.CidMismatch);
       await db.receiptPin.createMany({ data: [{ cid, provider: 'local', providerCid: cid }], skipDuplicates: true });
     },
 

@@ -96,12 +96,12 @@ export function auditSettings(env: Env): AuditSettings {
     method,
     minTokenProbability: envProbability(env, 'TRD_AUDIT_MIN_TOKEN_PROBABILITY', 1e-5),
     limits: {
-      scheduleToStartMs: envInt(env, 'TRD_AUDIT_SCHEDULE_TO_START_MS', 60_000, { min: 100 }),
-      heartbeatTimeoutMs: envInt(env, 'TRD_AUDIT_HEARTBEAT_TIMEOUT_MS', 30_000, { min: 100 }),
-      verifyTimeoutMs: envInt(env, 'TRD_AUDIT_VERIFY_TIMEOUT_MS', 5 * 60_000, { min: 100 }),
-      deadlineMs: envInt(env, 'TRD_AUDIT_DEADLINE_MS', 6 * 3600_000, { min: 1000 }),
-      maxAuditors: envInt(env, 'TRD_AUDIT_MAX_AUDITORS', 3, { min: 1, max: 20 }),
-      auditorWaitMs: envInt(env, 'TRD_AUDIT_AUDITOR_WAIT_MS', 60_000, { min: 100 }),
+      scheduleToStartMs: envInt(env, 'TRD_AUDIT_SCHEDULE_TO_START_MS'),
+      heartbeatTimeoutMs: envInt(env, 'TRD_AUDIT_HEARTBEAT_TIMEOUT_MS'),
+      verifyTimeoutMs: envInt(env, 'TRD_AUDIT_VERIFY_TIMEOUT_MS'),
+      deadlineMs: envInt(env, 'TRD_AUDIT_DEADLINE_MS'),
+      maxAuditors: envInt(env, 'TRD_AUDIT_MAX_AUDITORS'),
+      auditorWaitMs: envInt(env, 'TRD_AUDIT_AUDITOR_WAIT_MS'),
     },
   };
 }

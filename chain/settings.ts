@@ -46,7 +46,7 @@ export function chainSettings(env: Env): ChainSettings | null {
   if (!raw) return null;
   if (raw !== 'base' && raw !== 'base-sepolia' && raw !== 'local') throw new SettingsError(`TRD_CHAIN must be base, base-sepolia or local, got ${JSON.stringify(raw)}`);
   const known = raw === 'local' ? null : KNOWN_CHAINS[raw];
-  const chainId = envInt(env, 'TRD_CHAIN_ID', known?.chainId ?? LOCAL_CHAIN_ID, { min: 1 });
+  const chainId = envInt(env, 'TRD_CHAIN_ID', known?.chainId ?? LOCAL_CHAIN_ID);
   if (known && chainId !== known.chainId) throw new SettingsError(`TRD_CHAIN_ID ${chainId} is not ${raw}'s chain id (${known.chainId}); leave it unset`);
   const rpcUrl = env.TRD_CHAIN_RPC_URL?.trim() || known?.rpcUrl;
   if (!rpcUrl) throw new SettingsError('TRD_CHAIN_RPC_URL is not set (the local node\'s JSON-RPC URL, e.g. http://127.0.0.1:8545)');
@@ -60,11 +60,11 @@ export function chainSettings(env: Env): ChainSettings | null {
     name: raw,
     chainId,
     rpcUrl,
-    confirmations: envInt(env, 'TRD_CHAIN_CONFIRMATIONS', known?.confirmations ?? 1, { min: 1, max: 1000 }),
+    confirmations: envInt(env, 'TRD_CHAIN_CONFIRMATIONS', known?.confirmations ?? 1),
     usdcAddress: usdc.address,
     hotWalletKeyFile: keyFile,
-    pollMs: envInt(env, 'TRD_CHAIN_POLL_MS', 2000, { min: 10 }),
-    rpcTimeoutMs: envInt(env, 'TRD_CHAIN_RPC_TIMEOUT_MS', 10_000, { min: 100 }),
+    pollMs: envInt(env, 'TRD_CHAIN_POLL_MS'),
+    rpcTimeoutMs: envInt(env, 'TRD_CHAIN_RPC_TIMEOUT_MS'),
     maxFeePerGasWei: envWei(env, 'TRD_CHAIN_MAX_FEE_WEI', 50_000_000_000n),
     priorityFeeWei: envWei(env, 'TRD_CHAIN_PRIORITY_FEE_WEI', 1_000_000n),
     allowContractAddresses: env.TRD_USDC_ALLOW_CONTRACT_ADDRESSES === '1',

@@ -181,8 +181,8 @@ export async function startCluster(
     };
     const common = {
       DATABASE_URL: databaseUrl,
-      TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_NAMESPACE: namespace,
+      TRD_TEMPORAL_ADDRESS: temporalAddress,
+      TRD_TEMPORAL_NAMESPACE: namespace,
       CHECKPOINT_DISABLE: '1',
       ...payloadKeysEnv(payloadKeys),
     };

@@ -39,12 +39,12 @@ export interface LoadBalancerSettings {
 
 export function loadBalancerSettings(env: Record<string, string | undefined> = process.env): LoadBalancerSettings {
   return {
-    checkIntervalMs: envInt(env, 'TRD_LB_CHECK_INTERVAL_MS', 1000, { min: 100 }),
-    fall: envInt(env, 'TRD_LB_CHECK_FALL', 3, { min: 1, max: 100 }),
-    checkTimeoutMs: envInt(env, 'TRD_LB_CHECK_TIMEOUT_MS', 5000, { min: 100 }),
-    idleTimeoutMs: envInt(env, 'TRD_LB_IDLE_TIMEOUT_MS', 600_000, { min: 1000 }),
-    connectTimeoutMs: envInt(env, 'TRD_LB_CONNECT_TIMEOUT_MS', 2000, { min: 100 }),
-    holdMarginMs: envInt(env, 'TRD_LB_HOLD_MARGIN_MS', 5000, { min: 0 }),
+    checkIntervalMs: envInt(env, 'TRD_LB_CHECK_INTERVAL_MS'),
+    fall: envInt(env, 'TRD_LB_CHECK_FALL'),
+    checkTimeoutMs: envInt(env, 'TRD_LB_CHECK_TIMEOUT_MS'),
+    idleTimeoutMs: envInt(env, 'TRD_LB_IDLE_TIMEOUT_MS'),
+    connectTimeoutMs: envInt(env, 'TRD_LB_CONNECT_TIMEOUT_MS'),
+    holdMarginMs: envInt(env, 'TRD_LB_HOLD_MARGIN_MS'),
   };
 }
 

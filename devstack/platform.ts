@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { TrustTier } from '@trd/protocol';
+import { settingsEnv as declaredSettingsEnv } from '@trd/protocol/settings';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { closeHttpServer, createGatewayApp } from '../gateway/app.js';
@@ -189,7 +190,7 @@ export async function startPlatform(
     ...(temporalTls ? { tls: { serverRootCACertificate: readFileSync(temporalTls.caFile), serverNameOverride: temporalTls.serverName } } : {}),
   });
   // The processes read these as every deployment does (platform/temporal.ts).
-  const processEnv = { ...(temporalTls ? { TEMPORAL_TLS_CA_FILE: temporalTls.caFile, TEMPORAL_TLS_SERVER_NAME: temporalTls.serverName } : {}), ...opts.processEnv };
+  const processEnv = { ...(temporalTls ? { TRD_TEMPORAL_TLS_CA_FILE: temporalTls.caFile, TRD_TEMPORAL_TLS_SERVER_NAME: temporalTls.serverName } : {}), ...opts.processEnv };
   const client = new Client({ connection: clientConnection, namespace, dataConverter: bypass ? undefined : platformDataConverter(payloadKeys) });
   const settings = localGatewaySettings(opts.settings, opts.jobLimits, opts.payouts);
 
@@ -201,8 +202,8 @@ export async function startPlatform(
   const signingKeyPublishMs = opts.signingKeyPublishMs ?? 0;
   const orchestratorEnv = (): Record<string, string> => ({
     DATABASE_URL: databaseUrl,
-    TEMPORAL_ADDRESS: temporalAddress,
-    TEMPORAL_NAMESPACE: namespace,
+    TRD_TEMPORAL_ADDRESS: temporalAddress,
+    TRD_TEMPORAL_NAMESPACE: namespace,
     // Every key it holds, oldest first (platform/signing-key.ts reads several PEM blocks).
     TRD_RECEIPT_SIGNING_KEY: signingKeyPems.join('\n'),
     TRD_SIGNING_KEY_PUBLISH_MS: String(signingKeyPublishMs),
@@ -270,8 +271,8 @@ export async function startPlatform(
       const child = startTsProcess(name, 'gateway/main.ts', {
         env: {
           DATABASE_URL: databaseUrl,
-          TEMPORAL_ADDRESS: temporalAddress,
-          TEMPORAL_NAMESPACE: namespace,
+          TRD_TEMPORAL_ADDRESS: temporalAddress,
+          TRD_TEMPORAL_NAMESPACE: namespace,
           CHECKPOINT_DISABLE: '1',
           ...payloadKeysEnv(payloadKeys),
           ...settingsEnv(settings, p),
@@ -317,8 +318,8 @@ export async function startPlatform(
         const child = startTsProcess(`runner-endpoint-${i + 1}`, 'runner-proxy/main.ts', {
           env: {
             DATABASE_URL: databaseUrl,
-            TEMPORAL_ADDRESS: temporalAddress,
-            TEMPORAL_NAMESPACE: namespace,
+            TRD_TEMPORAL_ADDRESS: temporalAddress,
+            TRD_TEMPORAL_NAMESPACE: namespace,
             TRD_RUNNER_ENDPOINT_HOST: '127.0.0.1',
             TRD_RUNNER_ENDPOINT_PORT: String(p),
             TRD_RUNNER_ENDPOINT_TLS_KEY_FILE: join(tlsDir, 'server.key'),
@@ -479,46 +480,16 @@ export function localGatewaySettings(overrides: Partial<GatewaySettings> = {}, j
   };
 }
 
-/** The environment that makes gateway/main.ts use these settings (gateway/settings.ts reads it). */
+/**
+ * The environment that makes gateway/main.ts use these settings (gateway/settings.ts reads it):
+ * every setting declared `at` a gateway field (protocol/src/settings.ts), and Stripe's and the chain's.
+ */
 export function settingsEnv(settings: GatewaySettings, port: number): Record<string, string> {
   return {
     TRD_GATEWAY_PORT: String(port),
     TRD_GATEWAY_HOST: '127.0.0.1',
-    TRD_MAX_PROMPT_BYTES: String(settings.maxPromptBytes),
-    TRD_MAX_WAIT_SECONDS: String(settings.maxWaitSeconds),
-    TRD_WORKFLOW_START_TIMEOUT_MS: String(settings.startTimeoutMs),
-    TRD_HEARTBEAT_TIMEOUT_MS: String(settings.jobLimits.heartbeatTimeoutMs),
-    TRD_JOB_DEADLINE_MS: String(settings.jobLimits.deadlineMs),
-    TRD_INFERENCE_MAX_ATTEMPTS: String(settings.jobLimits.maxAttempts),
-    TRD_RETRY_INITIAL_INTERVAL_MS: String(settings.jobLimits.retryInitialIntervalMs),
-    TRD_WARM_WAIT_MS: String(settings.jobLimits.warmWaitMs),
-    TRD_PROGRESS_CHECK_MS: String(settings.jobLimits.progressCheckMs),
-    TRD_LONG_JOB_GRACE_MS: String(settings.jobLimits.longJobGraceMs),
-    TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
-    TRD_DEVICE_CODE_TTL_MS: String(settings.login.codeTtlMs),
-    TRD_DEVICE_POLL_INTERVAL_MS: String(settings.login.pollIntervalMs),
-    TRD_AUTH_RATE_WINDOW_MS: String(settings.rateLimits.windowMs),
-    TRD_AUTH_RATE_PER_IP: String(settings.rateLimits.perIp),
-    TRD_AUTH_RATE_PER_CREDENTIAL: String(settings.rateLimits.perCredential),
-    TRD_RESERVE_MS_PER_TOKEN: String(settings.reservation.msPerToken),
-    TRD_RESERVE_PROMPT_MS: String(settings.reservation.promptMs),
-    TRD_ADMISSION_WAIT_MS: String(settings.admissionWaitMs),
-    TRD_DASHBOARD_SESSION_TTL_MS: String(settings.dashboard.sessionTtlMs),
-    TRD_DASHBOARD_PUSH_MS: String(settings.dashboard.pushIntervalMs),
-    ...(settings.publicUrl ? { TRD_PUBLIC_URL: settings.publicUrl } : {}),
-    ...(settings.runnerVersions.minimum ? { TRD_RUNNER_MIN_VERSION: settings.runnerVersions.minimum } : {}),
-    ...(settings.runnerVersions.recommended ? { TRD_RUNNER_RECOMMENDED_VERSION: settings.runnerVersions.recommended } : {}),
-    ...(settings.trustProxy !== false ? { TRD_TRUST_PROXY: String(settings.trustProxy) } : {}),
-    TRD_PAYOUT_MINIMUM_CREDITS: String(settings.payoutMinimumCredits),
-    TRD_STREAM_KEEPALIVE_MS: String(settings.http.streamKeepAliveMs),
-    TRD_HTTP_KEEPALIVE_TIMEOUT_MS: String(settings.http.keepAliveTimeoutMs),
-    TRD_HTTP_HEADERS_TIMEOUT_MS: String(settings.http.headersTimeoutMs),
-    TRD_SHUTDOWN_DRAIN_MS: String(settings.http.drainMs),
-    TRD_RESULT_GRACE_MS: String(settings.http.resultGraceMs),
+    ...declaredSettingsEnv('gateway', settings),
     ...stripeSettingsEnv(settings.stripe),
     ...chainSettingsEnv(settings.chain),
-    TRD_PAYOUT_RAIL_DELAY_MS: String(settings.payoutRailDelayMs),
-    ...(settings.codec.allowedOrigins.length ? { TRD_CODEC_ALLOWED_ORIGINS: settings.codec.allowedOrigins.join(',') } : {}),
-    TRD_CODEC_MAX_BODY_BYTES: String(settings.codec.maxBodyBytes),
   };
 }

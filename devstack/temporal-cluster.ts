@@ -89,9 +89,9 @@ export interface TemporalClusterSettings {
 
 export function temporalClusterSettings(env: Record<string, string | undefined> = process.env): TemporalClusterSettings {
   return {
-    nodes: envInt(env, 'TRD_TEMPORAL_NODES', 2, { min: 1, max: 9 }),
-    shards: envInt(env, 'TRD_TEMPORAL_SHARDS', 8, { min: 1, max: 16384 }),
-    namespaceRefreshMs: envInt(env, 'TRD_TEMPORAL_NAMESPACE_REFRESH_MS', 2000, { min: 100 }),
+    nodes: envInt(env, 'TRD_TEMPORAL_NODES'),
+    shards: envInt(env, 'TRD_TEMPORAL_SHARDS'),
+    namespaceRefreshMs: envInt(env, 'TRD_TEMPORAL_NAMESPACE_REFRESH_MS'),
   };
 }
 

@@ -16,7 +16,7 @@ import { localTls, type LocalTls } from './tls.js';
 
 export interface TlsTemporalServer {
   address: string;
-  /** The CA and name a client needs (TEMPORAL_TLS_CA_FILE, TEMPORAL_TLS_SERVER_NAME). */
+  /** The CA and name a client needs (TRD_TEMPORAL_TLS_CA_FILE, TRD_TEMPORAL_TLS_SERVER_NAME). */
   tls: LocalTls;
   stop(): Promise<void>;
 }

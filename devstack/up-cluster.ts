@@ -21,11 +21,11 @@ const STATE = join(process.env.TRD_STATE_DIR || `${ROOT}.trd`, 'cluster');
 const env = process.env;
 const ports = {
   postgres: envInt(env, 'TRD_PG_PORT', 55433),
-  temporal: envInt(env, 'TRD_TEMPORAL_PORT', 7233),
-  gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
-  runners: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
+  temporal: envInt(env, 'TRD_TEMPORAL_PORT'),
+  gateway: envInt(env, 'TRD_GATEWAY_PORT'),
+  runners: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT'),
 };
-const RUNNERS = envInt(env, 'TRD_CLUSTER_RUNNERS', 3, { min: 0, max: 16 });
+const RUNNERS = envInt(env, 'TRD_CLUSTER_RUNNERS');
 const say = (line: string) => console.log(`[dev] ${line}`);
 const echo = env.TRD_DEV_QUIET ? undefined : (line: string) => console.log(line);
 

@@ -26,18 +26,18 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STATE = process.env.TRD_STATE_DIR || `${ROOT}.trd`;
 const env = process.env;
 const ports = {
-  postgres: envInt(env, 'TRD_PG_PORT', 55432),
-  temporal: envInt(env, 'TRD_TEMPORAL_PORT', 7233),
-  temporalUi: envInt(env, 'TRD_TEMPORAL_UI_PORT', 8233),
-  gateway: envInt(env, 'TRD_GATEWAY_PORT', 8080),
-  runnerEndpoint: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443),
-  evm: envInt(env, 'TRD_EVM_PORT', 8545),
+  postgres: envInt(env, 'TRD_PG_PORT'),
+  temporal: envInt(env, 'TRD_TEMPORAL_PORT'),
+  temporalUi: envInt(env, 'TRD_TEMPORAL_UI_PORT'),
+  gateway: envInt(env, 'TRD_GATEWAY_PORT'),
+  runnerEndpoint: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT'),
+  evm: envInt(env, 'TRD_EVM_PORT'),
 };
 // The model the local runner serves, and llama.cpp's threads for it: 1 was fastest measured on a 2-core
 // machine the platform's processes share (12.3 vs 0.7 tok/s through the stack, scripts/bench-models.ts,
 // docs/models.md); a bigger machine can raise it.
 const devModel = env.TRD_DEV_MODEL || 'smollm2-135m-instruct';
-const devThreads = String(envInt(env, 'TRD_DEV_THREADS', 1));
+const devThreads = String(envInt(env, 'TRD_DEV_THREADS'));
 const devModelsDir = devModel === 'trd-tiny' ? `${STATE}/models` : join(env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'models');
 const say = (line: string) => console.log(`[dev] ${line}`);
 const echo = (line: string) => console.log(line);
@@ -72,7 +72,7 @@ try {
   const common = {
     DATABASE_URL: databaseUrl,
     ...chain.env,
-    TEMPORAL_ADDRESS: temporal.address,
+    TRD_TEMPORAL_ADDRESS: temporal.address,
     CHECKPOINT_DISABLE: '1',
     ...keys.payloadKeysEnv,
   };

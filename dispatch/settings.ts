@@ -21,6 +21,6 @@ export function heardFromSince(s: DispatchSettings, now = Date.now()): Date {
 
 export function dispatchSettings(env: Record<string, string | undefined>): DispatchSettings {
   return {
-    runnerHeartbeatIntervalMs: envInt(env, 'TRD_RUNNER_HEARTBEAT_INTERVAL_MS', 30_000, { min: 100 }),
+    runnerHeartbeatIntervalMs: envInt(env, 'TRD_RUNNER_HEARTBEAT_INTERVAL_MS'),
   };
 }

@@ -1,6 +1,6 @@
 /** The orchestrator's payout settings; every time bound is configurable so tests run with short ones. */
 import { chainSettings, chainSettingsEnv, type ChainSettings } from '../chain/settings.js';
-import { envInt } from '../platform/env.js';
+import { envInt, settingsEnv } from '../platform/env.js';
 import { stripeSettings, stripeSettingsEnv, type StripeSettings } from './stripe.js';
 
 export interface PayoutSettings {
@@ -19,10 +19,10 @@ export function payoutSettings(env: Record<string, string | undefined>): PayoutS
   return {
     stripe: stripeSettings(env),
     chain: chainSettings(env),
-    scheduleIntervalMs: envInt(env, 'TRD_PAYOUT_INTERVAL_MS', 24 * 3600_000, { min: 1000 }),
-    stepTimeoutMs: envInt(env, 'TRD_PAYOUT_STEP_TIMEOUT_MS', 30_000, { min: 100 }),
-    retryInitialMs: envInt(env, 'TRD_PAYOUT_RETRY_INITIAL_MS', 5000, { min: 10 }),
-    retryMaxMs: envInt(env, 'TRD_PAYOUT_RETRY_MAX_MS', 10 * 60_000, { min: 10 }),
+    scheduleIntervalMs: envInt(env, 'TRD_PAYOUT_INTERVAL_MS'),
+    stepTimeoutMs: envInt(env, 'TRD_PAYOUT_STEP_TIMEOUT_MS'),
+    retryInitialMs: envInt(env, 'TRD_PAYOUT_RETRY_INITIAL_MS'),
+    retryMaxMs: envInt(env, 'TRD_PAYOUT_RETRY_MAX_MS'),
   };
 }
 
@@ -30,9 +30,6 @@ export function payoutSettingsEnv(s: PayoutSettings): Record<string, string> {
   return {
     ...stripeSettingsEnv(s.stripe),
     ...chainSettingsEnv(s.chain),
-    TRD_PAYOUT_INTERVAL_MS: String(s.scheduleIntervalMs),
-    TRD_PAYOUT_STEP_TIMEOUT_MS: String(s.stepTimeoutMs),
-    TRD_PAYOUT_RETRY_INITIAL_MS: String(s.retryInitialMs),
-    TRD_PAYOUT_RETRY_MAX_MS: String(s.retryMaxMs),
+    ...settingsEnv('payouts', s),
   };
 }

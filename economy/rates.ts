@@ -30,9 +30,6 @@ export const TIER_MULTIPLIER_BPS: Record<TrustTier, number> = {
   trusted: 11_500,
 };
 
-/** Cash payouts start at this many credits (40.00 USD); build credits have no minimum. */
-export const DEFAULT_PAYOUT_MINIMUM_CREDITS = 5_000;
-
 /** 1000 credits = 8 USDC = 8,000,000 USDC base units (USDC has 6 decimals). */
 export const USDC_BASE_UNITS_PER_1000_CREDITS = 8_000_000;
 

@@ -58,10 +58,10 @@ export interface TierPolicy {
 export function tierPolicy(env: Record<string, string | undefined>): TierPolicy {
   return {
     verifiedMinScore: 80,
-    verifiedMinJobs: envInt(env, 'TRD_VERIFIED_MIN_JOBS', 100, { min: 0 }),
+    verifiedMinJobs: envInt(env, 'TRD_VERIFIED_MIN_JOBS'),
     verifiedMinAgeDays: 7,
     trustedMinScore: 95,
-    trustedMinJobs: envInt(env, 'TRD_TRUSTED_MIN_JOBS', 1000, { min: 0 }),
+    trustedMinJobs: envInt(env, 'TRD_TRUSTED_MIN_JOBS'),
     cleanAuditDays: CLEAN_AUDIT_DAYS,
     trustedFloor: 90,
     verifiedFloor: 70,
@@ -111,11 +111,11 @@ export interface ReputationSettings {
 export function reputationSettings(env: Record<string, string | undefined>): ReputationSettings {
   return {
     policy: tierPolicy(env),
-    sweepIntervalMs: envInt(env, 'TRD_REPUTATION_INTERVAL_MS', 15 * 60_000, { min: 1000 }),
+    sweepIntervalMs: envInt(env, 'TRD_REPUTATION_INTERVAL_MS'),
     challenge: {
-      maxTokens: envInt(env, 'TRD_CHALLENGE_MAX_TOKENS', 64, { min: 1, max: 512 }),
-      waitMs: envInt(env, 'TRD_CHALLENGE_WAIT_MS', 5000, { min: 100 }),
-      timeoutMs: envInt(env, 'TRD_CHALLENGE_TIMEOUT_MS', 60_000, { min: 100 }),
+      maxTokens: envInt(env, 'TRD_CHALLENGE_MAX_TOKENS'),
+      waitMs: envInt(env, 'TRD_CHALLENGE_WAIT_MS'),
+      timeoutMs: envInt(env, 'TRD_CHALLENGE_TIMEOUT_MS'),
     },
   };
 }

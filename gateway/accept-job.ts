@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { ORCHESTRATOR_QUEUE, SESSION_ID_PATTERN, findModel, newJobId, workflowIdForJob, type CatalogModel, type InferenceTask, type TrustTier } from '@trd/protocol';
+import { ORCHESTRATOR_QUEUE, SESSION_ID_PATTERN, base64ToBytes, findModel, proofPublicKeyProblem, newJobId, workflowIdForJob, type CatalogModel, type InferenceTask, type TrustTier } from '@trd/protocol';
 import type { Db } from '../platform/db.js';
 import type { JobInput, inferenceJob } from '../workflows/inference-job.js';
 import { reservationMicrocredits } from '../economy/billing.js';
@@ -33,6 +33,8 @@ export type JobRequest = Omit<InferenceTask, 'jobId'> & {
   header?: (name: string) => string | undefined;
   /** The published agent version it runs (gateway/agents.ts), recorded with the job. */
   agent?: AgentRunRecord;
+  /** Proof of work asked for: the customer's X25519 public key (base64 of its 32 bytes), checked by the schema. */
+  proofKey?: string;
 };
 
 /**
@@ -70,6 +72,11 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
   const upstream = upstreamTiersFor(settings.cascade, model.key);
   if (r.route === 'upstream' && upstream.length === 0) {
     throw new ApiError(400, 'no_upstream_tier', `trd_route: ${model.key} has no upstream tier on this platform; use "auto"`, 'trd_route');
+  }
+  if (r.proofKey) {
+    // The schema read the key; whether it is a point a secret can be agreed with takes a trial.
+    const problem = await proofPublicKeyProblem(base64ToBytes(r.proofKey));
+    if (problem) throw new ApiError(400, 'invalid_request', `trd_proof.public_key ${problem}`, 'trd_proof.public_key');
   }
   const jobId = r.jobId ?? newJobId();
   // Front-of-chain share: of a matching class, only its share goes through the network first.
@@ -129,6 +136,7 @@ export async function acceptJob(deps: { db: Db; temporal: Client; settings: Gate
     // Only with a cascade, so a network-only job's input (and history) stays as it was.
     ...(upstream.length ? { upstream } : {}),
     ...(straightUp ? { upstreamFirst: true } : {}),
+    ...(r.proofKey ? { proof: { publicKey: r.proofKey } } : {}),
   };
   const handle = client.workflow.getHandle(workflowIdForJob(jobId));
   try {

@@ -54,6 +54,7 @@ export function jobsRouter(deps: { db: Db; temporal: Client; settings: GatewaySe
       route: body.trd_route,
       header: (n) => req.get(n),
       sessionId: body.session_id,
+      ...(body.trd_proof ? { proofKey: body.trd_proof.public_key } : {}),
     });
     // `?wait=S` saves a round trip: answer 200 with the result if it is ready within S seconds.
     if (waitSeconds > 0) await waitForWorkflow(client, handle, waitSeconds * 1000);

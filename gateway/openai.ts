@@ -67,6 +67,7 @@ interface Sampling {
   stream_options?: { include_usage?: boolean } | null;
   min_tier: JobRequest['minTier'];
   trd_route: 'auto' | 'upstream';
+  trd_proof?: { public_key: string };
 }
 
 /** An agent runs with its own parameters; the caller may only ask for fewer tokens. */
@@ -92,6 +93,7 @@ async function serve(deps: Deps, res: Response, kind: Kind, model: CatalogModel,
     stop: body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop,
     minTier: body.min_tier,
     route: body.trd_route,
+    ...(body.trd_proof ? { proofKey: body.trd_proof.public_key } : {}),
   };
   if (body.stream) await stream(deps, res, kind, request, body.stream_options?.include_usage === true);
   else await complete(deps, res, kind, request);

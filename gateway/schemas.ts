@@ -1,11 +1,37 @@
 /** Request schemas: one per request type, the single source of validation. */
 import { z } from 'zod';
-import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, RunnerHeartbeatSchema, RunnerVersionSchema, TRUST_TIERS, findModel } from '@trd/protocol';
+import { JOB_ID_PATTERN, MAX_SEED, OWNER_SETTING_FIELDS, ProofKeyError, RunnerHeartbeatSchema, RunnerVersionSchema, TRUST_TIERS, bytesToBase64, findModel, parseProofPublicKey } from '@trd/protocol';
 
 const TrustTier = z.enum(TRUST_TIERS);
 /** TRD: `auto` (the default) tries the network first, then the model's upstream tiers; `upstream` sends the job straight to them. */
 const Route = z.enum(['auto', 'upstream']).default('auto');
 /** llama.cpp's 32-bit seed, less its "random" value (protocol/src/inference.ts). */
+/**
+ * TRD: proof of work (docs/proof-of-work.md). The job's prompt and output are sealed to this X25519 public key
+ * (32 bytes in base64, or a PEM PUBLIC KEY), pinned, and named by CID in the receipt (`proof_cid`). Only the
+ * holder of the private key can open it; the platform keeps no key that does.
+ */
+export const Proof = z
+  .object({
+    public_key: z
+      .string()
+      .max(1000)
+      .transform((text, ctx) => {
+        try {
+          return bytesToBase64(parseProofPublicKey(text));
+        } catch (err) {
+          if (!(err instanceof ProofKeyError)) throw err;
+          ctx.addIssue({ code: 'custom', message: err.message });
+          return z.NEVER;
+        }
+      })
+      .describe('X25519 public key: 32 bytes in base64, or a PEM PUBLIC KEY (openssl genpkey -algorithm X25519; openssl pkey -pubout)'),
+  })
+  .strict()
+  .describe(
+    'TRD proof of work: the prompt and output are sealed to this key (X25519 + HKDF-SHA-256 + AES-256-GCM), pinned, and named in the receipt (proof_cid, proof_v); GET /ipfs/{proof_cid} serves the blob, which only the private key opens (docs/proof-of-work.md)',
+  )
+  .optional();
 export const Seed = z.number().int().min(0).max(MAX_SEED, `must be at most ${MAX_SEED} (llama.cpp's 32-bit seed; ${MAX_SEED + 1} means a random one there)`);
 
 export const CreateJobBody = z
@@ -21,6 +47,7 @@ export const CreateJobBody = z
     /** The session whose receipt chain the job's receipt joins (checked in accept-job.ts). */
     session_id: z.string().min(1).max(128).optional(),
     trd_route: Route,
+    trd_proof: Proof,
   })
   .strict();
 export type CreateJobBody = z.infer<typeof CreateJobBody>;
@@ -118,6 +145,7 @@ const openAiSampling = {
   /** TRD: only runners of this trust tier or above may run the job. */
   min_tier: TrustTier.default('probation'),
   trd_route: Route,
+  trd_proof: Proof,
 };
 
 const MessageContent = z.union([

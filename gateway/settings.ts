@@ -3,7 +3,6 @@ import type { JobLimits } from '../platform/workflow-api.js';
 import type { AgentReviewSettings } from '../workflows/agent-review.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
 import { envInt, SettingsError } from '../platform/env.js';
-import { DEFAULT_PAYOUT_MINIMUM_CREDITS } from '../economy/rates.js';
 import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
@@ -89,62 +88,62 @@ export type AgentReviewTimes = Omit<AgentReviewSettings, 'dryRunLimits' | 'reser
 
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
   return {
-    port: envInt(env, 'TRD_GATEWAY_PORT', 8080, { max: 65535 }),
+    port: envInt(env, 'TRD_GATEWAY_PORT'),
     host: env.TRD_GATEWAY_HOST || '127.0.0.1',
-    maxPromptBytes: envInt(env, 'TRD_MAX_PROMPT_BYTES', 32 * 1024, { min: 1 }),
-    maxWaitSeconds: envInt(env, 'TRD_MAX_WAIT_SECONDS', 60, { min: 0, max: 600 }),
-    startTimeoutMs: envInt(env, 'TRD_WORKFLOW_START_TIMEOUT_MS', 10_000, { min: 100 }),
+    maxPromptBytes: envInt(env, 'TRD_MAX_PROMPT_BYTES'),
+    maxWaitSeconds: envInt(env, 'TRD_MAX_WAIT_SECONDS'),
+    startTimeoutMs: envInt(env, 'TRD_WORKFLOW_START_TIMEOUT_MS'),
     jobLimits: {
-      heartbeatTimeoutMs: envInt(env, 'TRD_HEARTBEAT_TIMEOUT_MS', 10_000, { min: 100 }),
-      deadlineMs: envInt(env, 'TRD_JOB_DEADLINE_MS', 10 * 60_000, { min: 1000 }),
-      maxAttempts: envInt(env, 'TRD_INFERENCE_MAX_ATTEMPTS', 4, { min: 1, max: 100 }),
-      retryInitialIntervalMs: envInt(env, 'TRD_RETRY_INITIAL_INTERVAL_MS', 1000, { min: 10 }),
+      heartbeatTimeoutMs: envInt(env, 'TRD_HEARTBEAT_TIMEOUT_MS'),
+      deadlineMs: envInt(env, 'TRD_JOB_DEADLINE_MS'),
+      maxAttempts: envInt(env, 'TRD_INFERENCE_MAX_ATTEMPTS'),
+      retryInitialIntervalMs: envInt(env, 'TRD_RETRY_INITIAL_INTERVAL_MS'),
       // A free warm runner takes a job within milliseconds; a busy one is not worth waiting a second for.
-      warmWaitMs: envInt(env, 'TRD_WARM_WAIT_MS', 1000, { min: 10 }),
+      warmWaitMs: envInt(env, 'TRD_WARM_WAIT_MS'),
       // Each look costs a workflow task and a describe; in a burst of queued jobs, looks every 5 s cost 12% of jobs/s.
-      progressCheckMs: envInt(env, 'TRD_PROGRESS_CHECK_MS', 10_000, { min: 100 }),
-      longJobGraceMs: envInt(env, 'TRD_LONG_JOB_GRACE_MS', 3000, { min: 0 }),
+      progressCheckMs: envInt(env, 'TRD_PROGRESS_CHECK_MS'),
+      longJobGraceMs: envInt(env, 'TRD_LONG_JOB_GRACE_MS'),
     },
     dispatch: dispatchSettings(env),
     // A runner slower than 10 tokens/s could charge more than was held; the cap then overshoots by that much.
     reservation: {
-      msPerToken: envInt(env, 'TRD_RESERVE_MS_PER_TOKEN', 100, { min: 1 }),
-      promptMs: envInt(env, 'TRD_RESERVE_PROMPT_MS', 1000, { min: 0 }),
+      msPerToken: envInt(env, 'TRD_RESERVE_MS_PER_TOKEN'),
+      promptMs: envInt(env, 'TRD_RESERVE_PROMPT_MS'),
     },
-    admissionWaitMs: envInt(env, 'TRD_ADMISSION_WAIT_MS', 10_000, { min: 100 }),
+    admissionWaitMs: envInt(env, 'TRD_ADMISSION_WAIT_MS'),
     dashboard: {
-      sessionTtlMs: envInt(env, 'TRD_DASHBOARD_SESSION_TTL_MS', 7 * 24 * 3600_000, { min: 1000 }),
-      pushIntervalMs: envInt(env, 'TRD_DASHBOARD_PUSH_MS', 2000, { min: 50 }),
+      sessionTtlMs: envInt(env, 'TRD_DASHBOARD_SESSION_TTL_MS'),
+      pushIntervalMs: envInt(env, 'TRD_DASHBOARD_PUSH_MS'),
     },
     publicUrl: publicUrlSetting(env.TRD_PUBLIC_URL),
     trustProxy: trustProxyValue(env.TRD_TRUST_PROXY),
     stripe: stripeSettings(env),
     chain: chainSettings(env),
-    payoutRailDelayMs: envInt(env, 'TRD_PAYOUT_RAIL_DELAY_MS', 48 * 3600_000, { min: 0 }),
-    payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS', DEFAULT_PAYOUT_MINIMUM_CREDITS, { min: 1 }),
+    payoutRailDelayMs: envInt(env, 'TRD_PAYOUT_RAIL_DELAY_MS'),
+    payoutMinimumCredits: envInt(env, 'TRD_PAYOUT_MINIMUM_CREDITS'),
     rateLimits: {
-      windowMs: envInt(env, 'TRD_AUTH_RATE_WINDOW_MS', 60_000, { min: 100 }),
-      perIp: envInt(env, 'TRD_AUTH_RATE_PER_IP', 30, { min: 1 }),
-      perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL', 10, { min: 1 }),
+      windowMs: envInt(env, 'TRD_AUTH_RATE_WINDOW_MS'),
+      perIp: envInt(env, 'TRD_AUTH_RATE_PER_IP'),
+      perCredential: envInt(env, 'TRD_AUTH_RATE_PER_CREDENTIAL'),
     },
     http: httpSettings(env),
     cascade: cascadeFromEnv(env),
     emailSignIn: emailSignInSettings(env),
     runnerVersions: runnerVersionSettings(env),
     agentReview: {
-      slaMs: envInt(env, 'TRD_AGENT_REVIEW_SLA_MS', 24 * 3600_000, { min: 100 }),
-      remindersBeforeEscalation: envInt(env, 'TRD_AGENT_REVIEW_REMINDERS_BEFORE_ESCALATION', 2, { min: 1, max: 100 }),
-      resubmitWaitMs: envInt(env, 'TRD_AGENT_RESUBMIT_WAIT_MS', 30 * 24 * 3600_000, { min: 100 }),
-      dryRunMaxTokens: envInt(env, 'TRD_AGENT_DRY_RUN_MAX_TOKENS', 64, { min: 1, max: 4096 }),
+      slaMs: envInt(env, 'TRD_AGENT_REVIEW_SLA_MS'),
+      remindersBeforeEscalation: envInt(env, 'TRD_AGENT_REVIEW_REMINDERS_BEFORE_ESCALATION'),
+      resubmitWaitMs: envInt(env, 'TRD_AGENT_RESUBMIT_WAIT_MS'),
+      dryRunMaxTokens: envInt(env, 'TRD_AGENT_DRY_RUN_MAX_TOKENS'),
     },
     login: {
-      codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS', 15 * 60_000, { min: 1000 }),
-      pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS', 5000, { min: 50 }),
+      codeTtlMs: envInt(env, 'TRD_DEVICE_CODE_TTL_MS'),
+      pollIntervalMs: envInt(env, 'TRD_DEVICE_POLL_INTERVAL_MS'),
     },
     codec: {
       allowedOrigins: codecOrigins(env.TRD_CODEC_ALLOWED_ORIGINS),
       // Temporal's default blob limit is 2 MB a payload, and base64 adds a third.
-      maxBodyBytes: envInt(env, 'TRD_CODEC_MAX_BODY_BYTES', 8 * 1024 * 1024, { min: 1024 }),
+      maxBodyBytes: envInt(env, 'TRD_CODEC_MAX_BODY_BYTES'),
     },
   };
 }
@@ -172,23 +171,25 @@ function emailSignInSettings(env: Record<string, string | undefined>): GatewaySe
   if (host && !from) throw new SettingsError('TRD_SMTP_FROM must be set with TRD_SMTP_HOST: the address sign-in mail comes from, e.g. sign-in@example.com');
   if (from && !/^[^\s@<>]+@[^\s@<>]+$/.test(from)) throw new SettingsError(`TRD_SMTP_FROM must be a plain address such as sign-in@example.com, got ${JSON.stringify(from)}`);
   return {
-    smtp: host ? { host, port: envInt(env, 'TRD_SMTP_PORT', 25, { min: 1, max: 65535 }), from: from!, timeoutMs: envInt(env, 'TRD_SMTP_TIMEOUT_MS', 10_000, { min: 100 }) } : null,
-    linkTtlMs: envInt(env, 'TRD_EMAIL_LINK_TTL_MS', 15 * 60_000, { min: 1000 }),
-    windowMs: envInt(env, 'TRD_EMAIL_RATE_WINDOW_MS', 3600_000, { min: 100 }),
-    perAddress: envInt(env, 'TRD_EMAIL_RATE_PER_ADDRESS', 5, { min: 1 }),
-    perIp: envInt(env, 'TRD_EMAIL_RATE_PER_IP', 20, { min: 1 }),
+    smtp: host ? { host, port: envInt(env, 'TRD_SMTP_PORT'), from: from!, timeoutMs: envInt(env, 'TRD_SMTP_TIMEOUT_MS') } : null,
+    linkTtlMs: envInt(env, 'TRD_EMAIL_LINK_TTL_MS'),
+    windowMs: envInt(env, 'TRD_EMAIL_RATE_WINDOW_MS'),
+    perAddress: envInt(env, 'TRD_EMAIL_RATE_PER_ADDRESS'),
+    perIp: envInt(env, 'TRD_EMAIL_RATE_PER_IP'),
   };
 }
 
 function httpSettings(env: Record<string, string | undefined>): GatewaySettings['http'] {
-  const keepAliveTimeoutMs = envInt(env, 'TRD_HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, { min: 1000 });
+  const keepAliveTimeoutMs = envInt(env, 'TRD_HTTP_KEEPALIVE_TIMEOUT_MS');
+  // Node requires headersTimeout above keepAliveTimeout: by default 1 s above it.
+  const headersTimeoutMs = envInt(env, 'TRD_HTTP_HEADERS_TIMEOUT_MS', keepAliveTimeoutMs + 1000);
+  if (headersTimeoutMs <= keepAliveTimeoutMs) throw new SettingsError(`TRD_HTTP_HEADERS_TIMEOUT_MS must be between ${keepAliveTimeoutMs + 1} and ${Number.MAX_SAFE_INTEGER}, got ${headersTimeoutMs}`);
   return {
-    streamKeepAliveMs: envInt(env, 'TRD_STREAM_KEEPALIVE_MS', 15_000),
+    streamKeepAliveMs: envInt(env, 'TRD_STREAM_KEEPALIVE_MS'),
     keepAliveTimeoutMs,
-    // Node requires headersTimeout above keepAliveTimeout.
-    headersTimeoutMs: envInt(env, 'TRD_HTTP_HEADERS_TIMEOUT_MS', keepAliveTimeoutMs + 1000, { min: keepAliveTimeoutMs + 1 }),
-    drainMs: envInt(env, 'TRD_SHUTDOWN_DRAIN_MS', 30_000),
+    headersTimeoutMs,
+    drainMs: envInt(env, 'TRD_SHUTDOWN_DRAIN_MS'),
     // A job at its deadline still records its failure (a workflow task or two); a plain completion waits for that answer.
-    resultGraceMs: envInt(env, 'TRD_RESULT_GRACE_MS', 30_000, { min: 0 }),
+    resultGraceMs: envInt(env, 'TRD_RESULT_GRACE_MS'),
   };
 }

@@ -17,14 +17,18 @@ export interface DbPoolSettings {
 /** TRD_DB_POOL_MAX, TRD_DB_POOL_IDLE_MS, TRD_DB_CONNECT_TIMEOUT_MS: set per process (each service's own environment). */
 export function dbPoolSettings(env: Record<string, string | undefined>): DbPoolSettings {
   return {
-    max: envInt(env, 'TRD_DB_POOL_MAX', 10, { min: 1, max: 1000 }),
-    idleTimeoutMs: envInt(env, 'TRD_DB_POOL_IDLE_MS', 10_000, { min: 100 }),
-    connectionTimeoutMs: envInt(env, 'TRD_DB_CONNECT_TIMEOUT_MS', 10_000, { min: 100 }),
+    max: envInt(env, 'TRD_DB_POOL_MAX'),
+    idleTimeoutMs: envInt(env, 'TRD_DB_POOL_IDLE_MS'),
+    connectionTimeoutMs: envInt(env, 'TRD_DB_CONNECT_TIMEOUT_MS'),
   };
 }
 
 export function createDb(databaseUrl: string, pool: DbPoolSettings = dbPoolSettings({})): Db {
   return new PrismaClient({
     adapter: new PrismaPg({ connectionString: databaseUrl, max: pool.max, idleTimeoutMillis: pool.idleTimeoutMs, connectionTimeoutMillis: pool.connectionTimeoutMs }),
+    // Prisma's own wait for a transaction's connection is 2 s, shorter than the pool's: under a burst, more
+    // transactions than connections (a settlement per finishing job) failed after 2 s although the pool would
+    // have served them. One bound for both waits.
+    transactionOptions: { maxWait: pool.connectionTimeoutMs },
   });
 }

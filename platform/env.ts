@@ -1,31 +1,21 @@
 /**
- * Reading settings from the environment with errors that name the variable
- * and say what a valid value looks like. Every time bound is a setting, so
- * tests run with short ones.
+ * Reading settings from the environment with errors that name the variable and say what a
+ * valid value looks like. Every setting is declared once, with its default and bounds, in
+ * protocol/src/settings.ts; these read it. Every time bound is a setting, so tests run with
+ * short ones.
  */
-export class SettingsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SettingsError';
-  }
-}
+import { intSetting, stringSetting } from '@trd/protocol/settings';
+
+export { SettingsError, optionalSetting, flagSetting, rawSetting, settingsEnv } from '@trd/protocol/settings';
 
 type Env = Record<string, string | undefined>;
 
+/** A declared text setting; `fallback` only for a default derived at run time. */
 export function envString(env: Env, name: string, fallback?: string): string {
-  const raw = env[name];
-  if (raw === undefined || raw === '') {
-    if (fallback === undefined) throw new SettingsError(`${name} is not set`);
-    return fallback;
-  }
-  return raw;
+  return stringSetting(env, name, fallback);
 }
 
-export function envInt(env: Env, name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new SettingsError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
-  const value = Number(raw.trim());
-  if (value < min || value > max) throw new SettingsError(`${name} must be between ${min} and ${max}, got ${value}`);
-  return value;
+/** A declared whole-number setting, its default and bounds from the declaration; `fallback` only for a default derived at run time. */
+export function envInt(env: Env, name: string, fallback?: number): number {
+  return intSetting(env, name, fallback);
 }

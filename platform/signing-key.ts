@@ -61,9 +61,9 @@ export async function loadSigningKeys(env: Record<string, string | undefined>): 
 
 /** The signing key lifecycle's bounds (orchestrator/signing-keys.ts). */
 export function signingKeyLifecycleSettings(env: Record<string, string | undefined>): { publishMs: number; refreshMs: number } {
-  const refreshMs = envInt(env, 'TRD_SIGNING_KEY_REFRESH_MS', 5000, { min: 100 });
+  const refreshMs = envInt(env, 'TRD_SIGNING_KEY_REFRESH_MS');
   // Long enough for every runner and verifier to fetch the new key (runners refresh every minute by default).
-  const publishMs = envInt(env, 'TRD_SIGNING_KEY_PUBLISH_MS', 5 * 60_000);
+  const publishMs = envInt(env, 'TRD_SIGNING_KEY_PUBLISH_MS');
   return { publishMs, refreshMs };
 }
 

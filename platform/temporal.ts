@@ -8,7 +8,7 @@
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
-import { envString, SettingsError } from './env.js';
+import { envString, flagSetting, optionalSetting, SettingsError } from './env.js';
 
 export interface TemporalTls {
   /** PEM of the CA that signed the server's certificate; the system's roots when null. */
@@ -29,23 +29,26 @@ export interface TemporalSettings {
   apiKeyFile: string | null;
 }
 
+/**
+ * TRD_TEMPORAL_* (the old TEMPORAL_* names still work, with a warning: protocol/src/settings.ts).
+ * TLS is on when asked (TRD_TEMPORAL_TLS=1) or when a TLS file or an API key is given.
+ */
 export function temporalSettings(env: Record<string, string | undefined>): TemporalSettings {
-  const file = (name: string) => env[name]?.trim() || null;
-  const tlsFlag = env.TEMPORAL_TLS?.trim() ?? '';
-  if (!['', '0', '1'].includes(tlsFlag)) throw new SettingsError(`TEMPORAL_TLS is 1 (TLS on) or 0, got ${JSON.stringify(tlsFlag)}`);
+  const file = (name: string) => optionalSetting(env, name);
+  const tlsFlag = flagSetting(env, 'TRD_TEMPORAL_TLS');
   const tls: TemporalTls = {
-    caFile: file('TEMPORAL_TLS_CA_FILE'),
-    certFile: file('TEMPORAL_TLS_CERT_FILE'),
-    keyFile: file('TEMPORAL_TLS_KEY_FILE'),
-    serverName: file('TEMPORAL_TLS_SERVER_NAME'),
+    caFile: file('TRD_TEMPORAL_TLS_CA_FILE'),
+    certFile: file('TRD_TEMPORAL_TLS_CERT_FILE'),
+    keyFile: file('TRD_TEMPORAL_TLS_KEY_FILE'),
+    serverName: file('TRD_TEMPORAL_TLS_SERVER_NAME'),
   };
-  if (!tls.certFile !== !tls.keyFile) throw new SettingsError('TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together (mutual TLS needs both)');
-  const apiKeyFile = file('TEMPORAL_API_KEY_FILE');
-  const tlsOn = tlsFlag === '1' || (tlsFlag !== '0' && (Object.values(tls).some(Boolean) || apiKeyFile !== null));
-  if (tlsFlag === '0' && (Object.values(tls).some(Boolean) || apiKeyFile)) throw new SettingsError('TEMPORAL_TLS=0 with TLS files or an API key set: remove one or the other');
+  if (!tls.certFile !== !tls.keyFile) throw new SettingsError('TRD_TEMPORAL_TLS_CERT_FILE and TRD_TEMPORAL_TLS_KEY_FILE go together (mutual TLS needs both)');
+  const apiKeyFile = file('TRD_TEMPORAL_API_KEY_FILE');
+  const tlsOn = tlsFlag === true || (tlsFlag === null && (Object.values(tls).some(Boolean) || apiKeyFile !== null));
+  if (tlsFlag === false && (Object.values(tls).some(Boolean) || apiKeyFile)) throw new SettingsError('TRD_TEMPORAL_TLS=0 with TLS files or an API key set: remove one or the other');
   return {
-    address: envString(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
-    namespace: envString(env, 'TEMPORAL_NAMESPACE', 'default'),
+    address: envString(env, 'TRD_TEMPORAL_ADDRESS'),
+    namespace: envString(env, 'TRD_TEMPORAL_NAMESPACE'),
     tls: tlsOn ? tls : null,
     apiKeyFile,
   };
@@ -62,11 +65,11 @@ function readSetting(path: string, what: string): Buffer {
 /** The files' contents, read once at start (a rotated certificate takes a restart). */
 export function temporalCredentials(s: TemporalSettings): { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string; apiKey?: string } {
   return {
-    ca: s.tls?.caFile ? readSetting(s.tls.caFile, 'TEMPORAL_TLS_CA_FILE') : undefined,
-    cert: s.tls?.certFile ? readSetting(s.tls.certFile, 'TEMPORAL_TLS_CERT_FILE') : undefined,
-    key: s.tls?.keyFile ? readSetting(s.tls.keyFile, 'TEMPORAL_TLS_KEY_FILE') : undefined,
+    ca: s.tls?.caFile ? readSetting(s.tls.caFile, 'TRD_TEMPORAL_TLS_CA_FILE') : undefined,
+    cert: s.tls?.certFile ? readSetting(s.tls.certFile, 'TRD_TEMPORAL_TLS_CERT_FILE') : undefined,
+    key: s.tls?.keyFile ? readSetting(s.tls.keyFile, 'TRD_TEMPORAL_TLS_KEY_FILE') : undefined,
     serverName: s.tls?.serverName ?? undefined,
-    apiKey: s.apiKeyFile ? readSetting(s.apiKeyFile, 'TEMPORAL_API_KEY_FILE').toString('utf8').trim() : undefined,
+    apiKey: s.apiKeyFile ? readSetting(s.apiKeyFile, 'TRD_TEMPORAL_API_KEY_FILE').toString('utf8').trim() : undefined,
   };
 }
 
@@ -92,7 +95,7 @@ function connectionOptions(s: TemporalSettings): Pick<ConnectionOptions, 'addres
 function connectFailed(s: TemporalSettings, err: unknown): Error {
   const how = s.tls
     ? `over TLS (CA ${s.tls.caFile ?? "the system's roots"}${s.tls.serverName ? `, server name ${s.tls.serverName}` : ''}${s.tls.certFile ? ', client certificate' : ''}): check that the CA signed the server's certificate for that name`
-    : 'in plaintext (TEMPORAL_TLS_* unset): a server that requires TLS refuses it';
+    : 'in plaintext (TRD_TEMPORAL_TLS_* unset): a server that requires TLS refuses it';
   return new Error(`cannot connect to Temporal at ${s.address} ${how}: ${(err as Error).message}`, { cause: err });
 }
 

@@ -83,6 +83,8 @@ export interface JobInput {
   upstream?: UpstreamTierInput[];
   /** The customer sent it straight to the upstream tiers. */
   upstreamFirst?: true;
+  /** Proof of work asked for: seal the prompt and output to this X25519 public key (base64), pin the blob, name its CID in the receipt. */
+  proof?: { publicKey: string };
 }
 
 export type JobOutcome =
@@ -164,7 +166,8 @@ export function pinWorkflowId(cid: string): string {
 
 export interface PinInput {
   cid: string;
-  receipt: SignedReceipt;
+  /** The receipt whose bytes the CID names; absent for a block already in the content store (a sealed proof), which is pinned as it is. */
+  receipt?: SignedReceipt;
   retry: ReceiptSettings['pin'];
 }
 

@@ -1,5 +1,5 @@
 /** The orchestrator's receipt settings: chains and pinning. Every time bound is configurable so tests run with short ones. */
-import { envInt } from '../platform/env.js';
+import { envInt, settingsEnv } from '../platform/env.js';
 
 export interface ReceiptSettings {
   /** Pin to Filecoin through Lighthouse when set; the local content store is always written. */
@@ -26,13 +26,13 @@ export function receiptSettings(env: Record<string, string | undefined>): Receip
     lighthouseApiKey: env.TRD_LIGHTHOUSE_API_KEY || null,
     lighthouseUrl: env.TRD_LIGHTHOUSE_URL || null,
     pin: {
-      attemptTimeoutMs: envInt(env, 'TRD_PIN_ATTEMPT_TIMEOUT_MS', 60_000, { min: 100 }),
-      retryInitialMs: envInt(env, 'TRD_PIN_RETRY_INITIAL_MS', 2000, { min: 10 }),
-      retryMaxMs: envInt(env, 'TRD_PIN_RETRY_MAX_MS', 10 * 60_000, { min: 10 }),
+      attemptTimeoutMs: envInt(env, 'TRD_PIN_ATTEMPT_TIMEOUT_MS'),
+      retryInitialMs: envInt(env, 'TRD_PIN_RETRY_INITIAL_MS'),
+      retryMaxMs: envInt(env, 'TRD_PIN_RETRY_MAX_MS'),
     },
     chain: {
-      maxAppendsPerRun: envInt(env, 'TRD_CHAIN_MAX_APPENDS_PER_RUN', 500, { min: 1, max: 10_000 }),
-      idleMs: envInt(env, 'TRD_CHAIN_IDLE_MS', 3600_000, { min: 100 }),
+      maxAppendsPerRun: envInt(env, 'TRD_CHAIN_MAX_APPENDS_PER_RUN'),
+      idleMs: envInt(env, 'TRD_CHAIN_IDLE_MS'),
     },
   };
 }
@@ -40,12 +40,6 @@ export function receiptSettings(env: Record<string, string | undefined>): Receip
 /** The environment that gives an orchestrator process these settings (devstack, tests). */
 export function receiptSettingsEnv(s: ReceiptSettings): Record<string, string> {
   return {
-    ...(s.lighthouseApiKey ? { TRD_LIGHTHOUSE_API_KEY: s.lighthouseApiKey } : {}),
-    ...(s.lighthouseUrl ? { TRD_LIGHTHOUSE_URL: s.lighthouseUrl } : {}),
-    TRD_PIN_ATTEMPT_TIMEOUT_MS: String(s.pin.attemptTimeoutMs),
-    TRD_PIN_RETRY_INITIAL_MS: String(s.pin.retryInitialMs),
-    TRD_PIN_RETRY_MAX_MS: String(s.pin.retryMaxMs),
-    TRD_CHAIN_MAX_APPENDS_PER_RUN: String(s.chain.maxAppendsPerRun),
-    TRD_CHAIN_IDLE_MS: String(s.chain.idleMs),
+    ...settingsEnv('receipts', s),
   };
 }

@@ -69,6 +69,13 @@ export interface RunnerProxy {
   close(): Promise<void>;
 }
 
+/** The fields of a runner's request the endpoint reads or rewrites; the rest passes as decoded. */
+interface RunnerRequest {
+  namespace?: string | null;
+  taskQueue?: { name?: string | null } | null;
+  taskToken?: Uint8Array | null;
+}
+
 interface LiveCall {
   method: string;
   queue?: string;
@@ -139,70 +146,89 @@ export async function startRunnerProxy(deps: { db: Db; keys: PayloadKeys; settin
   });
   server.on('sessionError', (err) => log(`runner session: ${err.message}`));
 
+  /** One runner call: authenticate → decode → authorize → bind the task → forward → seal the answer. */
   async function handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     const rule = ruleFor(String(headers[':path'] ?? ''));
+    const owner = tokenOwner(headers);
+    const body = await readBody(stream, settings.maxMessageBytes + 5);
+    const ent = await entitlementOf(owner);
+    const { request, message } = decode(rule.method, headers, body);
+    const queue = await authorize(rule, owner, ent, request);
+    // Passed on as read (uncompressed) unless its payloads were sealed by bindTask.
+    const forwarded = rule.kind === 'task' ? bindTask(rule.method, owner, request) : message;
+    const response = await forward(stream, owner, { method: rule.method, queue }, headers, frame(forwarded));
+    if (!response) return;
+    const out = rule.kind === 'poll' && response.status === GrpcStatus.OK ? sealPolledTask(rule.method, owner, response.body) : response.body;
+    stats.forwarded++;
+    reply(stream, out, response.trailers);
+  }
+
+  /** The runner token's hash (its identity here); no token, no call. */
+  function tokenOwner(headers: IncomingHttpHeaders): string {
     const auth = headers.authorization;
     const token = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth)?.[1] : undefined;
     if (!token) throw new GrpcError(GrpcStatus.UNAUTHENTICATED, 'send the runner token as "authorization: Bearer <token>" metadata (trd-worker login issues it)');
-    const owner = hashToken(token);
-    const body = await readBody(stream, settings.maxMessageBytes + 5);
-    let ent = await store.lookup(owner);
+    return hashToken(token);
+  }
+
+  async function entitlementOf(owner: string): Promise<Entitlement> {
+    const ent = await store.lookup(owner);
     if (!ent) throw new GrpcError(GrpcStatus.UNAUTHENTICATED, 'runner token is unknown or revoked: run `trd-worker login`');
     if (ent.cutOff) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, ent.cutOff);
+    return ent;
+  }
 
-    const types = MESSAGES[rule.method];
-    let request: any;
-    let message: Uint8Array;
+  /** The gRPC frame opened and the request message decoded; anything malformed is INVALID_ARGUMENT. */
+  function decode(method: string, headers: IncomingHttpHeaders, body: Buffer): { request: RunnerRequest; message: Uint8Array } {
     try {
-      message = unframe(body, settings.maxMessageBytes, headerString(headers['grpc-encoding']));
-      request = types.req.decode(message);
+      const message = unframe(body, settings.maxMessageBytes, headerString(headers['grpc-encoding']));
+      return { request: MESSAGES[method].req.decode(message) as RunnerRequest, message };
     } catch (err) {
       if (err instanceof GrpcError) throw err;
-      throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, `malformed ${rule.method} request: ${(err as Error).message}`);
+      throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, `malformed ${method} request: ${(err as Error).message}`);
     }
-    if ('namespace' in request && request.namespace && request.namespace !== settings.namespace) {
+  }
+
+  /** Its own namespace only; a poll only on a queue it is entitled to, and none while it may take no new work. Returns the polled queue. */
+  async function authorize(rule: ReturnType<typeof ruleFor>, owner: string, ent: Entitlement, request: RunnerRequest): Promise<string | undefined> {
+    if (request.namespace && request.namespace !== settings.namespace) {
       throw new GrpcError(GrpcStatus.PERMISSION_DENIED, `runners work in namespace ${settings.namespace}, not ${request.namespace}`);
     }
+    if (rule.kind !== 'poll') return undefined;
+    const queue = String(request.taskQueue?.name ?? '');
+    let problem = queueProblem(ent, queue);
+    // A refusal is made on a fresh read: the runner may have declared the model or been promoted a moment ago.
+    if (problem) {
+      const fresh = await store.read(owner);
+      if (!fresh) throw new GrpcError(GrpcStatus.UNAUTHENTICATED, 'runner token is unknown or revoked: run `trd-worker login`');
+      problem = fresh.cutOff ?? queueProblem(fresh, queue);
+      ent = fresh;
+    }
+    // Polls only: the calls that finish or report on a task it holds still pass, so its jobs end well.
+    problem ??= ent.noNewWork ?? null;
+    if (problem) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, problem);
+    return queue;
+  }
 
-    let queue: string | undefined;
-    if (rule.kind === 'poll') {
-      queue = String(request.taskQueue?.name ?? '');
-      let problem = queueProblem(ent, queue);
-      // A refusal is made on a fresh read: the runner may have declared the model or been promoted a moment ago.
-      if (problem) {
-        const fresh = await store.read(owner);
-        if (!fresh) throw new GrpcError(GrpcStatus.UNAUTHENTICATED, 'runner token is unknown or revoked: run `trd-worker login`');
-        ent = fresh;
-        problem = ent.cutOff ?? queueProblem(ent, queue);
-      }
-      // Polls only: the calls that finish or report on a task it holds still pass, so its jobs end well.
-      problem ??= ent.noNewWork ?? null;
-      if (problem) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, problem);
-    }
-    if (rule.kind === 'task') {
-      // The binding, not this process's memory, says whose task it is: any replica may take the call.
-      const opened = openTaskToken(keys, owner, request.taskToken ?? new Uint8Array(), Date.now());
-      if ('problem' in opened) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, `${rule.method}: ${opened.problem}`);
-      request.taskToken = opened.taskToken;
-      // What the runner reports (results, failure details, progress) is sealed before Temporal stores it.
-      mapPayloads(request, (p) => (isEncrypted(p) ? p : encryptPayload(keys, p)));
-      message = types.req.encode(request).finish();
-    }
+  /** A call on a task: its sealed token opened for this runner only, and what it reports sealed before Temporal stores it. */
+  function bindTask(method: string, owner: string, request: RunnerRequest): Uint8Array {
+    // The binding, not this process's memory, says whose task it is: any replica may take the call.
+    const opened = openTaskToken(keys, owner, request.taskToken ?? new Uint8Array(), Date.now());
+    if ('problem' in opened) throw new GrpcError(GrpcStatus.PERMISSION_DENIED, `${method}: ${opened.problem}`);
+    request.taskToken = opened.taskToken;
+    mapPayloads(request, (p) => (isEncrypted(p) ? p : encryptPayload(keys, p)));
+    return MESSAGES[method].req.encode(request).finish();
+  }
 
-    // Passed on as read (uncompressed) unless its payloads were sealed above.
-    const response = await forward(stream, owner, { method: rule.method, queue }, headers, frame(message));
-    if (!response) return;
-    let out = response.body;
-    if (rule.kind === 'poll' && response.status === GrpcStatus.OK && out.length > 5) {
-      const polled = types.res.decode(unframe(out, Number.MAX_SAFE_INTEGER));
-      if (polled.taskToken?.length) {
-        polled.taskToken = sealTaskToken(keys, owner, polled.taskToken, Date.now() + settings.taskTokenTtlMs);
-        mapPayloads(polled, (p) => decryptPayload(keys, p));
-        out = frame(types.res.encode(polled).finish());
-      }
-    }
-    stats.forwarded++;
-    reply(stream, out, response.trailers);
+  /** A polled task handed to this runner: its token sealed to it, its payloads opened for it. */
+  function sealPolledTask(method: string, owner: string, body: Buffer): Buffer {
+    if (body.length <= 5) return body;
+    const types = MESSAGES[method];
+    const polled = types.res.decode(unframe(body, Number.MAX_SAFE_INTEGER));
+    if (!polled.taskToken?.length) return body;
+    polled.taskToken = sealTaskToken(keys, owner, polled.taskToken, Date.now() + settings.taskTokenTtlMs);
+    mapPayloads(polled, (p) => decryptPayload(keys, p));
+    return frame(types.res.encode(polled).finish());
   }
 
   /** Sends the call on to Temporal; null when it was cut while in flight (the runner has its answer already). */

@@ -3,12 +3,12 @@ import { envInt, envString } from '../platform/env.js';
 import { temporalCredentials, temporalSettings } from '../platform/temporal.js';
 import type { RunnerProxySettings } from './proxy.js';
 
-/** Defaults that the in-process endpoint of devstack/platform.ts shares, so tests run what production runs. */
+/** Production's defaults (the settings' declared ones), which the in-process endpoint of devstack/platform.ts shares, so tests run what production runs. */
 export const RUNNER_ENDPOINT_DEFAULTS = {
-  maxMessageBytes: 4 * 1024 * 1024,
+  maxMessageBytes: envInt({}, 'TRD_RUNNER_ENDPOINT_MAX_MESSAGE_BYTES'),
   /** A sealed task token outlives the longest job: 6 h. */
-  taskTokenTtlMs: 6 * 3600_000,
-  upstreamCallTimeoutMs: 120_000,
+  taskTokenTtlMs: envInt({}, 'TRD_RUNNER_ENDPOINT_TASK_TTL_MS'),
+  upstreamCallTimeoutMs: envInt({}, 'TRD_RUNNER_ENDPOINT_UPSTREAM_CALL_TIMEOUT_MS'),
 };
 
 export function runnerProxySettings(env: Record<string, string | undefined>): Omit<RunnerProxySettings, 'tls'> & { tlsKeyFile: string; tlsCertFile: string } {
@@ -21,16 +21,16 @@ export function runnerProxySettings(env: Record<string, string | undefined>): Om
     upstreamTls: temporal.tls ? { ca: c.ca, cert: c.cert, key: c.key, serverName: c.serverName } : null,
     upstreamApiKey: c.apiKey,
     upstreamPing: {
-      intervalMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_MS', 10_000, { min: 100 }),
-      timeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_TIMEOUT_MS', 5000, { min: 50 }),
+      intervalMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_MS'),
+      timeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_PING_TIMEOUT_MS'),
     },
-    upstreamCallTimeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_CALL_TIMEOUT_MS', RUNNER_ENDPOINT_DEFAULTS.upstreamCallTimeoutMs, { min: 1000 }),
+    upstreamCallTimeoutMs: envInt(env, 'TRD_RUNNER_ENDPOINT_UPSTREAM_CALL_TIMEOUT_MS'),
     host: envString(env, 'TRD_RUNNER_ENDPOINT_HOST', '0.0.0.0'),
-    port: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT', 7443, { max: 65535 }),
+    port: envInt(env, 'TRD_RUNNER_ENDPOINT_PORT'),
     tlsKeyFile: envString(env, 'TRD_RUNNER_ENDPOINT_TLS_KEY_FILE'),
     tlsCertFile: envString(env, 'TRD_RUNNER_ENDPOINT_TLS_CERT_FILE'),
-    refreshMs: envInt(env, 'TRD_RUNNER_ENDPOINT_REFRESH_MS', 2000, { min: 50 }),
-    maxMessageBytes: envInt(env, 'TRD_RUNNER_ENDPOINT_MAX_MESSAGE_BYTES', RUNNER_ENDPOINT_DEFAULTS.maxMessageBytes, { min: 1024 }),
-    taskTokenTtlMs: envInt(env, 'TRD_RUNNER_ENDPOINT_TASK_TTL_MS', RUNNER_ENDPOINT_DEFAULTS.taskTokenTtlMs, { min: 1000 }),
+    refreshMs: envInt(env, 'TRD_RUNNER_ENDPOINT_REFRESH_MS'),
+    maxMessageBytes: envInt(env, 'TRD_RUNNER_ENDPOINT_MAX_MESSAGE_BYTES'),
+    taskTokenTtlMs: envInt(env, 'TRD_RUNNER_ENDPOINT_TASK_TTL_MS'),
   };
 }

@@ -17,8 +17,8 @@ import { upstreamChargeMicrocredits } from '../economy/billing.js';
 import { NON_RETRYABLE_UPSTREAM_ERRORS, providerLabel, type UpstreamTierInput } from '../cascade/tiers.js';
 import { rootMessage } from './failures.js';
 import type { JobInput, JobOutcome } from '../platform/workflow-api.js';
-import { fail } from './outcomes.js';
-import { platform, receipts } from './platform.js';
+import { ReceiptNotSigned, fail, signJobReceipt } from './outcomes.js';
+import { platform } from './platform.js';
 
 /** Marks histories of jobs that may fall through to upstream tiers. */
 export const CASCADE = 'cascade-v1';
@@ -105,10 +105,10 @@ function describeUpstreamFailure(err: unknown, tier: UpstreamTierInput): string 
 async function recordUpstreamSuccess(input: JobInput, result: UpstreamResult, billing: UpstreamBilling): Promise<JobOutcome> {
   let receipt: SignedReceipt;
   try {
-    const request = { jobId: input.jobId, promptSha256: input.promptSha256, result, issuedAt: new Date().toISOString() };
-    receipt = input.sessionId ? (await receipts.appendToChain({ ...request, sessionId: input.sessionId })).receipt : await receipts.signReceipt(request);
+    receipt = await signJobReceipt(input, result);
   } catch (err) {
-    return fail(input.jobId, `receipt could not be signed: ${rootMessage(err)}`);
+    if (err instanceof ReceiptNotSigned) return fail(input.jobId, err.message);
+    throw err;
   }
   const queueWaitMs = Math.max(0, Date.parse(result.startedAt) - Date.parse(input.acceptedAt));
   await platform.recordJobSucceeded({ jobId: input.jobId, customerId: input.customerId, result, receipt, queueWaitMs, billing });

@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { RunnerFailures, dispatchProblem, publicKeyFromPem, type TrustedKey } from '@trd/protocol';
+import { intSetting } from '@trd/protocol/settings';
 import { gatewayRequest } from './gateway-api.js';
 
 export interface DispatchGuard {
@@ -34,11 +35,7 @@ export async function checkDispatch(guard: DispatchGuard | undefined, task: Disp
 
 /** TRD_RUNNER_KEYS_REFRESH_MS: how often the runner re-reads the platform's keys (retirements reach it within this). */
 export function keysRefreshMs(env: Record<string, string | undefined>): number {
-  const raw = env.TRD_RUNNER_KEYS_REFRESH_MS?.trim();
-  if (!raw) return 60_000;
-  const ms = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!(ms >= 1000)) throw new Error(`TRD_RUNNER_KEYS_REFRESH_MS must be a whole number of milliseconds, at least 1000, got ${JSON.stringify(raw)}`);
-  return ms;
+  return intSetting(env, 'TRD_RUNNER_KEYS_REFRESH_MS', undefined, { reader: 'runner' });
 }
 
 /** The platform's published keys (GET /keys on the gateway), by kid; entries that do not parse are skipped. */

@@ -79,18 +79,45 @@ function likelihoodZ(l: { excess: number; variance: number; tokens: number }): n
   return l.excess / Math.sqrt(l.variance);
 }
 
+/** Checks a claimed output by one forward pass over it: the walk finds the model's tokens for the text, the verdict weighs them. */
 export async function verifyByPrefill(engine: InferenceEngine, check: PrefillCheck): Promise<CheckOutcome> {
-  const { claimed, maxTokens } = check;
+  const { maxTokens } = check;
   const stops = (check.stop ?? []).filter((s) => s.length > 0);
   const upfront = claimProblem(check, stops);
   if (upfront) return { passed: false, reason: upfront, tokensChecked: 0, mismatch: null };
 
-  const model = engine.llamaModel;
   const prompt = engine.promptTokens(check);
   if (prompt.length + maxTokens > engine.contextSize) throw new PromptTooLongError(prompt.length, maxTokens, engine.contextSize);
   const sampling = samplingOf(check);
   const greedy = sampling.temperature <= 0;
-  const scorer = scorerFor(model, sampling, check.minTokenProbability);
+  const scorer = scorerFor(engine.llamaModel, sampling, check.minTokenProbability);
+  const walked = await prefillWalk(engine, check, { prompt, stops, scorer, greedy });
+  if ('failure' in walked) return walked.failure;
+  return prefillVerdict(engine, check, { prompt, stops, scorer, sampling, greedy, ...walked });
+}
+
+interface WalkInputs {
+  prompt: Token[];
+  stops: string[];
+  scorer: ReturnType<typeof scorerFor>;
+  greedy: boolean;
+}
+
+/** The tokens the walk accepted for the claimed text, each with the distribution it was drawn from, and the distribution the text ended with. */
+interface Walked {
+  out: Token[];
+  drawnFrom: Distribution[];
+  endedWith: Distribution | null;
+}
+
+/**
+ * The prefill walk: the claimed text is split into this model's tokens while the model scores each
+ * one (guessed chunks evaluated at once, the model's own choices where a guess fails, backtracking
+ * to another split within a budget). Ends with the accepted tokens, or with the first failure.
+ */
+async function prefillWalk(engine: InferenceEngine, check: PrefillCheck, { prompt, stops, scorer, greedy }: WalkInputs): Promise<Walked | { failure: CheckOutcome }> {
+  const { claimed, maxTokens } = check;
+  const model = engine.llamaModel;
   const pieces = TokenPieces.of(model);
   const text = claimed.text;
   const sequence = await engine.newSequence();
@@ -178,13 +205,13 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
         }
         if (stops.length === 0) {
           if (await retreat(fail(eosReason(model, next, scorer, greedy, out.length), eosMismatch(model, next, scorer, out, text)))) continue;
-          return firstFailure!;
+          return { failure: firstFailure! };
         }
       }
       if (place === 'stopped') break;
       if (out.length >= maxTokens) {
         if (await retreat(fail(`the claimed text needs more than max_tokens (${maxTokens}) tokens of this model`))) continue;
-        return firstFailure!;
+        return { failure: firstFailure! };
       }
 
       const candidate = scored[0]?.token;
@@ -211,12 +238,24 @@ export async function verifyByPrefill(engine: InferenceEngine, check: PrefillChe
         continue;
       }
       if (await retreat(fail(...tokenFailure(model, next, scorer, out, text, candidate, greedy, check.minTokenProbability)))) continue walk;
-      return firstFailure!;
+      return { failure: firstFailure! };
     }
   } finally {
     sequence.dispose();
   }
+  return { out, drawnFrom, endedWith };
+}
 
+/** The verdict on a finished walk: doubtful greedy tokens settled by one-token decoding, the token count, and the sampled output's likelihood as a whole. */
+async function prefillVerdict(
+  engine: InferenceEngine,
+  check: PrefillCheck,
+  { prompt, stops, scorer, sampling, greedy, out, drawnFrom, endedWith }: WalkInputs & Walked & { sampling: ReturnType<typeof samplingOf> },
+): Promise<CheckOutcome> {
+  const { claimed } = check;
+  const model = engine.llamaModel;
+  const text = claimed.text;
+  const fail = (reason: string, mismatch: VerifyMismatch | null = null): CheckOutcome => ({ passed: false, reason, tokensChecked: out.length, mismatch });
   // Greedy tokens the margin let through are settled the slow, exact way.
   const doubts = out.flatMap((token, j) => (scorer.doubtful(token, drawnFrom[j]!) ? [j] : []));
   // An end of text that passed only by the margin is settled the same way, decoding through the end.

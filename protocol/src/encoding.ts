@@ -26,7 +26,10 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 export function bytesToBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
+  // In slices: spreading a large array into one call overflows the argument stack (a sealed proof is as large as its job).
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
 export function base64ToBytes(text: string): Uint8Array {

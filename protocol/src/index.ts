@@ -14,3 +14,5 @@ export * from './schedule.js';
 export * from './catalog-document.js';
 export * from './agent.js';
 export * from './runner-contract.js';
+export * from './proof.js';
+export * from './attestation.js';

@@ -18,6 +18,11 @@
  * A job that ran a published agent (protocol/agent.ts) names it in either
  * version: `agent` (its slug) and `agent_manifest_sha256`, both or neither, so
  * receipts of other jobs are byte for byte what they were.
+ *
+ * A job whose customer asked for a proof of work (protocol/proof.ts) names
+ * the sealed blob of its prompt and output: `proof_cid` (a raw CID) and
+ * `proof_v`, the blob's sealing version (1), both or neither; receipts
+ * without them are what they were.
  */
 import * as ed from '@noble/ed25519';
 import { canonicalBytes } from './canonical-json.js';
@@ -51,7 +56,14 @@ export interface AgentLink {
   agent_manifest_sha256: string;
 }
 
-export interface ReceiptEnvelope extends Partial<ChainLink>, Partial<AgentLink> {
+export interface ProofLink {
+  /** The sealed blob of the job's prompt and output (protocol/proof.ts), pinned by this CID. */
+  proof_cid: string;
+  /** How the blob is sealed (PROOF_VERSION); a verifier that does not know it says so. */
+  proof_v: number;
+}
+
+export interface ReceiptEnvelope extends Partial<ChainLink>, Partial<AgentLink>, Partial<ProofLink> {
   v: typeof RECEIPT_VERSION | typeof CHAINED_RECEIPT_VERSION;
   kid: string;
   job_id: string;
@@ -90,7 +102,8 @@ const COUNT_FIELDS = ['prompt_tokens', 'completion_tokens', 'duration_ms'] as co
 const TIME_FIELDS = ['started_at', 'finished_at', 'issued_at'] as const;
 const CHAIN_FIELDS = ['session_id', 'seq', 'prev'] as const;
 const AGENT_FIELDS = ['agent', 'agent_manifest_sha256'] as const;
-const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...RUNNER_FIELDS, ...UPSTREAM_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS, ...AGENT_FIELDS]);
+const PROOF_FIELDS = ['proof_cid', 'proof_v'] as const;
+const ENVELOPE_FIELDS = new Set<string>(['v', ...SHA256_FIELDS, ...STRING_FIELDS, ...RUNNER_FIELDS, ...UPSTREAM_FIELDS, ...COUNT_FIELDS, ...TIME_FIELDS, ...AGENT_FIELDS, ...PROOF_FIELDS]);
 const CHAINED_ENVELOPE_FIELDS = new Set<string>([...ENVELOPE_FIELDS, ...CHAIN_FIELDS]);
 
 /** Returns what is wrong with a parsed envelope, or null when its shape is valid. */
@@ -111,6 +124,11 @@ export function envelopeProblem(value: unknown): string | null {
   if (e.agent !== undefined) {
     if (typeof e.agent !== 'string' || !AGENT_SLUG_PATTERN.test(e.agent)) return '"agent" must be an agent slug';
     if (typeof e.agent_manifest_sha256 !== 'string' || !SHA256_HEX.test(e.agent_manifest_sha256)) return '"agent_manifest_sha256" must be 64 lowercase hex digits';
+  }
+  if ((e.proof_cid === undefined) !== (e.proof_v === undefined)) return '"proof_cid" and "proof_v" come together';
+  if (e.proof_cid !== undefined) {
+    if (typeof e.proof_cid !== 'string' || !RECEIPT_CID_PATTERN.test(e.proof_cid)) return '"proof_cid" must be a raw CID (bafkrei…)';
+    if (!Number.isSafeInteger(e.proof_v) || (e.proof_v as number) < 1) return '"proof_v" must be a positive integer';
   }
   for (const k of STRING_FIELDS) if (typeof e[k] !== 'string' || e[k] === '') return `"${k}" must be a non-empty string`;
   if (e.served_by !== undefined && (typeof e.served_by !== 'string' || !SERVED_BY_PATTERN.test(e.served_by))) {

@@ -31,8 +31,8 @@ test('setup migrates with the check, writes schedules and search attributes, and
   const payloadKey = newPayloadKey('k1');
   const env = {
     DATABASE_URL: `${services.pgUrlPrefix}${name}`,
-    TEMPORAL_ADDRESS: services.temporalAddress,
-    TEMPORAL_NAMESPACE: namespace,
+    TRD_TEMPORAL_ADDRESS: services.temporalAddress,
+    TRD_TEMPORAL_NAMESPACE: namespace,
     TRD_PAYLOAD_KEYS: payloadKey,
     TRD_PAYOUT_INTERVAL_MS: '3600000',
     CHECKPOINT_DISABLE: '1',

@@ -27,7 +27,6 @@ beforeAll(async () => {
     orchestrator: 'process',
     payouts: {
       stripe: { secretKey: SECRET, apiUrl: stripe.url.href, webhookSecret: WEBHOOK_SECRET },
-      scheduleIntervalMs: 24 * 3600_000,
       stepTimeoutMs: 2500,
       retryInitialMs: 100,
       retryMaxMs: 500,

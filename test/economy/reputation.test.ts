@@ -25,7 +25,7 @@ let honestToken: string;
 beforeAll(async () => {
   stack = await startStack({
     jobLimits: { deadlineMs: 8000, maxAttempts: 3 },
-    reputation: { policy: { verifiedMinJobs: 3, trustedMinJobs: 5 }, sweepIntervalMs: 24 * 3600_000 },
+    reputation: { policy: { verifiedMinJobs: 3, trustedMinJobs: 5 } },
     clock: () => new Date(Date.now() + offsetMs),
   });
   cheatToken = await createRunnerToken(stack.db, 'rep-cheat', 'verified');

@@ -1,5 +1,6 @@
 /** Temporal connection settings (platform/temporal.ts) shared by every platform client and the runner endpoint's upstream. */
-import { expect, test } from '@jest/globals';
+import { expect, jest, test } from '@jest/globals';
+import { rawSetting } from '@trd/protocol/settings';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,17 +12,34 @@ test('TLS and an API key from files, for every Temporal client and the endpoint 
   writeFileSync(join(dir, 'ca.pem'), 'CA');
   writeFileSync(join(dir, 'api-key'), '  secret-key\n');
   expect(temporalSettings({})).toEqual({ address: '127.0.0.1:7233', namespace: 'default', tls: null, apiKeyFile: null });
-  const env = { TEMPORAL_ADDRESS: 'ns.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'ns', TEMPORAL_TLS_CA_FILE: join(dir, 'ca.pem'), TEMPORAL_TLS_SERVER_NAME: 'temporal.internal', TEMPORAL_API_KEY_FILE: join(dir, 'api-key') };
+  const env = { TRD_TEMPORAL_ADDRESS: 'ns.tmprl.cloud:7233', TRD_TEMPORAL_NAMESPACE: 'ns', TRD_TEMPORAL_TLS_CA_FILE: join(dir, 'ca.pem'), TRD_TEMPORAL_TLS_SERVER_NAME: 'temporal.internal', TRD_TEMPORAL_API_KEY_FILE: join(dir, 'api-key') };
   const s = temporalSettings(env);
   expect(s.tls).toEqual({ caFile: join(dir, 'ca.pem'), certFile: null, keyFile: null, serverName: 'temporal.internal' });
   expect(temporalCredentials(s)).toMatchObject({ ca: Buffer.from('CA'), serverName: 'temporal.internal', apiKey: 'secret-key' });
   // An API key alone turns TLS on (with the system's roots).
-  expect(temporalSettings({ TEMPORAL_API_KEY_FILE: join(dir, 'api-key') }).tls).not.toBeNull();
+  expect(temporalSettings({ TRD_TEMPORAL_API_KEY_FILE: join(dir, 'api-key') }).tls).not.toBeNull();
   const proxy = runnerProxySettings({ ...env, TRD_RUNNER_ENDPOINT_TLS_KEY_FILE: 'k', TRD_RUNNER_ENDPOINT_TLS_CERT_FILE: 'c' });
   expect(proxy).toMatchObject({ upstream: 'ns.tmprl.cloud:7233', namespace: 'ns', upstreamApiKey: 'secret-key', upstreamTls: { ca: Buffer.from('CA'), serverName: 'temporal.internal' } });
   expect(proxy.upstreamPing).toEqual({ intervalMs: 10_000, timeoutMs: 5000 });
-  expect(() => temporalSettings({ TEMPORAL_TLS_CERT_FILE: 'c.pem' })).toThrow(/go together/);
-  expect(() => temporalSettings({ TEMPORAL_TLS: '0', TEMPORAL_TLS_CA_FILE: 'ca.pem' })).toThrow(/TEMPORAL_TLS=0 with TLS files/);
-  expect(() => temporalSettings({ TEMPORAL_TLS: 'yes' })).toThrow(/TEMPORAL_TLS is 1/);
-  expect(() => temporalCredentials(temporalSettings({ TEMPORAL_TLS_CA_FILE: join(dir, 'missing.pem') }))).toThrow(/cannot read TEMPORAL_TLS_CA_FILE/);
+  expect(() => temporalSettings({ TRD_TEMPORAL_TLS_CERT_FILE: 'c.pem' })).toThrow(/go together/);
+  expect(() => temporalSettings({ TRD_TEMPORAL_TLS: '0', TRD_TEMPORAL_TLS_CA_FILE: 'ca.pem' })).toThrow(/TRD_TEMPORAL_TLS=0 with TLS files/);
+  expect(() => temporalSettings({ TRD_TEMPORAL_TLS: 'yes' })).toThrow(/TRD_TEMPORAL_TLS is 1/);
+  expect(() => temporalCredentials(temporalSettings({ TRD_TEMPORAL_TLS_CA_FILE: join(dir, 'missing.pem') }))).toThrow(/cannot read TRD_TEMPORAL_TLS_CA_FILE/);
+});
+
+test('the old TEMPORAL_* names still work, with one warning each; the runner never reads them', () => {
+  const warnings: string[] = [];
+  const warn = jest.spyOn(console, 'warn').mockImplementation((line: string) => void warnings.push(line));
+  try {
+    const old = { TEMPORAL_ADDRESS: 'old.example:7233', TEMPORAL_NAMESPACE: 'old-ns' };
+    expect(temporalSettings(old)).toMatchObject({ address: 'old.example:7233', namespace: 'old-ns' });
+    temporalSettings(old);
+    // The new name wins over the old one.
+    expect(temporalSettings({ ...old, TRD_TEMPORAL_ADDRESS: 'new.example:7233' }).address).toBe('new.example:7233');
+    expect(warnings.filter((w) => w.startsWith('TEMPORAL_ADDRESS is deprecated: set TRD_TEMPORAL_ADDRESS'))).toHaveLength(1);
+    expect(rawSetting({ TEMPORAL_ADDRESS: 'x:1' }, 'TRD_TEMPORAL_ADDRESS', { reader: 'runner' })).toBeUndefined();
+    expect(rawSetting({ TRD_TEMPORAL_TLS_CA: 'ca.pem' }, 'TRD_TEMPORAL_TLS_CA_FILE', { reader: 'runner' })).toBe('ca.pem');
+  } finally {
+    warn.mockRestore();
+  }
 });

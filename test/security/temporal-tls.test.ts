@@ -2,7 +2,7 @@
  * TLS to Temporal, exercised: one real Temporal server (the v1.32.2 build)
  * whose frontend speaks only TLS with a certificate from a CA this test makes
  * (openssl, devstack/tls.ts). The platform's processes connect with the
- * TEMPORAL_TLS_CA_FILE / TEMPORAL_TLS_SERVER_NAME settings every deployment
+ * TRD_TEMPORAL_TLS_CA_FILE / TRD_TEMPORAL_TLS_SERVER_NAME settings every deployment
  * uses: a gateway, an orchestrator and a runner endpoint (whose upstream
  * session is the one a runner's calls ride on) run a job to its receipt.
  * With another CA each of them refuses the server.
@@ -51,10 +51,10 @@ test('the gateway, an orchestrator and the runner endpoint reach a TLS-only Temp
 
 const wrongEnv = () => ({
   DATABASE_URL: stack.databaseUrl,
-  TEMPORAL_ADDRESS: server.address,
-  TEMPORAL_NAMESPACE: stack.namespace,
-  TEMPORAL_TLS_CA_FILE: wrongCa,
-  TEMPORAL_TLS_SERVER_NAME: server.tls.serverName,
+  TRD_TEMPORAL_ADDRESS: server.address,
+  TRD_TEMPORAL_NAMESPACE: stack.namespace,
+  TRD_TEMPORAL_TLS_CA_FILE: wrongCa,
+  TRD_TEMPORAL_TLS_SERVER_NAME: server.tls.serverName,
   CHECKPOINT_DISABLE: '1',
   TRD_PAYLOAD_KEYS: `${[...stack.payloadKeys.keys][0][0]}:${[...stack.payloadKeys.keys][0][1].toString('base64')}`,
 });

@@ -69,6 +69,14 @@ export function useStack(opts: StackOptions | (() => StackOptions | Promise<Stac
   });
 }
 
+/**
+ * Temporal aligns a schedule's intervals to the epoch: with the production 15-minute sweep, a test that ran
+ * across a quarter hour had its runners' tiers recomputed mid-test (a 'trusted' test runner demoted, its jobs
+ * settled at another share). Tests run schedules when they mean to (support/schedules.ts); a year's interval
+ * keeps the automatic run out of any test.
+ */
+const TEST_SCHEDULE_INTERVAL_MS = 365 * 24 * 3600_000;
+
 export async function startStack(
   opts: {
     jobLimits?: Partial<JobLimits>;
@@ -101,8 +109,8 @@ export async function startStack(
     orchestrator: opts.orchestrator,
     gateway: opts.gateway,
     receipts: opts.receipts,
-    payouts: opts.payouts,
-    reputation: opts.reputation,
+    payouts: { scheduleIntervalMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.payouts },
+    reputation: { sweepIntervalMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.reputation },
     audits: opts.audits,
     clock: opts.clock,
     runnerEndpoint: opts.runnerEndpoint,

@@ -14,7 +14,9 @@
  * `keep-queue-place`) come from the workflow tier, where the routing paths are
  * (TRD_RECORD_HISTORIES=1 npm test -- test/workflows/job-routing.test.ts);
  * a cascade job needs an upstream platform, so the cascade test records
- * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts).
+ * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts);
+ * inference-job-proof (a job that asked for a proof of work, `proof-pinned`) comes from
+ * TRD_RECORD_HISTORIES=1 npm test -- test/receipts/proof-of-work.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -151,6 +153,7 @@ describe('replay', () => {
       'inference-job-failed.json',
       'inference-job-kept-place-cold.json',
       'inference-job-kept-place.json',
+      'inference-job-proof.json',
       'inference-job-session.json',
       'inference-job-signed-succeeded.json',
       'inference-job-succeeded.json',

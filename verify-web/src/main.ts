@@ -10,7 +10,13 @@ import {
   ed25519Engine,
   keyIdFor,
   keyring,
+  openProof,
   parseCid,
+  parseProofPrivateKey,
+  proofProblems,
+  PROOF_VERSION,
+  ProofKeyError,
+  type ReceiptEnvelope,
   parseReceipt,
   publicKeyFromPem,
   receiptDocumentBytes,
@@ -36,6 +42,9 @@ function show(ok: boolean, text: string): void {
 }
 
 function clear(): void {
+  $('proof-opened').hidden = true;
+  $('proof-prompt').textContent = '';
+  $('proof-output').textContent = '';
   $('result').className = '';
   $('result').textContent = '';
   $('timing').textContent = '';
@@ -126,6 +135,48 @@ async function checkChain(doc: unknown): Promise<void> {
   await renderChain(report, performance.now() - started, source);
 }
 
+/** Where blocks are fetched by CID: the IPFS gateway field, else the API's own /ipfs. */
+function ipfsBase(): string {
+  const ipfs = (value('ipfs-gateway') || gateway() || '').replace(/\/+$/, '');
+  if (!ipfs) throw new Failure('set an IPFS gateway to fetch a block by CID');
+  return ipfs;
+}
+
+/** A raw block by CID, checked against the CID: null and a reason when the bytes are not the block asked for. */
+async function fetchBlock(cid: string): Promise<{ bytes: Uint8Array } | { problem: string }> {
+  const bytes = new Uint8Array(await (await fetchOk(`${ipfsBase()}/ipfs/${cid}?format=raw`, { headers: { accept: 'application/vnd.ipld.raw' } })).arrayBuffer());
+  const actual = await cidOfBytes(bytes);
+  return actual === parseCid(cid).toV1().toString() ? { bytes } : { problem: `CID mismatch: asked for ${cid}, the bytes fetched hash to ${actual}` };
+}
+
+/**
+ * The receipt's proof of work, opened here with the key typed in (it never leaves the page): the sealed
+ * blob fetched by its CID, opened, and its prompt and output checked against the receipt's hashes.
+ */
+async function checkProof(env: ReceiptEnvelope): Promise<{ ok: boolean; text: string }> {
+  if (env.proof_cid === undefined) return { ok: true, text: '' };
+  const keyText = value('proof-key');
+  if (!keyText) return { ok: true, text: `\nproof of work ${env.proof_cid} (sealed: give its key to open it)` };
+  if (env.proof_v !== PROOF_VERSION) return { ok: false, text: `\n✗ proof: sealing version ${env.proof_v} is not one this page knows` };
+  let key: Uint8Array;
+  try {
+    key = parseProofPrivateKey(keyText);
+  } catch (err) {
+    if (err instanceof ProofKeyError) return { ok: false, text: `\n✗ proof: the key ${err.message}` };
+    throw err;
+  }
+  const block = await fetchBlock(env.proof_cid);
+  if ('problem' in block) return { ok: false, text: `\n✗ proof: ${block.problem}` };
+  const opened = await openProof(block.bytes, key);
+  if (!opened.ok) return { ok: false, text: `\n✗ proof: ${opened.reason}` };
+  const problems = await proofProblems(opened.contents, env);
+  if (problems.length) return { ok: false, text: `\n✗ proof: ${problems.join('; ')}` };
+  $('proof-prompt').textContent = opened.contents.prompt;
+  $('proof-output').textContent = opened.contents.output;
+  $('proof-opened').hidden = false;
+  return { ok: true, text: `\n✓ proof of work ${env.proof_cid} opened: its prompt and output match the receipt's hashes` };
+}
+
 /** One receipt: its signature against the keyring, and its CID (against the expected one, when fetched by CID). */
 async function checkOne(doc: unknown, expectedCid: string | null): Promise<void> {
   const parsed = parseReceipt(doc);
@@ -137,7 +188,8 @@ async function checkOne(doc: unknown, expectedCid: string | null): Promise<void>
   const env = parsed.envelope;
   if (problems.length) return show(false, `✗ Invalid: ${problems.join('; ')}`);
   const chained = env.session_id !== undefined ? `\nsession ${env.session_id} · seq ${env.seq} · prev ${env.prev ?? '(first)'}` : '';
-  show(true, `✓ Valid — signed by ${env.kid} (keys from ${source})\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id ?? env.served_by}\nCID ${cid}${chained}`);
+  const proof = await checkProof(env);
+  show(proof.ok, `${proof.ok ? '✓ Valid' : '✗ Signature valid, proof refused'} — signed by ${env.kid} (keys from ${source})\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id ?? env.served_by}\nCID ${cid}${chained}${proof.text}`);
 }
 
 /** A pasted receipt, checked against a pasted PEM or the key file its kid names (the original page's behaviour). */
@@ -158,8 +210,9 @@ async function checkPasted(doc: unknown): Promise<void> {
   }
   const check = await verifyReceipt(doc, publicKeyFromPem(pem));
   if (!check.ok) return show(false, `✗ Invalid: ${check.reason}`);
-  const env = (doc as { envelope: Record<string, unknown> }).envelope;
-  show(true, `✓ Valid — signed by ${check.kid}\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id ?? env.served_by}`);
+  const env = (doc as SignedReceipt).envelope;
+  const proof = await checkProof(env);
+  show(proof.ok, `${proof.ok ? '✓ Valid' : '✗ Signature valid, proof refused'} — signed by ${check.kid}\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id ?? env.served_by}${proof.text}`);
 }
 
 async function lookUp(text: string): Promise<void> {
@@ -170,11 +223,10 @@ async function lookUp(text: string): Promise<void> {
     // Not a CID: a job or a session.
   }
   if (cid) {
-    const ipfs = (value('ipfs-gateway') || gateway() || '').replace(/\/+$/, '');
-    if (!ipfs) throw new Failure('set an IPFS gateway to fetch a receipt by CID');
-    const bytes = new Uint8Array(await (await fetchOk(`${ipfs}/ipfs/${text}?format=raw`, { headers: { accept: 'application/vnd.ipld.raw' } })).arrayBuffer());
-    const actual = await cidOfBytes(bytes);
-    if (actual !== cid.toV1().toString()) return show(false, `✗ CID mismatch: asked for ${text}, the bytes fetched hash to ${actual}`);
+    const block = await fetchBlock(text);
+    if ('problem' in block) return show(false, `✗ ${block.problem}`);
+    const { bytes } = block;
+    const actual = cid.toV1().toString();
     let doc: unknown;
     try {
       doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));

@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { getLlama } from 'node-llama-cpp';
 import { hardwareClassFor, modelsThatFit } from '../hardware-classes.js';
+import { envText } from './options.js';
 import { hardwareOf } from '../zero-config.js';
 
 const MiB = 1024 * 1024;
@@ -38,8 +39,8 @@ export function doctorCommand(): Command {
   const env = process.env;
   return new Command('doctor')
     .description('show what this runner detected (OS, CPU, RAM, GPU, VRAM), the class and models it would pick, and whether Temporal and the gateway are reachable')
-    .option('--temporal-address <host:port>', 'Temporal frontend to check', env.TRD_TEMPORAL_ADDRESS || '127.0.0.1:7233')
-    .option('--gateway-url <url>', 'gateway to check', env.TRD_GATEWAY_URL)
+    .option('--temporal-address <host:port>', 'Temporal frontend to check', envText(env, 'TRD_TEMPORAL_ADDRESS'))
+    .option('--gateway-url <url>', 'gateway to check', envText(env, 'TRD_GATEWAY_URL'))
     .option('--json', 'one JSON object, for scripts')
     .action(async (o) => {
       const llama = await getLlama({ logLevel: 'error' as never });

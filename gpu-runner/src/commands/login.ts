@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { gatewayRequest, problemOf } from '../gateway-api.js';
 import { RUNNER_VERSION } from '../version.js';
 import { detectHardware } from '../zero-config.js';
+import { envText } from './options.js';
 
 /** What the owner sees on the approval page, so they can tell the machine is theirs; never worth failing a login over. */
 async function describeMachine(): Promise<{ hostname: string; gpu: string; runner_version: string }> {
@@ -23,7 +24,7 @@ export function loginCommand(): Command {
   const env = process.env;
   return new Command('login')
     .description('register this runner with the network (once): prints a code to approve, then stores the runner token')
-    .requiredOption('--gateway-url <url>', 'the network\'s gateway', env.TRD_GATEWAY_URL)
+    .requiredOption('--gateway-url <url>', 'the network\'s gateway', envText(env, 'TRD_GATEWAY_URL'))
     .option('--email <address>', 'your e-mail, for the owner account')
     .option('--token <token>', 'a runner token the gateway issued (headless machines, tests): stored after it is checked')
     .option('--json', 'print the stored runner id as JSON')
