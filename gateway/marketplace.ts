@@ -39,7 +39,7 @@ export async function isReviewer(db: Db, customerId: string): Promise<boolean> {
   return (await db.accountRole.count({ where: { customerId, role: REVIEWER_ROLE } })) > 0;
 }
 
-/** Gives an account the reviewer role (an operator's step: `scripts/grant-reviewer.ts`). */
+/** Gives an account the reviewer role (an operator's step: `scripts/grant-role.ts <account> reviewer`). */
 export async function grantReviewer(db: Db, customerId: string): Promise<void> {
   await db.accountRole.createMany({ data: [{ customerId, role: REVIEWER_ROLE }], skipDuplicates: true });
 }
