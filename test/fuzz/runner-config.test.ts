@@ -52,6 +52,7 @@ const VALID_ANSWER = {
   settings: VALID_SETTINGS,
   shadowbanned: null,
   update: { level: 'recommended', command: 'npm install -g trd-worker@0.2.0', message: 'trd-worker 0.2.0 is out' },
+  fleet: null,
 };
 
 /** A copy of `valid` with one field (possibly nested) replaced by a hostile value or removed. */
@@ -206,6 +207,9 @@ describe("the gateway's heartbeat answer", () => {
 
   test('the whole answer: used only when sound, else an Error naming the field', async () => {
     expect(parseHeartbeatAnswer(VALID_ANSWER)).toEqual(VALID_ANSWER);
+    // A gateway from before fleets says nothing of one: no fleet, not a refusal.
+    const { fleet: _none, ...beforeFleets } = VALID_ANSWER;
+    expect(parseHeartbeatAnswer(beforeFleets)).toEqual(VALID_ANSWER);
     const paths = [['runner_id'], ['tier'], ['heartbeat_interval_ms'], ['settings'], ['shadowbanned'], ['update'], ['update', 'level'], ['update', 'message'], ...SETTINGS_PATHS.map((p) => ['settings', ...p])];
     await fuzz(
       fc.property(fc.oneof(hostileJson, mutated(VALID_ANSWER, paths)), (value) => {

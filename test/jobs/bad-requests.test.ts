@@ -134,6 +134,7 @@ describe('runner heartbeats', () => {
       settings: { paused: false, pause_on_battery: false, schedule: null, models: null, max_concurrent_jobs: null },
       shadowbanned: null,
       update: null,
+      fleet: null,
     });
   });
 });
