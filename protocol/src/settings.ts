@@ -260,7 +260,7 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   // Scripts and tests.
   str('TRD_SKIP_MODELS', 'flag', null, ['scripts'], 'setup.sh: 1 skips fetching the real models'),
   int('TRD_CI_TIMEOUT_S', 4500, {}, ['scripts'], '.ci/run: the whole run\'s bound, seconds'),
-  int('TRD_TEST_HEAP_MB', 8192, {}, ['scripts'], 'the jest process\'s heap limit'),
+  int('TRD_TEST_HEAP_MB', 12288, {}, ['scripts'], 'the jest process\'s heap limit'),
   str('TRD_COST_GAS_PRICE_GWEI', 'string', '0.01', ['scripts'], 'chain-costs: the L2 gas price to price at'),
   str('TRD_COST_ETH_USD', 'string', '3000', ['scripts'], 'chain-costs: the ETH price in USD'),
   str('TRD_COST_BATCH', 'string', '100', ['scripts'], 'chain-costs: payouts per daily batch'),
