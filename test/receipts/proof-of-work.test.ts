@@ -9,17 +9,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { cidOfBytes, openProof, parseProofPrivateKey, proofProblems, workflowIdForJob, type SignedReceipt } from '@trd/protocol';
-import { findTemporalCli } from '../../devstack/temporal.js';
-import { decryptPayload, ENCRYPTED_ENCODING } from '../../platform/payload-encryption.js';
 import { pinWorkflowId } from '../../platform/workflow-api.js';
 import { launchChromium } from '../support/chromium.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { startLighthouseFake, type LighthouseFake } from '../support/lighthouse-fake.js';
+import { isSealed, openSealed, payloadsOf, rawHistory } from '../support/raw-histories.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -145,45 +143,17 @@ describe('the receipt and the pinned blob', () => {
   });
 });
 
-/** Every Temporal payload in a history as the CLI prints it (JSON, payload data in base64). */
-function payloadsOf(node: unknown, out: { metadata: Record<string, string>; data: string }[] = []) {
-  if (Array.isArray(node)) node.forEach((n) => payloadsOf(n, out));
-  else if (node && typeof node === 'object') {
-    const o = node as Record<string, unknown>;
-    if (o.metadata && typeof o.metadata === 'object' && 'encoding' in (o.metadata as object)) out.push(o as never);
-    else Object.values(o).forEach((v) => payloadsOf(v, out));
-  }
-  return out;
-}
-
-function rawHistory(workflowId: string): string {
-  return execFileSync(findTemporalCli()!, ['workflow', 'show', '--workflow-id', workflowId, '--namespace', stack.namespace, '--address', stack.temporalAddress, '--output', 'json'], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-}
-
 /** The history's payloads opened with the platform's own keys: what the platform itself could read back. */
 function openedPayloads(text: string): string[] {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return payloadsOf(JSON.parse(text)).map((p) =>
-    p.metadata.encoding === b64(ENCRYPTED_ENCODING)
-      ? Buffer.from(
-          decryptPayload(stack.payloadKeys, {
-            metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-            data: Buffer.from(p.data, 'base64'),
-          }).data!,
-        ).toString('utf8')
-      : Buffer.from(p.data ?? '', 'base64').toString('utf8'),
-  );
+  return payloadsOf(JSON.parse(text)).map((p) => (isSealed(p) ? openSealed(stack, p) : Buffer.from(p.data ?? '', 'base64').toString('utf8')));
 }
 
 describe("Temporal's history and the logs", () => {
   test('the job’s and the pin’s histories, read raw, hold no prompt or output; opened with the platform’s keys, what the proof added holds only its CID', () => {
     const cid = receipt.envelope.proof_cid!;
     const ciphertext = JSON.parse(new TextDecoder().decode(blob)).ciphertext as string;
-    const jobHistory = rawHistory(workflowIdForJob(job.id));
-    const pinHistory = rawHistory(pinWorkflowId(cid));
+    const jobHistory = rawHistory(stack, workflowIdForJob(job.id));
+    const pinHistory = rawHistory(stack, pinWorkflowId(cid));
     for (const text of [jobHistory, pinHistory]) {
       const raw = text + payloadsOf(JSON.parse(text)).map((p) => Buffer.from(p.data ?? '', 'base64').toString('latin1')).join('\n');
       for (const secret of [canary, job.output]) expect(raw).not.toContain(secret);

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { workflowIdForJob } from '@trd/protocol';
 import { createRunnerToken } from '../../gateway/runners.js';
 import { findTemporalCli } from '../../devstack/temporal.js';
-import { decryptPayload, ENCRYPTED_ENCODING } from '../../platform/payload-encryption.js';
+import { isSealed, openSealed, payloadsOf, rawHistory } from '../support/raw-histories.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -35,17 +35,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Every Temporal payload in a history as the CLI prints it (JSON, payload data in base64). */
-function payloadsOf(node: unknown, out: { metadata: Record<string, string>; data: string }[] = []) {
-  if (Array.isArray(node)) node.forEach((n) => payloadsOf(n, out));
-  else if (node && typeof node === 'object') {
-    const o = node as Record<string, unknown>;
-    if (o.metadata && typeof o.metadata === 'object' && 'encoding' in (o.metadata as object)) out.push(o as never);
-    else Object.values(o).forEach((v) => payloadsOf(v, out));
-  }
-  return out;
-}
-
 const LOCAL_ACTIVITY_META = ['seq', 'attempt', 'activity_id', 'activity_type', 'complete_time', 'backoff', 'original_schedule_time'];
 
 function isSdkBookkeeping(text: string): boolean {
@@ -55,24 +44,14 @@ function isSdkBookkeeping(text: string): boolean {
   return keys.every((k) => ['id', 'deprecated'].includes(k)) || keys.every((k) => LOCAL_ACTIVITY_META.includes(k));
 }
 
-function rawHistory(workflowId: string): string {
-  const cli = findTemporalCli();
-  if (!cli) throw new Error('no Temporal CLI (scripts/setup.sh installs it)');
-  return execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--namespace', stack.namespace, '--address', stack.temporalAddress, '--output', 'json'], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-}
-
 describe("Temporal's history, read raw with the Temporal CLI", () => {
   test('holds no prompt or output text: every payload is sealed, and only the platform keys open them', () => {
     expect(job.status).toBe('succeeded');
     expect(job.output.length).toBeGreaterThan(10);
-    const text = rawHistory(workflowIdForJob(job.id));
+    const text = rawHistory(stack, workflowIdForJob(job.id));
     const payloads = payloadsOf(JSON.parse(text));
     expect(payloads.length).toBeGreaterThan(2);
-    const b64 = (s: string) => Buffer.from(s).toString('base64');
-    const sealed = payloads.filter((p) => p.metadata.encoding === b64(ENCRYPTED_ENCODING));
+    const sealed = payloads.filter(isSealed);
     expect(sealed.length).toBeGreaterThan(2);
     // The rest is the SDK's own bookkeeping: patch markers and local-activity marker metadata.
     for (const p of payloads.filter((x) => !sealed.includes(x))) expect(isSdkBookkeeping(Buffer.from(p.data ?? '', 'base64').toString())).toBe(true);
@@ -84,16 +63,7 @@ describe("Temporal's history, read raw with the Temporal CLI", () => {
     }
     // The check can fail: the platform's keys open the sealed payloads to the prompt and the output (the SDK's
     // unsealed bookkeeping is refused by decryptPayload now, and holds neither).
-    const plain = sealed
-      .map((p) =>
-        Buffer.from(
-          decryptPayload(stack.payloadKeys, {
-            metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-            data: Buffer.from(p.data, 'base64'),
-          }).data!,
-        ).toString('utf8'),
-      )
-      .join('\n');
+    const plain = sealed.map((p) => openSealed(stack, p)).join('\n');
     expect(plain).toContain(canary);
     expect(plain).toContain(JSON.stringify(job.output).slice(1, -1));
   });
@@ -103,7 +73,7 @@ describe("Temporal's history, read raw with the Temporal CLI", () => {
     const jobs = JSON.parse(execFileSync(findTemporalCli()!, ['workflow', 'list', '--namespace', stack.namespace, '--address', stack.temporalAddress, '--output', 'json'], { encoding: 'utf8' }));
     expect(jobs.length).toBeGreaterThan(1);
     for (const w of jobs) {
-      const text = rawHistory(w.execution.workflowId);
+      const text = rawHistory(stack, w.execution.workflowId);
       const opened = payloadsOf(JSON.parse(text))
         .map((p) => Buffer.from(p.data ?? '', 'base64').toString('latin1'))
         .join('\n');
