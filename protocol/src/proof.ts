@@ -89,29 +89,26 @@ function stripPrefix(der: Uint8Array, prefix: Uint8Array): Uint8Array | null {
  * `PUBLIC KEY` (what `openssl pkey -in key.pem -pubout` prints). Throws ProofKeyError saying what is wrong.
  */
 export function parseProofPublicKey(text: string): Uint8Array {
-  const t = text.trim();
-  if (t.startsWith('-----BEGIN')) {
-    const der = pemBody(t, 'PUBLIC KEY');
-    const raw = der && stripPrefix(der, SPKI_PREFIX);
-    if (!raw) throw new ProofKeyError('is a PEM block, but not an X25519 PUBLIC KEY (openssl genpkey -algorithm X25519, then openssl pkey -pubout)');
-    return raw;
-  }
-  const raw = /^[A-Za-z0-9+/_-]{43}=?$/.test(t) ? base64Any(t) : null;
-  if (!raw || raw.length !== 32) throw new ProofKeyError('must be an X25519 public key: 32 bytes in base64, or a PEM PUBLIC KEY');
-  return raw;
+  return parseX25519Key(text, 'public', SPKI_PREFIX, ' (openssl genpkey -algorithm X25519, then openssl pkey -pubout)');
 }
 
 /** The private key that opens a proof: 32 bytes in base64, or a PEM `PRIVATE KEY` (openssl genpkey -algorithm X25519). */
 export function parseProofPrivateKey(text: string): Uint8Array {
+  return parseX25519Key(text, 'private', PKCS8_PREFIX, '');
+}
+
+/** 32 raw bytes from base64 (standard or URL-safe) or from a PEM block whose DER starts with `derPrefix`. */
+function parseX25519Key(text: string, kind: 'public' | 'private', derPrefix: Uint8Array, pemHint: string): Uint8Array {
+  const label = `${kind.toUpperCase()} KEY`;
   const t = text.trim();
   if (t.startsWith('-----BEGIN')) {
-    const der = pemBody(t, 'PRIVATE KEY');
-    const raw = der && stripPrefix(der, PKCS8_PREFIX);
-    if (!raw) throw new ProofKeyError('is a PEM block, but not an X25519 PRIVATE KEY');
+    const der = pemBody(t, label);
+    const raw = der && stripPrefix(der, derPrefix);
+    if (!raw) throw new ProofKeyError(`is a PEM block, but not an X25519 ${label}${pemHint}`);
     return raw;
   }
   const raw = /^[A-Za-z0-9+/_-]{43}=?$/.test(t) ? base64Any(t) : null;
-  if (!raw || raw.length !== 32) throw new ProofKeyError('must be an X25519 private key: 32 bytes in base64, or a PEM PRIVATE KEY');
+  if (!raw || raw.length !== 32) throw new ProofKeyError(`must be an X25519 ${kind} key: 32 bytes in base64, or a PEM ${label}`);
   return raw;
 }
 
