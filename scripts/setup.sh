@@ -27,6 +27,49 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# The Go builds (the Temporal CLI; with --cluster the Temporal server and its SQL tool) take most of a fresh
+# machine's setup and are CPU-bound, while npm, apt, pip and the model downloads below mostly wait on the
+# network and the disk: the builds run in the background, one after the other, and are waited for at the end.
+go_log=$(mktemp --suffix=.setup-go.log)
+build_go_tools() {
+  set -e
+  # Temporal CLI: TEMPORAL_CLI, PATH, or Go's bin folder; else build it with Go.
+  gobin=$( (go env GOBIN 2>/dev/null | grep . ) || echo "$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin")
+  if [ -n "${TEMPORAL_CLI:-}" ] && [ -x "$TEMPORAL_CLI" ]; then
+    :
+  elif command -v temporal >/dev/null 2>&1 || [ -x "$gobin/temporal" ]; then
+    :
+  elif command -v go >/dev/null 2>&1; then
+    # Later tags carry a `replace` directive that `go install` refuses.
+    log "building the Temporal CLI with Go (a few minutes, once)"
+    go install github.com/temporalio/cli/cmd/temporal@v1.5.1 >>"$go_log" 2>&1
+  else
+    log "no Temporal CLI and no Go: the Temporal SDK will download the CLI on first start (needs internet)"
+  fi
+  # The cluster mode: the real Temporal server (cmd/server) and its schema tool (cmd/tools/sql) at
+  # one version, in a cache outside the repo (TRD_TEMPORAL_SERVER_DIR; devstack/temporal-cluster.ts
+  # looks there). v1.32.2 declares go 1.26.10: GOTOOLCHAIN brings that toolchain from the Go proxy.
+  if [ "$cluster" = 1 ]; then
+    temporal_server_version=1.32.2
+    server_dir=${TRD_TEMPORAL_SERVER_DIR:-$HOME/.cache/trd/temporal-server-$temporal_server_version}
+    if [ ! -x "$server_dir/server" ] || [ ! -x "$server_dir/sql" ] || \
+       [ ! -d "$(GOTOOLCHAIN=go1.27.3 go env GOMODCACHE 2>/dev/null)/go.temporal.io/server@v$temporal_server_version/schema" ]; then
+      if command -v go >/dev/null 2>&1; then
+        mkdir -p "$server_dir"
+        log "building the Temporal server $temporal_server_version and its SQL tool with Go (~10 minutes, once) into $server_dir"
+        GOTOOLCHAIN=go1.27.3 GOBIN="$server_dir" go install "go.temporal.io/server/cmd/server@v$temporal_server_version" >>"$go_log" 2>&1
+        GOTOOLCHAIN=go1.27.3 GOBIN="$server_dir" go install "go.temporal.io/server/cmd/tools/sql@v$temporal_server_version" >>"$go_log" 2>&1
+      else
+        log "no Go: the cluster mode needs the Temporal server built with Go (https://go.dev/dl/)"
+      fi
+    fi
+  fi
+}
+build_go_tools &
+go_pid=$!
+# A setup that fails before the end stops the builds too (go install's own processes, then the job).
+trap 'pkill -P "$go_pid" 2>/dev/null; kill "$go_pid" 2>/dev/null; true' EXIT
+
 # npm packages: again whenever the lockfile changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages (npm ci)"
@@ -37,20 +80,6 @@ fi
 if [ ! -f generated/prisma/client.ts ] || [ prisma/schema.prisma -nt generated/prisma/client.ts ]; then
   log "generating the Prisma client"
   DATABASE_URL=${DATABASE_URL:-postgresql://localhost/unused} npx prisma generate >/dev/null
-fi
-
-# Temporal CLI: TEMPORAL_CLI, PATH, or Go's bin folder; else build it with Go.
-gobin=$( (go env GOBIN 2>/dev/null | grep . ) || echo "$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin")
-if [ -n "${TEMPORAL_CLI:-}" ] && [ -x "$TEMPORAL_CLI" ]; then
-  :
-elif command -v temporal >/dev/null 2>&1 || [ -x "$gobin/temporal" ]; then
-  :
-elif command -v go >/dev/null 2>&1; then
-  # Later tags carry a `replace` directive that `go install` refuses.
-  log "building the Temporal CLI with Go (a few minutes, once)"
-  go install github.com/temporalio/cli/cmd/temporal@v1.5.1
-else
-  log "no Temporal CLI and no Go: the Temporal SDK will download the CLI on first start (needs internet)"
 fi
 
 # The browser tests need Chromium; the certificate tests read PDFs with poppler (pdftotext, pdftoppm).
@@ -89,23 +118,7 @@ if [ "$browser" = 1 ]; then
   fi
 fi
 
-# The cluster mode: the real Temporal server (cmd/server) and its schema tool (cmd/tools/sql) at
-# one version, in a cache outside the repo (TRD_TEMPORAL_SERVER_DIR; devstack/temporal-cluster.ts
-# looks there). v1.32.2 declares go 1.26.10: GOTOOLCHAIN brings that toolchain from the Go proxy.
 if [ "$cluster" = 1 ]; then
-  temporal_server_version=1.32.2
-  server_dir=${TRD_TEMPORAL_SERVER_DIR:-$HOME/.cache/trd/temporal-server-$temporal_server_version}
-  if [ ! -x "$server_dir/server" ] || [ ! -x "$server_dir/sql" ] || \
-     [ ! -d "$(GOTOOLCHAIN=go1.27.3 go env GOMODCACHE 2>/dev/null)/go.temporal.io/server@v$temporal_server_version/schema" ]; then
-    if command -v go >/dev/null 2>&1; then
-      mkdir -p "$server_dir"
-      log "building the Temporal server $temporal_server_version and its SQL tool with Go (~10 minutes, once) into $server_dir"
-      GOTOOLCHAIN=go1.27.3 GOBIN="$server_dir" go install "go.temporal.io/server/cmd/server@v$temporal_server_version"
-      GOTOOLCHAIN=go1.27.3 GOBIN="$server_dir" go install "go.temporal.io/server/cmd/tools/sql@v$temporal_server_version"
-    else
-      log "no Go: the cluster mode needs the Temporal server built with Go (https://go.dev/dl/)"
-    fi
-  fi
   missing=()
   command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
@@ -126,3 +139,11 @@ if [ "${TRD_SKIP_MODELS:-}" != "1" ]; then
       || { log "could not fetch the model $model (see above); set TRD_SKIP_MODELS=1 to go on without it"; exit 1; }
   done
 fi
+
+if ! wait "$go_pid"; then
+  log "the Go build failed; its output ($go_log):"
+  tail -n 40 "$go_log" >&2
+  exit 1
+fi
+trap - EXIT
+rm -f "$go_log"
