@@ -232,7 +232,11 @@ describe('in Temporal’s UI', () => {
       await open(page, payout.workflowId);
       // The result card: the batch's summary as JSON, which only a decoded payload shows.
       await page.getByText('paidUsdCents').first().waitFor({ timeout: UI_WAIT_MS });
-      await waitFor('the activity results decoded', () => decodedTexts(decodes).some((t) => t.includes(payout.transferId)));
+      // The UI decodes each event's payloads in its own request, as it renders them: wait for all three.
+      const seen = (match: (t: string) => boolean) => decodedTexts(decodes).some(match);
+      await waitFor('the activity results decoded', () =>
+        seen((t) => t.includes(payout.transferId)) && seen((t) => t.includes(payout.payoutId) && t.includes('"usdCents":4000')) && seen((t) => t.includes('"stepTimeoutMs":2500')),
+      );
       const texts = decodedTexts(decodes);
       expect(texts.some((t) => t.includes(payout.payoutId) && t.includes('"usdCents":4000'))).toBe(true);
       expect(texts.some((t) => t.includes('"stepTimeoutMs":2500'))).toBe(true);
