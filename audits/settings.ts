@@ -7,7 +7,7 @@
  * environment a rate is a fraction ("0.05", "1") or basis points ("500bp").
  */
 import type { AuditMethod } from '@trd/protocol';
-import { SettingsError, envInt } from '../platform/env.js';
+import { SettingsError, envInt, envString } from '../platform/env.js';
 
 export const ALL_JOBS_BPS = 10_000;
 
@@ -84,7 +84,7 @@ function envProbability(env: Env, name: string, fallback: number): number {
 }
 
 export function auditSettings(env: Env): AuditSettings {
-  const method = env.TRD_AUDIT_METHOD?.trim() || 'auto';
+  const method = envString(env, 'TRD_AUDIT_METHOD').trim();
   if (method !== 'prefill' && method !== 'reexecute' && method !== 'auto') {
     throw new SettingsError(
       `TRD_AUDIT_METHOD must be auto (re-execution for seeded sampled jobs, prefill otherwise), prefill (one forward pass over the claimed output) or reexecute (generate again and compare), got ${JSON.stringify(method)}`,

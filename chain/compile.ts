@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Abi, Hex } from 'viem';
+import { envPath } from '../platform/env.js';
 
 const require = createRequire(import.meta.url);
 const CONTRACTS_DIR = fileURLToPath(new URL('./contracts/', import.meta.url));
@@ -59,7 +59,7 @@ async function compile(): Promise<Record<ContractName, CompiledContract>> {
   const read: string[] = [];
   const ozVersion = require('@openzeppelin/contracts/package.json').version as string;
   const key = createHash('sha256').update(JSON.stringify([solc.version(), ozVersion, input])).digest('hex').slice(0, 16);
-  const cacheDir = join(process.env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'contracts');
+  const cacheDir = join(envPath(process.env, 'TRD_CACHE_DIR'), 'contracts');
   const cacheFile = join(cacheDir, `${key}.json`);
   if (existsSync(cacheFile)) return JSON.parse(await readFile(cacheFile, 'utf8'));
   const output = JSON.parse(

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrustTier } from '@trd/protocol';
+import { settingsEnv as declaredSettingsEnv } from '@trd/protocol/settings';
 import { createApiKey, createCustomer } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { longestSilenceMs, type GatewaySettings } from '../gateway/settings.js';
@@ -193,8 +194,7 @@ export async function startCluster(
       ...(opts.signingKeyPublishMs !== undefined ? { TRD_SIGNING_KEY_PUBLISH_MS: String(opts.signingKeyPublishMs) } : {}),
       ...(opts.signingKeyRefreshMs !== undefined ? { TRD_SIGNING_KEY_REFRESH_MS: String(opts.signingKeyRefreshMs) } : {}),
       TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
-      TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
-      TRD_COLD_ANSWER_TTL_MS: String(settings.dispatch.coldAnswerTtlMs),
+      ...declaredSettingsEnv('gateway.dispatch', settings.dispatch),
       ...receiptSettingsEnv(receiptSettings({})),
       ...payoutSettingsEnv(payoutSettings({})),
       // No audits: the runners do only the work a test or the benchmark gives them.

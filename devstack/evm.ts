@@ -12,6 +12,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { defineChain } from 'viem';
 import { compileContracts, type ContractName } from '../chain/compile.js';
 import { LOCAL_CHAIN_ID } from '../chain/settings.js';
+import { envInt } from '../platform/env.js';
 import { startProcess, type ManagedProcess } from './processes.js';
 
 const require = createRequire(import.meta.url);
@@ -48,7 +49,7 @@ export async function startLocalEvm(opts: { port: number; dir: string; blockMs?:
   const child = startProcess('evm', process.execPath, [cli, 'node', '--hostname', '127.0.0.1', '--port', String(opts.port), '--config', CONFIG], {
     // Hardhat refuses to run unless it resolves from its working folder: the repository's.
     cwd: fileURLToPath(new URL('..', import.meta.url)),
-    env: { TRD_EVM_DIR: opts.dir, TRD_EVM_BLOCK_MS: String(opts.blockMs ?? 0), HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', DO_NOT_TRACK: '1' },
+    env: { TRD_EVM_DIR: opts.dir, TRD_EVM_BLOCK_MS: String(opts.blockMs ?? envInt(process.env, 'TRD_EVM_BLOCK_MS')), HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', DO_NOT_TRACK: '1' },
     // Not the twenty well-known test accounts it lists at start.
     echo: opts.echo && ((line) => !/Account #|Private Key|^\[evm\]\s*$/.test(line) && opts.echo!(line)),
   });

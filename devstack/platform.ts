@@ -26,7 +26,7 @@ import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../re
 import { payoutSettings, payoutSettingsEnv, type PayoutSettings } from '../economy/payout-settings.js';
 import { chainSettingsEnv } from '../chain/settings.js';
 import { stripeSettingsEnv } from '../economy/stripe.js';
-import { reputationSettings, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
+import { reputationSettings, reputationSettingsEnv, type ReputationSettings, type TierPolicy } from '../economy/reputation.js';
 import type { JobLimits } from '../platform/workflow-api.js';
 import { newPayloadKey, payloadKeysEnv, payloadKeysFromEnv, platformDataConverter, type PayloadKeys } from '../platform/payload-encryption.js';
 import { startRunnerProxy, type RunnerProxy } from '../runner-proxy/proxy.js';
@@ -212,16 +212,10 @@ export async function startPlatform(
     TRD_SIGNING_KEY_PUBLISH_MS: String(signingKeyPublishMs),
     ...payloadKeysEnv(payloadKeys),
     TRD_WORKFLOW_BUNDLE: services.workflowBundlePath,
-    TRD_RUNNER_HEARTBEAT_INTERVAL_MS: String(settings.dispatch.runnerHeartbeatIntervalMs),
-    TRD_COLD_ANSWER_TTL_MS: String(settings.dispatch.coldAnswerTtlMs),
+    ...declaredSettingsEnv('gateway.dispatch', settings.dispatch),
     ...receiptSettingsEnv(receipts),
     ...payoutSettingsEnv(payouts),
-    TRD_REPUTATION_INTERVAL_MS: String(reputation.sweepIntervalMs),
-    TRD_VERIFIED_MIN_JOBS: String(reputation.policy.verifiedMinJobs),
-    TRD_TRUSTED_MIN_JOBS: String(reputation.policy.trustedMinJobs),
-    TRD_CHALLENGE_WAIT_MS: String(reputation.challenge.waitMs),
-    TRD_CHALLENGE_TIMEOUT_MS: String(reputation.challenge.timeoutMs),
-    TRD_REPUTATION_TOKEN_BATCH_MAX: String(reputation.token.batchMax),
+    ...reputationSettingsEnv(reputation),
     ...auditSettingsEnv(audits),
     CHECKPOINT_DISABLE: '1',
     ...processEnv,

@@ -8,7 +8,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envInt } from '../platform/env.js';
+import { envInt, envPath } from '../platform/env.js';
 import { startCluster } from './cluster.js';
 import { devApiKey, devKeys } from './dev-state.js';
 import { migrateDatabase } from './migrate.js';
@@ -17,8 +17,8 @@ import { orderedStop } from './ordered-stop.js';
 import { writeRunFiles } from './services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const STATE = join(process.env.TRD_STATE_DIR || `${ROOT}.trd`, 'cluster');
 const env = process.env;
+const STATE = join(envPath(env, 'TRD_STATE_DIR', ROOT), 'cluster');
 const ports = {
   postgres: envInt(env, 'TRD_PG_PORT', 55433),
   temporal: envInt(env, 'TRD_TEMPORAL_PORT'),

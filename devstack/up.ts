@@ -6,13 +6,12 @@
  * generated one). Ctrl-C stops everything it started.
  */
 import { mkdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findApiKey } from '../gateway/api-keys.js';
 import { createRunnerToken } from '../gateway/runners.js';
 import { createDb } from '../platform/db.js';
-import { envInt } from '../platform/env.js';
+import { envInt, envPath, envString } from '../platform/env.js';
 import { ACCOUNT_ROLES, grantRole } from '../platform/roles.js';
 import { localTls } from './tls.js';
 import { startLocalPostgres } from './postgres.js';
@@ -23,8 +22,8 @@ import { startLocalChain } from './local-chain.js';
 import { devApiKey, devKeys } from './dev-state.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const STATE = process.env.TRD_STATE_DIR || `${ROOT}.trd`;
 const env = process.env;
+const STATE = envPath(env, 'TRD_STATE_DIR', ROOT);
 const ports = {
   postgres: envInt(env, 'TRD_PG_PORT'),
   temporal: envInt(env, 'TRD_TEMPORAL_PORT'),
@@ -36,9 +35,9 @@ const ports = {
 // The model the local runner serves, and llama.cpp's threads for it: 1 was fastest measured on a 2-core
 // machine the platform's processes share (12.3 vs 0.7 tok/s through the stack, scripts/bench-models.ts,
 // docs/models.md); a bigger machine can raise it.
-const devModel = env.TRD_DEV_MODEL || 'smollm2-135m-instruct';
+const devModel = envString(env, 'TRD_DEV_MODEL');
 const devThreads = String(envInt(env, 'TRD_DEV_THREADS'));
-const devModelsDir = devModel === 'trd-tiny' ? `${STATE}/models` : join(env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'models');
+const devModelsDir = devModel === 'trd-tiny' ? `${STATE}/models` : join(envPath(env, 'TRD_CACHE_DIR'), 'models');
 const say = (line: string) => console.log(`[dev] ${line}`);
 const echo = (line: string) => console.log(line);
 

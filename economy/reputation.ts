@@ -15,7 +15,7 @@
  * and is told why, until its score recovers.
  */
 import type { TrustTier } from '@trd/protocol';
-import { envInt } from '../platform/env.js';
+import { envInt, settingsEnv } from '../platform/env.js';
 import type { TokenLimits } from '../platform/workflow-api.js';
 
 export interface ReputationInputs {
@@ -128,4 +128,9 @@ export function reputationSettings(env: Record<string, string | undefined>): Rep
       timeoutMs: envInt(env, 'TRD_CHALLENGE_TIMEOUT_MS'),
     },
   };
+}
+
+/** The environment that gives an orchestrator these settings (every declaration `at` a reputation field). */
+export function reputationSettingsEnv(s: ReputationSettings): Record<string, string> {
+  return settingsEnv('reputation', s);
 }

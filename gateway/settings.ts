@@ -2,7 +2,7 @@
 import type { JobLimits } from '../platform/workflow-api.js';
 import type { AgentReviewSettings } from '../workflows/agent-review.js';
 import { dispatchSettings, type DispatchSettings } from '../dispatch/settings.js';
-import { envInt, SettingsError } from '../platform/env.js';
+import { envInt, envString, SettingsError } from '../platform/env.js';
 import { stripeSettings, type StripeSettings } from '../economy/stripe.js';
 import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
@@ -91,7 +91,7 @@ export type AgentReviewTimes = Omit<AgentReviewSettings, 'dryRunLimits' | 'reser
 export function gatewaySettings(env: Record<string, string | undefined>): GatewaySettings {
   return {
     port: envInt(env, 'TRD_GATEWAY_PORT'),
-    host: env.TRD_GATEWAY_HOST || '127.0.0.1',
+    host: envString(env, 'TRD_GATEWAY_HOST'),
     maxPromptBytes: envInt(env, 'TRD_MAX_PROMPT_BYTES'),
     maxWaitSeconds: envInt(env, 'TRD_MAX_WAIT_SECONDS'),
     startTimeoutMs: envInt(env, 'TRD_WORKFLOW_START_TIMEOUT_MS'),

@@ -46,7 +46,7 @@ try {
   try {
     // One transaction-free check is enough: setup runs once, before the gateways serve.
     if ((await db.apiKey.count()) === 0) {
-      const name = env.TRD_SETUP_ORG_NAME || 'operator';
+      const name = envString(env, 'TRD_SETUP_ORG_NAME');
       const key = await createApiKey(db, await createCustomer(db, name), 'first key (setup)');
       say(`first API key, of organization "${name}" (shown once; store it now): ${key}`);
     } else {

@@ -4,7 +4,8 @@
  * protocol/src/settings.ts; these read it. Every time bound is a setting, so tests run with
  * short ones.
  */
-import { intSetting, stringSetting } from '@trd/protocol/settings';
+import { homedir } from 'node:os';
+import { intSetting, pathSetting, stringSetting } from '@trd/protocol/settings';
 
 export { SettingsError, optionalSetting, flagSetting, rawSetting, settingsEnv } from '@trd/protocol/settings';
 
@@ -18,4 +19,9 @@ export function envString(env: Env, name: string, fallback?: string): string {
 /** A declared whole-number setting, its default and bounds from the declaration; `fallback` only for a default derived at run time. */
 export function envInt(env: Env, name: string, fallback?: number): number {
   return intSetting(env, name, fallback);
+}
+
+/** A declared folder or file setting; its default's `~/` is this user's home, a relative one is under `base`. */
+export function envPath(env: Env, name: string, base?: string): string {
+  return pathSetting(env, name, { home: homedir(), base });
 }

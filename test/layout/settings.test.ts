@@ -7,11 +7,13 @@ import { expect, test } from '@jest/globals';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS, deprecatedSettingNames, intSetting, setting, settingsEnv } from '@trd/protocol/settings';
+import { SETTINGS, deprecatedSettingNames, intSetting, pathSetting, setting, settingsEnv } from '@trd/protocol/settings';
 import { SETTINGS_DOC, withCurrentTable } from '../../scripts/settings-doc.js';
 import { gatewaySettings } from '../../gateway/settings.js';
 import { payoutSettings } from '../../economy/payout-settings.js';
 import { receiptSettings } from '../../receipts/settings.js';
+import { reputationSettings, reputationSettingsEnv } from '../../economy/reputation.js';
+import { dispatchSettings } from '../../dispatch/settings.js';
 import { localGatewaySettings, settingsEnv as gatewayProcessEnv } from '../../devstack/platform.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,6 +41,32 @@ test('every TRD_* (and TEMPORAL_*) name a source, script or compose file reads i
     }
   }
   expect([...new Set(undeclared)]).toEqual([]);
+});
+
+/** A read of the environment by name, outside the registry's parsers (`env.NAME`, `process.env['NAME']`). */
+const RAW_READ = /\benv(?:\.|\[['"])((?:TRD|TEMPORAL)_[A-Z0-9_]*[A-Z0-9])\b/g;
+
+test('a setting with a declared default is read through the registry, so its default is written once', () => {
+  const withDefault = new Set(SETTINGS.filter((s) => s.default !== null).map((s) => s.name));
+  const raw: string[] = [];
+  for (const file of sourceFiles(ROOT)) {
+    const path = relative(ROOT, file);
+    if (!/\.(ts|tsx|js|mjs|cjs)$/.test(path) || path.startsWith('test/') || path === 'protocol/src/settings.ts') continue;
+    // Hardhat require()s its config outside our module graph; devstack/evm.ts always passes the value it reads.
+    if (path === 'devstack/hardhat.config.cjs') continue;
+    for (const [, name] of readFileSync(file, 'utf8').matchAll(RAW_READ)) if (withDefault.has(name!)) raw.push(`${path}: ${name}`);
+  }
+  expect(raw).toEqual([]);
+  // The check sees both spellings.
+  const name = ['TRD', 'GATEWAY_HOST'].join('_');
+  expect([...`env.${name} || process.env['${name}']`.matchAll(RAW_READ)].map((m) => m[1])).toEqual([name, name]);
+});
+
+test("a path setting's default goes under the home or base given; a set value is taken as it is", () => {
+  expect(pathSetting({}, 'TRD_CACHE_DIR', { home: '/home/o/' })).toBe('/home/o/.cache/trd');
+  expect(pathSetting({}, 'TRD_STATE_DIR', { home: '/home/o', base: '/repo/' })).toBe('/repo/.trd');
+  expect(pathSetting({ TRD_CACHE_DIR: ' rel/cache ' }, 'TRD_CACHE_DIR', { home: '/home/o' })).toBe('rel/cache');
+  expect(() => pathSetting({}, 'TRD_GATEWAY_HOST', { home: '/h' })).toThrow(/declared string, not path/);
 });
 
 test('the check finds an undeclared name, and reading one fails at run time too', () => {
@@ -84,6 +112,11 @@ test('the environment the devstack gives a gateway, orchestrator or runner endpo
   expect(payoutSettings(settingsEnv('payouts', payouts))).toEqual(payouts);
   const receipts = receiptSettings({ ...moved, TRD_LIGHTHOUSE_API_KEY: 'k' });
   expect(receiptSettings(settingsEnv('receipts', receipts))).toEqual(receipts);
+  const reputation = reputationSettings(moved);
+  expect(reputation.policy.verifiedMinJobs).toBe(Number(moved.TRD_VERIFIED_MIN_JOBS));
+  expect(reputationSettings(reputationSettingsEnv(reputation))).toEqual(reputation);
+  const dispatch = dispatchSettings(moved);
+  expect(dispatchSettings(settingsEnv('gateway.dispatch', dispatch))).toEqual(dispatch);
   // Unset stays unset: no key for a null or false value.
   expect(settingsEnv('gateway', gatewaySettings({}))).not.toHaveProperty('TRD_PUBLIC_URL');
   expect(settingsEnv('gateway', gatewaySettings({}))).not.toHaveProperty('TRD_TRUST_PROXY');
