@@ -6,8 +6,13 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser --cluster
 export CHECKPOINT_DISABLE=1
 npx tsc -p tsconfig.json --noEmit
-# One jest process runs every file (--runInBand) and its heap grows from file to file. With Node's default
-# limit here (~4.3 GB) the whole suite reached it: 4.5 s garbage collections stalled the late files, and the
-# process died of 'heap out of memory' writing its report. --logHeapUsage prints each file's heap: the whole
-# suite ended at 5.9 GB on 2026-12-02, so the limit leaves room (the machines have 24 GiB).
-NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning --max-old-space-size=${TRD_TEST_HEAP_MB:-12288} ${NODE_OPTIONS:-}" exec npx jest --runInBand --logHeapUsage "$@"
+# One file at a time (the tests share two cores and start real servers), in a jest worker that is replaced once its
+# heap passes TRD_TEST_WORKER_RECYCLE_MB after a file. One process for the whole suite (--runInBand) grew to 5.7 GB
+# by its end (modules, Temporal workers and Prisma clients each file leaves behind): its garbage collections stalled
+# the platform the in-process tests run in it, and on a fresh machine the 500-job burst ran out of time.
+recycle_mb=${TRD_TEST_WORKER_RECYCLE_MB:-1536}
+if ! [[ "$recycle_mb" =~ ^[1-9][0-9]*$ ]]; then
+  echo "TRD_TEST_WORKER_RECYCLE_MB=$recycle_mb is not a whole number of megabytes" >&2
+  exit 2
+fi
+NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning --max-old-space-size=${TRD_TEST_HEAP_MB:-12288} ${NODE_OPTIONS:-}" exec npx jest --maxWorkers=1 --workerIdleMemoryLimit="${recycle_mb}MB" --logHeapUsage "$@"

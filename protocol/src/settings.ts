@@ -260,7 +260,8 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   // Scripts and tests.
   str('TRD_SKIP_MODELS', 'flag', null, ['scripts'], 'setup.sh: 1 skips fetching the real models'),
   int('TRD_CI_TIMEOUT_S', 4500, {}, ['scripts'], '.ci/run: the whole run\'s bound, seconds'),
-  int('TRD_TEST_HEAP_MB', 12288, {}, ['scripts'], 'the jest process\'s heap limit'),
+  int('TRD_TEST_HEAP_MB', 12288, {}, ['scripts'], 'the jest worker\'s heap limit'),
+  int('TRD_TEST_WORKER_RECYCLE_MB', 1536, { min: 1 }, ['scripts'], 'the jest worker is replaced by a fresh one once its heap passes this after a test file'),
   str('TRD_COST_GAS_PRICE_GWEI', 'string', '0.01', ['scripts'], 'chain-costs: the L2 gas price to price at'),
   str('TRD_COST_ETH_USD', 'string', '3000', ['scripts'], 'chain-costs: the ETH price in USD'),
   str('TRD_COST_BATCH', 'string', '100', ['scripts'], 'chain-costs: payouts per daily batch'),
@@ -275,6 +276,8 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   int('TRD_LEDGER_SETTLEMENTS', 1000, { min: 1 }, ['tests'], 'test/economy/ledger-1000-settlements: settlements raced on the activity tier'),
   int('TRD_BURST_JOBS', 500, {}, ['tests'], 'test/dispatch/burst: jobs sent at once'),
   str('TRD_BURST_TRACE', 'flag', null, ['tests'], 'test/dispatch/burst: print each job\'s path'),
+  int('TRD_BURST_TIMEOUT_MS', 300_000, { min: 1 }, ['tests'], 'test/dispatch/burst: its time bound'),
+  str('TRD_BURST_PLATFORM', 'enum', 'processes', ['tests'], 'test/dispatch/burst: processes (gateway, orchestrator, runner endpoint as processes) or in-process'),
   int('TRD_BURST_WARM_WAIT_MS', 5 * 60_000, { min: 10 }, ['tests'], 'test/dispatch/burst: the warm wait it runs with'),
 ];
 

@@ -9,6 +9,7 @@ import { summarizeTraces, traceJobs } from '../support/dispatch-trace.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const JOBS = Number(process.env.TRD_BURST_JOBS || 500);
+const TIMEOUT_MS = Number(process.env.TRD_BURST_TIMEOUT_MS || 300_000);
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -24,7 +25,15 @@ beforeAll(async () => {
   // burst from losing its job to a retry, which Temporal puts at the back of the queue.
   const warmWaitMs = Number(process.env.TRD_BURST_WARM_WAIT_MS || 5 * 60_000);
   if (!Number.isInteger(warmWaitMs) || warmWaitMs < 10) throw new Error(`TRD_BURST_WARM_WAIT_MS is whole milliseconds, at least 10; got ${JSON.stringify(process.env.TRD_BURST_WARM_WAIT_MS)}`);
-  stack = await startStack({ jobLimits: { deadlineMs: 5 * 60_000, warmWaitMs, heartbeatTimeoutMs: 10_000, progressCheckMs: 30_000 } });
+  // The gateway, the orchestrator and the runner endpoint run as processes of their own, as deployed. In the test's
+  // own process (TRD_BURST_PLATFORM=in-process) all three share one event loop with jest and its heap: 500 jobs
+  // took 72.9 s there against 40.5 and 48.8 s as processes, one after another on an idle machine, and a fresh
+  // machine's CI ran out of its 300 s with the jest process's heap at several GB.
+  const inProcess = process.env.TRD_BURST_PLATFORM === 'in-process';
+  stack = await startStack({
+    ...(inProcess ? {} : { orchestrator: 'process', gateway: 'process', replicas: { runnerEndpoint: 1 } }),
+    jobLimits: { deadlineMs: 5 * 60_000, warmWaitMs, heartbeatTimeoutMs: 10_000, progressCheckMs: 30_000 },
+  });
   await Promise.all([stack.startRunner({ workerId: 'left' }), stack.startRunner({ workerId: 'right' })]);
 });
 
@@ -43,7 +52,8 @@ test(`${JOBS} jobs submitted at once all complete exactly once`, async () => {
   const created = await Promise.all(
     Array.from({ length: JOBS }, (_, i) => api(stack, 'POST', '/v1/jobs', { model: 'trd-tiny', prompt: `burst ${i}`, max_tokens: 4 })),
   );
-  expect(created.map((c) => c.status)).toEqual(Array(JOBS).fill(202));
+  // 202 accepted, or 200 when the job had already finished by the time its answer was written.
+  expect(created.filter((c) => c.status !== 202 && c.status !== 200).map((c) => `${c.status} ${c.text}`)).toEqual([]);
   const ids = created.map((c) => c.json.id as string);
   expect(new Set(ids).size).toBe(JOBS);
 
@@ -85,4 +95,4 @@ test(`${JOBS} jobs submitted at once all complete exactly once`, async () => {
   }
   expect(charged).toBeGreaterThan(0n);
   console.log(`burst ledger: ${charged} µcr charged, ${earned} µcr earned by runners, ${charged - earned} µcr platform share`);
-}, 300_000);
+}, TIMEOUT_MS);

@@ -8,14 +8,17 @@ export async function runScheduled<T>(stack: TestStack, scheduleId: string, work
   while (Math.floor(Date.now() / 1000) <= Math.floor(lastTrigger / 1000)) await new Promise((r) => setTimeout(r, 50));
   lastTrigger = Date.now();
   const query = `WorkflowType = "${workflowType}"`;
+  // Visibility lags behind a run's start: under load the list left out the previous run, which then passed for this
+  // one (CI saw an earlier sweep's memo). A run of this trigger starts after it, on the same machine's clock.
   const before = new Set<string>();
   for await (const w of stack.client.workflow.list({ query })) before.add(w.workflowId);
+  const triggerCalledAt = Date.now();
   await stack.client.schedule.getHandle(scheduleId).trigger();
   const deadline = Date.now() + 20_000;
   let triggeredAt = Date.now();
   for (;;) {
     for await (const w of stack.client.workflow.list({ query })) {
-      if (before.has(w.workflowId)) continue;
+      if (before.has(w.workflowId) || w.startTime.getTime() < triggerCalledAt) continue;
       await during?.();
       return { result: await stack.client.workflow.getHandle(w.workflowId).result(), workflowId: w.workflowId };
     }
