@@ -38,6 +38,9 @@ test('a recommended version: the daemon log, `trd-worker status` and the overvie
   const env = { TRD_WORKER_CONFIG_DIR: config, TRD_WORKER_ID: '', TRD_RUNNER_TOKEN: '', TRD_GATEWAY_URL: '' };
   const login = startTrdWorker('login', ['login', '--gateway-url', stack.baseUrl, '--token', token], { env });
   expect(await exitOf(login)).toBe(0);
+  // Checking the token wrote nothing over the serving daemon's last beat.
+  const row = await stack.db.runner.findUniqueOrThrow({ where: { id: RUNNER } });
+  expect([row.runnerVersion, row.state]).toEqual([VERSION, 'idle']);
   const status = startTrdWorker('status', ['status'], { env });
   const line = await status.waitFor(/^update +/, 30_000);
   expect(line).toContain(`available: trd-worker 99.0.0 is out`);

@@ -58,12 +58,12 @@ export function loginCommand(): Command {
     .option('--json', 'print the stored runner id as JSON')
     .action(async (o) => {
       const base = new URL(o.gatewayUrl).origin;
-      const post = (path: string, body: unknown, token?: string) => gatewayRequest(base, path, { method: 'POST', body, token });
       let runnerId: string;
       let token: string;
       if (o.token) {
-        // A heartbeat is the token's check: the gateway answers with the runner it names.
-        const r = await post('/v1/runners/heartbeat', { state: 'starting', loaded_models: [], disk_models: [], running_jobs: 0, slots: 1 }, o.token);
+        // The token's check reads the runner it names and writes nothing: a heartbeat here overwrote the state and
+        // version of a daemon already serving with this token until its next beat (CI: `status` then said version null).
+        const r = await gatewayRequest(base, '/v1/runners/me', { method: 'GET', token: o.token });
         if (r.status !== 200) throw new Error(`the gateway refused the token: ${problemOf(r)}`);
         ({ runner_id: runnerId } = r.json);
         token = o.token;
