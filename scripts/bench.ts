@@ -20,8 +20,10 @@
  *      --jobs; the platform's figures are printed against it as ratios (issue 18's goals).
  * The platform runs with audit sampling at the ordinary rate (TRD_AUDIT_RATE's default, also for
  * probation runners, as for runners past probation), receipts pinned to the local store, reputation on.
+ * The gateway, the orchestrator and the runner endpoint run as processes of their own, as deployed
+ * (--platform in-process: all three in this process, on one event loop, as most tests run them).
  * Options: --jobs N (default 200), --tokens N (default 128), --floor-sequential N (default 100),
- * --floor-only (the floor alone), --json (one JSON line, for comparing runs).
+ * --platform processes|in-process, --floor-only (the floor alone), --json (one JSON line, for comparing runs).
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { availableParallelism } from 'node:os';
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '128' },
     'floor-sequential': { type: 'string', default: '100' },
     'floor-only': { type: 'boolean', default: false },
+    platform: { type: 'string', default: 'processes' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -49,6 +52,11 @@ if (!Number.isInteger(JOBS) || JOBS < 1 || !Number.isInteger(TOKENS) || TOKENS <
   console.error('bench: --jobs and --floor-sequential must be positive integers and --tokens an integer from 1 to 512');
   process.exit(2);
 }
+if (values.platform !== 'processes' && values.platform !== 'in-process') {
+  console.error(`bench: --platform is processes or in-process, not ${JSON.stringify(values.platform)}`);
+  process.exit(2);
+}
+const PROCESSES = values.platform === 'processes';
 const PROMPT = 'Benchmark prompt: tell me about the network';
 const log = (line: string) => !values.json && console.log(line);
 
@@ -111,7 +119,12 @@ try {
   }
 
   const ordinaryAuditRate = auditSettings({}).rateBps;
-  const platform = await startPlatform(services, { namespace: 'bench', audits: { rateBps: ordinaryAuditRate, probationRateBps: ordinaryAuditRate } });
+  const platform = await startPlatform(services, {
+    namespace: 'bench',
+    audits: { rateBps: ordinaryAuditRate, probationRateBps: ordinaryAuditRate },
+    ...(PROCESSES ? { orchestrator: 'process', gateway: 'process', replicas: { runnerEndpoint: 1 } } : {}),
+  });
+  log(`platform: gateway, orchestrator and runner endpoint ${PROCESSES ? 'as processes' : 'in this process'}`);
   const warmRunner = await platform.startRunner({ workerId: 'bench-runner', extraArgs: ['--threads', '1'] });
   const overhead: number[] = [];
   const roundTrip: number[] = [];
