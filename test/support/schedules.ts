@@ -8,8 +8,9 @@ export async function runScheduled<T>(stack: TestStack, scheduleId: string, work
   while (Math.floor(Date.now() / 1000) <= Math.floor(lastTrigger / 1000)) await new Promise((r) => setTimeout(r, 50));
   lastTrigger = Date.now();
   const query = `WorkflowType = "${workflowType}"`;
-  // Visibility lags behind a run's start: under load the list left out the previous run, which then passed for this
-  // one (CI saw an earlier sweep's memo). A run of this trigger starts after it, on the same machine's clock.
+  // Visibility lags behind a run's start: a previous run the list leaves out under load would pass for this one (the
+  // likeliest reading of a CI sweep whose memo said token_slashed 0). A run of this trigger starts after it, on the
+  // same machine's clock.
   const before = new Set<string>();
   for await (const w of stack.client.workflow.list({ query })) before.add(w.workflowId);
   const triggerCalledAt = Date.now();
