@@ -10,6 +10,7 @@ import { api, startStack, type TestStack } from '../support/stack.js';
 
 const JOBS = Number(process.env.TRD_BURST_JOBS || 500);
 const TIMEOUT_MS = Number(process.env.TRD_BURST_TIMEOUT_MS || 300_000);
+if (!Number.isInteger(TIMEOUT_MS) || TIMEOUT_MS < 1) throw new Error(`TRD_BURST_TIMEOUT_MS is whole milliseconds, at least 1; got ${JSON.stringify(process.env.TRD_BURST_TIMEOUT_MS)}`);
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -29,7 +30,9 @@ beforeAll(async () => {
   // own process (TRD_BURST_PLATFORM=in-process) all three share one event loop with jest and its heap: 500 jobs
   // took 72.9 s there against 40.5 and 48.8 s as processes, one after another on an idle machine, and a fresh
   // machine's CI ran out of its 300 s with the jest process's heap at several GB.
-  const inProcess = process.env.TRD_BURST_PLATFORM === 'in-process';
+  const platform = process.env.TRD_BURST_PLATFORM || 'processes';
+  if (platform !== 'processes' && platform !== 'in-process') throw new Error(`TRD_BURST_PLATFORM is processes or in-process; got ${JSON.stringify(platform)}`);
+  const inProcess = platform === 'in-process';
   stack = await startStack({
     ...(inProcess ? {} : { orchestrator: 'process', gateway: 'process', replicas: { runnerEndpoint: 1 } }),
     jobLimits: { deadlineMs: 5 * 60_000, warmWaitMs, heartbeatTimeoutMs: 10_000, progressCheckMs: 30_000 },
