@@ -105,6 +105,9 @@ export interface LocalPlatform {
 
 export type ReplicaKind = 'gateway' | 'orchestrator' | 'runnerEndpoint';
 
+/** startPlatform's options for the platform as deployed: the gateway, the orchestrator and the runner endpoint each a process of its own. */
+export const AS_PROCESSES = { orchestrator: 'process', gateway: 'process', replicas: { runnerEndpoint: 1 } } as const;
+
 export async function startPlatform(
   services: ServiceEndpoints,
   opts: {

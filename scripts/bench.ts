@@ -30,7 +30,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceEngine } from '../gpu-runner/src/engine.js';
-import { startPlatform } from '../devstack/platform.js';
+import { AS_PROCESSES, startPlatform } from '../devstack/platform.js';
 import { startEphemeralServices } from '../devstack/services.js';
 import { auditSettings } from '../audits/settings.js';
 import { measureFloor, type FloorFigures } from './floor/floor.js';
@@ -122,7 +122,7 @@ try {
   const platform = await startPlatform(services, {
     namespace: 'bench',
     audits: { rateBps: ordinaryAuditRate, probationRateBps: ordinaryAuditRate },
-    ...(PROCESSES ? { orchestrator: 'process', gateway: 'process', replicas: { runnerEndpoint: 1 } } : {}),
+    ...(PROCESSES ? AS_PROCESSES : {}),
   });
   log(`platform: gateway, orchestrator and runner endpoint ${PROCESSES ? 'as processes' : 'in this process'}`);
   const warmRunner = await platform.startRunner({ workerId: 'bench-runner', extraArgs: ['--threads', '1'] });

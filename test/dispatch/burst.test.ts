@@ -5,12 +5,13 @@
  * platform's share.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { AS_PROCESSES } from '../../devstack/platform.js';
+import { envInt, envString } from '../../platform/env.js';
 import { summarizeTraces, traceJobs } from '../support/dispatch-trace.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
-const JOBS = Number(process.env.TRD_BURST_JOBS || 500);
-const TIMEOUT_MS = Number(process.env.TRD_BURST_TIMEOUT_MS || 300_000);
-if (!Number.isInteger(TIMEOUT_MS) || TIMEOUT_MS < 1) throw new Error(`TRD_BURST_TIMEOUT_MS is whole milliseconds, at least 1; got ${JSON.stringify(process.env.TRD_BURST_TIMEOUT_MS)}`);
+const JOBS = envInt(process.env, 'TRD_BURST_JOBS');
+const TIMEOUT_MS = envInt(process.env, 'TRD_BURST_TIMEOUT_MS');
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -24,17 +25,15 @@ beforeAll(async () => {
   // default, in runs minutes apart at load ~28, so ?wait=60 saw 45 still queued; none re-queued either way.
   // A 10 s heartbeat timeout (the production default; the test default is 3 s) keeps a runner slowed by the
   // burst from losing its job to a retry, which Temporal puts at the back of the queue.
-  const warmWaitMs = Number(process.env.TRD_BURST_WARM_WAIT_MS || 5 * 60_000);
-  if (!Number.isInteger(warmWaitMs) || warmWaitMs < 10) throw new Error(`TRD_BURST_WARM_WAIT_MS is whole milliseconds, at least 10; got ${JSON.stringify(process.env.TRD_BURST_WARM_WAIT_MS)}`);
+  const warmWaitMs = envInt(process.env, 'TRD_BURST_WARM_WAIT_MS');
   // The gateway, the orchestrator and the runner endpoint run as processes of their own, as deployed. In the test's
   // own process (TRD_BURST_PLATFORM=in-process) all three share one event loop with jest and its heap: 500 jobs
   // took 72.9 s there against 40.5 and 48.8 s as processes, one after another on an idle machine, and a fresh
   // machine's CI ran out of its 300 s with the jest process's heap at several GB.
-  const platform = process.env.TRD_BURST_PLATFORM || 'processes';
+  const platform = envString(process.env, 'TRD_BURST_PLATFORM');
   if (platform !== 'processes' && platform !== 'in-process') throw new Error(`TRD_BURST_PLATFORM is processes or in-process; got ${JSON.stringify(platform)}`);
-  const inProcess = platform === 'in-process';
   stack = await startStack({
-    ...(inProcess ? {} : { orchestrator: 'process', gateway: 'process', replicas: { runnerEndpoint: 1 } }),
+    ...(platform === 'processes' ? AS_PROCESSES : {}),
     jobLimits: { deadlineMs: 5 * 60_000, warmWaitMs, heartbeatTimeoutMs: 10_000, progressCheckMs: 30_000 },
   });
   await Promise.all([stack.startRunner({ workerId: 'left' }), stack.startRunner({ workerId: 'right' })]);
