@@ -13,6 +13,7 @@ import { refuseNulCharacters } from './nul-characters.js';
 import { jobsRouter, receiptsRouter } from './jobs.js';
 import { badgesRouter } from './badges.js';
 import { keysRouter } from './keys.js';
+import { federationRouter } from './federation.js';
 import { mcpHttpHandler } from './mcp.js';
 import { publicAgentsRouter } from './agents.js';
 import { marketplaceRouter } from './marketplace.js';
@@ -160,6 +161,7 @@ export function createGatewayApp(deps: {
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, runnerVersions: deps.settings.runnerVersions, requireApiKey: requireApiKey(deps.db) }));
   app.use(sessionCertificateRouter({ db: deps.db, publicUrl: deps.settings.publicUrl, requireApiKey: requireApiKey(deps.db) }));
   app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
+  app.use(federationRouter({ db: deps.db, temporal: deps.temporal, settings: deps.settings.federation, payloadKeys: deps.payloadKeys ?? null }, requireApiKey(deps.db)));
   app.use((req, res) => {
     // A path the API has, asked with a method it does not take.
     const allowed = methodsFor(req.path);

@@ -36,6 +36,7 @@ import {
 } from './schemas.js';
 import { EstimateQuery } from './workers.js';
 import { AcceptFleetInviteBody, CreateFleetBody, FleetInviteBody, FleetMemberPatchBody, FleetPatchBody } from './fleets.js';
+import { AttestationBody, PeerBody, PeerPatch, SightingsQuery } from './federation.js';
 
 /** What the document depends on among the gateway's settings. */
 export interface DocumentSettings {
@@ -49,7 +50,7 @@ const SVG = 'image/svg+xml';
 /** Express's redirect body: a line of text, or of HTML for a browser. */
 const REDIRECT = ['text/plain', HTML];
 
-type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'stripe_signature' | 'none';
+type Auth = 'api_key' | 'runner_token' | 'stream_token' | 'owner_session' | 'stripe_signature' | 'federation_credential' | 'none';
 
 export interface ApiRoute {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -159,6 +160,15 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/estimate', summary: 'Earnings estimate for a performance class over some hours (best effort, not a promise)', auth: 'none', query: EstimateQuery },
   { method: 'get', path: '/v1/sessions/:id/receipts', summary: 'A session’s receipt chain: receipts in order with their CIDs, the head, and the keys that signed them', auth: 'none' },
   { method: 'get', path: '/v1/sessions/:id/certificate.pdf', summary: 'The session’s certificate (PDF): stats, chain head, and a QR code to verify it', auth: 'api_key', responses: { 200: ['application/pdf'] } },
+  { method: 'get', path: '/v1/sessions/:id/attestations', summary: 'This pod’s attestations of the session’s chain head, each countersigned by a peer, and where each peer is (ask it: GET /v1/federation/sightings)', auth: 'none' },
+  { method: 'get', path: '/v1/operator/peers', summary: 'Operators: the pod’s federation peers, their quotas, keys, who approved or revoked them, and their attestation status', auth: 'api_key' },
+  { method: 'post', path: '/v1/operator/peers', summary: 'Operators: peer with a pod (its keys are fetched from its /keys); answers the credential the peer presents to this pod, once', auth: 'api_key', body: PeerBody, responses: { 201: [JSON_TYPE], 502: [JSON_TYPE], 503: [JSON_TYPE] } },
+  { method: 'patch', path: '/v1/operator/peers/:name', summary: 'Operators: give the credential the peer issued to this pod (its attestations then start), or change its address, quota or interval', auth: 'api_key', body: PeerPatch, responses: { 200: [JSON_TYPE], 502: [JSON_TYPE], 503: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/operator/peers/:name/revoke', summary: 'Operators: revoke a peering: its attestations are refused and none are sent to it', auth: 'api_key' },
+  { method: 'post', path: '/v1/operator/peers/:name/attest', summary: 'Operators: send the peer this pod’s chain heads now; answers the exchange’s workflow id', auth: 'api_key', responses: { 202: [JSON_TYPE] } },
+  { method: 'post', path: '/v1/federation/attestations', summary: 'Peers only: a signed attestation of the peer’s chain heads; answered with this pod’s countersignature (the same one when sent again)', auth: 'federation_credential', body: AttestationBody, responses: { 200: [JSON_TYPE], 503: [JSON_TYPE] } },
+  { method: 'get', path: '/v1/federation/attestations', summary: 'What a peer attested to this pod about one of its sessions, each with this pod’s countersignature', auth: 'none', query: SightingsQuery },
+  { method: 'get', path: '/v1/federation/sightings', summary: 'A peer’s session: the heads this pod saw and when, checked against the chain the peer publishes now (a rewrite shows as an inconsistent head)', auth: 'none', query: SightingsQuery, responses: { 200: [JSON_TYPE], 502: [JSON_TYPE] } },
   { method: 'get', path: '/ipfs/:cid', summary: 'A receipt document by CID, as a trustless gateway serves a raw block (`?format=raw` or `Accept: application/vnd.ipld.raw`)', auth: 'none', params: CidParams, query: IpfsQuery, responses: { 200: ['application/vnd.ipld.raw', JSON_TYPE] } },
   { method: 'get', path: '/verify', summary: 'The receipt verifier page (runs in the browser; `/verify` redirects to `/verify/`)', auth: 'none', responses: { 200: [HTML], 301: REDIRECT } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', responses: { 200: ['text/plain'] } },
@@ -189,6 +199,7 @@ const SECURITY: Record<Exclude<Auth, 'none'>, { description: string }> = {
   stream_token: { description: 'The per-job stream token the runner finds in its task, `Authorization: Bearer trd_st_...`' },
   owner_session: { description: 'The dashboard session cookie `trd_session`, from POST /v1/owner/session' },
   stripe_signature: { description: 'Stripe’s `Stripe-Signature` header over the raw body, with the endpoint’s signing secret' },
+  federation_credential: { description: 'The credential this pod issued to a peer pod when peering, `Authorization: Bearer trdp_...`' },
 };
 
 const ERROR_CONTENT = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };

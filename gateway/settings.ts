@@ -8,6 +8,7 @@ import { chainSettings, type ChainSettings } from '../chain/settings.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import { trustProxyValue } from './public-url.js';
 import { cascadeFromEnv, type CascadeConfig } from '../cascade/config.js';
+import { federationSettings, type FederationSettings } from '../federation/settings.js';
 import type { SmtpSettings } from '../platform/smtp.js';
 import { runnerVersionSettings, type RunnerVersionPolicy } from './runner-versions.js';
 
@@ -67,6 +68,8 @@ export interface GatewaySettings {
   http: { streamKeepAliveMs: number; keepAliveTimeoutMs: number; headersTimeoutMs: number; drainMs: number; resultGraceMs: number };
   /** Each model's tiers after the network (TRD_CASCADE_FILE, cascade/config.ts): a job carries its model's from acceptance. */
   cascade: CascadeConfig;
+  /** This pod's name to its peers and the bounds of its exchanges with them (federation/settings.ts). */
+  federation: FederationSettings;
   /** Agent reviews (workflows/agent-review.ts), fixed in each submission's workflow input when it is submitted. */
   agentReview: AgentReviewTimes;
   /** The codec server Temporal's UI calls (gateway/codec-server.ts): the UI origins CORS answers, and its body bound. */
@@ -130,6 +133,7 @@ export function gatewaySettings(env: Record<string, string | undefined>): Gatewa
     },
     http: httpSettings(env),
     cascade: cascadeFromEnv(env),
+    federation: federationSettings(env),
     emailSignIn: emailSignInSettings(env),
     runnerVersions: runnerVersionSettings(env),
     agentReview: {

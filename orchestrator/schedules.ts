@@ -1,15 +1,24 @@
 /**
  * The Temporal Schedules the platform keeps: payoutSettlement (each run's
- * workflow id, the schedule's id and the scheduled time, is its batch id) and
- * reputationSweep, and the payout batches' search attributes. Written by the
+ * workflow id, the schedule's id and the scheduled time, is its batch id),
+ * reputationSweep, and the payout batches' search attributes, written by the
  * one-shot setup (orchestrator/setup.ts), never by an orchestrator's start:
- * an old replica restarting late must not put back an old schedule.
+ * an old replica restarting late must not put back an old schedule. Each
+ * peer's attestationExchange is written by the operator's request instead.
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsAction } from '@temporalio/client';
 import { ORCHESTRATOR_QUEUE } from '@trd/protocol';
 import type { PayoutSettings } from '../economy/payout-settings.js';
 import proto from '@temporalio/proto';
-import { PAYOUT_SCHEDULE_ID, PAYOUT_SEARCH_ATTRIBUTES, REPUTATION_SCHEDULE_ID, type SettlementInput, type SweepInput } from '../platform/workflow-api.js';
+import {
+  PAYOUT_SCHEDULE_ID,
+  PAYOUT_SEARCH_ATTRIBUTES,
+  REPUTATION_SCHEDULE_ID,
+  attestationScheduleId,
+  type AttestationExchangeInput,
+  type SettlementInput,
+  type SweepInput,
+} from '../platform/workflow-api.js';
 import type { ReputationSettings } from '../economy/reputation.js';
 
 export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): Promise<void> {
@@ -31,6 +40,26 @@ export async function ensureReputationSchedule(client: Client, s: ReputationSett
   const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'reputationSweep', workflowId: REPUTATION_SCHEDULE_ID, taskQueue: ORCHESTRATOR_QUEUE, args: [input] };
   // A sweep still running when the next is due: the next is skipped, the one after will do.
   await ensureSchedule(client, REPUTATION_SCHEDULE_ID, s.sweepIntervalMs, action, ScheduleOverlapPolicy.SKIP);
+}
+
+/**
+ * A peer's attestation Schedule, written by the gateway when the peering has a credential to present
+ * (gateway/federation.ts) and deleted when it is revoked; a run still retrying an unreachable peer
+ * when the next is due makes the next one skip.
+ */
+export async function ensureAttestationSchedule(client: Client, input: AttestationExchangeInput, everyMs: number): Promise<void> {
+  const scheduleId = attestationScheduleId(input.peer);
+  const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'attestationExchange', workflowId: scheduleId, taskQueue: ORCHESTRATOR_QUEUE, args: [input] };
+  await ensureSchedule(client, scheduleId, everyMs, action, ScheduleOverlapPolicy.SKIP);
+}
+
+export async function removeAttestationSchedule(client: Client, peer: string): Promise<void> {
+  await client.schedule
+    .getHandle(attestationScheduleId(peer))
+    .delete()
+    .catch((err: Error) => {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    });
 }
 
 async function ensureSchedule(client: Client, scheduleId: string, everyMs: number, action: ScheduleOptionsAction, overlap: ScheduleOverlapPolicy): Promise<void> {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { CATALOG_DATA_MODELS, ORCHESTRATOR_QUEUE, signCatalog } from '@trd/protocol';
 import { createAgentReviewActivities } from '../activities/agent-review-activities.js';
 import { createDispatchActivities } from '../activities/dispatch-activities.js';
+import { createFederationActivities } from '../activities/federation-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
 import { createPayoutActivities } from '../activities/payout-activities.js';
@@ -118,6 +119,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...createUpstreamActivities({ db: deps.db, cascade: deps.cascade }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
       ...createAgentReviewActivities({ db: deps.db }),
+      ...createFederationActivities({ db: deps.db, signer, payloadKeys: deps.payloadKeys }),
     },
   });
   return worker;

@@ -7,6 +7,7 @@
  * code outside workflows/ imports this, never workflows/ (test/layout/imports).
  */
 import type { InferenceTask, SignedReceipt, TrustTier, VerifyTask } from '@trd/protocol';
+import type { SignedAttestation } from '@trd/protocol/attestation';
 import type { AuditLimits, AuditMethodSetting } from '../audits/settings.js';
 import type { ReceiptSettings } from '../receipts/settings.js';
 import type { UpstreamTierInput } from '../cascade/tiers.js';
@@ -245,4 +246,51 @@ export interface TokenLimits {
   budgetMs: number;
   /** Fresh transactions for one mint, slash or batch after one reverted or was dropped. */
   maxAttempts: number;
+}
+
+// ---- federation between pods (workflows/federation.ts; gateway/federation.ts writes the Schedules and starts the countersigning)
+
+/** Each peer's attestation Schedule; its runs' workflow ids (`<schedule id>-<time>`) name their exchanges. */
+export const attestationScheduleId = (peer: string) => `federation-attest:${peer}`;
+/** One received attestation's countersigning: a peer's retried POST joins the run already under way. */
+export const countersignWorkflowId = (pod: string, attestationSha256: string) => `federation-countersign:${pod}:${attestationSha256}`;
+
+/** Failure types of the federation activities; all but PeerUnreachable end the run (the next scheduled one tries again). */
+export const FederationFailures = {
+  /** The peer's gateway did not answer, or answered 429 or 5xx: retried with backoff. */
+  PeerUnreachable: 'PeerUnreachable',
+  /** The peer answered 4xx: it does not take this attestation (revoked, a wrong credential, a key it does not know). */
+  PeerRefused: 'PeerRefused',
+  /** This pod revoked the peering, or has no credential of the peer's to present. */
+  NotPeered: 'NotPeered',
+  /** The peer's answer is not a valid countersignature of the attestation sent. */
+  BadCountersignature: 'BadCountersignature',
+} as const;
+
+export interface FederationTimes {
+  /** One call to the peer, or one countersigning. */
+  timeoutMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+}
+
+/** A peer's Schedule's action: this pod (`pod`) attests its chain heads to `peer`. */
+export interface AttestationExchangeInput extends FederationTimes {
+  pod: string;
+  peer: string;
+  maxHeads: number;
+}
+
+export interface AttestationExchangeOutcome {
+  attestationSha256: string;
+  heads: number;
+  /** When the peer says it received the attestation (its countersignature's `received_at`). */
+  receivedAt: string;
+}
+
+/** A received attestation, checked by the gateway, for this pod (`pod`) to countersign; the gateway's receipt time is kept through retries. */
+export interface CountersignInput {
+  pod: string;
+  attestation: SignedAttestation;
+  receivedAt: string;
 }

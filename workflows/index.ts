@@ -5,3 +5,4 @@ export { payoutSettlement } from './payout-settlement.js';
 export { reputationSweep } from './reputation-sweep.js';
 export { auditJob } from './audit-job.js';
 export { agentReview } from './agent-review.js';
+export { attestationExchange, countersignAttestation } from './federation.js';

@@ -120,6 +120,15 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   int('TRD_AUDIT_AUDITOR_WAIT_MS', 60_000, { min: 100 }, ['orchestrator'], 'with no auditor available, look again this often'),
   str('TRD_CASCADE_FILE', 'path', null, GO, 'the upstream tiers per model, JSON checked at start (docs/cascade.md); unset: the network alone'),
 
+  // Federation between pods (docs/cascade.md): the gateway keeps the peers and writes each peer's attestation Schedule with these.
+  str('TRD_POD_NAME', 'string', 'trd', ['gateway'], 'this pod\'s name to its peers (a-z 0-9 . _ -, up to 64): its attestations are signed under it', { at: 'gateway.federation.podName' }),
+  int('TRD_FEDERATION_ATTEST_EVERY_MS', 10 * 60_000, { min: 1000 }, ['gateway'], 'how often a new peer is sent this pod\'s chain heads (each peer\'s own is set from the operator API)', { at: 'gateway.federation.attestEveryMs' }),
+  int('TRD_FEDERATION_MAX_HEADS', 1000, { min: 1, max: 10_000 }, ['gateway'], 'most session heads one attestation carries; the rest go in the next', { at: 'gateway.federation.maxHeads' }),
+  int('TRD_FEDERATION_QUOTA_PER_MINUTE', 60, { min: 1, max: 100_000 }, ['gateway'], 'a new peer\'s requests per minute to this pod\'s federation endpoint', { at: 'gateway.federation.quotaPerMinute' }),
+  int('TRD_FEDERATION_TIMEOUT_MS', 10_000, { min: 100 }, ['gateway'], 'one call to a peer (its keys, an attestation) and one countersigning', { at: 'gateway.federation.timeoutMs' }),
+  int('TRD_FEDERATION_RETRY_INITIAL_MS', 2000, { min: 10 }, ['gateway'], 'first back-off when a peer cannot be reached (no attempt limit: the next attestation waits)', { at: 'gateway.federation.retryInitialMs' }),
+  int('TRD_FEDERATION_RETRY_MAX_MS', 10 * 60_000, { min: 10 }, ['gateway'], 'longest back-off when a peer cannot be reached', { at: 'gateway.federation.retryMaxMs' }),
+
   // USDC payouts (orchestrator and gateway).
   str('TRD_CHAIN', 'enum', null, GO, 'the chain USDC payouts are paid on: base, base-sepolia or local; unset: Stripe only'),
   int('TRD_CHAIN_ID', null, { min: 1 }, GO, 'checked against the chain\'s own', { defaultDoc: 'the chain\'s (local: 31337)' }),

@@ -14,17 +14,16 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { verifyReceipt, workflowIdForJob } from '@trd/protocol';
-import Long from 'long';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createUpstreamActivities } from '../../activities/upstream-activities.js';
 import { parseCascade } from '../../cascade/config.js';
 import { throughNetwork } from '../../cascade/share.js';
-import { gatewaySettings } from '../../gateway/settings.js';
-import { startPlatform, type LocalPlatform } from '../../devstack/platform.js';
+import type { LocalPlatform } from '../../devstack/platform.js';
 import { upstreamChargeMicrocredits } from '../../economy/billing.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
+import { startSecondPlatform } from '../support/second-platform.js';
 import { startFlakyProvider, type FlakyProvider } from '../support/flaky-provider.js';
-import { TEST_JOB_LIMITS, TEST_RUNNER_HEARTBEAT_MS, api, serviceEndpoints, testNamespace, useStack } from '../support/stack.js';
+import { api, testNamespace, useStack } from '../support/stack.js';
 
 const price = { per: 'token', promptMicrocreditsPer1k: 2000, completionMicrocreditsPer1k: 6000 } as const;
 const cost = { per: 'token', promptMicrocreditsPer1k: 1000, completionMicrocreditsPer1k: 3000 } as const;
@@ -37,7 +36,7 @@ let client: OpenAI;
 
 beforeAll(async () => {
   flaky = await startFlakyProvider('429');
-  peer = await startPeer(`${testNamespace()}-peer`);
+  peer = await startSecondPlatform(`${testNamespace()}-peer`);
   await peer.startRunner({ workerId: 'peer-runner', env: { TRD_RUNNER_FAULTS: 'token-delay-ms=15' } });
 }, 120_000);
 
@@ -174,28 +173,3 @@ describe('falling through to upstream tiers', () => {
     expect(await stack.db.upstreamLease.count({ where: { provider: 'solo' } })).toBe(0);
   });
 });
-
-/** Another platform on the same services, in a namespace of its own (registered now: global setup knows only test files). */
-async function startPeer(namespace: string): Promise<LocalPlatform> {
-  const services = serviceEndpoints();
-  const { Connection } = await import('@temporalio/client');
-  const connection = await Connection.connect({ address: services.temporalAddress });
-  try {
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) } }).catch((err: Error) => {
-      if (!/already/i.test(err.message)) throw err;
-    });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        await connection.workflowService.describeNamespace({ namespace });
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  } finally {
-    await connection.close();
-  }
-  return startPlatform(services, { namespace, jobLimits: TEST_JOB_LIMITS, settings: { dispatch: { ...gatewaySettings({}).dispatch, runnerHeartbeatIntervalMs: TEST_RUNNER_HEARTBEAT_MS } } });
-}

@@ -19,6 +19,8 @@
  * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts);
  * inference-job-proof (a job that asked for a proof of work, `proof-pinned`) comes from
  * TRD_RECORD_HISTORIES=1 npm test -- test/receipts/proof-of-work.test.ts.
+ * attestation-exchange and countersign-attestation need two pods, so the federation test records
+ * them (TRD_RECORD_HISTORIES=1 npm test -- test/federation/attestations.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -141,14 +143,16 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation and audit workflows', () => {
+  test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation, audit and federation workflows', () => {
     expect(committed.sort()).toEqual([
       'agent-review-approved.json',
       'agent-review-changes-requested.json',
       'agent-review-escalated.json',
       'agent-review-rejected.json',
+      'attestation-exchange.json',
       'audit-job-failed.json',
       'audit-job-passed.json',
+      'countersign-attestation.json',
       'inference-job-cancelled.json',
       'inference-job-cascade.json',
       'inference-job-chat-streamed.json',
