@@ -7,7 +7,8 @@
  * A revoked peer is refused, and so is every malformed or forged attestation, with the reason.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { publicKeyFromPem } from '@trd/protocol';
@@ -17,6 +18,7 @@ import { createApiKey, createCustomer, findApiKey } from '../../gateway/api-keys
 import { gatewaySettings } from '../../gateway/settings.js';
 import { OPERATOR_ROLE, grantRole } from '../../platform/roles.js';
 import { attestationScheduleId, countersignWorkflowId, type AttestationExchangeOutcome } from '../../platform/workflow-api.js';
+import { launchChromium } from '../support/chromium.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { runScheduled } from '../support/schedules.js';
 import { startSecondPlatform } from '../support/second-platform.js';
@@ -65,6 +67,24 @@ async function runJob(prompt: string) {
   expect(res.json).toMatchObject({ status: 'succeeded' });
 }
 
+/** Pod A's verify page on the session, once it has asked the peers: the result and the peers' lines. */
+async function verifyPage(browser: Browser, screenshot: string) {
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${podA.baseUrl}/verify/?session=${SESSION}`);
+    await page.waitForFunction(() => !document.getElementById('sightings-title')!.hidden, undefined, { timeout: 20_000 });
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: `test-results/${screenshot}.png`, fullPage: true });
+    return await page.evaluate(() => ({
+      ok: document.getElementById('result')!.className === 'ok',
+      summary: document.getElementById('result')!.textContent!,
+      sightings: Array.from(document.querySelectorAll('#sightings li')).map((li) => ({ ok: li.className === 'ok', text: li.textContent! })),
+    }));
+  } finally {
+    await page.close();
+  }
+}
+
 const attest = () => runScheduled<AttestationExchangeOutcome>(podA as TestStack, attestationScheduleId('pod-b'), 'attestationExchange');
 
 describe('peering', () => {
@@ -105,6 +125,14 @@ describe('peering', () => {
 });
 
 describe('chain-head attestations', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
   test('a session head is attested to the peer and countersigned; the peer’s copy checks out against the chain as published', async () => {
     await runJob('step one');
     await runJob('step two');
@@ -129,6 +157,10 @@ describe('chain-head attestations', () => {
     expect(mine).toMatchObject({ pod: 'pod-a', peers: [{ name: 'pod-b', base_url: podB.baseUrl, revoked_at: null }], data: [exchange] });
     expect((await api(podA, 'GET', '/v1/operator/peers')).json.data[0].attestations).toMatchObject({ awaiting_countersignature: 0, last_countersigned_at: expect.any(String) });
     expect((await api(podB, 'GET', '/v1/operator/peers')).json.data[0].attestations).toMatchObject({ received: 1, last_received_at: result.receivedAt });
+
+    // The verify page asks pod B itself, and checks both signatures in the browser.
+    const page = await verifyPage(browser, 'verify-web-federation');
+    expect(page).toMatchObject({ ok: true, sightings: [{ ok: true, text: `✓ seq 1 ${chain.head} — seen by pod-b at ${result.receivedAt}` }] });
 
     if (process.env.TRD_RECORD_HISTORIES) {
       const record = async (pod: LocalPlatform, id: string, file: string) =>
@@ -177,6 +209,12 @@ describe('chain-head attestations', () => {
     });
     // The head B saw before it is still there, and still consistent.
     expect(seen.sightings.find((s: { seq: number }) => s.seq === 1)).toMatchObject({ consistent: true });
+
+    // The chain A serves still verifies on its own; the verify page catches the rewrite from pod B's copy.
+    const page = await verifyPage(browser, 'verify-web-federation-rewritten');
+    expect(page.ok).toBe(false);
+    expect(page.summary).toMatch(/^✗ Rewritten — 1 head that peers countersigned is not in this chain as served now\n✓ Chain verified — session federated-build-1: 2 receipts/);
+    expect(page.sightings.filter((l) => !l.ok).map((l) => l.text)).toEqual([expect.stringMatching(/^✗ seq 2 bafkrei\w+ — rewritten: pod-b saw seq 2/)]);
   });
 });
 

@@ -28,6 +28,7 @@ import {
   type PublishedKey,
   type SignedReceipt,
 } from '@trd/protocol';
+import { headSightings, verifyCountersigned, type CountersignedAttestation } from '@trd/protocol/attestation';
 import { parallelChecker, warmUpWorkers } from './parallel.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -49,6 +50,8 @@ function clear(): void {
   $('result').textContent = '';
   $('timing').textContent = '';
   $('lines').replaceChildren();
+  $('sightings').replaceChildren();
+  $('sightings-title').hidden = true;
 }
 
 /** Where the API is: the field, else this page's own site (not when opened from a file). */
@@ -122,7 +125,7 @@ async function renderChain(report: ChainReport, ms: number, keySource: string): 
   $('timing').dataset.receipts = String(receipts);
 }
 
-async function checkChain(doc: unknown): Promise<void> {
+async function checkChain(doc: unknown): Promise<PublishedKey[]> {
   const { keys, source } = await publishedKeys((doc as { keys?: PublishedKey[] }).keys);
   const started = performance.now();
   const receipts = (doc as { receipts?: unknown }).receipts;
@@ -133,6 +136,52 @@ async function checkChain(doc: unknown): Promise<void> {
     return verifyChain(doc, keyring(keys));
   });
   await renderChain(report, performance.now() - started, source);
+  return keys;
+}
+
+const keysById = (keys: readonly PublishedKey[]) => new Map(keys.map((k) => [k.kid, publicKeyFromPem(k.public_key_pem)]));
+
+/**
+ * Federation: the peers the pod names for this session, each asked itself what the pod attested and
+ * when (its countersigned copy, checked against both pods' keys), compared with the chain just
+ * verified. A head a peer saw that this chain contradicts means the pod rewrote its history.
+ */
+async function checkSightings(base: string, sessionId: string, chain: { receipts?: Array<{ cid: string }> }, podKeys: readonly PublishedKey[]): Promise<void> {
+  const own = await fetch(`${base}/v1/sessions/${encodeURIComponent(sessionId)}/attestations`).catch(() => null);
+  // A gateway from before federation, or none configured: nothing to ask.
+  if (!own?.ok) return;
+  const { pod, peers } = (await own.json()) as { pod: string; peers: Array<{ name: string; base_url: string }> };
+  if (!peers.length) return;
+  const cids = (chain.receipts ?? []).map((r) => r.cid);
+  const items: Array<{ ok: boolean; text: string }> = [];
+  for (const peer of peers) {
+    try {
+      const peerKeys = keysById(((await (await fetchOk(`${peer.base_url}/keys`)).json()) as { keys: PublishedKey[] }).keys);
+      const url = `${peer.base_url}/v1/federation/attestations?pod=${encodeURIComponent(pod)}&session=${encodeURIComponent(sessionId)}`;
+      const { data } = (await (await fetchOk(url)).json()) as { data: CountersignedAttestation[] };
+      const verified: CountersignedAttestation[] = [];
+      for (const x of data) {
+        const check = await verifyCountersigned(x, keysById(podKeys), peerKeys);
+        if (check.ok) verified.push(x);
+        else items.push({ ok: false, text: `✗ ${peer.name}: an exchange that does not verify (${check.reason})` });
+      }
+      if (!verified.length) items.push({ ok: true, text: `– ${peer.name} has seen no head of this session yet` });
+      for (const s of headSightings(sessionId, cids, verified)) items.push({ ok: s.consistent, text: `${s.consistent ? '✓' : '✗'} seq ${s.seq} ${s.cid} — ${s.detail}` });
+    } catch (err) {
+      items.push({ ok: false, text: `✗ ${peer.name} (${peer.base_url}) could not be asked: ${(err as Error).message}` });
+    }
+  }
+  $('sightings').replaceChildren(
+    ...items.map((i) => {
+      const li = document.createElement('li');
+      li.className = i.ok ? 'ok' : 'bad';
+      li.textContent = i.text;
+      return li;
+    }),
+  );
+  $('sightings-title').hidden = false;
+  const contradicted = items.filter((i) => !i.ok && i.text.includes('rewritten')).length;
+  if (contradicted) show(false, `✗ Rewritten — ${contradicted} head${contradicted > 1 ? 's' : ''} that peers countersigned ${contradicted > 1 ? 'are' : 'is'} not in this chain as served now\n${$('result').textContent}`);
 }
 
 /** Where blocks are fetched by CID: the IPFS gateway field, else the API's own /ipfs. */
@@ -194,7 +243,7 @@ async function checkOne(doc: unknown, expectedCid: string | null): Promise<void>
 
 /** A pasted receipt, checked against a pasted PEM or the key file its kid names (the original page's behaviour). */
 async function checkPasted(doc: unknown): Promise<void> {
-  if (typeof doc === 'object' && doc !== null && 'receipts' in doc) return checkChain(doc);
+  if (typeof doc === 'object' && doc !== null && 'receipts' in doc) return void (await checkChain(doc));
   const kid = (doc as { envelope?: { kid?: unknown } })?.envelope?.kid;
   if (typeof kid !== 'string') return show(false, '✗ Invalid: the receipt has no envelope.kid');
   const pasted = value('key');
@@ -238,7 +287,11 @@ async function lookUp(text: string): Promise<void> {
   const base = gateway();
   if (!base) throw new Failure('set the gateway to look up a job or a session');
   if (JOB_ID_PATTERN.test(text)) return checkOne(await (await fetchOk(`${base}/v1/receipts/${text}`)).json(), null);
-  if (SESSION_ID_PATTERN.test(text)) return checkChain(await (await fetchOk(`${base}/v1/sessions/${encodeURIComponent(text)}/receipts`)).json());
+  if (SESSION_ID_PATTERN.test(text)) {
+    const chain = await (await fetchOk(`${base}/v1/sessions/${encodeURIComponent(text)}/receipts`)).json();
+    const keys = await checkChain(chain);
+    return checkSightings(base, text, chain, keys);
+  }
   throw new Failure(`"${text}" is not a session id, a job id (job_…) or a CID`);
 }
 
@@ -258,7 +311,7 @@ function parseJson(text: string): unknown {
 
 async function checkFile(file: File): Promise<void> {
   const doc = parseJson(await file.text());
-  if (typeof doc === 'object' && doc !== null && 'receipts' in doc) return checkChain(doc);
+  if (typeof doc === 'object' && doc !== null && 'receipts' in doc) return void (await checkChain(doc));
   return checkOne(doc, null);
 }
 
