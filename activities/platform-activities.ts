@@ -20,7 +20,7 @@ export interface JobBilling {
 
 /** A job an upstream tier served (workflows/cascade.ts): the customer pays its price, the provider is owed its cost, no runner earns. */
 export interface UpstreamBilling {
-  /** `provider:<name>`. */
+  /** `provider:<name>` or `pod:<name>`. */
   servedBy: string;
   /** The upstream's answer time (what a per-second price bills). */
   billableMs: number;

@@ -100,7 +100,9 @@ export function createReceiptActivities(deps: ReceiptDeps) {
     const r = req.result;
     return {
       job_id: req.jobId,
-      ...('servedBy' in r ? { served_by: r.servedBy, upstream_model: r.upstreamModel } : { worker_id: r.workerId, model_sha256: r.modelSha256 }),
+      ...('servedBy' in r
+        ? { served_by: r.servedBy, upstream_model: r.upstreamModel, ...(r.peerReceiptCid ? { peer_receipt_cid: r.peerReceiptCid } : {}) }
+        : { worker_id: r.workerId, model_sha256: r.modelSha256 }),
       model: r.model,
       prompt_sha256: req.promptSha256,
       // Hashed here, on the trusted side, from the text the customer will get.

@@ -1,6 +1,8 @@
 /**
  * The cascade's upstream calls: one job sent to an OpenAI-compatible
- * provider, streamed back token by token. Runs on the orchestrator (it holds
+ * provider or a peer pod's gateway, streamed back token by token. A peer
+ * pod's answer counts only with its own signed receipt of the job, checked
+ * with the peer's published key and kept in the content store by its CID. Runs on the orchestrator (it holds
  * the providers' API keys), built over its dependencies in
  * orchestrator/worker.ts. The provider is always asked to stream, so the
  * first token is timed and a streaming customer sees each piece as it comes
@@ -8,9 +10,11 @@
  * workflow, which checks, bills and signs it.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { parseChatPrompt, type InferenceTask } from '@trd/protocol';
-import { providerTier, readApiKey, tierLabel, type CascadeConfig, type ProviderTier } from '../cascade/config.js';
+import { createHash } from 'node:crypto';
+import { cidOfBytes, parseChatPrompt, receiptDocumentBytes, verifyReceipt, type InferenceTask, type SignedReceipt } from '@trd/protocol';
+import { readApiKey, tierLabel, upstreamTier, type CascadeConfig } from '../cascade/config.js';
 import { UpstreamErrors } from '../cascade/tiers.js';
+import { PeerUnreachableError, fetchPeerJson, peerKeysFor } from '../federation/peers.js';
 import { publishStreamChunk } from '../gateway/job-streams.js';
 import type { Db } from '../platform/db.js';
 
@@ -18,13 +22,17 @@ import type { Db } from '../platform/db.js';
 export interface UpstreamCall extends Pick<InferenceTask, 'jobId' | 'model' | 'prompt' | 'promptFormat' | 'maxTokens' | 'temperature' | 'topP' | 'seed' | 'stop'> {
   /** The tier's name in the model's cascade. */
   tier: string;
+  /** A peer pod's tier; absent for a provider's. */
+  kind?: 'pod';
   /** Pass the text to the job's stream as it comes (a streaming request). */
   stream: boolean;
 }
 
 export interface UpstreamResult {
-  /** `provider:<name>`. */
+  /** `provider:<name>` or `pod:<name>`. */
   servedBy: string;
+  /** A peer pod's own receipt of the job, checked with its key (protocol/cid.ts); a pod's answers only. */
+  peerReceiptCid?: string;
   /** The provider's name for the model (from its answer, else the configured one). */
   upstreamModel: string;
   model: string;
@@ -50,48 +58,108 @@ export function createUpstreamActivities(deps: UpstreamDeps) {
   const { db } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 500;
 
-  /** Takes one of the provider's concurrency slots for this job, or says it is full. */
-  async function lease(tier: ProviderTier, jobId: string): Promise<boolean> {
-    const expiresAt = new Date(Date.now() + tier.timeoutMs * 2);
+  /** Takes one of the tier's concurrency slots for this job (`key`: a provider's name, `pod:<name>`), or says it is full. */
+  async function lease(key: string, limit: number, timeoutMs: number, jobId: string): Promise<boolean> {
+    const expiresAt = new Date(Date.now() + timeoutMs * 2);
     return db.$transaction(async (tx) => {
-      // One provider's leases are counted and taken one orchestrator at a time.
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`upstream:${tier.name}`}))`;
-      await tx.upstreamLease.deleteMany({ where: { provider: tier.name, expiresAt: { lt: new Date() } } });
-      const held = await tx.upstreamLease.count({ where: { provider: tier.name, NOT: { jobId } } });
-      if (held >= tier.concurrency) return false;
-      await tx.upstreamLease.upsert({ where: { provider_jobId: { provider: tier.name, jobId } }, create: { provider: tier.name, jobId, expiresAt }, update: { expiresAt } });
+      // One tier's leases are counted and taken one orchestrator at a time.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`upstream:${key}`}))`;
+      await tx.upstreamLease.deleteMany({ where: { provider: key, expiresAt: { lt: new Date() } } });
+      const held = await tx.upstreamLease.count({ where: { provider: key, NOT: { jobId } } });
+      if (held >= limit) return false;
+      await tx.upstreamLease.upsert({ where: { provider_jobId: { provider: key, jobId } }, create: { provider: key, jobId, expiresAt }, update: { expiresAt } });
       return true;
     });
   }
 
   return {
     async callUpstream(call: UpstreamCall): Promise<UpstreamResult> {
-      const tier = providerTier(deps.cascade, call.model, call.tier);
-      if (!tier) throw ApplicationFailure.nonRetryable(`no provider "${call.tier}" in this orchestrator's cascade for ${call.model}`, UpstreamErrors.NotConfigured);
+      const kind = call.kind ?? 'provider';
+      const tier = upstreamTier(deps.cascade, call.model, call.tier, kind);
+      if (!tier) throw ApplicationFailure.nonRetryable(`no ${kind} "${call.tier}" in this orchestrator's cascade for ${call.model}`, UpstreamErrors.NotConfigured);
       let apiKey: string | null;
       try {
         apiKey = readApiKey(tier, deps.env ?? process.env);
       } catch (err) {
         throw ApplicationFailure.nonRetryable((err as Error).message, UpstreamErrors.NotConfigured);
       }
-      if (!(await lease(tier, call.jobId))) {
-        throw ApplicationFailure.nonRetryable(`provider ${tier.name} is at its concurrency limit (${tier.concurrency})`, UpstreamErrors.Busy);
+      const peer = tier.kind === 'pod' ? await db.peer.findUnique({ where: { name: tier.name } }) : null;
+      if (tier.kind === 'pod' && (!peer || peer.revokedAt)) {
+        throw ApplicationFailure.nonRetryable(`pod ${tier.name} is not an active peer of this pod (GET /v1/operator/peers)`, UpstreamErrors.NotConfigured);
+      }
+      const target: Target = { name: tier.name, label: tierLabel(tier), who: `${tier.kind} ${tier.name}`, baseUrl: peer ? `${peer.baseUrl}/v1` : (tier as { baseUrl: string }).baseUrl, model: tier.model, timeoutMs: tier.timeoutMs };
+      const leaseKey = peer ? target.label : tier.name;
+      if (!(await lease(leaseKey, tier.concurrency, tier.timeoutMs, call.jobId))) {
+        throw ApplicationFailure.nonRetryable(`${target.who} is at its concurrency limit (${tier.concurrency})`, UpstreamErrors.Busy);
       }
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), heartbeatMs);
       try {
-        return await request(db, tier, apiKey, call, AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(tier.timeoutMs)]), () => ctx.heartbeat());
+        const { result, upstreamJobId } = await request(db, target, apiKey, call, AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(tier.timeoutMs)]), () => ctx.heartbeat());
+        if (!peer) return result;
+        return { ...result, peerReceiptCid: await checkedPeerReceipt(db, peer, target, upstreamJobId, result) };
       } finally {
         clearInterval(beat);
-        await db.upstreamLease.deleteMany({ where: { provider: tier.name, jobId: call.jobId } }).catch(() => {});
+        await db.upstreamLease.deleteMany({ where: { provider: leaseKey, jobId: call.jobId } }).catch(() => {});
       }
     },
   };
 }
 
+/** Where one call goes: a provider's base URL, or a peer pod's gateway (`<base>/v1`). */
+interface Target {
+  name: string;
+  /** `provider:<name>` or `pod:<name>`. */
+  label: string;
+  /** `provider <name>` or `pod <name>`, as messages say it. */
+  who: string;
+  baseUrl: string;
+  /** The upstream's name for the model. */
+  model: string;
+  timeoutMs: number;
+}
+
+/**
+ * The peer pod's receipt of the job it ran for us, fetched from its gateway and checked with its
+ * published key against the answer we got: its job, model, token counts and output hash. Kept in
+ * the content store by its CID (our /ipfs serves it too), which our receipt names.
+ */
+async function checkedPeerReceipt(db: Db, peer: { name: string; baseUrl: string; keys: unknown }, target: Target, upstreamJobId: string | null, r: UpstreamResult): Promise<string> {
+  const refuse = (why: string) => ApplicationFailure.nonRetryable(`${target.who}: ${why}`, UpstreamErrors.BadPeerReceipt);
+  if (!upstreamJobId || !/^job_[0-9a-f]{32}$/.test(upstreamJobId)) throw refuse('its answer names no job (trd_job_id), so it has no receipt to check');
+  let doc: SignedReceipt;
+  let keys: Map<string, Uint8Array>;
+  try {
+    const got = await fetchPeerJson(`${peer.baseUrl}/v1/receipts/${upstreamJobId}`, target.timeoutMs);
+    if (got.status !== 200) throw refuse(`its receipt of ${upstreamJobId} is not served (${got.status})`);
+    doc = got.body as SignedReceipt;
+    keys = await peerKeysFor(db, peer, String(doc?.envelope?.kid ?? ''), target.timeoutMs);
+  } catch (err) {
+    if (err instanceof PeerUnreachableError) throw ApplicationFailure.retryable(`${target.who}: ${err.message}`, UpstreamErrors.Unavailable);
+    throw err;
+  }
+  const key = keys.get(String(doc?.envelope?.kid ?? ''));
+  if (!key) throw refuse(`its receipt is signed with ${JSON.stringify(doc?.envelope?.kid)}, not one of the keys it publishes`);
+  const check = await verifyReceipt(doc, key);
+  if (!check.ok) throw refuse(`its receipt does not verify: ${check.reason}`);
+  const e = doc.envelope;
+  const outputSha256 = createHash('sha256').update(r.text).digest('hex');
+  const mismatch =
+    e.job_id !== upstreamJobId ? `is of job ${e.job_id}, not ${upstreamJobId}`
+    : e.model !== target.model ? `is for model ${e.model}, not ${target.model}`
+    : e.output_sha256 !== outputSha256 ? 'hashes another output than the one it sent'
+    : e.completion_tokens !== r.completionTokens || e.prompt_tokens !== r.promptTokens ? `counts ${e.prompt_tokens}+${e.completion_tokens} tokens, its answer ${r.promptTokens}+${r.completionTokens}`
+    : null;
+  if (mismatch) throw refuse(`its receipt ${mismatch}`);
+  const bytes = receiptDocumentBytes(doc);
+  const cid = await cidOfBytes(bytes);
+  await db.contentBlock.upsert({ where: { cid }, create: { cid, bytes: new Uint8Array(bytes) }, update: {} });
+  return cid;
+}
+
 export type UpstreamActivities = ReturnType<typeof createUpstreamActivities>;
 
-async function request(db: Db, tier: ProviderTier, apiKey: string | null, call: UpstreamCall, signal: AbortSignal, beat: () => void): Promise<UpstreamResult> {
+async function request(db: Db, tier: Target, apiKey: string | null, call: UpstreamCall, signal: AbortSignal, beat: () => void): Promise<{ result: UpstreamResult; upstreamJobId: string | null }> {
   const chat = call.promptFormat === 'chat';
   const body = {
     model: tier.model,
@@ -118,7 +186,7 @@ async function request(db: Db, tier: ProviderTier, apiKey: string | null, call: 
   }
   if (!res.ok) {
     const detail = (await res.text().catch(() => '')).slice(0, 300);
-    const message = `provider ${tier.name} answered ${res.status}${detail ? `: ${detail}` : ''}`;
+    const message = `${tier.who} answered ${res.status}${detail ? `: ${detail}` : ''}`;
     // Too many requests, a timeout or a server error may pass; any other refusal is the same on a retry.
     if (res.status === 429 || res.status === 408 || res.status >= 500) throw ApplicationFailure.retryable(message, UpstreamErrors.Unavailable);
     throw ApplicationFailure.nonRetryable(message, UpstreamErrors.Refused);
@@ -128,6 +196,8 @@ async function request(db: Db, tier: ProviderTier, apiKey: string | null, call: 
   let finish: string | null = null;
   let usage: { prompt_tokens?: unknown; completion_tokens?: unknown } | null = null;
   let answeredModel: string | null = null;
+  // A peer pod's gateway names its own job (whose receipt it signed); a provider's answer has none.
+  let upstreamJobId: string | null = null;
   try {
     for await (const data of serverSentEvents(res.body!)) {
       beat();
@@ -136,10 +206,11 @@ async function request(db: Db, tier: ProviderTier, apiKey: string | null, call: 
       try {
         event = JSON.parse(data);
       } catch {
-        throw ApplicationFailure.nonRetryable(`provider ${tier.name} sent an event that is not JSON`, UpstreamErrors.BadAnswer);
+        throw ApplicationFailure.nonRetryable(`${tier.who} sent an event that is not JSON`, UpstreamErrors.BadAnswer);
       }
-      if (event?.error) throw ApplicationFailure.retryable(`provider ${tier.name} failed mid-answer: ${JSON.stringify(event.error).slice(0, 300)}`, UpstreamErrors.Unavailable);
+      if (event?.error) throw ApplicationFailure.retryable(`${tier.who} failed mid-answer: ${JSON.stringify(event.error).slice(0, 300)}`, UpstreamErrors.Unavailable);
       if (typeof event?.model === 'string') answeredModel = event.model;
+      if (typeof event?.trd_job_id === 'string') upstreamJobId = event.trd_job_id;
       if (event?.usage) usage = event.usage;
       const choice = event?.choices?.[0];
       const piece = chat ? choice?.delta?.content : choice?.text;
@@ -159,11 +230,11 @@ async function request(db: Db, tier: ProviderTier, apiKey: string | null, call: 
   const completionTokens = usage?.completion_tokens;
   if (!Number.isSafeInteger(promptTokens) || !Number.isSafeInteger(completionTokens)) {
     // Its price is per token, and it would be our word against nobody's.
-    throw ApplicationFailure.nonRetryable(`provider ${tier.name} did not report token usage`, UpstreamErrors.BadAnswer);
+    throw ApplicationFailure.nonRetryable(`${tier.who} did not report token usage`, UpstreamErrors.BadAnswer);
   }
   const ttft = (firstTokenAt ?? finished) - started;
-  return {
-    servedBy: tierLabel(tier),
+  const result: UpstreamResult = {
+    servedBy: tier.label,
     upstreamModel: answeredModel ?? tier.model,
     model: call.model,
     text,
@@ -174,11 +245,12 @@ async function request(db: Db, tier: ProviderTier, apiKey: string | null, call: 
     finishedAt: new Date(finished).toISOString(),
     timings: { modelLoadMs: 0, timeToFirstTokenMs: ttft, generationMs: finished - started - ttft },
   };
+  return { result, upstreamJobId };
 }
 
-function unavailable(tier: ProviderTier, signal: AbortSignal, err: unknown): ApplicationFailure {
+function unavailable(tier: Target, signal: AbortSignal, err: unknown): ApplicationFailure {
   const reason = signal.aborted ? (signal.reason instanceof Error && signal.reason.name === 'TimeoutError' ? `no answer within ${tier.timeoutMs} ms` : 'cancelled') : (err as Error).message;
-  return ApplicationFailure.retryable(`provider ${tier.name}: ${reason}`, UpstreamErrors.Unavailable);
+  return ApplicationFailure.retryable(`${tier.who}: ${reason}`, UpstreamErrors.Unavailable);
 }
 
 /** The `data:` payloads of a Server-Sent Events body, one per event. */

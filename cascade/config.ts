@@ -1,7 +1,8 @@
 /**
  * The inference cascade's configuration: for each model (or model kind), the
  * ordered tiers that may serve a job: the network first, then OpenAI-compatible
- * providers. Declarative data (a JSON file named by TRD_CASCADE_FILE), checked
+ * providers and peer pods (federation: a peer's gateway, its address and keys
+ * from the `peers` table, its receipt checked before the job counts). Declarative data (a JSON file named by TRD_CASCADE_FILE), checked
  * here field by field when a process starts: a bad entry stops it with the
  * entry and the field named, never a job later. Without the file every model
  * has the network alone, as before the cascade.
@@ -16,7 +17,7 @@ import { z } from 'zod';
 import { findModel } from '@trd/protocol';
 import { SettingsError } from '../platform/env.js';
 import type { UpstreamPrice } from '../economy/billing.js';
-import { providerLabel, type UpstreamTierInput } from './tiers.js';
+import { podLabel, providerLabel, type UpstreamTierInput } from './tiers.js';
 
 const TIER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -59,7 +60,29 @@ const providerTierSchema = z
   .refine((t) => t.price.per === t.cost.per, { message: 'price and cost must be per the same unit (token or second)', path: ['cost'] })
   .refine((t) => !marginCanBeNegative(t.price, t.cost), { message: 'cost exceeds price: every job on this tier would lose money', path: ['cost'] });
 
-const tierSchema = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('network') }), providerTierSchema]);
+/**
+ * A peer pod (docs/cascade.md, federation) as a tier: its gateway's address and keys are the `peers`
+ * row of the same name (an operator's, revocable there), the API key one its operator gave this pod.
+ */
+const podTierSchema = z
+  .strictObject({
+    kind: z.literal('pod'),
+    /** The peer's pod name, as in `peers`; `pod:<name>` is what the customer and the receipt see. */
+    name: z.string().regex(TIER_NAME, 'must be the peer’s pod name (1-64 of a-z 0-9 . _ -)'),
+    /** The peer's catalog key for the model. */
+    model: z.string().min(1).max(256),
+    apiKey: apiKeySchema,
+    price: priceSchema,
+    cost: priceSchema,
+    timeoutMs: z.number().int().min(100).max(3_600_000),
+    concurrency: z.number().int().min(1).max(100_000),
+    maxAttempts: z.number().int().min(1).max(10).default(2),
+    retryInitialIntervalMs: z.number().int().min(10).max(60_000).default(500),
+  })
+  .refine((t) => t.price.per === t.cost.per, { message: 'price and cost must be per the same unit (token or second)', path: ['cost'] })
+  .refine((t) => !marginCanBeNegative(t.price, t.cost), { message: 'cost exceeds price: every job on this tier would lose money', path: ['cost'] });
+
+const tierSchema = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('network') }), providerTierSchema, podTierSchema]);
 
 /** Front-of-chain share (cascade/share.ts): the first rule whose every given field matches a job decides its share. */
 const shareRuleSchema = z.strictObject({
@@ -96,14 +119,15 @@ export const cascadeSchema = z
     for (const key of Object.keys(c.models)) {
       if (!key.startsWith('kind:') && !findModel(key)) ctx.addIssue({ code: 'custom', path: ['models', key], message: `"${key}" is not a model of the catalog` });
     }
-    // The limit is per provider name, so one name has one limit wherever it appears.
+    // The limit is per provider (or pod) name, so one name has one limit wherever it appears.
     const limits = new Map<string, number>();
     for (const [key, tiers] of Object.entries(c.models)) {
       for (const t of tiers) {
-        if (t.kind !== 'provider') continue;
-        const seen = limits.get(t.name);
-        if (seen !== undefined && seen !== t.concurrency) ctx.addIssue({ code: 'custom', path: ['models', key], message: `provider "${t.name}" has two concurrency limits (${seen} and ${t.concurrency})` });
-        limits.set(t.name, t.concurrency);
+        if (t.kind === 'network') continue;
+        const label = tierLabel(t);
+        const seen = limits.get(label);
+        if (seen !== undefined && seen !== t.concurrency) ctx.addIssue({ code: 'custom', path: ['models', key], message: `${t.kind} "${t.name}" has two concurrency limits (${seen} and ${t.concurrency})` });
+        limits.set(label, t.concurrency);
       }
     }
   });
@@ -111,6 +135,8 @@ export const cascadeSchema = z
 export type CascadeConfig = z.infer<typeof cascadeSchema>;
 export type CascadeTier = z.infer<typeof tierSchema>;
 export type ProviderTier = z.infer<typeof providerTierSchema>;
+export type PodTier = z.infer<typeof podTierSchema>;
+export type UpstreamTier = ProviderTier | PodTier;
 
 function marginCanBeNegative(price: UpstreamPrice, cost: UpstreamPrice): boolean {
   if (price.per === 'token' && cost.per === 'token') return cost.promptMicrocreditsPer1k > price.promptMicrocreditsPer1k || cost.completionMicrocreditsPer1k > price.completionMicrocreditsPer1k;
@@ -119,15 +145,23 @@ function marginCanBeNegative(price: UpstreamPrice, cost: UpstreamPrice): boolean
 }
 
 /** What the customer sees as `trd_served_by` and the receipt's `served_by`. */
-export function tierLabel(t: CascadeTier | { kind: 'provider'; name: string }): string {
-  return t.kind === 'network' ? 'network' : providerLabel(t.name);
+export function tierLabel(t: CascadeTier | { kind: 'provider' | 'pod'; name: string }): string {
+  return t.kind === 'network' ? 'network' : t.kind === 'pod' ? podLabel(t.name) : providerLabel(t.name);
 }
 
 /** What a job accepted now carries of its model's upstream tiers (cascade/tiers.ts). */
 export function upstreamTiersFor(config: CascadeConfig, modelKey: string): UpstreamTierInput[] {
   return tiersFor(config, modelKey)
-    .filter((t): t is ProviderTier => t.kind === 'provider')
-    .map((t) => ({ name: t.name, price: t.price, cost: t.cost, timeoutMs: t.timeoutMs, maxAttempts: t.maxAttempts, retryInitialIntervalMs: t.retryInitialIntervalMs }));
+    .filter((t): t is UpstreamTier => t.kind !== 'network')
+    .map((t) => ({
+      name: t.name,
+      ...(t.kind === 'pod' ? { kind: 'pod' as const } : {}),
+      price: t.price,
+      cost: t.cost,
+      timeoutMs: t.timeoutMs,
+      maxAttempts: t.maxAttempts,
+      retryInitialIntervalMs: t.retryInitialIntervalMs,
+    }));
 }
 
 /** Only the network: what every model has without a cascade file. */
@@ -168,22 +202,22 @@ export function tiersFor(config: CascadeConfig, modelKey: string): CascadeTier[]
   return (kind && config.models[`kind:${kind}`]) || [{ kind: 'network' }];
 }
 
-/** The provider tier `name` of a model's cascade, or null. */
-export function providerTier(config: CascadeConfig, modelKey: string, name: string): ProviderTier | null {
-  return tiersFor(config, modelKey).find((t): t is ProviderTier => t.kind === 'provider' && t.name === name) ?? null;
+/** The upstream tier `name` (a provider's, or with `kind` 'pod' a peer pod's) of a model's cascade, or null. */
+export function upstreamTier(config: CascadeConfig, modelKey: string, name: string, kind: 'provider' | 'pod' = 'provider'): UpstreamTier | null {
+  return tiersFor(config, modelKey).find((t): t is UpstreamTier => t.kind === kind && t.name === name) ?? null;
 }
 
-/** A provider's API key, read when it is needed (a rotated key file takes effect without a restart). */
-export function readApiKey(tier: ProviderTier, env: Record<string, string | undefined> = process.env): string | null {
+/** A provider's (or peer pod's) API key, read when it is needed (a rotated key file takes effect without a restart). */
+export function readApiKey(tier: UpstreamTier, env: Record<string, string | undefined> = process.env): string | null {
   if (!tier.apiKey) return null;
   if ('env' in tier.apiKey) {
     const v = env[tier.apiKey.env];
-    if (!v) throw new SettingsError(`provider ${tier.name}: ${tier.apiKey.env} is not set`);
+    if (!v) throw new SettingsError(`${tier.kind} ${tier.name}: ${tier.apiKey.env} is not set`);
     return v.trim();
   }
   try {
     return readFileSync(tier.apiKey.file, 'utf8').trim();
   } catch (err) {
-    throw new SettingsError(`provider ${tier.name}: cannot read its API key file ${tier.apiKey.file}: ${(err as Error).message}`);
+    throw new SettingsError(`${tier.kind} ${tier.name}: cannot read its API key file ${tier.apiKey.file}: ${(err as Error).message}`);
   }
 }

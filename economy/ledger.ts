@@ -9,7 +9,7 @@
  * runner:<worker id> (a runner's earnings), owner:<customer id> (a GPU owner's
  * redemptions, against the earnings of the runners they own),
  * platform:revenue, payout:clearing (credits queued for cash until
- * Stripe pays them), and provider:<name> (what the platform owes an upstream
+ * Stripe pays them), and provider:<name> or pod:<name> (what the platform owes an upstream
  * tier of the cascade for the jobs it served).
  */
 import type { TrustTier } from '@trd/protocol';
@@ -25,7 +25,7 @@ export const PAYOUT_PAID = 'payout:paid';
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
 // Defined with the fleets' cap (economy/fleets.ts), which the ledger calls and which must not import the ledger.
 export { ownerAccount, runnerAccount } from './accounts.js';
-/** `servedBy` is `provider:<name>`, which is the account's name too. */
+/** `servedBy` is `provider:<name>` or `pod:<name>`, which is the account's name too. */
 export const providerAccount = (servedBy: string) => servedBy;
 /** An agent author's earnings from runs of their published agents (economy/rates.ts AGENT_AUTHOR_SHARE_BPS). */
 export const authorAccount = (customerId: string) => `author:${customerId}`;

@@ -14,7 +14,7 @@ import { ISO_UTC_MS } from '@trd/protocol/encoding';
 import type { UpstreamBilling } from '../activities/platform-activities.js';
 import type { UpstreamActivities, UpstreamResult } from '../activities/upstream-activities.js';
 import { upstreamChargeMicrocredits } from '../economy/billing.js';
-import { NON_RETRYABLE_UPSTREAM_ERRORS, providerLabel, type UpstreamTierInput } from '../cascade/tiers.js';
+import { NON_RETRYABLE_UPSTREAM_ERRORS, upstreamLabel, type UpstreamTierInput } from '../cascade/tiers.js';
 import { rootMessage } from './failures.js';
 import type { JobInput, JobOutcome } from '../platform/workflow-api.js';
 import { ReceiptNotSigned, fail, signJobReceipt } from './outcomes.js';
@@ -43,6 +43,7 @@ export async function serveUpstream(input: JobInput, deadline: number, networkPr
       result = await upstream.callUpstream({
         jobId: input.jobId,
         tier: tier.name,
+        ...(tier.kind ? { kind: tier.kind } : {}),
         model: input.model,
         prompt: input.prompt,
         maxTokens: input.maxTokens,
@@ -55,12 +56,12 @@ export async function serveUpstream(input: JobInput, deadline: number, networkPr
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      problems.push(`${providerLabel(tier.name)}: ${describeUpstreamFailure(err, tier)}`);
+      problems.push(`${upstreamLabel(tier)}: ${describeUpstreamFailure(err, tier)}`);
       continue;
     }
     const problem = upstreamResultProblem(input, tier, result);
     if (problem) {
-      problems.push(`${providerLabel(tier.name)}: ${problem}`);
+      problems.push(`${upstreamLabel(tier)}: ${problem}`);
       continue;
     }
     return recordUpstreamSuccess(input, result, billUpstream(tier, result));
@@ -81,7 +82,8 @@ export function billUpstream(tier: UpstreamTierInput, r: UpstreamResult): Upstre
 
 /** What is wrong with an upstream's answer for this job, or null: it is checked before it is signed, as a runner's is. */
 export function upstreamResultProblem(input: JobInput, tier: UpstreamTierInput, r: UpstreamResult): string | null {
-  if (r.servedBy !== providerLabel(tier.name)) return `answered as ${JSON.stringify(r.servedBy)}`;
+  if (r.servedBy !== upstreamLabel(tier)) return `answered as ${JSON.stringify(r.servedBy)}`;
+  if ((tier.kind === 'pod') !== (r.peerReceiptCid !== undefined)) return tier.kind === 'pod' ? 'a peer pod answered without its receipt' : 'a provider answered with a peer receipt';
   if (r.model !== input.model) return `answered for model ${r.model}, the job asked for ${input.model}`;
   if (typeof r.text !== 'string') return 'output text is missing';
   if (!Number.isSafeInteger(r.promptTokens) || r.promptTokens < 0) return 'prompt token count is not a non-negative integer';

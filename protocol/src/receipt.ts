@@ -14,6 +14,8 @@
  * platform forwarded the job to, which has no worker id and no pinned hash
  * to vouch for, so the receipt names the upstream's own model
  * (`upstream_model`) instead. Receipts from before the field verify as ever.
+ * A job a peer pod served carries the CID of the peer's own signed receipt
+ * (`peer_receipt_cid`), checked with the peer's key before this one is signed.
  *
  * A job that ran a published agent (protocol/agent.ts) names it in either
  * version: `agent` (its slug) and `agent_manifest_sha256`, both or neither, so
@@ -76,6 +78,8 @@ export interface ReceiptEnvelope extends Partial<ChainLink>, Partial<AgentLink>,
   served_by?: string;
   /** The upstream's own name for the model it ran; only with an upstream `served_by`. */
   upstream_model?: string;
+  /** The serving peer pod's receipt of the job (its CID); with a `pod:` `served_by` only, and always there. */
+  peer_receipt_cid?: string;
   prompt_sha256: string;
   output_sha256: string;
   prompt_tokens: number;
@@ -97,7 +101,7 @@ export type ReceiptCheck = { ok: true; kid: string } | { ok: false; reason: stri
 const SHA256_FIELDS = ['prompt_sha256', 'output_sha256'] as const;
 const STRING_FIELDS = ['kid', 'job_id', 'model'] as const;
 const RUNNER_FIELDS = ['worker_id', 'model_sha256'] as const;
-const UPSTREAM_FIELDS = ['served_by', 'upstream_model'] as const;
+const UPSTREAM_FIELDS = ['served_by', 'upstream_model', 'peer_receipt_cid'] as const;
 const COUNT_FIELDS = ['prompt_tokens', 'completion_tokens', 'duration_ms'] as const;
 const TIME_FIELDS = ['started_at', 'finished_at', 'issued_at'] as const;
 const CHAIN_FIELDS = ['session_id', 'seq', 'prev'] as const;
@@ -137,8 +141,12 @@ export function envelopeProblem(value: unknown): string | null {
   if (servedUpstream(e as { served_by?: string })) {
     for (const k of RUNNER_FIELDS) if (k in e) return `"${k}" must be absent: ${e.served_by as string} served the job, not a runner`;
     if (typeof e.upstream_model !== 'string' || e.upstream_model === '' || e.upstream_model.length > 256) return '"upstream_model" must be the upstream\'s model name (1-256 characters)';
+    const byPod = (e.served_by as string).startsWith('pod:');
+    if (byPod && (typeof e.peer_receipt_cid !== 'string' || !RECEIPT_CID_PATTERN.test(e.peer_receipt_cid))) return '"peer_receipt_cid" must be the CID of the serving pod\'s receipt (bafkrei…)';
+    if (!byPod && 'peer_receipt_cid' in e) return '"peer_receipt_cid" is only for a job a peer pod served';
   } else {
     if ('upstream_model' in e) return '"upstream_model" is only for a job served upstream';
+    if ('peer_receipt_cid' in e) return '"peer_receipt_cid" is only for a job a peer pod served';
     if (typeof e.worker_id !== 'string' || e.worker_id === '') return '"worker_id" must be a non-empty string';
     if (typeof e.model_sha256 !== 'string' || !SHA256_HEX.test(e.model_sha256)) return '"model_sha256" must be 64 lowercase hex digits';
   }

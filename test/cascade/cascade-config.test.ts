@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signReceipt, verifyReceipt } from '@trd/protocol';
 import { networkShareBps, throughNetwork } from '../../cascade/share.js';
-import { cascadeFromEnv, parseCascade, readApiKey, tiersFor, upstreamTiersFor, type ProviderTier } from '../../cascade/config.js';
+import { cascadeFromEnv, parseCascade, readApiKey, tierLabel, tiersFor, upstreamTiersFor, type ProviderTier } from '../../cascade/config.js';
 import { chargeMicrocredits, upstreamChargeMicrocredits } from '../../economy/billing.js';
 import { upstreamSettlement } from '../../economy/ledger.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../../platform/signing-key.js';
@@ -27,6 +27,16 @@ const provider = {
   timeoutMs: 30_000,
   concurrency: 4,
 };
+const pod = {
+  kind: 'pod',
+  name: 'pod-b',
+  model: 'trd-tiny',
+  apiKey: { file: '/run/secrets/pod-b' },
+  price: provider.price,
+  cost: provider.cost,
+  timeoutMs: 30_000,
+  concurrency: 2,
+};
 const config = (models: unknown) => ({ version: 1, models });
 
 describe('the tiers file', () => {
@@ -42,6 +52,17 @@ describe('the tiers file', () => {
     expect(cascadeFromEnv({})).toEqual({ version: 1, models: {} });
   });
 
+  test('a peer pod is a tier too: a job carries its kind, and neither its key file nor an address (those are the peers table’s)', () => {
+    const c = parseCascade(config({ 'trd-tiny': [{ kind: 'network' }, provider, pod] }));
+    expect(tiersFor(c, 'trd-tiny').map(tierLabel)).toEqual(['network', 'provider:acme', 'pod:pod-b']);
+    const carried = upstreamTiersFor(c, 'trd-tiny');
+    expect(carried[1]).toEqual({ name: 'pod-b', kind: 'pod', price: provider.price, cost: provider.cost, timeoutMs: 30_000, maxAttempts: 2, retryInitialIntervalMs: 500 });
+    expect(carried[0]).not.toHaveProperty('kind');
+    expect(JSON.stringify(carried)).not.toContain('/run/secrets');
+    // A provider and a pod may share a name: they are two tiers.
+    expect(() => parseCascade(config({ 'trd-tiny': [{ ...provider, name: 'pod-b' }, pod] }))).not.toThrow();
+  });
+
   test.each([
     ['an unknown model', config({ 'no-such-model': [provider] }), /models\.no-such-model: "no-such-model" is not a model of the catalog/],
     ['the network after a provider', config({ 'trd-tiny': [provider, { kind: 'network' }] }), /models\.trd-tiny: the network can only be the first tier/],
@@ -52,6 +73,9 @@ describe('the tiers file', () => {
     ['a bad base URL', config({ 'trd-tiny': [{ ...provider, baseUrl: 'ftp://x' }] }), /baseUrl: must be an http\(s\) URL/],
     ['an unknown field', config({ 'trd-tiny': [{ ...provider, retries: 3 }] }), /retries/],
     ['one provider with two limits', config({ 'trd-tiny': [provider], 'gemma3-270m': [{ ...provider, concurrency: 5 }] }), /provider "acme" has two concurrency limits/],
+    ['one pod with two limits', config({ 'trd-tiny': [pod], 'gemma3-270m': [{ ...pod, concurrency: 5 }] }), /pod "pod-b" has two concurrency limits/],
+    ['a pod with no API key', config({ 'trd-tiny': [{ ...pod, apiKey: undefined }] }), /apiKey/],
+    ['a pod with a base URL (its address is the peers table’s)', config({ 'trd-tiny': [{ ...pod, baseUrl: 'https://pod-b.example' }] }), /baseUrl/],
   ])('refuses %s, naming the field', (_what, data, message) => {
     expect(() => parseCascade(data, 'cascade.json')).toThrow(message);
   });
@@ -105,6 +129,10 @@ describe('receipts served upstream', () => {
     expect(await verifyReceipt(receipt, key.publicKey)).toEqual({ ok: true, kid: key.kid });
     // One changed byte of who served it is caught.
     expect(await verifyReceipt({ ...receipt, envelope: { ...receipt.envelope, served_by: 'provider:acmf' } }, key.publicKey)).toMatchObject({ ok: false, reason: /signature/ });
+    // A peer pod's names the pod's own receipt, and that is signed too.
+    const byPod = await signReceipt({ ...upstream, served_by: 'pod:pod-b', peer_receipt_cid: `bafkrei${'a'.repeat(52)}` }, key.secretKey);
+    expect(await verifyReceipt(byPod, key.publicKey)).toEqual({ ok: true, kid: key.kid });
+    expect(await verifyReceipt({ ...byPod, envelope: { ...byPod.envelope, peer_receipt_cid: `bafkrei${'b'.repeat(52)}` } }, key.publicKey)).toMatchObject({ ok: false, reason: /signature/ });
   });
 
   test('a receipt from before the cascade (no served_by) still verifies, and so does one saying network', async () => {
@@ -123,6 +151,9 @@ describe('receipts served upstream', () => {
     ['a malformed tier', { ...upstream, served_by: 'someone' }, /"served_by" must be network, provider:<name> or pod:<name>/],
     ['an upstream model on a runner’s receipt', { ...RECEIPT_FIELDS, job_id: 'j', issued_at: upstream.issued_at, upstream_model: 'x' }, /"upstream_model" is only for a job served upstream/],
     ['a network receipt without its worker', { ...common, job_id: 'j', issued_at: upstream.issued_at }, /"worker_id" must be a non-empty string/],
+    ['a pod’s receipt without the pod’s own', { ...upstream, served_by: 'pod:pod-b' }, /"peer_receipt_cid" must be the CID of the serving pod's receipt/],
+    ['a peer receipt on a provider’s', { ...upstream, peer_receipt_cid: `bafkrei${'a'.repeat(52)}` }, /"peer_receipt_cid" is only for a job a peer pod served/],
+    ['a peer receipt on a runner’s', { ...RECEIPT_FIELDS, job_id: 'j', issued_at: upstream.issued_at, peer_receipt_cid: `bafkrei${'a'.repeat(52)}` }, /"peer_receipt_cid" is only for a job a peer pod served/],
   ])('refuse %s', async (_what, fields, message) => {
     const key = await signingKeyFromPem(generateSigningKeyPem());
     const clean = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));

@@ -7,15 +7,20 @@
  * A revoked peer is refused, and so is every malformed or forged attestation, with the reason.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
 import type { Browser } from 'playwright-core';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { ScheduleNotFoundError } from '@temporalio/client';
-import { publicKeyFromPem } from '@trd/protocol';
+import { cidOfBytes, publicKeyFromPem, receiptDocumentBytes, verifyReceipt, workflowIdForJob } from '@trd/protocol';
+import { parseCascade } from '../../cascade/config.js';
 import { attestationSha256, verifyCountersigned, type CountersignedAttestation, type SignedAttestation } from '@trd/protocol/attestation';
 import type { LocalPlatform } from '../../devstack/platform.js';
 import { createApiKey, createCustomer, findApiKey } from '../../gateway/api-keys.js';
 import { gatewaySettings } from '../../gateway/settings.js';
+import { generateSigningKeyPem, signingKeyFromPem } from '../../platform/signing-key.js';
 import { OPERATOR_ROLE, grantRole } from '../../platform/roles.js';
 import { attestationScheduleId, countersignWorkflowId, type AttestationExchangeOutcome } from '../../platform/workflow-api.js';
 import { launchChromium } from '../support/chromium.js';
@@ -27,6 +32,9 @@ import { api, testNamespace, useStack, type TestStack } from '../support/stack.j
 const SESSION = 'federated-build-1';
 const federation = (podName: string) => ({ ...gatewaySettings({}).federation, podName, timeoutMs: 5000, retryInitialMs: 100, retryMaxMs: 1000, attestEveryMs: 3_600_000 });
 
+const price = { per: 'token', promptMicrocreditsPer1k: 2000, completionMicrocreditsPer1k: 6000 } as const;
+const cost = { per: 'token', promptMicrocreditsPer1k: 1000, completionMicrocreditsPer1k: 3000 } as const;
+
 let podB: LocalPlatform;
 /** What each pod issued to the other: A's credential is the one B presents to A, and so on. */
 const issued: { byA?: string; byB?: string } = {};
@@ -35,9 +43,19 @@ let first: SignedAttestation;
 
 beforeAll(async () => {
   podB = await startSecondPlatform(`${testNamespace()}-pod-b`, { federation: federation('pod-b') });
+  await podB.startRunner({ workerId: 'pod-b-runner' });
 }, 120_000);
 
-const podA = useStack({ settings: { federation: federation('pod-a') }, payloadKeys: FIXTURE_PAYLOAD_KEYS }, async (s) => {
+// Pod A's cascade sends trd-tiny jobs to pod B when asked (trd_route: upstream), with the API key B's operator gave A.
+const podA = useStack(async () => {
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'pod-key-')), 'pod-b.key');
+  writeFileSync(keyFile, `${await createApiKey(podB.db, await createCustomer(podB.db, 'pod:pod-a'), 'pod-a')}\n`);
+  const cascade = parseCascade({
+    version: 1,
+    models: { 'trd-tiny': [{ kind: 'network' }, { kind: 'pod', name: 'pod-b', model: 'trd-tiny', apiKey: { file: keyFile }, price, cost, timeoutMs: 30_000, concurrency: 4 }] },
+  });
+  return { settings: { federation: federation('pod-a'), cascade }, payloadKeys: FIXTURE_PAYLOAD_KEYS };
+}, async (s) => {
   for (const pod of [s, podB]) await grantRole(pod.db, (await findApiKey(pod.db, pod.apiKey))!.customerId, OPERATOR_ROLE);
   await s.startRunner({ workerId: 'pod-a-runner' });
 });
@@ -218,6 +236,54 @@ describe('chain-head attestations', () => {
   });
 });
 
+describe('a peer pod as a cascade tier', () => {
+  test('a job sent up is served by the peer; its receipt is checked with the peer’s key, kept, and named in ours; the ledger owes the pod', async () => {
+    const client = new OpenAI({ apiKey: podA.apiKey, baseURL: `${podA.baseUrl}/v1`, maxRetries: 0 });
+    const { data, response } = await client.chat.completions
+      .create({ model: 'trd-tiny', messages: [{ role: 'user', content: 'Served by a peer' }], max_tokens: 6, temperature: 0, trd_route: 'upstream' } as never)
+      .withResponse();
+    const jobId = response.headers.get('x-trd-job-id')!;
+    expect(data).toMatchObject({ trd_served_by: 'pod:pod-b' });
+    const receipt = (data as any).trd_receipt;
+    expect(await verifyReceipt(receipt, podA.signingKey.publicKey)).toMatchObject({ ok: true });
+    expect(receipt.envelope).toMatchObject({ served_by: 'pod:pod-b', upstream_model: 'trd-tiny', peer_receipt_cid: expect.stringMatching(/^bafkrei/) });
+
+    // The receipt it names is pod B's own, of the job B ran on its runner, and pod A serves its bytes too.
+    const peerJob = await podB.db.job.findFirstOrThrow({ where: { output: data.choices[0]!.message.content!, workerId: 'pod-b-runner' }, orderBy: { acceptedAt: 'desc' } });
+    const peerReceipt = (await api(podB, 'GET', `/v1/receipts/${peerJob.id}`, undefined, null)).json;
+    expect(await verifyReceipt(peerReceipt, podB.signingKey.publicKey)).toMatchObject({ ok: true });
+    expect(await cidOfBytes(receiptDocumentBytes(peerReceipt))).toBe(receipt.envelope.peer_receipt_cid);
+    const block = await fetch(`${podA.baseUrl}/ipfs/${receipt.envelope.peer_receipt_cid}?format=raw`);
+    expect(Buffer.from(await block.arrayBuffer())).toEqual(Buffer.from(receiptDocumentBytes(peerReceipt)));
+
+    const job = await podA.db.job.findUniqueOrThrow({ where: { id: jobId } });
+    const entries = await podA.db.ledgerEntry.findMany({ where: { transactionId: `job:${jobId}` } });
+    expect(Object.fromEntries(entries.map((e) => [e.account, Number(e.amount)]))).toEqual({
+      [`customer:${job.customerId}`]: -Number(job.chargeMicrocredits),
+      'pod:pod-b': Number(job.providerCostMicrocredits),
+      'platform:revenue': Number(job.chargeMicrocredits) - Number(job.providerCostMicrocredits),
+    });
+    if (process.env.TRD_RECORD_HISTORIES) {
+      const history = await podA.client.workflow.getHandle(workflowIdForJob(jobId)).fetchHistory();
+      writeFileSync(new URL('../fixtures/histories/inference-job-pod.json', import.meta.url), `${historyToJSON(history)}\n`);
+    }
+  });
+
+  test('a peer whose receipt does not verify with the key this pod holds for it serves nothing: the job fails and nobody is owed', async () => {
+    // As if pod B's key were another's: what A holds under B's key id is not B's key.
+    const row = await podA.db.peer.findUniqueOrThrow({ where: { name: 'pod-b' } });
+    const impostor = await signingKeyFromPem(generateSigningKeyPem());
+    await podA.db.peer.update({ where: { name: 'pod-b' }, data: { keys: [{ kid: podB.signingKey.kid, public_key_pem: impostor.publicKeyPem }] } });
+    try {
+      const res = await api(podA, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: 'checked by key', max_tokens: 4, trd_route: 'upstream' });
+      expect(res.json).toMatchObject({ status: 'failed', error: expect.stringMatching(/pod:pod-b: pod pod-b: its receipt does not verify: receipt names key ed25519-\w+, but the key given is/) });
+      expect(await podA.db.ledgerEntry.count({ where: { transactionId: `job:${res.json.id}` } })).toBe(0);
+    } finally {
+      await podA.db.peer.update({ where: { name: 'pod-b' }, data: { keys: row.keys as object } });
+    }
+  });
+});
+
 describe('revocation', () => {
   test('a revoked peer is refused, its Schedule is gone, and an attestation sent to a pod that revoked it fails as refused', async () => {
     const revoked = await api(podB, 'POST', '/v1/operator/peers/pod-a/revoke');
@@ -231,5 +297,11 @@ describe('revocation', () => {
     await expect(attest()).rejects.toMatchObject({ cause: { cause: { type: 'PeerRefused', message: expect.stringMatching(/refused the attestation \(403\).*revoked/) } } });
     const peerView = (await api(podA, 'GET', '/v1/operator/peers')).json.data[0];
     expect(peerView.attestations).toMatchObject({ awaiting_countersignature: 1 });
+  });
+
+  test('a pod that revoked its peer sends it no more jobs: the job fails, naming why', async () => {
+    expect((await api(podA, 'POST', '/v1/operator/peers/pod-b/revoke')).json).toMatchObject({ status: 'revoked' });
+    const res = await api(podA, 'POST', '/v1/jobs?wait=30', { model: 'trd-tiny', prompt: 'after the revocation', max_tokens: 4, trd_route: 'upstream' });
+    expect(res.json).toMatchObject({ status: 'failed', error: expect.stringMatching(/pod:pod-b: pod pod-b is not an active peer of this pod/) });
   });
 });

@@ -19,8 +19,8 @@
  * inference-job-cascade (TRD_RECORD_HISTORIES=1 npm test -- test/cascade/cascade-e2e.test.ts);
  * inference-job-proof (a job that asked for a proof of work, `proof-pinned`) comes from
  * TRD_RECORD_HISTORIES=1 npm test -- test/receipts/proof-of-work.test.ts.
- * attestation-exchange and countersign-attestation need two pods, so the federation test records
- * them (TRD_RECORD_HISTORIES=1 npm test -- test/federation/attestations.test.ts).
+ * attestation-exchange, countersign-attestation and inference-job-pod (a job a peer pod served) need
+ * two pods, so the federation test records them (TRD_RECORD_HISTORIES=1 npm test -- test/federation/attestations.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -159,6 +159,7 @@ describe('replay', () => {
       'inference-job-failed.json',
       'inference-job-kept-place-cold.json',
       'inference-job-kept-place.json',
+      'inference-job-pod.json',
       'inference-job-proof.json',
       'inference-job-session.json',
       'inference-job-signed-succeeded.json',
