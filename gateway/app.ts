@@ -99,6 +99,7 @@ export function createGatewayApp(deps: {
   app.get('/dashboard/style.css', (_req, res) => res.sendFile(`${DASHBOARD_WEB}style.css`));
   // The page `trd-worker login` links to: approve or deny a machine's login.
   app.get('/dashboard/device', (_req, res) => res.sendFile(`${DASHBOARD_WEB}device.html`));
+  app.get('/dashboard/peers', (_req, res) => res.sendFile(`${DASHBOARD_WEB}peers.html`));
   app.use('/dashboard/dist', express.static(`${DASHBOARD_WEB}dist`, { fallthrough: false }));
   for (const [path, file] of Object.entries(MARKETPLACE_PAGES)) app.get(path, (_req, res) => res.sendFile(`${MARKETPLACE_WEB}${file}`));
   app.get('/agents/style.css', (_req, res) => res.sendFile(`${MARKETPLACE_WEB}style.css`));
@@ -161,7 +162,7 @@ export function createGatewayApp(deps: {
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, runnerVersions: deps.settings.runnerVersions, requireApiKey: requireApiKey(deps.db) }));
   app.use(sessionCertificateRouter({ db: deps.db, publicUrl: deps.settings.publicUrl, requireApiKey: requireApiKey(deps.db) }));
   app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
-  app.use(federationRouter({ db: deps.db, temporal: deps.temporal, settings: deps.settings.federation, payloadKeys: deps.payloadKeys ?? null }, requireApiKey(deps.db)));
+  app.use(federationRouter({ db: deps.db, temporal: deps.temporal, settings: deps.settings.federation, payloadKeys: deps.payloadKeys ?? null }));
   app.use((req, res) => {
     // A path the API has, asked with a method it does not take.
     const allowed = methodsFor(req.path);

@@ -33,7 +33,7 @@ import { classesOpenedBy, knownClass, type PayloadClass } from '../platform/payl
 import { decryptPayload, isEncrypted, payloadClassOf, type PayloadKeys } from '../platform/payload-encryption.js';
 import { rolesOf } from '../platform/roles.js';
 import { ApiError } from './errors.js';
-import { requireAccount } from './marketplace.js';
+import { requireAccount } from './owner.js';
 import { CodecBody, type CodecPayload } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
 

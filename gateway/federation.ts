@@ -31,6 +31,7 @@ import { attestationScheduleId, countersignWorkflowId, type AttestationExchangeI
 import { ApiError } from './errors.js';
 import { jsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
+import { requireAccount } from './owner.js';
 import { bearerToken } from './tokens.js';
 
 export interface FederationDeps {
@@ -79,9 +80,11 @@ export const AttestationBody = z
 
 type PeerRow = NonNullable<Awaited<ReturnType<Db['peer']['findUnique']>>>;
 
-export function federationRouter(deps: FederationDeps, requireApiKey: RequestHandler): Router {
+export function federationRouter(deps: FederationDeps): Router {
   const { db, settings } = deps;
   const router = Router();
+  // An API key, or the dashboard's sign-in for the operator page (dashboard-web/peers.html).
+  const signedIn = requireAccount(db);
 
   const requireOperator: RequestHandler = async (_req, res, next) => {
     const held = await db.accountRole.count({ where: { customerId: res.locals.customerId, role: OPERATOR_ROLE } });
@@ -153,12 +156,12 @@ export function federationRouter(deps: FederationDeps, requireApiKey: RequestHan
 
   // ---- the operator's peers
 
-  router.get('/v1/operator/peers', requireApiKey, requireOperator, async (_req, res) => {
+  router.get('/v1/operator/peers', signedIn, requireOperator, async (_req, res) => {
     const peers = await db.peer.findMany({ orderBy: { name: 'asc' } });
     res.json({ object: 'list', pod: settings.podName, data: await Promise.all(peers.map(peerView)) });
   });
 
-  router.post('/v1/operator/peers', requireApiKey, requireOperator, async (req, res) => {
+  router.post('/v1/operator/peers', signedIn, requireOperator, async (req, res) => {
     const body = PeerBody.parse(jsonBody(req));
     if (body.name === settings.podName) throw new ApiError(400, 'invalid_request', `name: ${body.name} is this pod's own name`, 'name');
     if (await db.peer.findUnique({ where: { name: body.name } })) throw new ApiError(409, 'peer_exists', `${body.name} is a peer already (PATCH /v1/operator/peers/${body.name} changes it)`, 'name');
@@ -182,7 +185,7 @@ export function federationRouter(deps: FederationDeps, requireApiKey: RequestHan
     res.status(201).json({ ...(await peerView(peer)), credential });
   });
 
-  router.patch('/v1/operator/peers/:name', requireApiKey, requireOperator, async (req, res) => {
+  router.patch('/v1/operator/peers/:name', signedIn, requireOperator, async (req, res) => {
     const body = PeerPatch.parse(jsonBody(req));
     const found = await findPeer(req.params.name as string);
     if (found.revokedAt) throw new ApiError(409, 'peer_revoked', `the peering with ${found.name} was revoked; peer again under another name`, 'name');
@@ -201,7 +204,7 @@ export function federationRouter(deps: FederationDeps, requireApiKey: RequestHan
     res.json(await peerView(peer));
   });
 
-  router.post('/v1/operator/peers/:name/revoke', requireApiKey, requireOperator, async (req, res) => {
+  router.post('/v1/operator/peers/:name/revoke', signedIn, requireOperator, async (req, res) => {
     const found = await findPeer(req.params.name as string);
     // Revoking twice keeps the first revocation's time and author.
     const peer = found.revokedAt ? found : await db.peer.update({ where: { name: found.name }, data: { revokedAt: new Date(), revokedBy: res.locals.customerId } });
@@ -209,7 +212,7 @@ export function federationRouter(deps: FederationDeps, requireApiKey: RequestHan
     res.json(await peerView(peer));
   });
 
-  router.post('/v1/operator/peers/:name/attest', requireApiKey, requireOperator, async (req, res) => {
+  router.post('/v1/operator/peers/:name/attest', signedIn, requireOperator, async (req, res) => {
     const peer = await findPeer(req.params.name as string);
     if (peer.revokedAt || !peer.outboundCredential) throw new ApiError(409, 'peer_not_active', `${peer.name} is ${peer.revokedAt ? 'revoked' : 'awaiting the credential it issued to this pod'}`, 'name');
     // Started here rather than by triggering the Schedule: a trigger in the same second as a scheduled run is that run.

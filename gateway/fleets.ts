@@ -6,7 +6,7 @@
  * removes members, sees everything), member (sees their own part, may leave).
  * The last owner is never removed or demoted.
  */
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { isTimeZone } from '@trd/protocol';
@@ -17,11 +17,10 @@ import { FLEET_ROLES, fleetStandings, refreshCapHold, startOfDayIn, type FleetRo
 import { ownerAccount, runnerAccount } from '../economy/ledger.js';
 import { MICROCREDITS_PER_CREDIT } from '../economy/rates.js';
 import { RedemptionRefused, balanceOf, ownerAccounts, redeem } from '../economy/redemption.js';
-import { requireApiKey } from './api-keys.js';
 import { fleetView } from './fleet-view.js';
 import { ApiError } from './errors.js';
 import { jsonBody } from './json-body.js';
-import { requireOwnerSession } from './owner.js';
+import { requireAccount } from './owner.js';
 import { publicBase } from './public-url.js';
 import { redemptionBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
@@ -42,13 +41,6 @@ export const FleetMemberPatchBody = z
     max_runners: z.number().int().min(0).max(10_000).nullable().optional(),
   })
   .strict();
-
-/** The caller's own account from an API key (Authorization) or the dashboard session cookie. */
-function requireAccount(db: Db): RequestHandler {
-  const key = requireApiKey(db);
-  const session = requireOwnerSession(db);
-  return (req, res, next) => (req.get('authorization') ? key(req, res, next) : session(req, res, next));
-}
 
 function fleetIdParam(req: Request): string {
   const id = String(req.params.id);

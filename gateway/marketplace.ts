@@ -14,10 +14,9 @@ import { ORCHESTRATOR_QUEUE, agentReviewWorkflowId, checkManifest, manifestDiff,
 import type { Db } from '../platform/db.js';
 import type { AgentReviewInput, ReviewDecision, ReviewStatus, agentReview } from '../workflows/agent-review.js';
 import { AGENT_RESUBMIT_UPDATE, AGENT_REVIEW_UPDATE } from '../platform/workflow-api.js';
-import { requireApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
 import { jsonBody } from './json-body.js';
-import { requireOwnerSession } from './owner.js';
+import { requireAccount } from './owner.js';
 import { ReviewDecisionBody, SubmissionBody } from './schemas.js';
 import type { GatewaySettings } from './settings.js';
 import { REVIEWER_ROLE } from '../platform/roles.js';
@@ -27,13 +26,6 @@ const SUBMISSION_ID = /^sub_[0-9a-f]{32}$/;
 const OPEN = ['checking', 'awaiting_review', 'changes_requested', 'checks_failed'];
 
 type Deps = { db: Db; temporal: Client; settings: GatewaySettings };
-
-/** An API key (Authorization: Bearer) or, without one, the dashboard's session cookie. */
-export function requireAccount(db: Db): RequestHandler {
-  const byKey = requireApiKey(db);
-  const bySession = requireOwnerSession(db);
-  return (req, res, next) => (req.get('authorization') ? byKey(req, res, next) : bySession(req, res, next));
-}
 
 export async function isReviewer(db: Db, customerId: string): Promise<boolean> {
   return (await db.accountRole.count({ where: { customerId, role: REVIEWER_ROLE } })) > 0;

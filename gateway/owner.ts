@@ -13,7 +13,7 @@ import { balanceOf, ownerAccounts } from '../economy/redemption.js';
 import { fleetStandings } from '../economy/fleets.js';
 import type { Db } from '../platform/db.js';
 import { jsonBody } from './json-body.js';
-import { findApiKey } from './api-keys.js';
+import { findApiKey, requireApiKey } from './api-keys.js';
 import { ApiError } from './errors.js';
 import { servedOverHttps } from './public-url.js';
 import { RunnerSettingsBody, SignInBody } from './schemas.js';
@@ -43,6 +43,13 @@ export function requireOwnerSession(db: Db): RequestHandler {
     res.locals.customerId = session.customerId;
     next();
   };
+}
+
+/** The caller's own account from an API key (Authorization: Bearer) or, without one, the dashboard's session cookie. */
+export function requireAccount(db: Db): RequestHandler {
+  const byKey = requireApiKey(db);
+  const bySession = requireOwnerSession(db);
+  return (req, res, next) => (req.get('authorization') ? byKey(req, res, next) : bySession(req, res, next));
 }
 
 /** Signs the browser in to `customerId`'s dashboard: a new session, its token only in an HttpOnly cookie. */

@@ -13,6 +13,7 @@ const PAGES = [
   { entry: 'verify-web/src/main.ts', out: 'verify-web/dist/verify.js', format: 'iife' as const },
   { entry: 'dashboard-web/src/main.ts', out: 'dashboard-web/dist/dashboard.js', format: 'esm' as const },
   { entry: 'dashboard-web/src/device.ts', out: 'dashboard-web/dist/device.js', format: 'esm' as const },
+  { entry: 'dashboard-web/src/peers.ts', out: 'dashboard-web/dist/peers.js', format: 'esm' as const },
   { entry: 'marketplace-web/src/main.ts', out: 'marketplace-web/dist/marketplace.js', format: 'esm' as const },
 ];
 

@@ -7,6 +7,7 @@
  * A revoked peer is refused, and so is every malformed or forged attestation, with the reason.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,6 +215,44 @@ describe('chain-head attestations', () => {
     expect(await post(first, issued.byA!)).toMatchObject({ status: 401, json: { error: { code: 'invalid_federation_credential' } } });
     // Nothing refused was kept.
     expect(await podB.db.receivedAttestation.count({ where: { pod: 'pod-a' } })).toBe(3);
+  });
+
+  test('the operator page: the peers with their attestations; peering through the form shows the credential once; revoking asks first', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${podA.baseUrl}/dashboard/peers`);
+      await page.waitForSelector('#signed-out:not([hidden])');
+      // Signed in as the dashboard signs in (the cookie), as the operator.
+      await page.evaluate(async (key) => {
+        await fetch('/v1/owner/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: key }) });
+      }, podA.apiKey);
+      await page.reload();
+      await page.waitForSelector('#peers tr[data-peer="pod-b"]');
+      expect(await page.textContent('#pod-name')).toBe('pod pod-a');
+      const row = await page.textContent('#peers tr[data-peer="pod-b"]');
+      expect(row).toContain(podB.baseUrl);
+      expect(row).toContain('active');
+      expect(row).toContain(podB.signingKey.kid);
+      expect(await page.textContent(`#peers tr[data-peer="pod-b"] .sent`)).toMatch(/^sent .+, countersigned .+/);
+
+      await page.fill('#peer-name', 'pod-c');
+      await page.fill('#peer-url', podB.baseUrl);
+      await page.click('#add-peer button[type=submit]');
+      await page.waitForSelector('#issued:not([hidden])');
+      const issuedCredential = await page.textContent('#issued-credential');
+      expect(issuedCredential).toMatch(/^trdp_/);
+      expect((await podA.db.peer.findUniqueOrThrow({ where: { name: 'pod-c' } })).inboundCredentialSha256).toBe(createHash('sha256').update(issuedCredential!).digest('hex'));
+      await page.waitForSelector('#peers tr[data-peer="pod-c"] .peer-status.awaiting_credential');
+      mkdirSync('test-results', { recursive: true });
+      await page.screenshot({ path: 'test-results/operator-peers.png', fullPage: true });
+
+      page.once('dialog', (d) => void d.accept());
+      await page.click('#peers tr[data-peer="pod-c"] button.revoke');
+      await page.waitForSelector('#peers tr[data-peer="pod-c"] .peer-status.revoked');
+      expect(await podA.db.peer.findUniqueOrThrow({ where: { name: 'pod-c' } })).toMatchObject({ revokedBy: (await findApiKey(podA.db, podA.apiKey))!.customerId });
+    } finally {
+      await page.close();
+    }
   });
 
   test('a rewritten chain is caught from the peer’s countersigned head', async () => {
