@@ -162,7 +162,7 @@ export function createGatewayApp(deps: {
   app.use(runnersRouter({ db: deps.db, temporal: deps.temporal, dispatch: deps.settings.dispatch, runnerVersions: deps.settings.runnerVersions, requireApiKey: requireApiKey(deps.db) }));
   app.use(sessionCertificateRouter({ db: deps.db, publicUrl: deps.settings.publicUrl, requireApiKey: requireApiKey(deps.db) }));
   app.use(runnerLoginRouter({ db: deps.db, settings: deps.settings, requireApiKey: requireApiKey(deps.db) }));
-  app.use(federationRouter({ db: deps.db, temporal: deps.temporal, settings: deps.settings.federation, payloadKeys: deps.payloadKeys ?? null }));
+  app.use(federationRouter({ db: deps.db, temporal: deps.temporal, settings: deps.settings.federation, payloadKeys: deps.payloadKeys ?? null, cascade: deps.settings.cascade }));
   app.use((req, res) => {
     // A path the API has, asked with a method it does not take.
     const allowed = methodsFor(req.path);

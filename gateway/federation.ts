@@ -21,6 +21,7 @@ import {
 } from '@trd/protocol/attestation';
 import { PeerUnreachableError, fetchPeerJson, fetchPeerKeys, keyMap, ownKeys, peerKeysFor, type StoredKey } from '../federation/peers.js';
 import type { FederationSettings } from '../federation/settings.js';
+import type { CascadeConfig, PodTier } from '../cascade/config.js';
 import { ensureAttestationSchedule, removeAttestationSchedule } from '../orchestrator/schedules.js';
 import type { Db } from '../platform/db.js';
 import type { PayloadKeys } from '../platform/payload-encryption.js';
@@ -39,6 +40,8 @@ export interface FederationDeps {
   temporal: Client;
   settings: FederationSettings;
   payloadKeys: PayloadKeys | null;
+  /** Where each peer serves as a cascade tier, and at what price (cascade/config.ts). */
+  cascade: CascadeConfig;
 }
 
 const CREDENTIAL_PREFIX = 'trdp_';
@@ -108,6 +111,10 @@ export function federationRouter(deps: FederationDeps): Router {
       quota_per_minute: p.quotaPerMinute,
       attest_every_ms: p.attestEveryMs,
       keys: (p.keys as unknown as StoredKey[]).map((k) => k.kid),
+      // Where the cascade sends it jobs, and what they cost (TRD_CASCADE_FILE).
+      tiers: Object.entries(deps.cascade.models).flatMap(([models, tiers]) =>
+        tiers.filter((t): t is PodTier => t.kind === 'pod' && t.name === p.name).map((t) => ({ models, model: t.model, price: t.price, cost: t.cost })),
+      ),
       keys_fetched_at: p.keysFetchedAt.toISOString(),
       approved_by: p.approvedBy,
       approved_at: p.approvedAt.toISOString(),

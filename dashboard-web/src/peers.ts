@@ -15,8 +15,13 @@ interface Peer {
   approved_at: string;
   revoked_by: string | null;
   revoked_at: string | null;
+  tiers: Array<{ models: string; model: string; price: Price; cost: Price }>;
   attestations: { last_sent_at: string | null; last_countersigned_at: string | null; awaiting_countersignature: number; last_received_at: string | null; received: number };
 }
+
+type Price = { per: 'token'; promptMicrocreditsPer1k: number; completionMicrocreditsPer1k: number } | { per: 'second'; creditsPerHour: number };
+
+const priceText = (p: Price) => (p.per === 'token' ? `${p.promptMicrocreditsPer1k}/${p.completionMicrocreditsPer1k} µcr per 1k prompt/completion tokens` : `${p.creditsPerHour} cr/h`);
 
 const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const REFRESH_MS = 5000;
@@ -62,7 +67,9 @@ function row(p: Peer): HTMLTableRowElement {
   attestations.append(Object.assign(document.createElement('div'), { className: 'sent', textContent: sent }), Object.assign(document.createElement('div'), { className: 'received muted', textContent: received }));
   const acts = cell('');
   acts.append(actions(p));
-  tr.append(name, status, cell(String(p.quota_per_minute), 'num'), cell(p.keys.join(', '), 'id'), cell(`${p.approved_by} · ${when(p.approved_at)}`, 'id'), attestations, acts);
+  const tiers = cell(p.tiers.length ? '' : 'not a cascade tier', 'tiers muted');
+  for (const t of p.tiers) tiers.append(Object.assign(document.createElement('div'), { textContent: `${t.models} (as ${t.model}): ${priceText(t.price)}, costs ${priceText(t.cost)}` }));
+  tr.append(name, status, tiers, cell(String(p.quota_per_minute), 'num'), cell(p.keys.join(', '), 'id'), cell(`${p.approved_by} · ${when(p.approved_at)}`, 'id'), attestations, acts);
   return tr;
 }
 

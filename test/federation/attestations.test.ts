@@ -233,6 +233,8 @@ describe('chain-head attestations', () => {
       expect(row).toContain(podB.baseUrl);
       expect(row).toContain('active');
       expect(row).toContain(podB.signingKey.kid);
+      // Priced as the cascade file prices it.
+      expect(await page.textContent('#peers tr[data-peer="pod-b"] .tiers')).toBe('trd-tiny (as trd-tiny): 2000/6000 µcr per 1k prompt/completion tokens, costs 1000/3000 µcr per 1k prompt/completion tokens');
       expect(await page.textContent(`#peers tr[data-peer="pod-b"] .sent`)).toMatch(/^sent .+, countersigned .+/);
 
       await page.fill('#peer-name', 'pod-c');
