@@ -7,6 +7,7 @@ import { expectedMinutes, measuredPerformance, uptimeWindowEnd, uptimeWindowStar
 import type { Db } from '../platform/db.js';
 import { PERFORMANCE_CLASSES } from './rates.js';
 import { CLEAN_AUDIT_DAYS } from './reputation.js';
+import { uptimeByDay } from './history.js';
 
 const DAY = 86_400_000;
 
@@ -19,6 +20,8 @@ export interface WorkerCard {
   success_rate: number | null;
   /** Minutes with a heartbeat over the last 7 days (or since it joined). */
   uptime_7d: number | null;
+  /** The share of each of the last 30 days (UTC) with a heartbeat, oldest first; null for days before it joined. */
+  uptime_30d: Array<{ day: string; uptime: number | null }>;
   p99_ms_per_token: number | null;
   /** The class its measured speed earns; what it claims is shown beside, never used. */
   measured_class: { key: string; label: string } | null;
@@ -33,12 +36,13 @@ export async function workerCard(db: Db, id: string, now = new Date(), onChain?:
   const runner = await db.runner.findUnique({ where: { id } });
   if (!runner) return null;
   const since = uptimeWindowStart(runner.createdAt, now);
-  const [completed, refused, uptime, lastFailed, perf] = await Promise.all([
+  const [completed, refused, uptime, lastFailed, perf, daily] = await Promise.all([
     db.job.count({ where: { workerId: id, status: 'succeeded' } }),
     db.jobAttempt.count({ where: { workerId: id, outcome: 'invalid_result' } }),
     db.runnerUptimeMinute.count({ where: { runnerId: id, minute: { gte: since, lt: uptimeWindowEnd(now) } } }),
     db.runnerAudit.findFirst({ where: { runnerId: id, passed: false }, orderBy: { createdAt: 'desc' }, select: { createdAt: true } }),
     measuredPerformance(db, [id]),
+    uptimeByDay(db, id, runner.createdAt, now),
   ]);
   const p = perf.get(id)!;
   const cls = PERFORMANCE_CLASSES.find((c) => c.key === p.classKey);
@@ -51,6 +55,7 @@ export async function workerCard(db: Db, id: string, now = new Date(), onChain?:
     jobs_completed: completed,
     success_rate: completed + refused > 0 ? completed / (completed + refused) : null,
     uptime_7d: expected > 0 ? Math.min(1, uptime / expected) : null,
+    uptime_30d: daily,
     p99_ms_per_token: p.p99MsPerToken === null ? null : Math.round(p.p99MsPerToken * 100) / 100,
     measured_class: cls ? { key: cls.key, label: cls.label } : null,
     claimed_class: runner.benchClass,

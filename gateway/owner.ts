@@ -11,6 +11,7 @@ import { heardFromLately, type DispatchSettings } from '../dispatch/settings.js'
 import { runnerAccount } from '../economy/ledger.js';
 import { balanceOf, ownerAccounts } from '../economy/redemption.js';
 import { fleetStandings } from '../economy/fleets.js';
+import { ownerHistory } from '../economy/history.js';
 import type { Db } from '../platform/db.js';
 import { jsonBody } from './json-body.js';
 import { findApiKey, requireApiKey } from './api-keys.js';
@@ -184,6 +185,11 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
       await new Promise((r) => setTimeout(r, settings.dashboard.pushIntervalMs));
     }
     res.end();
+  });
+
+  // The plots: earnings, speed and reliability per day, jobs and warm minutes per hour, per runner and all together.
+  router.get('/v1/owner/history', requireAccount(db), async (_req, res) => {
+    res.json({ object: 'owner_history', ...(await ownerHistory(db, res.locals.customerId)) });
   });
 
   router.put('/v1/owner/runners/:id/settings', requireSession, async (req, res) => {

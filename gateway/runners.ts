@@ -14,6 +14,7 @@ import { jsonBody } from './json-body.js';
 import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
 import { workerCard } from '../economy/worker-card.js';
+import { isWarm } from '../economy/history.js';
 import { fleetStandings } from '../economy/fleets.js';
 import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody, RunnerSettingsPatch } from './schemas.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
@@ -80,9 +81,11 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
         lastHeartbeatAt: new Date(),
       },
     });
-    // Uptime, by the minute, for reputation and the worker card.
+    // Uptime, by the minute, for reputation and the worker card; a minute is warm once any beat in it had a model ready for jobs.
     const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000);
-    await db.runnerUptimeMinute.createMany({ data: [{ runnerId: runner.id, minute }], skipDuplicates: true });
+    const warm = isWarm(beat.state, beat.loaded_models);
+    await db.$executeRaw`INSERT INTO runner_uptime_minutes (runner_id, minute, warm) VALUES (${runner.id}, ${minute}, ${warm})
+      ON CONFLICT (runner_id, minute) DO UPDATE SET warm = runner_uptime_minutes.warm OR EXCLUDED.warm`;
     // Typed by the contract the runner parses it with (protocol/runner-contract.ts).
     const answer: HeartbeatAnswer = {
       runner_id: runner.id,

@@ -33,11 +33,15 @@ h1{font-size:16px;margin:0 0 2px}.headline{font-size:20px;font-weight:700;margin
 .chip{display:inline-block;border-radius:999px;padding:1px 9px;font-size:12px;margin-right:4px;background:#ddf4ff;color:#0550ae}
 .tier{background:#dafbe1;color:#116329}.tier.probation{background:#fff8c5;color:#7d4e00}
 dl{display:grid;grid-template-columns:auto 1fr;gap:3px 12px;margin:10px 0 0}dt{color:#57606a}dd{margin:0}
+.strip{display:flex;gap:2px;margin:10px 0 2px}.strip span{flex:1;height:18px;border-radius:2px;background:#eaeef2}
+.strip .full{background:#2da44e}.strip .most{background:#7ee2a8}.strip .some{background:#f2cc60}.strip .down{background:#e5534b}
+.strip-legend{display:flex;justify-content:space-between;color:#57606a;font-size:12px}
 </style></head>
 <body><div class="card">
 <h1>${escapeHtml(c.worker_id)}</h1>
 <span class="chip tier ${c.tier}">${c.tier}</span>${c.measured_class ? `<span class="chip">${escapeHtml(c.measured_class.label)}</span>` : ''}${c.verified_badge.earned ? '<span class="chip">90-day clean audits</span>' : ''}
 <div class="headline">${escapeHtml(reliable)}</div>
+${uptimeStrip(c)}
 <dl>
 <dt>Uptime (7 days)</dt><dd>${pct(c.uptime_7d, 1)}</dd>
 <dt>P99</dt><dd>${c.p99_ms_per_token === null ? '—' : `${c.p99_ms_per_token} ms/token`}</dd>
@@ -46,6 +50,15 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:3px 12px;margin:10px 0 0}dt{c
 <dt>Since</dt><dd>${c.joined_at.slice(0, 10)}</dd>
 ${tokenHtml(c)}</dl></div></body></html>
 `;
+}
+
+/** 30 days of uptime, one cell a day (UTC), its share in the cell's title: an owner's bad week shows at a glance. */
+function uptimeStrip(c: WorkerCard): string {
+  const level = (u: number | null) => (u === null ? 'none' : u >= 0.99 ? 'full' : u >= 0.9 ? 'most' : u > 0 ? 'some' : 'down');
+  const cells = c.uptime_30d
+    .map((d) => `<span class="${level(d.uptime)}" data-day="${d.day}" title="${d.day}: ${d.uptime === null ? 'not yet joined' : `${pct(d.uptime, 1)} up`}"></span>`)
+    .join('');
+  return `<div class="strip" aria-label="uptime, last 30 days">${cells}</div><div class="strip-legend"><span>30 days ago</span><span>uptime per day</span><span>today</span></div>`;
 }
 
 /** The token's line: a link to it (the explorer when the chain has one), and the score the chain holds. */

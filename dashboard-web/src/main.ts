@@ -5,6 +5,7 @@
  * runner whose saves the daemon applies at its next heartbeat.
  */
 import { formatScheduleWindow, parseScheduleWindow, type ScheduleWindow } from '@trd/protocol';
+import { drawHistory, watchHistoryMenu } from './plots.js';
 
 interface RunnerSettings {
   paused: boolean;
@@ -206,13 +207,50 @@ function goBack(): boolean {
   return true;
 }
 
+/** The plots follow the live overview: fetched again when it changes, at most once per HISTORY_EVERY_MS, the last change never dropped. */
+const HISTORY_EVERY_MS = 2000;
+let historyTimer: ReturnType<typeof setTimeout> | null = null;
+let historyFetching = false;
+let historyStale = false;
+let historyFetchedAt = 0;
+function refreshHistory(): void {
+  // A change while a fetch is under way asks for one more after it.
+  if (historyFetching) historyStale = true;
+  if (historyTimer || historyFetching) return;
+  historyTimer = setTimeout(
+    async () => {
+      historyTimer = null;
+      historyFetching = true;
+      historyFetchedAt = Date.now();
+      try {
+        drawHistory(await call('GET', '/v1/owner/history'));
+        $('#history-error').textContent = '';
+      } catch (err) {
+        $('#history-error').textContent = `History: ${(err as Error).message}`;
+      } finally {
+        historyFetching = false;
+        if (historyStale) {
+          historyStale = false;
+          refreshHistory();
+        }
+      }
+    },
+    Math.max(0, historyFetchedAt + HISTORY_EVERY_MS - Date.now()),
+  );
+}
+watchHistoryMenu();
+
 function goLive(first: Overview): void {
   if (goBack()) return;
   show('app');
   render(first);
+  refreshHistory();
   events?.close();
   events = new EventSource('/v1/owner/events');
-  events.addEventListener('overview', (e) => render(JSON.parse((e as MessageEvent).data)));
+  events.addEventListener('overview', (e) => {
+    render(JSON.parse((e as MessageEvent).data));
+    refreshHistory();
+  });
 }
 
 $('#sign-in-form').addEventListener('submit', async (e) => {
