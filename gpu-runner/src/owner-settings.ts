@@ -45,11 +45,14 @@ export function inWindow(w: ScheduleWindow, now: Date, timezone: string): boolea
 }
 
 /** Whether to take new work now, and if not, why (shown in status and heartbeats). */
+/** The reason a runner gives outside its owner's schedule windows; there it also unloads its models (scale-to-zero). */
+export const OUTSIDE_SCHEDULE = 'outside the schedule';
+
 export function servingDecision(s: OwnerSettings, now: Date, onBattery: boolean): { serve: true } | { serve: false; reason: string } {
   if (s.paused) return { serve: false, reason: 'paused by the owner' };
   if (s.pause_on_battery && onBattery) return { serve: false, reason: 'on battery' };
   if (s.schedule && !s.schedule.windows.some((w) => inWindow(w, now, s.schedule!.timezone))) {
-    return { serve: false, reason: 'outside the schedule' };
+    return { serve: false, reason: OUTSIDE_SCHEDULE };
   }
   return { serve: true };
 }

@@ -17,6 +17,8 @@ export interface LoadOptions {
 export class ServedModel {
   private engine: InferenceEngine | null = null;
   private loading: Promise<InferenceEngine> | null = null;
+  /** Work holding the model (jobs, audits): it is never unloaded under them. */
+  private holders = 0;
 
   constructor(
     readonly model: ResolvedModel,
@@ -29,6 +31,10 @@ export class ServedModel {
 
   get loaded(): InferenceEngine | null {
     return this.engine;
+  }
+
+  get isLoading(): boolean {
+    return this.loading !== null;
   }
 
   /** The engine, loading it first if needed; `loadMs` is how long this caller waited for a load (0 when warm). */
@@ -55,6 +61,25 @@ export class ServedModel {
     return { engine, loadMs: Math.round(performance.now() - started) };
   }
 
+  /** Counts one more holder until the returned function is called (once). */
+  hold(): () => void {
+    this.holders++;
+    let released = false;
+    return () => {
+      if (!released) this.holders--;
+      released = true;
+    };
+  }
+
+  /** Frees the model's memory if nothing holds or is loading it; the next job loads it again (a cold start). */
+  async unloadIfUnused(): Promise<boolean> {
+    if (!this.engine || this.loading || this.holders > 0) return false;
+    const engine = this.engine;
+    this.engine = null;
+    await engine.dispose();
+    return true;
+  }
+
   async dispose(): Promise<void> {
     const engine = this.engine ?? (await this.loading?.catch(() => null));
     this.engine = null;
@@ -70,6 +95,7 @@ export class ServedModel {
 export class ModelHold {
   private endJob?: () => void;
   private release?: () => void;
+  private unhold?: () => void;
 
   async acquire(
     deps: { jobSlots: { acquire(signal: AbortSignal, waitMs: number): Promise<() => void> }; sequenceWaitMs: number },
@@ -78,6 +104,7 @@ export class ModelHold {
     onLoaded: (loadMs: number) => void,
   ): Promise<{ engine: InferenceEngine; loadMs: number }> {
     this.endJob = await deps.jobSlots.acquire(signal, deps.sequenceWaitMs);
+    this.unhold = served.hold();
     const loaded = await served.ensureLoaded();
     onLoaded(loaded.loadMs);
     this.release = await loaded.engine.acquireSequence(signal, deps.sequenceWaitMs);
@@ -86,6 +113,7 @@ export class ModelHold {
 
   free(): void {
     this.release?.();
+    this.unhold?.();
     this.endJob?.();
   }
 }

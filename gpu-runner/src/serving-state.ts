@@ -5,7 +5,7 @@
 import { TRUST_TIERS, type TrustTier } from '@trd/protocol';
 import type { HeartbeatAnswer, UpdateNotice } from './gateway-client.js';
 import type { JobSlots } from './job-slots.js';
-import { DEFAULT_OWNER_SETTINGS, onBattery, ownerClock, servingDecision, type OwnerSettings } from './owner-settings.js';
+import { DEFAULT_OWNER_SETTINGS, OUTSIDE_SCHEDULE, onBattery, ownerClock, servingDecision, type OwnerSettings } from './owner-settings.js';
 
 export class ServingState {
   tier: TrustTier = TRUST_TIERS[0];
@@ -63,6 +63,11 @@ export class ServingState {
     const limit = Math.min(this.settings.max_concurrent_jobs ?? this.concurrency, this.concurrency);
     if (limit !== this.jobSlots.limit) this.log(`at most ${limit} job(s) at once`);
     this.jobSlots.setLimit(limit);
+  }
+
+  /** Outside the owner's schedule windows: nothing should stay in memory (scale-to-zero). */
+  get outsideSchedule(): boolean {
+    return this.pausedFor === OUTSIDE_SCHEDULE;
   }
 
   /** Whether the owner's whitelist lets it serve this model. */

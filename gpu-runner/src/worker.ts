@@ -22,6 +22,7 @@ import { resolveModel } from './model-files.js';
 import { QueueSet } from './queue-set.js';
 import { ServedModel } from './served-model.js';
 import { ServingState } from './serving-state.js';
+import { OUTSIDE_SCHEDULE } from './owner-settings.js';
 import { RUNNER_VERSION } from './version.js';
 
 export interface RunnerSettings {
@@ -118,8 +119,35 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
   };
   const reconcile = () => queueSet!.reconcile();
   const shutdown = () => queueSet!.shutdown();
+  let gateway: GatewaySync | null = null;
+  /**
+   * Memory follows the owner's settings (scale-to-zero): outside the schedule no model stays loaded, and a model
+   * taken off the whitelist is unloaded, each once no job holds it; back inside, an on-start runner loads them
+   * again in the background, so the heartbeat says cold (on disk) until it is warm.
+   */
+  const fitMemory = async () => {
+    for (const m of models.values()) {
+      const why = state.outsideSchedule ? `${OUTSIDE_SCHEDULE} (scale-to-zero)` : !state.serves(m.key) ? "not on the owner's model list" : null;
+      if (why) {
+        if (m.loaded && (await m.unloadIfUnused())) {
+          log(`unloaded ${m.key}: ${why}`);
+          await reconcile();
+          gateway?.beatSoon();
+        }
+      } else if (!m.loaded && !m.isLoading && s.load === 'on-start' && !state.pausedFor && !stopping()) {
+        void m.ensureLoaded().then(
+          async ({ engine }) => {
+            log(`loaded ${m.key} again in ${engine.loadMs} ms`);
+            await reconcile();
+            gateway?.beatSoon();
+          },
+          (err: Error) => log(`could not load ${m.key} again: ${err.message}`),
+        );
+      }
+    }
+  };
 
-  const gateway =
+  gateway =
     s.gatewayUrl && token
       ? new GatewaySync({
           url: s.gatewayUrl,
@@ -131,7 +159,10 @@ export async function startRunner(s: RunnerSettings, log: (line: string) => void
             const engine = [...models.values()].find((m) => m.loaded)?.loaded;
             freeVramMiB = engine ? await engine.freeVramMiB() : null;
           },
-          afterAnswer: reconcile,
+          afterAnswer: async () => {
+            await reconcile();
+            await fitMemory();
+          },
           onRejected: shutdown,
           stopping,
         })

@@ -48,6 +48,7 @@ describe('the rules', () => {
 describe('the daemon', () => {
   let stack: TestStack;
   let token: string;
+  let runner: Awaited<ReturnType<TestStack['startRunner']>>;
   const dir = mkdtempSync(join(tmpdir(), 'owner-'));
   const power = join(dir, 'power-source');
   const clock = join(dir, 'clock');
@@ -57,7 +58,7 @@ describe('the daemon', () => {
     token = await createRunnerToken(stack.db, 'owned');
     writeFileSync(power, 'ac');
     writeFileSync(clock, '2026-11-25T23:00:00Z');
-    await stack.startRunner({
+    runner = await stack.startRunner({
       workerId: 'owned',
       token,
       // Two sequences, and tokens slow enough that jobs at once overlap in time.
@@ -101,21 +102,39 @@ describe('the daemon', () => {
     );
   });
 
-  test('a whitelist without the model stops serving it, without a restart', async () => {
+  /** What the runner's heartbeats last said it holds in memory and on disk. */
+  const held = async () => stack.db.runner.findUniqueOrThrow({ where: { id: 'owned' }, select: { loadedModels: true, diskModels: true } });
+
+  test('a whitelist without the model stops serving it and unloads it, without a restart; put back, it is loaded again', async () => {
     await expectHeldThenServed(
-      () => put({ models: ['qwen2.5-0.5b-instruct'] }),
-      () => put({ models: ['trd-tiny'] }),
+      async () => {
+        await put({ models: ['qwen2.5-0.5b-instruct'] });
+        await runner.waitFor(/unloaded trd-tiny: not on the owner's model list/, 15_000);
+      },
+      async () => {
+        await put({ models: ['trd-tiny'] });
+        await runner.waitFor(/loaded trd-tiny again/, 15_000);
+      },
     );
   });
 
-  test('a schedule window closing stops new work; the next one opening resumes it (injected clock)', async () => {
+  test('a schedule window closing stops new work and unloads the model (scale-to-zero); the next one opening loads it and resumes (injected clock)', async () => {
     await put({ schedule: { timezone: 'UTC', windows: [{ start: '22:00', end: '06:00' }] } });
     await settle();
     expect((await job(30)).json.status).toBe('succeeded');
     await expectHeldThenServed(
-      async () => writeFileSync(clock, '2026-11-26T06:00:00Z'),
+      async () => {
+        writeFileSync(clock, '2026-11-26T06:00:00Z');
+        await runner.waitFor(/unloaded trd-tiny: outside the schedule \(scale-to-zero\)/, 15_000);
+        await settle();
+        // Dispatch sees a cold runner: the model on disk, nothing in memory.
+        await expect(held()).resolves.toEqual({ loadedModels: [], diskModels: ['trd-tiny'] });
+      },
       async () => writeFileSync(clock, '2026-11-26T22:00:00Z'),
     );
+    // Loaded again (the log line is the whitelist test's too): the heartbeats say warm once it is.
+    for (const until = Date.now() + 15_000; (await held()).loadedModels.length === 0 && Date.now() < until; ) await settle();
+    await expect(held()).resolves.toEqual({ loadedModels: ['trd-tiny'], diskModels: [] });
     await put({});
   });
 
