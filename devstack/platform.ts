@@ -20,6 +20,7 @@ import { JobStreams } from '../gateway/job-streams.js';
 import { gatewaySettings, type GatewaySettings } from '../gateway/settings.js';
 import { createOrchestratorWorker } from '../orchestrator/worker.js';
 import { ensureTemporalSetup } from '../orchestrator/schedules.js';
+import { warmPoolSettings, type WarmPoolSettings } from '../economy/warm-pool.js';
 import { createDb, type Db } from '../platform/db.js';
 import { generateSigningKeyPem, signingKeyFromPem, type SigningKey } from '../platform/signing-key.js';
 import { receiptSettings, receiptSettingsEnv, type ReceiptSettings } from '../receipts/settings.js';
@@ -125,6 +126,8 @@ export async function startPlatform(
     /** The orchestrator's payout settings (Stripe, the schedule); the gateway gets the same Stripe settings. */
     payouts?: Partial<PayoutSettings>;
     reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number; token?: Partial<ReputationSettings['token']> };
+    /** The warm-pool credit's Schedule (none without a target). */
+    warmPool?: Partial<WarmPoolSettings>;
     /** Audit sampling and bounds; none by default, so a test's runners do only the work it gives them. */
     audits?: Partial<Omit<AuditSettings, 'limits'>> & { limits?: Partial<AuditLimits> };
     /** The in-process orchestrator's clock, for reputation (days pass in a test). */
@@ -202,7 +205,7 @@ export async function startPlatform(
 
   // The one-shot setup (orchestrator/setup.ts does the same for a deployment): the database came
   // migrated from the template; search attributes and schedules are written here, once.
-  await ensureTemporalSetup(client, namespace, payouts, reputation);
+  await ensureTemporalSetup(client, namespace, payouts, reputation, { ...warmPoolSettings({}), ...opts.warmPool });
 
   const replicaCount = (kind: ReplicaKind) => Math.max(0, Math.floor(opts.replicas?.[kind] ?? 0));
   const signingKeyPublishMs = opts.signingKeyPublishMs ?? 0;

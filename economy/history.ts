@@ -73,6 +73,7 @@ const tally = <T extends Row>(rows: T[], value: (r: T) => bigint | number | null
   new Map(rows.map((r) => [key(r.runner, r.bucket.getTime()), Number(value(r) ?? 0)]));
 
 async function counts(db: Db, ids: string[], daysSince: Date, hoursSince: Date): Promise<Counts> {
+  if (ids.length === 0) return { earned: new Map(), jobs: new Map(), warm: new Map(), tokens: new Map(), genMs: new Map(), completed: new Map(), refused: new Map() };
   const runnerOf = new Map(ids.map((id) => [runnerAccount(id), id]));
   const [earnedByAccount, hourlyJobs, warm, daily, refused] = await Promise.all([
     db.$queryRaw<Array<{ bucket: Date; account: string; earned: bigint }>>`

@@ -107,3 +107,15 @@ export function performanceClass(referenceTokensPerSecond: number): PerformanceC
 export function referenceSpeed(tokensPerSecond: number, modelBytes: number): number {
   return (tokensPerSecond * modelBytes) / REFERENCE_MODEL_BYTES;
 }
+
+/**
+ * The warm-pool credit: a runner kept idle with a model loaded while the network wants that warm capacity earns,
+ * per such minute, this share of what a busy hour of the model costs, spread over the hour's minutes (rounded down).
+ * 10%: keeping a model warm is worth something, but far less than serving from it.
+ */
+export const WARM_POOL_SHARE_BPS = 1_000;
+
+export function warmMinuteMicrocredits(creditsPerHour: number): number {
+  if (!Number.isSafeInteger(creditsPerHour) || creditsPerHour < 0) throw new RangeError(`creditsPerHour must be a non-negative integer, got ${creditsPerHour}`);
+  return Number((BigInt(creditsPerHour) * BigInt(MICROCREDITS_PER_CREDIT) * BigInt(WARM_POOL_SHARE_BPS)) / (10_000n * 60n));
+}

@@ -12,6 +12,7 @@ import { runnerAccount } from '../economy/ledger.js';
 import { balanceOf, ownerAccounts } from '../economy/redemption.js';
 import { fleetStandings } from '../economy/fleets.js';
 import { ownerHistory } from '../economy/history.js';
+import { warmPoolEarnings } from '../economy/warm-pool.js';
 import type { Db } from '../platform/db.js';
 import { jsonBody } from './json-body.js';
 import { findApiKey, requireApiKey } from './api-keys.js';
@@ -100,6 +101,7 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
   // Where payouts go, and a change waiting out its delay: the owner sees a redirect they did not ask for, and cancels it.
   // A fleet runner's standing: its member's daily cap reached, or over the member's runner limit.
   const fleet = await fleetStandings(db, runners, new Date(now));
+  const warmPool = await warmPoolEarnings(db, ids, midnight);
   const rail = payouts ? payoutRailJson(await payoutRailOf(db, customerId, new Date(now)), payouts) : null;
   return {
     owner,
@@ -126,6 +128,8 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
         version: r.runnerVersion,
         update: versions ? updateNotice(r.runnerVersion, versions) : null,
         fleet: fleet.has(r.id) ? { id: fleet.get(r.id)!.fleetId, hold: fleet.get(r.id)!.hold, refused: fleet.get(r.id)!.refused } : null,
+        // Credits today for keeping a model warm while idle (economy/warm-pool.ts).
+        warm_pool_today: warmPool.get(r.id)!,
       };
     }),
     recent_jobs: recent.map((j) => ({

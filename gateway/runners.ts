@@ -15,6 +15,7 @@ import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
 import { workerCard } from '../economy/worker-card.js';
 import { isWarm } from '../economy/history.js';
+import { warmPoolEarnings } from '../economy/warm-pool.js';
 import { fleetStandings } from '../economy/fleets.js';
 import { EligibleQuery, RunnerBenchBody, RunnerHeartbeatBody, RunnerSettingsBody, RunnerSettingsPatch } from './schemas.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
@@ -83,9 +84,12 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
     });
     // Uptime, by the minute, for reputation and the worker card; a minute is warm once any beat in it had a model ready for jobs.
     const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+    // Its idle models are those loaded in every beat of the minute while idle: one busy or paused beat empties them.
     const warm = isWarm(beat.state, beat.loaded_models);
-    await db.$executeRaw`INSERT INTO runner_uptime_minutes (runner_id, minute, warm) VALUES (${runner.id}, ${minute}, ${warm})
-      ON CONFLICT (runner_id, minute) DO UPDATE SET warm = runner_uptime_minutes.warm OR EXCLUDED.warm`;
+    const idle = beat.state === 'idle' && beat.running_jobs === 0 ? beat.loaded_models : [];
+    await db.$executeRaw`INSERT INTO runner_uptime_minutes (runner_id, minute, warm, idle_models) VALUES (${runner.id}, ${minute}, ${warm}, ${idle}::text[])
+      ON CONFLICT (runner_id, minute) DO UPDATE SET warm = runner_uptime_minutes.warm OR EXCLUDED.warm,
+        idle_models = ARRAY(SELECT unnest(runner_uptime_minutes.idle_models) INTERSECT SELECT unnest(EXCLUDED.idle_models))`;
     // Typed by the contract the runner parses it with (protocol/runner-contract.ts).
     const answer: HeartbeatAnswer = {
       runner_id: runner.id,
@@ -142,12 +146,13 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
     const id = res.locals.runnerId as string;
     const midnight = new Date();
     midnight.setUTCHours(0, 0, 0, 0);
-    const [runner, jobs, earned, audits, auditCounts] = await Promise.all([
+    const [runner, jobs, earned, audits, auditCounts, warmPool] = await Promise.all([
       db.runner.findUniqueOrThrow({ where: { id } }),
       db.job.count({ where: { workerId: id, status: 'succeeded', finishedAt: { gte: midnight } } }),
       db.ledgerEntry.aggregate({ where: { account: runnerAccount(id), transaction: { createdAt: { gte: midnight } } }, _sum: { amount: true } }),
       db.runnerAudit.findMany({ where: { runnerId: id }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], take: RECENT_AUDITS }),
       db.runnerAudit.groupBy({ by: ['passed'], where: { runnerId: id }, _count: true }),
+      warmPoolEarnings(db, [id], midnight),
     ]);
     res.json({
       runner_id: id,
@@ -163,7 +168,8 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
       fleet: await fleetStandingOf(db, runner),
       // The 90-day clean-audit badge, and how long until it.
       verified_badge: (await workerCard(db, id))!.verified_badge,
-      today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n) },
+      // Earned covers everything; warm_pool is the part paid for keeping models warm while idle.
+      today: { since: midnight.toISOString(), jobs, earned_microcredits: Number(earned._sum.amount ?? 0n), warm_pool: warmPool.get(id)! },
       // Every check of its results, latest first, with the evidence: what was found and by whom.
       audits: {
         passed: auditCounts.find((c) => c.passed)?._count ?? 0,

@@ -14,12 +14,14 @@ import {
   PAYOUT_SCHEDULE_ID,
   PAYOUT_SEARCH_ATTRIBUTES,
   REPUTATION_SCHEDULE_ID,
+  WARM_POOL_SCHEDULE_ID,
   attestationScheduleId,
   type AttestationExchangeInput,
   type SettlementInput,
   type SweepInput,
 } from '../platform/workflow-api.js';
 import type { ReputationSettings } from '../economy/reputation.js';
+import { warmPoolInput, type WarmPoolSettings } from '../economy/warm-pool.js';
 
 export async function ensurePayoutSchedule(client: Client, s: PayoutSettings): Promise<void> {
   const input: SettlementInput = { stepTimeoutMs: s.stepTimeoutMs, retryInitialMs: s.retryInitialMs, retryMaxMs: s.retryMaxMs, ...(s.chain ? { chainPollMs: s.chain.pollMs } : {}) };
@@ -42,6 +44,15 @@ export async function ensureReputationSchedule(client: Client, s: ReputationSett
   await ensureSchedule(client, REPUTATION_SCHEDULE_ID, s.sweepIntervalMs, action, ScheduleOverlapPolicy.SKIP);
 }
 
+/** The warm-pool credit's Schedule while a target is configured; without one it is removed (nobody is paid for warmth). */
+export async function ensureWarmPoolSchedule(client: Client, s: WarmPoolSettings): Promise<void> {
+  const input = warmPoolInput(s);
+  if (!input) return removeSchedule(client, WARM_POOL_SCHEDULE_ID);
+  const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'warmPoolCredits', workflowId: WARM_POOL_SCHEDULE_ID, taskQueue: ORCHESTRATOR_QUEUE, args: [input] };
+  // A run still deciding when the next is due: the next is skipped, and the one after decides what is left.
+  await ensureSchedule(client, WARM_POOL_SCHEDULE_ID, s.everyMs, action, ScheduleOverlapPolicy.SKIP);
+}
+
 /**
  * A peer's attestation Schedule, written by the gateway when the peering has a credential to present
  * (gateway/federation.ts) and deleted when it is revoked; a run still retrying an unreachable peer
@@ -54,8 +65,12 @@ export async function ensureAttestationSchedule(client: Client, input: Attestati
 }
 
 export async function removeAttestationSchedule(client: Client, peer: string): Promise<void> {
+  await removeSchedule(client, attestationScheduleId(peer));
+}
+
+async function removeSchedule(client: Client, scheduleId: string): Promise<void> {
   await client.schedule
-    .getHandle(attestationScheduleId(peer))
+    .getHandle(scheduleId)
     .delete()
     .catch((err: Error) => {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
@@ -89,9 +104,10 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
   });
 }
 
-/** Search attributes, then both schedules at the configured interval and bounds. */
-export async function ensureTemporalSetup(client: Client, namespace: string, payouts: PayoutSettings, reputation: ReputationSettings): Promise<void> {
+/** Search attributes, then the schedules at the configured intervals and bounds. */
+export async function ensureTemporalSetup(client: Client, namespace: string, payouts: PayoutSettings, reputation: ReputationSettings, warmPool: WarmPoolSettings): Promise<void> {
   await ensureSearchAttributes(client, namespace);
   await ensurePayoutSchedule(client, payouts);
   await ensureReputationSchedule(client, reputation);
+  await ensureWarmPoolSchedule(client, warmPool);
 }

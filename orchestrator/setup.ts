@@ -4,8 +4,9 @@
  * start, never by them:
  *  1. applies the committed PostgreSQL migrations and checks that every one
  *     has a finished row (Prisma's CLI can exit 0 having done nothing);
- *  2. registers the search attributes and writes both Schedules at the
- *     configured intervals (payout settlement, reputation sweep);
+ *  2. registers the search attributes and writes the Schedules at the
+ *     configured intervals (payout settlement, reputation sweep, and the
+ *     warm-pool credit while TRD_WARM_POOL_TARGET is set);
  *  3. when the database holds no API key yet, creates the first organization
  *     and prints its API key, once.
  * Idempotent: a second run changes nothing and prints no key.
@@ -19,6 +20,7 @@ import { payloadKeysFromEnv, platformDataConverter } from '../platform/payload-e
 import { connectTemporal, temporalSettings } from '../platform/temporal.js';
 import { payoutSettings } from '../economy/payout-settings.js';
 import { reputationSettings } from '../economy/reputation.js';
+import { warmPoolSettings } from '../economy/warm-pool.js';
 import { ensureTemporalSetup } from './schedules.js';
 
 const env = process.env;
@@ -29,14 +31,14 @@ try {
   const databaseUrl = envString(env, 'DATABASE_URL');
   const temporal = temporalSettings(env);
   const dataConverter = platformDataConverter(payloadKeysFromEnv(env));
-  const schedules = { payouts: payoutSettings(env), reputation: reputationSettings(env) };
+  const schedules = { payouts: payoutSettings(env), reputation: reputationSettings(env), warmPool: warmPoolSettings(env) };
   const { applied } = await migrateDatabase(databaseUrl);
   say(`database migrated and checked: ${applied.length} migration(s) applied`);
 
   const connection = await connectTemporal(temporal);
   try {
     const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
-    await ensureTemporalSetup(client, temporal.namespace, schedules.payouts, schedules.reputation);
+    await ensureTemporalSetup(client, temporal.namespace, schedules.payouts, schedules.reputation, schedules.warmPool);
     say(`search attributes and schedules written in ${temporal.address}/${temporal.namespace}`);
   } finally {
     await connection.close();

@@ -15,6 +15,7 @@ import { createPayoutActivities } from '../activities/payout-activities.js';
 import { createUsdcPayoutActivities } from '../activities/usdc-payout-activities.js';
 import { createReputationTokenActivities } from '../activities/reputation-token-activities.js';
 import { createUpstreamActivities } from '../activities/upstream-activities.js';
+import { createWarmPoolActivities } from '../activities/warm-pool-activities.js';
 import type { CascadeConfig } from '../cascade/config.js';
 import type { PayoutSettings } from '../economy/payout-settings.js';
 import { stripeClient } from '../economy/stripe.js';
@@ -117,6 +118,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...createUsdcPayoutActivities({ db: deps.db, chain: deps.payouts.chain }),
       ...createReputationTokenActivities({ db: deps.db, chain: deps.payouts.chain, batchMax: deps.reputation.token.batchMax }),
       ...createUpstreamActivities({ db: deps.db, cascade: deps.cascade }),
+      ...createWarmPoolActivities({ db: deps.db }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
       ...createAgentReviewActivities({ db: deps.db }),
       ...createFederationActivities({ db: deps.db, signer, payloadKeys: deps.payloadKeys }),

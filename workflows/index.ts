@@ -6,3 +6,4 @@ export { reputationSweep } from './reputation-sweep.js';
 export { auditJob } from './audit-job.js';
 export { agentReview } from './agent-review.js';
 export { attestationExchange, countersignAttestation } from './federation.js';
+export { warmPoolCredits } from './warm-pool.js';

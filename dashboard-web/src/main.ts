@@ -37,6 +37,8 @@ interface Overview {
     update: { level: 'required' | 'recommended'; message: string; command: string } | null;
     /** Under a fleet: its member's daily cap reached (no new jobs until the fleet's midnight) or over the member's runner limit. */
     fleet?: { id: string; hold: string | null; refused: string | null } | null;
+    /** Credits today for keeping a model warm while idle. */
+    warm_pool_today?: { minutes: number; earned_microcredits: number };
   }>;
   recent_jobs: Array<{ id: string; model: string; worker_id: string; completion_tokens: number; earned_microcredits: number; finished_at: string | null; receipt_url: string }>;
 }
@@ -139,6 +141,8 @@ function runnerCard(r: Overview['runners'][number]): HTMLElement {
   $('.loaded', card).textContent = r.loaded_models.join(', ') || '–';
   $('.current', card).textContent = r.current_jobs.length ? r.current_jobs.map((j) => j.slice(0, 12) + '…').join(', ') : '–';
   $('.audits', card).textContent = `${r.audits.passed} passed, ${r.audits.failed} failed`;
+  const warm = r.warm_pool_today;
+  $('.warm-pool', card).textContent = warm?.minutes ? `${warm.minutes} min today · ${credits(warm.earned_microcredits)}` : '–';
   // A failed audit's evidence, in the auditor's words: what the owner needs to look into.
   const failure = $('.audit-failure', card);
   failure.hidden = !r.audits.last_failed;

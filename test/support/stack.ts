@@ -89,6 +89,7 @@ export async function startStack(
     receipts?: Parameters<typeof startPlatform>[1]['receipts'];
     payouts?: Parameters<typeof startPlatform>[1]['payouts'];
     reputation?: Parameters<typeof startPlatform>[1]['reputation'];
+    warmPool?: Parameters<typeof startPlatform>[1]['warmPool'];
     audits?: Parameters<typeof startPlatform>[1]['audits'];
     clock?: () => Date;
     runnerEndpoint?: Parameters<typeof startPlatform>[1]['runnerEndpoint'];
@@ -114,6 +115,7 @@ export async function startStack(
     receipts: opts.receipts,
     payouts: { scheduleIntervalMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.payouts },
     reputation: { sweepIntervalMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.reputation },
+    warmPool: { everyMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.warmPool },
     audits: opts.audits,
     clock: opts.clock,
     runnerEndpoint: opts.runnerEndpoint,

@@ -21,6 +21,8 @@
  * TRD_RECORD_HISTORIES=1 npm test -- test/receipts/proof-of-work.test.ts.
  * attestation-exchange, countersign-attestation and inference-job-pod (a job a peer pod served) need
  * two pods, so the federation test records them (TRD_RECORD_HISTORIES=1 npm test -- test/federation/attestations.test.ts).
+ * warm-pool-credits (a run that credited a live runner's idle minute) comes from
+ * TRD_RECORD_HISTORIES=1 npm test -- test/economy/warm-pool.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -143,7 +145,7 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation, audit and federation workflows', () => {
+  test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation, audit, federation and warm-pool workflows', () => {
     expect(committed.sort()).toEqual([
       'agent-review-approved.json',
       'agent-review-changes-requested.json',
@@ -174,6 +176,7 @@ describe('replay', () => {
       'reputation-sweep-signed.json',
       'reputation-sweep-token.json',
       'reputation-sweep.json',
+      'warm-pool-credits.json',
     ]);
   });
 

@@ -55,6 +55,7 @@ export function statusCommand(): Command {
       console.log(`runner           ${report.runner_id ?? '-'}${report.tier ? ` (tier ${report.tier})` : ''}${credentials ? '' : ' — not logged in: run `trd-worker login`'}`);
       console.log(`state            ${report.state}${report.current_jobs.length ? ` (on ${report.current_jobs.join(', ')})` : ''}`);
       if (me) console.log(`today            ${me.today.jobs} job(s), ${(me.today.earned_microcredits / 1e6).toFixed(6)} credits earned`);
+      if (me?.today.warm_pool?.minutes) console.log(`warm pool        ${me.today.warm_pool.minutes} warm minute(s) paid today, ${(me.today.warm_pool.earned_microcredits / 1e6).toFixed(6)} credits (in the total above)`);
       if (me?.reputation_score != null) console.log(`reputation       ${me.reputation_score}/100`);
       if (me?.verified_badge) {
         const b = me.verified_badge;

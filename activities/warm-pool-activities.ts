@@ -1,0 +1,69 @@
+/**
+ * The warm-pool credit's one side effect: decide each minute that ended (and
+ * settled) and post its credits, the minute's row and its ledger transactions
+ * in one database transaction, so a minute is decided once across replicas
+ * and retries. The rules are economy/warm-pool.ts.
+ */
+import { findModel } from '@trd/protocol';
+import { postTransaction } from '../economy/ledger.js';
+import { chooseWarmPool, warmPoolCredit, type WarmPoolInput } from '../economy/warm-pool.js';
+import type { Db } from '../platform/db.js';
+
+const MINUTE = 60_000;
+
+export interface WarmPoolRun extends WarmPoolInput {
+  /** The run's time (the workflow's clock): minutes that ended `settleMs` before it are decided. */
+  now: string;
+}
+
+export interface WarmPoolResult {
+  /** Minutes decided by this run. */
+  minutes: number;
+  credits: number;
+  microcredits: number;
+}
+
+export function createWarmPoolActivities(deps: { db: Db }) {
+  const { db } = deps;
+  return {
+    async creditWarmMinutes(run: WarmPoolRun): Promise<WarmPoolResult> {
+      const now = Date.parse(run.now);
+      const last = Math.floor((now - run.settleMs) / MINUTE) * MINUTE - MINUTE;
+      const oldest = last - (run.lookbackMinutes - 1) * MINUTE;
+      const latest = await db.warmPoolMinute.findFirst({ where: { minute: { gte: new Date(oldest) } }, orderBy: { minute: 'desc' }, select: { minute: true } });
+      const first = Math.max(oldest, latest ? latest.minute.getTime() + MINUTE : oldest);
+      const target = Object.fromEntries(Object.entries(run.target).filter(([model]) => findModel(model)));
+      const result: WarmPoolResult = { minutes: 0, credits: 0, microcredits: 0 };
+      for (let m = first; m <= last; m += MINUTE) {
+        const minute = new Date(m);
+        const [rows, faults] = await Promise.all([
+          db.$queryRaw<Array<{ runner_id: string; idle_models: string[]; reputation_score: number | null; blocked: boolean }>>`
+            SELECT u.runner_id, u.idle_models, r.reputation_score, (r.shadowbanned_reason IS NOT NULL OR r.update_required IS NOT NULL) AS blocked
+            FROM runner_uptime_minutes u JOIN runners r ON r.id = u.runner_id
+            WHERE u.minute = ${minute} AND cardinality(u.idle_models) > 0`,
+          db.jobAttempt.findMany({ where: { createdAt: { gte: minute, lt: new Date(m + MINUTE) } }, select: { workerId: true }, distinct: ['workerId'] }),
+        ]);
+        const chosen = chooseWarmPool(
+          rows.map((r) => ({ runnerId: r.runner_id, idleModels: r.idle_models, reputation: r.reputation_score, blocked: r.blocked })),
+          target,
+          new Set(faults.map((f) => f.workerId)),
+        );
+        const credits = chosen.map((c) => warmPoolCredit(c.runnerId, c.model, minute));
+        const decided = await db.$transaction(async (tx) => {
+          // Another replica (or an earlier attempt) that decided the minute first wins; its credits stand.
+          const row = await tx.warmPoolMinute.createMany({ data: [{ minute, credited: credits.length }], skipDuplicates: true });
+          if (row.count === 0) return false;
+          for (const c of credits) await postTransaction(tx, c);
+          return true;
+        });
+        if (!decided) continue;
+        result.minutes++;
+        result.credits += credits.length;
+        result.microcredits += credits.reduce((s, c) => s + c.postings[1]!.amount, 0);
+      }
+      return result;
+    },
+  };
+}
+
+export type WarmPoolActivities = ReturnType<typeof createWarmPoolActivities>;
