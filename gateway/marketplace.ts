@@ -15,6 +15,7 @@ import type { Db } from '../platform/db.js';
 import type { AgentReviewInput, ReviewDecision, ReviewStatus, agentReview } from '../workflows/agent-review.js';
 import { AGENT_RESUBMIT_UPDATE, AGENT_REVIEW_UPDATE } from '../platform/workflow-api.js';
 import { ApiError } from './errors.js';
+import { inputSchemaProblem } from './agent-input.js';
 import { jsonBody } from './json-body.js';
 import { requireAccount } from './owner.js';
 import { ReviewDecisionBody, SubmissionBody } from './schemas.js';
@@ -41,6 +42,8 @@ async function validManifest(db: Db, body: unknown): Promise<AgentManifest> {
   const { manifest } = SubmissionBody.parse(body);
   const check = checkManifest(manifest);
   if (!check.ok) throw new ApiError(400, 'invalid_manifest', check.errors.join('; '), check.errors[0].split(':')[0]);
+  const schemaProblem = check.manifest.input_schema ? inputSchemaProblem(check.manifest.input_schema) : null;
+  if (schemaProblem) throw new ApiError(400, 'invalid_manifest', schemaProblem, 'manifest.input_schema');
   if (!(await db.customer.findUnique({ where: { id: check.manifest.payout_account }, select: { id: true } }))) {
     throw new ApiError(400, 'invalid_manifest', `manifest.payout_account: no account ${check.manifest.payout_account}`, 'manifest.payout_account');
   }

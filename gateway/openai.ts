@@ -12,6 +12,7 @@ import type { Db } from '../platform/db.js';
 import type { Job, Receipt } from '../generated/prisma/client.js';
 import { jsonBody } from './json-body.js';
 import { agentForModel, agentRunOf, type AgentRunRecord, type PublishedAgent } from './agents.js';
+import { checkAgentInput } from './agent-input.js';
 import { acceptJob, catalogModel, checkJobSize, waitForWorkflow, type JobRequest } from './accept-job.js';
 import { ApiError, errorBody } from './errors.js';
 import { isDraining } from './draining.js';
@@ -35,6 +36,7 @@ export function openAiRouter(deps: Deps): Router {
     const agent = await agentForModel(deps.db, body.model);
     const model = catalogModel(agent?.manifest.model ?? body.model);
     const messages = body.messages.map((m) => ({ role: m.role === 'developer' ? ('system' as const) : m.role, content: textOf(m.content) }));
+    if (agent) checkAgentInput(agent, messages);
     // Canonical JSON: the receipt's prompt hash is over exactly these bytes.
     const prompt = canonicalize(agent ? agentChatPrompt(agent.manifest, messages) : messages);
     const input = { prompt, promptFormat: 'chat' as const, sessionId: req.get(SESSION_HEADER), header: (n: string) => req.get(n) };

@@ -5,7 +5,8 @@
  * tool through the MCP SDK's client. Each run is an ordinary job whose
  * receipt names the agent and its manifest hash; under a burst of runs the
  * author's share is in the ledger once per job, each transaction balances,
- * and a bad submission changes nothing.
+ * an agent with an input schema runs only on input it accepts, and a bad
+ * submission changes nothing.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
@@ -127,6 +128,30 @@ test('a burst of agent runs: each job settled once, balanced, the author credite
   expect(tx.entries.map((e) => e.account)).not.toContain(authorAccount(author.id));
 });
 
+test("an agent with an input schema runs only on input it accepts; each refusal says why and makes no job", async () => {
+  const schema = { type: 'object', properties: { topic: { type: 'string', minLength: 1 }, lines: { type: 'integer', minimum: 1, maximum: 3 } }, required: ['topic'], additionalProperties: false };
+  await publishAgent(stack.db, author.id, manifestFor(author.id, { slug: 'topic-bot', input_schema: schema, parameters: { temperature: 0, max_tokens: 8, stop: [] } }));
+  const jobs = await stack.db.job.count();
+  const run = (content: string) => openai.chat.completions.create({ model: 'agent:topic-bot', messages: [{ role: 'user', content }] });
+  const refusals: Array<[string, RegExp]> = [
+    ['write me a haiku', /: it is not JSON$/],
+    ['[1, 2]', /: it is not a JSON object$/],
+    ['{}', /input must have required property 'topic'$/],
+    ['{"topic": 7}', /input\.topic must be string$/],
+    ['{"topic": "sea", "lines": 9}', /input\.lines must be <= 3$/],
+    ['{"topic": "sea", "rhyme": true}', /input must NOT have additional properties$/],
+  ];
+  for (const [content, message] of refusals) {
+    const err = await run(content).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.error).toMatchObject({ code: 'invalid_agent_input', param: 'messages[0].content', message: expect.stringMatching(message) });
+  }
+  expect(await stack.db.job.count()).toBe(jobs);
+  const ok = await run('{"topic": "the sea", "lines": 2}');
+  expect(ok.choices[0]!.message.content).toEqual(expect.any(String));
+  expect(await stack.db.job.count()).toBe(jobs + 1);
+});
+
 test('each bad manifest gets its clear error and changes nothing', async () => {
   const tables = async () =>
     Promise.all([stack.db.agent.count(), stack.db.agentSubmission.count(), stack.db.agentVersion.count(), stack.db.agentReviewEvent.count(), stack.db.job.count()]);
@@ -139,6 +164,8 @@ test('each bad manifest gets its clear error and changes nothing', async () => {
     [{ manifest: { ...good, slug: 'haiku-bot', version: '1.0.0' } }, 409, /manifest\.version: haiku-bot 1\.0\.0 was submitted before/],
     [{ manifest: good, extra: 1 }, 400, /unknown field\(s\): extra/],
     [{ manifest: 'not json object' }, 400, /manifest: must be a JSON object/],
+    [{ manifest: { ...good, input_schema: { type: 'object', properties: { n: { type: 'integr' } } } } }, 400, /manifest\.input_schema: not a JSON Schema Ajv can compile/],
+    [{ manifest: { ...good, input_schema: { type: 'object', propertiez: {} } } }, 400, /manifest\.input_schema: .*unknown keyword: "propertiez"/],
   ];
   for (const [body, status, message] of cases) {
     const res = await api(stack, 'POST', '/v1/agents/submissions', body, author.key);
@@ -158,7 +185,7 @@ test('the dashboard sign-in works in place of an API key for the author’s own 
   const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
   const mine = await fetch(`${stack.baseUrl}/v1/agents/submissions`, { headers: { cookie } });
   expect(mine.status).toBe(200);
-  // The one published directly by the test helper is the author's.
-  expect((await mine.json()).data.map((s: any) => s.slug)).toEqual(['haiku-bot']);
+  // The two published directly by the test helper are the author's.
+  expect((await mine.json()).data.map((s: any) => s.slug).sort()).toEqual(['haiku-bot', 'topic-bot']);
   expect((await fetch(`${stack.baseUrl}/v1/agents/submissions`, { headers: { cookie: 'trd_session=forged' } })).status).toBe(401);
 });
