@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { cidOfBytes, receiptDocumentBytes, type InferenceResult, type SignedReceipt } from '@trd/protocol';
 import { jobSettlement, postTransaction, upstreamSettlement } from '../economy/ledger.js';
 import type { Db } from '../platform/db.js';
+import { recordDecisions } from '../platform/runner-decisions.js';
 import { PlatformFailures } from '../platform/workflow-api.js';
 import type { UpstreamResult } from './upstream-activities.js';
 
@@ -144,6 +145,10 @@ export function createPlatformActivities(deps: {
 
     async recordAttempt(a: AttemptRecord): Promise<void> {
       await db.jobAttempt.createMany({ data: [a], skipDuplicates: true });
+      // A job taken off a runner for running long is a decision about it, which its owner can prove.
+      if (a.outcome === 'moved_to_faster_runner') {
+        await recordDecisions(db, [{ runnerId: a.workerId, kind: 'job_moved', key: `moved:${a.id}`, detail: { job_id: a.jobId, reason: a.detail }, at: new Date() }]);
+      }
       // A result the platform's checks refused is a failed audit of its runner, with the evidence.
       if (a.outcome === 'invalid_result' && (await db.runner.findUnique({ where: { id: a.workerId }, select: { id: true } }))) {
         await db.runnerAudit.createMany({ data: [{ id: a.id, runnerId: a.workerId, jobId: a.jobId, passed: false, detail: `result refused: ${a.detail}` }], skipDuplicates: true });

@@ -10,6 +10,7 @@ import { heardFromSince, type DispatchSettings } from '../dispatch/settings.js';
 import { decideTier, reputationScore, type TierPolicy } from '../economy/reputation.js';
 import { performanceClass, referenceSpeed } from '../economy/rates.js';
 import type { Db } from '../platform/db.js';
+import { decisionRow, type DecisionRecord } from '../platform/runner-decisions.js';
 
 const DAY = 86_400_000;
 const LATENCY_WINDOW_JOBS = 200;
@@ -140,7 +141,16 @@ export function createReputation(deps: {
         cleanDays: (now.getTime() - (failedAt ?? r.createdAt).getTime()) / DAY,
         failedAuditDaysAgo: failedAt ? (now.getTime() - failedAt.getTime()) / DAY : null,
       }, policy);
-      await db.runner.update({ where: { id: r.id }, data: { reputationScore: score, reputationAt: now, tier: decision.tier, shadowbannedReason: decision.shadowbannedReason } });
+      // The change and its signed-to-be record together: a retried sweep finds the change made and records nothing twice.
+      const at = now.toISOString();
+      const decided: DecisionRecord[] = [];
+      if (decision.tier !== r.tier) decided.push({ runnerId: r.id, kind: 'tier_changed', key: `tier:${at}`, detail: { from: r.tier, to: decision.tier, score }, at: now });
+      if (decision.shadowbannedReason && !r.shadowbannedReason) decided.push({ runnerId: r.id, kind: 'shadowbanned', key: `shadowban:${at}`, detail: { reason: decision.shadowbannedReason, score }, at: now });
+      if (!decision.shadowbannedReason && r.shadowbannedReason) decided.push({ runnerId: r.id, kind: 'shadowban_lifted', key: `shadowban-lifted:${at}`, detail: { was: r.shadowbannedReason, score }, at: now });
+      await db.$transaction([
+        db.runner.update({ where: { id: r.id }, data: { reputationScore: score, reputationAt: now, tier: decision.tier, shadowbannedReason: decision.shadowbannedReason } }),
+        ...(decided.length ? [db.runnerDecision.createMany({ data: decided.map(decisionRow), skipDuplicates: true })] : []),
+      ]);
       if (decision.tier !== r.tier || decision.shadowbannedReason !== r.shadowbannedReason || score !== r.reputationScore) {
         changes.push({ runnerId: r.id, score, tier: { from: r.tier, to: decision.tier }, shadowbannedReason: decision.shadowbannedReason });
       }

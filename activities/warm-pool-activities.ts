@@ -8,6 +8,7 @@ import { findModel } from '@trd/protocol';
 import { postTransaction } from '../economy/ledger.js';
 import { chooseWarmPool, warmPoolCredit, type WarmPoolInput } from '../economy/warm-pool.js';
 import type { Db } from '../platform/db.js';
+import { recordDecisions } from '../platform/runner-decisions.js';
 
 const MINUTE = 60_000;
 
@@ -54,6 +55,10 @@ export function createWarmPoolActivities(deps: { db: Db }) {
           const row = await tx.warmPoolMinute.createMany({ data: [{ minute, credited: credits.length }], skipDuplicates: true });
           if (row.count === 0) return false;
           for (const c of credits) await postTransaction(tx, c);
+          await recordDecisions(
+            tx,
+            chosen.map((c, i) => ({ runnerId: c.runnerId, kind: 'warm_pool_credit', key: `warm:${minute.toISOString()}`, detail: { model: c.model, minute: minute.toISOString(), microcredits: credits[i]!.postings[1]!.amount }, at: new Date(now) })),
+          );
           return true;
         });
         if (!decided) continue;

@@ -125,7 +125,7 @@ export async function startPlatform(
     receipts?: { pin?: Partial<ReceiptSettings['pin']>; chain?: Partial<ReceiptSettings['chain']>; lighthouseApiKey?: string; lighthouseUrl?: string };
     /** The orchestrator's payout settings (Stripe, the schedule); the gateway gets the same Stripe settings. */
     payouts?: Partial<PayoutSettings>;
-    reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number; token?: Partial<ReputationSettings['token']> };
+    reputation?: { policy?: Partial<TierPolicy>; sweepIntervalMs?: number; decisionsSignEveryMs?: number; token?: Partial<ReputationSettings['token']> };
     /** The warm-pool credit's Schedule (none without a target). */
     warmPool?: Partial<WarmPoolSettings>;
     /** Audit sampling and bounds; none by default, so a test's runners do only the work it gives them. */
@@ -176,6 +176,7 @@ export async function startPlatform(
   const reputation: ReputationSettings = {
     policy: { ...baseReputation.policy, ...opts.reputation?.policy },
     sweepIntervalMs: opts.reputation?.sweepIntervalMs ?? baseReputation.sweepIntervalMs,
+    decisionsSignEveryMs: opts.reputation?.decisionsSignEveryMs ?? baseReputation.decisionsSignEveryMs,
     challenge: { ...baseReputation.challenge, waitMs: 1000, timeoutMs: 10_000 },
     token: { ...baseReputation.token, ...opts.reputation?.token },
   };

@@ -107,6 +107,8 @@ export interface ReputationSettings {
   token: TokenLimits & { batchMax: number };
   /** How often every runner's reputation is recomputed (its Temporal Schedule). */
   sweepIntervalMs: number;
+  /** How often recorded decisions about runners are signed into their chains (the runner-decisions Schedule). */
+  decisionsSignEveryMs: number;
   /** The bench challenge each sweep sends every runner that is up. */
   challenge: { maxTokens: number; waitMs: number; timeoutMs: number };
 }
@@ -115,6 +117,7 @@ export function reputationSettings(env: Record<string, string | undefined>): Rep
   return {
     policy: tierPolicy(env),
     sweepIntervalMs: envInt(env, 'TRD_REPUTATION_INTERVAL_MS'),
+    decisionsSignEveryMs: envInt(env, 'TRD_DECISIONS_SIGN_EVERY_MS'),
     token: {
       pollMs: envInt(env, 'TRD_REPUTATION_TOKEN_POLL_MS'),
       stepTimeoutMs: envInt(env, 'TRD_REPUTATION_TOKEN_STEP_TIMEOUT_MS'),

@@ -145,6 +145,7 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'get', path: '/v1/owner/overview', summary: 'The owner’s runners, balance, today’s earnings and recent jobs', auth: 'owner_session' },
   { method: 'get', path: '/v1/owner/events', summary: 'The overview, live (Server-Sent Events, `overview` events when it changes)', auth: 'owner_session', responses: { 200: [SSE] } },
   { method: 'get', path: '/v1/owner/history', summary: 'The dashboard’s plots (dashboard sign-in or an API key): per UTC day over 30 days earnings, speed and reliability, per hour over 7 days jobs and warm minutes; per runner and for all the owner’s runners', auth: 'owner_session' },
+  { method: 'get', path: '/v1/owner/runners/:id/decisions', summary: 'The platform’s signed decisions about one of your runners (tier changes, shadowbans, jobs moved off it, required updates, warm-pool credits), chained oldest first; paste it into /verify/ to check (dashboard sign-in or an API key)', auth: 'owner_session' },
   { method: 'put', path: '/v1/owner/runners/:id/settings', summary: 'Replace one of the owner’s runners’ settings', auth: 'owner_session', body: RunnerSettingsBody },
   { method: 'get', path: '/v1/receipts/:id', summary: 'A finished job’s signed receipt (hashes only), for anyone with the job id', auth: 'none' },
   { method: 'get', path: '/v1/me/balance', summary: 'Your balances: earnings of the runners you own (redeemable whole credits), and your customer account', auth: 'api_key' },

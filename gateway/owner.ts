@@ -102,6 +102,7 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
   // A fleet runner's standing: its member's daily cap reached, or over the member's runner limit.
   const fleet = await fleetStandings(db, runners, new Date(now));
   const warmPool = await warmPoolEarnings(db, ids, midnight);
+  const decisions = await db.runnerDecision.groupBy({ by: ['runnerId'], where: { runnerId: { in: ids }, seq: { not: null } }, _count: true });
   const rail = payouts ? payoutRailJson(await payoutRailOf(db, customerId, new Date(now)), payouts) : null;
   return {
     owner,
@@ -130,6 +131,8 @@ export async function ownerOverview(db: Db, customerId: string, dispatch: Dispat
         fleet: fleet.has(r.id) ? { id: fleet.get(r.id)!.fleetId, hold: fleet.get(r.id)!.hold, refused: fleet.get(r.id)!.refused } : null,
         // Credits today for keeping a model warm while idle (economy/warm-pool.ts).
         warm_pool_today: warmPool.get(r.id)!,
+        // The platform's signed decisions about it (GET /v1/owner/runners/:id/decisions).
+        decisions_signed: decisions.find((d) => d.runnerId === r.id)?._count ?? 0,
       };
     }),
     recent_jobs: recent.map((j) => ({
@@ -194,6 +197,17 @@ export function ownerRouter(deps: { db: Db; settings: GatewaySettings }): Router
   // The plots: earnings, speed and reliability per day, jobs and warm minutes per hour, per runner and all together.
   router.get('/v1/owner/history', requireAccount(db), async (_req, res) => {
     res.json({ object: 'owner_history', ...(await ownerHistory(db, res.locals.customerId)) });
+  });
+
+  // The signed chain of the platform's decisions about one of the owner's runners, oldest first: to keep, and to check in verify-web.
+  router.get('/v1/owner/runners/:id/decisions', requireAccount(db), async (req, res) => {
+    const runner = await db.runner.findFirst({ where: { id: String(req.params.id), ownerId: res.locals.customerId }, select: { id: true } });
+    if (!runner) throw new ApiError(404, 'runner_not_found', `you have no runner ${JSON.stringify(req.params.id)}`, 'id');
+    const [signed, pending] = await Promise.all([
+      db.runnerDecision.findMany({ where: { runnerId: runner.id, seq: { not: null } }, orderBy: { seq: 'asc' }, select: { document: true } }),
+      db.runnerDecision.count({ where: { runnerId: runner.id, seq: null } }),
+    ]);
+    res.json({ object: 'runner_decisions', runner_id: runner.id, decisions: signed.map((d) => d.document), pending, verify_at: '/verify/' });
   });
 
   router.put('/v1/owner/runners/:id/settings', requireSession, async (req, res) => {

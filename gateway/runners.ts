@@ -10,6 +10,7 @@ import { eligibleRunners } from '../dispatch/eligible.js';
 import type { DispatchSettings } from '../dispatch/settings.js';
 import { updateNotice, type RunnerVersionPolicy } from './runner-versions.js';
 import type { Db } from '../platform/db.js';
+import { recordDecisions } from '../platform/runner-decisions.js';
 import { jsonBody } from './json-body.js';
 import { ApiError } from './errors.js';
 import { runnerAccount } from '../economy/ledger.js';
@@ -65,6 +66,7 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
     const beat = RunnerHeartbeatBody.parse(jsonBody(req));
     // Read at each beat: a new minimum reaches every runner at its next heartbeat.
     const update = updateNotice(beat.runner_version ?? null, deps.runnerVersions);
+    const before = await db.runner.findUnique({ where: { id: res.locals.runnerId }, select: { updateRequired: true } });
     const runner = await db.runner.update({
       where: { id: res.locals.runnerId },
       data: {
@@ -82,6 +84,10 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
         lastHeartbeatAt: new Date(),
       },
     });
+    // Falling below the minimum version is a decision about the runner (it gets no new jobs), recorded once per message.
+    if (runner.updateRequired && runner.updateRequired !== before?.updateRequired) {
+      await recordDecisions(db, [{ runnerId: runner.id, kind: 'update_required', key: `update:${runner.runnerVersion}:${runner.updateRequired}`, detail: { message: runner.updateRequired, version: runner.runnerVersion }, at: new Date() }]);
+    }
     // Uptime, by the minute, for reputation and the worker card; a minute is warm once any beat in it had a model ready for jobs.
     const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000);
     // Its idle models are those loaded in every beat of the minute while idle: one busy or paused beat empties them.

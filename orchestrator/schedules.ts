@@ -13,6 +13,7 @@ import proto from '@temporalio/proto';
 import {
   PAYOUT_SCHEDULE_ID,
   PAYOUT_SEARCH_ATTRIBUTES,
+  DECISIONS_SCHEDULE_ID,
   REPUTATION_SCHEDULE_ID,
   WARM_POOL_SCHEDULE_ID,
   attestationScheduleId,
@@ -42,6 +43,12 @@ export async function ensureReputationSchedule(client: Client, s: ReputationSett
   const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'reputationSweep', workflowId: REPUTATION_SCHEDULE_ID, taskQueue: ORCHESTRATOR_QUEUE, args: [input] };
   // A sweep still running when the next is due: the next is skipped, the one after will do.
   await ensureSchedule(client, REPUTATION_SCHEDULE_ID, s.sweepIntervalMs, action, ScheduleOverlapPolicy.SKIP);
+}
+
+/** Signing the recorded decisions about runners into their chains; a run still signing when the next is due makes it skip. */
+export async function ensureDecisionsSchedule(client: Client, s: ReputationSettings): Promise<void> {
+  const action: ScheduleOptionsAction = { type: 'startWorkflow', workflowType: 'signRunnerDecisions', workflowId: DECISIONS_SCHEDULE_ID, taskQueue: ORCHESTRATOR_QUEUE, args: [] };
+  await ensureSchedule(client, DECISIONS_SCHEDULE_ID, s.decisionsSignEveryMs, action, ScheduleOverlapPolicy.SKIP);
 }
 
 /** The warm-pool credit's Schedule while a target is configured; without one it is removed (nobody is paid for warmth). */
@@ -109,5 +116,6 @@ export async function ensureTemporalSetup(client: Client, namespace: string, pay
   await ensureSearchAttributes(client, namespace);
   await ensurePayoutSchedule(client, payouts);
   await ensureReputationSchedule(client, reputation);
+  await ensureDecisionsSchedule(client, reputation);
   await ensureWarmPoolSchedule(client, warmPool);
 }

@@ -16,6 +16,7 @@ import { createUsdcPayoutActivities } from '../activities/usdc-payout-activities
 import { createReputationTokenActivities } from '../activities/reputation-token-activities.js';
 import { createUpstreamActivities } from '../activities/upstream-activities.js';
 import { createWarmPoolActivities } from '../activities/warm-pool-activities.js';
+import { createDecisionActivities } from '../activities/decision-activities.js';
 import type { CascadeConfig } from '../cascade/config.js';
 import type { PayoutSettings } from '../economy/payout-settings.js';
 import { stripeClient } from '../economy/stripe.js';
@@ -119,6 +120,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
       ...createReputationTokenActivities({ db: deps.db, chain: deps.payouts.chain, batchMax: deps.reputation.token.batchMax }),
       ...createUpstreamActivities({ db: deps.db, cascade: deps.cascade }),
       ...createWarmPoolActivities({ db: deps.db }),
+      ...createDecisionActivities({ db: deps.db, signer }),
       ...createDispatchActivities({ db: deps.db, client: deps.client, settings: deps.dispatch, payloadKeys: deps.payloadKeys }),
       ...createAgentReviewActivities({ db: deps.db }),
       ...createFederationActivities({ db: deps.db, signer, payloadKeys: deps.payloadKeys }),

@@ -189,6 +189,8 @@ export interface PinOutcome {
 
 export const PAYOUT_SCHEDULE_ID = 'payout-settlement';
 export const REPUTATION_SCHEDULE_ID = 'reputation-sweep';
+/** signRunnerDecisions (workflows/runner-decisions.ts). */
+export const DECISIONS_SCHEDULE_ID = 'runner-decisions';
 /** warmPoolCredits (workflows/warm-pool.ts), while TRD_WARM_POOL_TARGET is set. */
 export const WARM_POOL_SCHEDULE_ID = 'warm-pool-credits';
 

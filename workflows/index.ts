@@ -7,3 +7,4 @@ export { auditJob } from './audit-job.js';
 export { agentReview } from './agent-review.js';
 export { attestationExchange, countersignAttestation } from './federation.js';
 export { warmPoolCredits } from './warm-pool.js';
+export { signRunnerDecisions } from './runner-decisions.js';

@@ -39,6 +39,7 @@ interface Overview {
     fleet?: { id: string; hold: string | null; refused: string | null } | null;
     /** Credits today for keeping a model warm while idle. */
     warm_pool_today?: { minutes: number; earned_microcredits: number };
+    decisions_signed?: number;
   }>;
   recent_jobs: Array<{ id: string; model: string; worker_id: string; completion_tokens: number; earned_microcredits: number; finished_at: string | null; receipt_url: string }>;
 }
@@ -143,6 +144,11 @@ function runnerCard(r: Overview['runners'][number]): HTMLElement {
   $('.audits', card).textContent = `${r.audits.passed} passed, ${r.audits.failed} failed`;
   const warm = r.warm_pool_today;
   $('.warm-pool', card).textContent = warm?.minutes ? `${warm.minutes} min today · ${credits(warm.earned_microcredits)}` : '–';
+  // The chain to keep: downloaded, it checks in /verify/ against the platform's published keys.
+  const decisions = $<HTMLAnchorElement>('.decisions', card);
+  decisions.textContent = `${r.decisions_signed ?? 0} signed`;
+  decisions.href = `/v1/owner/runners/${encodeURIComponent(r.id)}/decisions`;
+  decisions.download = `${r.id}-decisions.json`;
   // A failed audit's evidence, in the auditor's words: what the owner needs to look into.
   const failure = $('.audit-failure', card);
   failure.hidden = !r.audits.last_failed;

@@ -16,3 +16,4 @@ export * from './agent.js';
 export * from './runner-contract.js';
 export * from './proof.js';
 export * from './attestation.js';
+export * from './runner-decision.js';

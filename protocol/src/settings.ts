@@ -95,6 +95,7 @@ export const SETTINGS: readonly SettingDeclaration[] = [
   int('TRD_WARM_POOL_EVERY_MS', 60_000, { min: 1000 }, ['setup'], 'how often the warm-pool credit decides the minutes that ended', { at: 'warmPool.everyMs' }),
   int('TRD_WARM_POOL_SETTLE_MS', 60_000, { min: 0 }, ['setup'], 'a minute is decided this long after it ended, so its last heartbeats are in (twice the heartbeat interval is enough)', { at: 'warmPool.settleMs' }),
   int('TRD_WARM_POOL_LOOKBACK_MINUTES', 60, { min: 1, max: 1440 }, ['setup'], 'the oldest minute a warm-pool run still decides (after an outage, older minutes earn nothing)', { at: 'warmPool.lookbackMinutes' }),
+  int('TRD_DECISIONS_SIGN_EVERY_MS', 10_000, { min: 1000 }, ['setup'], 'how often the platform\'s recorded decisions about runners are signed into each runner\'s chain', { at: 'reputation.decisionsSignEveryMs' }),
   int('TRD_VERIFIED_MIN_JOBS', 100, { min: 0 }, ['orchestrator'], 'jobs a runner needs for the verified tier', { at: 'reputation.policy.verifiedMinJobs' }),
   int('TRD_TRUSTED_MIN_JOBS', 1000, { min: 0 }, ['orchestrator'], 'jobs a runner needs for the trusted tier', { at: 'reputation.policy.trustedMinJobs' }),
   int('TRD_CHALLENGE_MAX_TOKENS', 64, { min: 1, max: 512 }, ['orchestrator'], 'tokens a timed speed challenge generates', { at: 'reputation.challenge.maxTokens' }),

@@ -114,7 +114,7 @@ export async function startStack(
     gateway: opts.gateway,
     receipts: opts.receipts,
     payouts: { scheduleIntervalMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.payouts },
-    reputation: { sweepIntervalMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.reputation },
+    reputation: { sweepIntervalMs: TEST_SCHEDULE_INTERVAL_MS, decisionsSignEveryMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.reputation },
     warmPool: { everyMs: TEST_SCHEDULE_INTERVAL_MS, ...opts.warmPool },
     audits: opts.audits,
     clock: opts.clock,

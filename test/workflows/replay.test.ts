@@ -22,7 +22,8 @@
  * attestation-exchange, countersign-attestation and inference-job-pod (a job a peer pod served) need
  * two pods, so the federation test records them (TRD_RECORD_HISTORIES=1 npm test -- test/federation/attestations.test.ts).
  * warm-pool-credits (a run that credited a live runner's idle minute) comes from
- * TRD_RECORD_HISTORIES=1 npm test -- test/economy/warm-pool.test.ts.
+ * TRD_RECORD_HISTORIES=1 npm test -- test/economy/warm-pool.test.ts; sign-runner-decisions from
+ * TRD_RECORD_HISTORIES=1 npm test -- test/dashboard/decisions.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -145,7 +146,7 @@ describe('replay', () => {
 
   const committed = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
 
-  test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation, audit, federation and warm-pool workflows', () => {
+  test('there are committed histories of every outcome, of both versions, and of the receipt, payout, reputation, audit, federation, warm-pool and decision workflows', () => {
     expect(committed.sort()).toEqual([
       'agent-review-approved.json',
       'agent-review-changes-requested.json',
@@ -176,6 +177,7 @@ describe('replay', () => {
       'reputation-sweep-signed.json',
       'reputation-sweep-token.json',
       'reputation-sweep.json',
+      'sign-runner-decisions.json',
       'warm-pool-credits.json',
     ]);
   });

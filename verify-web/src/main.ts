@@ -22,6 +22,7 @@ import {
   receiptDocumentBytes,
   signatureProblems,
   verifyChain,
+  verifyDecisionChain,
   verifyReceipt,
   type ChainReport,
   type KeyInfo,
@@ -241,8 +242,35 @@ async function checkOne(doc: unknown, expectedCid: string | null): Promise<void>
   show(proof.ok, `${proof.ok ? '✓ Valid' : '✗ Signature valid, proof refused'} — signed by ${env.kid} (keys from ${source})\njob ${env.job_id} · model ${env.model} · ${env.completion_tokens} tokens by ${env.worker_id ?? env.served_by}\nCID ${cid}${chained}${proof.text}`);
 }
 
+/** A runner's decision chain (the owner's download from the dashboard): every signature and link, against the platform's keys. */
+async function checkDecisions(doc: { runner_id?: unknown; decisions?: unknown }): Promise<void> {
+  const runner = String(doc.runner_id);
+  const { keys, source } = await publishedKeys();
+  const byKid = new Map(keys.map((k) => [k.kid, publicKeyFromPem(k.public_key_pem)]));
+  const check = await verifyDecisionChain(doc.decisions, runner, (kid) => byKid.get(kid) ?? null);
+  const list = Array.isArray(doc.decisions) ? (doc.decisions as Array<{ envelope?: { seq?: number; kind?: string; decided_at?: string; detail?: object } }>) : [];
+  $('lines').replaceChildren(
+    ...list.map((d, i) => {
+      const li = document.createElement('li');
+      const bad = !check.ok && check.seq !== null && i + 1 >= check.seq;
+      li.className = bad ? 'bad' : 'ok';
+      li.dataset.seq = String(i + 1);
+      const e = d?.envelope ?? {};
+      li.textContent = `${bad ? '✗' : '✓'} #${e.seq ?? '?'} ${e.kind ?? '?'} at ${e.decided_at ?? '?'} — ${JSON.stringify(e.detail ?? {})}`;
+      return li;
+    }),
+  );
+  show(
+    check.ok,
+    check.ok
+      ? `✓ Decisions verified — runner ${runner}: ${check.decisions} decisions, each signed by the platform and naming the one before\nKeys from ${source}.`
+      : `✗ Decisions invalid — runner ${runner}: at #${check.seq ?? '?'}: ${check.reason}\nKeys from ${source}.`,
+  );
+}
+
 /** A pasted receipt, checked against a pasted PEM or the key file its kid names (the original page's behaviour). */
 async function checkPasted(doc: unknown): Promise<void> {
+  if (typeof doc === 'object' && doc !== null && (doc as { object?: unknown }).object === 'runner_decisions') return checkDecisions(doc);
   if (typeof doc === 'object' && doc !== null && 'receipts' in doc) return void (await checkChain(doc));
   const kid = (doc as { envelope?: { kid?: unknown } })?.envelope?.kid;
   if (typeof kid !== 'string') return show(false, '✗ Invalid: the receipt has no envelope.kid');
