@@ -13,6 +13,7 @@
  */
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../platform/db.js';
+import { recordDecisions } from '../platform/runner-decisions.js';
 import { ownerAccount, runnerAccount } from './accounts.js';
 
 /** A ledger posting (economy/ledger.ts Posting): integer microcredits. */
@@ -79,10 +80,28 @@ export async function cappedRunnerPosting(tx: Tx, workerId: string, share: Posti
   const earned = await memberEarnedSince(tx, member.id, startOfDayIn(fleet.timeZone, now));
   const cap = member.dailyCapMicrocredits;
   if (earned + BigInt(share.amount) >= cap) {
-    await tx.fleetMember.update({ where: { id: member.id }, data: { capReachedUntil: nextDayStartIn(fleet.timeZone, now) } });
+    const until = nextDayStartIn(fleet.timeZone, now);
+    await tx.fleetMember.update({ where: { id: member.id }, data: { capReachedUntil: until } });
+    await recordCapReached(tx, member, earned + BigInt(share.amount), until, now);
   }
   if (earned < cap) return { posting: share };
   return { posting: { account: ownerAccount(fleet.id), amount: share.amount }, note: `member ${member.email ?? member.id} was at their daily cap of ${credits(cap)}: earned by the fleet` };
+}
+
+/**
+ * The hold as a decision about each of the member's runners (the cap is the member's, the jobs stop for all of them);
+ * once per runner and hold: a retry, or the other jobs settling past the cap, record nothing more.
+ */
+async function recordCapReached(tx: Pick<Db, 'runner' | 'runnerDecision'> | Tx, member: { id: string; fleetId: string; email: string | null; dailyCapMicrocredits: bigint | null }, earned: bigint, until: Date, now: Date) {
+  const runners = await tx.runner.findMany({ where: { fleetMemberId: member.id }, select: { id: true } });
+  const detail = {
+    fleet_id: member.fleetId,
+    member: member.email ?? member.id,
+    cap_microcredits: Number(member.dailyCapMicrocredits ?? 0n),
+    earned_today_microcredits: Number(earned),
+    no_new_jobs_until: until.toISOString(),
+  };
+  await recordDecisions(tx, runners.map((r) => ({ runnerId: r.id, kind: 'cap_reached' as const, key: `cap:${member.id}:${until.toISOString()}`, detail, at: now })));
 }
 
 /** Sets or lifts a member's cap hold from what they earned today (after the owner changed the cap). */
@@ -90,8 +109,10 @@ export async function refreshCapHold(db: Db, memberId: string, now = new Date())
   const member = await db.fleetMember.findUniqueOrThrow({ where: { id: memberId } });
   const fleet = await db.fleet.findUniqueOrThrow({ where: { id: member.fleetId } });
   const cap = member.dailyCapMicrocredits;
-  const reached = cap !== null && (await memberEarnedSince(db, memberId, startOfDayIn(fleet.timeZone, now))) >= cap;
-  await db.fleetMember.update({ where: { id: memberId }, data: { capReachedUntil: reached ? nextDayStartIn(fleet.timeZone, now) : null } });
+  const earned = cap === null ? 0n : await memberEarnedSince(db, memberId, startOfDayIn(fleet.timeZone, now));
+  const until = cap !== null && earned >= cap ? nextDayStartIn(fleet.timeZone, now) : null;
+  await db.fleetMember.update({ where: { id: memberId }, data: { capReachedUntil: until } });
+  if (until) await recordCapReached(db, member, earned, until, now);
 }
 
 /** Why a fleet runner may take no new jobs (hold) or may not run at all (refused); both null for others. */

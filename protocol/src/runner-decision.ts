@@ -1,7 +1,7 @@
 /**
  * The platform's decisions about a runner, signed and chained: a tier change,
  * a shadowban or its lifting, a job moved off it, a required update, a
- * warm-pool credit. Each is an envelope signed with the receipt key (RFC 8785
+ * warm-pool credit, a fleet member's daily earning cap reached. Each is an envelope signed with the receipt key (RFC 8785
  * canonical JSON, Ed25519, base64), numbered per runner from 1, naming the
  * SHA-256 of the one before; so an owner holding the chain can prove what the
  * platform decided and when, and a link dropped or changed later shows. Pure:
@@ -14,7 +14,7 @@ import { keyIdFor } from './keys.js';
 import { ed25519Verify } from './receipt.js';
 
 export const DECISION_VERSION = 1 as const;
-export const DECISION_KINDS = ['tier_changed', 'shadowbanned', 'shadowban_lifted', 'job_moved', 'update_required', 'warm_pool_credit'] as const;
+export const DECISION_KINDS = ['tier_changed', 'shadowbanned', 'shadowban_lifted', 'job_moved', 'update_required', 'warm_pool_credit', 'cap_reached'] as const;
 export type DecisionKind = (typeof DECISION_KINDS)[number];
 
 export interface DecisionEnvelope {

@@ -200,6 +200,11 @@ describe('a fleet', () => {
     const midnight = nextDayStartIn('Asia/Tokyo', new Date());
     const member = await gw.db.fleetMember.findUniqueOrThrow({ where: { id: memberIds.member } });
     expect(member.capReachedUntil!.toISOString()).toBe(midnight.toISOString());
+    // The hold is one decision about the runner (not one per job that settled past the cap), to be signed into its chain.
+    const capDecisions = await gw.db.runnerDecision.findMany({ where: { runnerId, kind: 'cap_reached' } });
+    expect(capDecisions).toHaveLength(1);
+    expect(capDecisions[0].detail).toMatchObject({ fleet_id: fleetId, member: 'member@example.com', cap_microcredits: cap, no_new_jobs_until: midnight.toISOString() });
+    expect((capDecisions[0].detail as { earned_today_microcredits: number }).earned_today_microcredits).toBeGreaterThanOrEqual(cap);
     // The runner endpoint gives it no new work (it may finish what it holds); the heartbeat and `status` say why.
     const ent = await new EntitlementStore(gw.db, 60_000).read(hashToken(tokens[0]));
     expect(ent!.cutOff).toBeNull();
