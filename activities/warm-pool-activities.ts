@@ -6,7 +6,7 @@
  */
 import { findModel } from '@trd/protocol';
 import { postTransaction } from '../economy/ledger.js';
-import { chooseWarmPool, warmPoolCredit, type WarmPoolInput } from '../economy/warm-pool.js';
+import { chooseWarmPool, demandTarget, demandWindows, warmPoolCredit, type WarmPoolInput } from '../economy/warm-pool.js';
 import type { Db } from '../platform/db.js';
 import { recordDecisions } from '../platform/runner-decisions.js';
 
@@ -33,10 +33,16 @@ export function createWarmPoolActivities(deps: { db: Db }) {
       const oldest = last - (run.lookbackMinutes - 1) * MINUTE;
       const latest = await db.warmPoolMinute.findFirst({ where: { minute: { gte: new Date(oldest) } }, orderBy: { minute: 'desc' }, select: { minute: true } });
       const first = Math.max(oldest, latest ? latest.minute.getTime() + MINUTE : oldest);
-      const target = Object.fromEntries(Object.entries(run.target).filter(([model]) => findModel(model)));
+      const known = (t: Record<string, number> = {}) => Object.fromEntries(Object.entries(t).filter(([model]) => findModel(model)));
+      const fixed = known(run.target);
+      const auto = known(run.auto);
+      const byHour = new Map<number, Record<string, number>>();
       const result: WarmPoolResult = { minutes: 0, credits: 0, microcredits: 0 };
       for (let m = first; m <= last; m += MINUTE) {
         const minute = new Date(m);
+        const hour = Math.floor(m / (60 * MINUTE));
+        if (!byHour.has(hour)) byHour.set(hour, await demandTargets(db, auto, minute));
+        const target = { ...fixed, ...byHour.get(hour) };
         const [rows, faults] = await Promise.all([
           db.$queryRaw<Array<{ runner_id: string; idle_models: string[]; reputation_score: number | null; blocked: boolean }>>`
             SELECT u.runner_id, u.idle_models, r.reputation_score, (r.shadowbanned_reason IS NOT NULL OR r.update_required IS NOT NULL) AS blocked
@@ -69,6 +75,14 @@ export function createWarmPoolActivities(deps: { db: Db }) {
       return result;
     },
   };
+}
+
+/** The demand-derived targets for the hour of `minute` (economy/warm-pool.ts demandTarget), from the jobs' billed compute time. */
+export async function demandTargets(db: Db, auto: Record<string, number>, minute: Date): Promise<Record<string, number>> {
+  const models = Object.keys(auto);
+  if (models.length === 0) return {};
+  const busy = await db.job.groupBy({ by: ['model'], where: { model: { in: models }, OR: demandWindows(minute).map((w) => ({ acceptedAt: w })) }, _sum: { billableMs: true } });
+  return Object.fromEntries(models.map((model) => [model, demandTarget(busy.find((b) => b.model === model)?._sum.billableMs ?? 0, auto[model]!)]));
 }
 
 export type WarmPoolActivities = ReturnType<typeof createWarmPoolActivities>;

@@ -12,7 +12,7 @@ import { PLATFORM_REVENUE, runnerAccount, type Posting } from './ledger.js';
 import { warmMinuteMicrocredits } from './rates.js';
 
 export interface WarmPoolSettings {
-  /** `model=runners,…` as configured; null: no warm pool. */
+  /** `model=runners|auto[:max],…` as configured; null: no warm pool. */
   target: string | null;
   everyMs: number;
   settleMs: number;
@@ -21,25 +21,53 @@ export interface WarmPoolSettings {
 
 /** What each run of the warm-pool workflow is given (its Schedule's argument). */
 export interface WarmPoolInput {
+  /** Runners per model, fixed. */
   target: Record<string, number>;
+  /** Models whose target is derived from demand (demandTarget), each with its most runners. Absent in Schedules written before it. */
+  auto?: Record<string, number>;
   settleMs: number;
   lookbackMinutes: number;
 }
 
-/** `model=runners,…`: catalog keys, each once, a whole number of runners (1–10,000). */
-export function parseWarmPoolTarget(spec: string): Record<string, number> {
+const MAX_RUNNERS = 10_000;
+/** The days of history a demand-derived target averages: the same hour of day on each. */
+export const DEMAND_DAYS = 7;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * `model=runners` (a fixed target) or `model=auto` / `model=auto:max` (derived from demand, at most `max`, else
+ * 10,000), comma-separated: catalog keys, each once, whole numbers of runners from 1 to 10,000.
+ */
+export function parseWarmPoolTarget(spec: string): { target: Record<string, number>; auto: Record<string, number> } {
   const target: Record<string, number> = {};
+  const auto: Record<string, number> = {};
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const m = /^([^=\s]+)\s*=\s*(\d+)$/.exec(part);
-    if (!m) throw new SettingsError(`TRD_WARM_POOL_TARGET: ${JSON.stringify(part)} is not model=runners (e.g. smollm2-135m-instruct=2)`);
-    const [, model, count] = m as unknown as [string, string, string];
+    const m = /^([^=\s]+)\s*=\s*(?:(\d+)|auto(?::(\d+))?)$/.exec(part);
+    if (!m) throw new SettingsError(`TRD_WARM_POOL_TARGET: ${JSON.stringify(part)} is not model=runners or model=auto[:max] (e.g. smollm2-135m-instruct=2)`);
+    const [, model, count, max] = m as unknown as [string, string, string | undefined, string | undefined];
     if (!findModel(model)) throw new SettingsError(`TRD_WARM_POOL_TARGET: ${model} is not a catalog model`);
-    if (model in target) throw new SettingsError(`TRD_WARM_POOL_TARGET: ${model} is given twice`);
-    const n = Number(count);
-    if (n < 1 || n > 10_000) throw new SettingsError(`TRD_WARM_POOL_TARGET: ${model}=${count}: runners must be 1 to 10000`);
-    target[model] = n;
+    if (model in target || model in auto) throw new SettingsError(`TRD_WARM_POOL_TARGET: ${model} is given twice`);
+    const n = Number(count ?? max ?? MAX_RUNNERS);
+    if (n < 1 || n > MAX_RUNNERS) throw new SettingsError(`TRD_WARM_POOL_TARGET: ${part}: runners must be 1 to ${MAX_RUNNERS}`);
+    (count === undefined ? auto : target)[model] = n;
   }
-  return target;
+  return { target, auto };
+}
+
+/**
+ * A demand-derived target for one minute: the model's average number of jobs running at once in the same hour of
+ * day over the last DEMAND_DAYS days (their billed compute time over the hours), rounded up, so an hour that usually
+ * sees work keeps that much capacity idle and warm beside it, and an hour that never does pays for none; at most `max`.
+ */
+export function demandTarget(busyMs: number, max: number): number {
+  return Math.min(max, Math.ceil(busyMs / (DEMAND_DAYS * HOUR)));
+}
+
+/** The hours a minute's demand is read from: the same hour of day (UTC) on each of the DEMAND_DAYS days before. */
+export function demandWindows(minute: Date): Array<{ gte: Date; lt: Date }> {
+  const hour = Math.floor(minute.getTime() / HOUR) * HOUR;
+  return Array.from({ length: DEMAND_DAYS }, (_, i) => ({ gte: new Date(hour - (i + 1) * DAY), lt: new Date(hour - (i + 1) * DAY + HOUR) }));
 }
 
 export function warmPoolSettings(env: Record<string, string | undefined>): WarmPoolSettings {
@@ -58,7 +86,7 @@ export function warmPoolSettingsEnv(s: WarmPoolSettings): Record<string, string>
 }
 
 export function warmPoolInput(s: WarmPoolSettings): WarmPoolInput | null {
-  return s.target ? { target: parseWarmPoolTarget(s.target), settleMs: s.settleMs, lookbackMinutes: s.lookbackMinutes } : null;
+  return s.target ? { ...parseWarmPoolTarget(s.target), settleMs: s.settleMs, lookbackMinutes: s.lookbackMinutes } : null;
 }
 
 export interface WarmCandidate {

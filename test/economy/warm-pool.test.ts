@@ -11,10 +11,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findModel } from '@trd/protocol';
-import { createWarmPoolActivities } from '../../activities/warm-pool-activities.js';
+import { createWarmPoolActivities, demandTargets } from '../../activities/warm-pool-activities.js';
 import { PLATFORM_REVENUE } from '../../economy/ledger.js';
 import { WARM_POOL_SHARE_BPS, warmMinuteMicrocredits } from '../../economy/rates.js';
-import { chooseWarmPool, parseWarmPoolTarget, type WarmCandidate } from '../../economy/warm-pool.js';
+import { chooseWarmPool, DEMAND_DAYS, demandTarget, demandWindows, parseWarmPoolTarget, type WarmCandidate } from '../../economy/warm-pool.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import { WARM_POOL_SCHEDULE_ID } from '../../platform/workflow-api.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
@@ -54,8 +54,12 @@ describe('the rules', () => {
   });
 
   test.each([
-    ['trd-tiny', /is not model=runners/],
+    ['trd-tiny', /is not model=runners or model=auto\[:max\]/],
     ['trd-tiny=0', /must be 1 to 10000/],
+    ['trd-tiny=auto:0', /trd-tiny=auto:0: runners must be 1 to 10000/],
+    ['trd-tiny=auto:', /is not model=runners/],
+    ['trd-tiny=automatic', /is not model=runners/],
+    ['trd-tiny=auto,trd-tiny=1', /given twice/],
     ['gpt-17=2', /not a catalog model/],
     ['trd-tiny=1,trd-tiny=2', /given twice/],
     ['trd-tiny=-1', /is not model=runners/],
@@ -63,8 +67,22 @@ describe('the rules', () => {
     expect(() => parseWarmPoolTarget(spec)).toThrow(message);
   });
 
-  test('a target parses to runners per model', () => {
-    expect(parseWarmPoolTarget(' trd-tiny = 2 , qwen2.5-0.5b-instruct=1 ')).toEqual({ 'trd-tiny': 2, 'qwen2.5-0.5b-instruct': 1 });
+  test('a target parses to runners per model, fixed or derived from demand', () => {
+    expect(parseWarmPoolTarget(' trd-tiny = 2 , qwen2.5-0.5b-instruct=1 ')).toEqual({ target: { 'trd-tiny': 2, 'qwen2.5-0.5b-instruct': 1 }, auto: {} });
+    expect(parseWarmPoolTarget('trd-tiny=auto,qwen2.5-0.5b-instruct=auto:3')).toEqual({ target: {}, auto: { 'trd-tiny': 10_000, 'qwen2.5-0.5b-instruct': 3 } });
+  });
+
+  test('a demand-derived target: the jobs running at once on average in that hour of day, rounded up, at most the max', () => {
+    const hours = (h: number) => h * 3_600_000;
+    expect(demandTarget(0, 5)).toBe(0);
+    expect(demandTarget(1, 5)).toBe(1);
+    expect(demandTarget(hours(DEMAND_DAYS), 5)).toBe(1);
+    expect(demandTarget(hours(DEMAND_DAYS) + 1, 5)).toBe(2);
+    expect(demandTarget(hours(DEMAND_DAYS * 40), 5)).toBe(5);
+    const windows = demandWindows(new Date('2026-12-03T07:42:10Z'));
+    expect(windows).toHaveLength(DEMAND_DAYS);
+    expect(windows[0]).toEqual({ gte: new Date('2026-12-02T07:00:00Z'), lt: new Date('2026-12-02T08:00:00Z') });
+    expect(windows[DEMAND_DAYS - 1]).toEqual({ gte: new Date('2026-11-26T07:00:00Z'), lt: new Date('2026-11-26T08:00:00Z') });
   });
 });
 
@@ -130,9 +148,43 @@ describe('on a real stack', () => {
       expect(t.entries.map((e) => [e.account, Number(e.amount)]).sort()).toEqual([[PLATFORM_REVENUE, -perMinute], [t.id.split(':').slice(0, 2).join(':').replace('warm:', 'runner:'), perMinute]].sort());
     }
     // Every balance is still the sum of its entries.
+    await expectBalanced();
+  });
+
+  test('the activity with a demand-derived target: as many idle runners as the hour usually has jobs running', async () => {
+    const customerId = (await stack.db.apiKey.findFirstOrThrow()).customerId;
+    // After the first test's minutes, before the live stack's Schedule looked back (30 minutes from its start).
+    const minute = new Date(Math.floor(Date.now() / MINUTE) * MINUTE - 37 * MINUTE);
+    // Eight hours of billed compute in this hour of day over the last week (average 8/7 running at once: a target of 2),
+    // and more at other hours and of another model, which do not count.
+    const [window] = demandWindows(minute);
+    const job = (id: string, model: string, acceptedAt: Date, billableMs: number) => ({ id, customerId, model, promptSha256: '0'.repeat(64), maxTokens: 4, temperature: 0, status: 'succeeded' as const, acceptedAt, billableMs });
+    await stack.db.job.createMany({
+      data: [
+        ...Array.from({ length: 8 }, (_, i) => job(`job_demand_${i}`, 'trd-tiny', new Date(window!.gte.getTime() + i * 60_000), 3_600_000)),
+        job('job_demand_other_hour', 'trd-tiny', new Date(window!.gte.getTime() - 60_000), 50 * 3_600_000),
+        job('job_demand_other_model', 'qwen2.5-0.5b-instruct', window!.gte, 50 * 3_600_000),
+      ],
+    });
+    expect(await demandTargets(stack.db, { 'trd-tiny': 5 }, minute)).toEqual({ 'trd-tiny': 2 });
+    expect(await demandTargets(stack.db, { 'trd-tiny': 1 }, minute)).toEqual({ 'trd-tiny': 1 });
+
+    for (const id of ['warm-f', 'warm-g', 'warm-h']) await createRunnerToken(stack.db, id);
+    await stack.db.runner.update({ where: { id: 'warm-h' }, data: { reputationScore: 10 } });
+    await stack.db.runnerUptimeMinute.createMany({ data: ['warm-f', 'warm-g', 'warm-h'].map((runnerId) => ({ runnerId, minute, warm: true, idleModels: ['trd-tiny'] })) });
+    const { creditWarmMinutes } = createWarmPoolActivities({ db: stack.db });
+    const result = await creditWarmMinutes({ target: {}, auto: { 'trd-tiny': 5 }, settleMs: 0, lookbackMinutes: 1, now: new Date(minute.getTime() + MINUTE + 1000).toISOString() });
+    expect(result).toMatchObject({ minutes: 1, credits: 2 });
+    const posted = await stack.db.ledgerTransaction.findMany({ where: { kind: 'warm_pool_credit', id: { endsWith: `:${minute.toISOString()}` } } });
+    // The two best: unrated runners sort below a rated one.
+    expect(posted.map((t) => t.id).sort()).toEqual([`warm:warm-f:${minute.toISOString()}`, `warm:warm-h:${minute.toISOString()}`]);
+    await expectBalanced();
+  });
+
+  const expectBalanced = async () => {
     const sums = await stack.db.ledgerEntry.groupBy({ by: ['account'], _sum: { amount: true } });
     for (const b of await stack.db.accountBalance.findMany()) expect(b.balance).toBe(sums.find((s) => s.account === b.account)?._sum.amount ?? 0n);
-  });
+  };
 
   test('live: idle minutes earn through the Schedule; the minute the schedule window closes earns nothing; the owner sees it', async () => {
     // An idle minute that has ended: the runner heartbeats every second, idle with trd-tiny loaded, and never had a job.
