@@ -46,6 +46,10 @@ export function openAiRouter(deps: Deps): Router {
 
   router.post('/v1/completions', async (req, res) => {
     const body = CompletionBody.parse(jsonBody(req));
+    if (await agentForModel(deps.db, body.model)) {
+      // An agent's system prompt and input are chat messages: a bare text prompt has no place for them (as OpenAI answers a chat model here).
+      throw new ApiError(400, 'agent_chat_only', `${body.model} is an agent and runs through /v1/chat/completions, not /v1/completions`, 'model');
+    }
     const model = catalogModel(body.model);
     const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
     await serve(deps, res, 'text', model, body, { prompt, sessionId: req.get(SESSION_HEADER), header: (n) => req.get(n) });

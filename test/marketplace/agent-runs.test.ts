@@ -80,6 +80,11 @@ test('the openai client runs agent:<slug>: its system prompt and parameters, a r
   expect(usage.completion_tokens).toBe(data.usage!.completion_tokens);
 
   await expect(openai.chat.completions.create({ model: 'agent:nobody', messages })).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
+  // A text completion has no place for an agent's system prompt: pointed to chat, and no job made.
+  const jobs = await stack.db.job.count();
+  await expect(openai.completions.create({ model: 'agent:haiku-bot', prompt: 'Rain' })).rejects.toMatchObject({ status: 400, code: 'agent_chat_only', param: 'model', message: expect.stringMatching(/agent:haiku-bot is an agent and runs through \/v1\/chat\/completions/) });
+  await expect(openai.completions.create({ model: 'agent:nobody', prompt: 'Rain' })).rejects.toMatchObject({ status: 404, code: 'agent_not_found' });
+  expect(await stack.db.job.count()).toBe(jobs);
 });
 
 test('the MCP SDK client sees agent_haiku_bot as a tool and runs it as a job with a receipt', async () => {
