@@ -11,6 +11,7 @@ import { createDispatchActivities } from '../activities/dispatch-activities.js';
 import { createFederationActivities } from '../activities/federation-activities.js';
 import { createPlatformActivities } from '../activities/platform-activities.js';
 import { createReceiptActivities } from '../activities/receipt-activities.js';
+import { preloadLighthouseSdk } from '../receipts/lighthouse.js';
 import { createPayoutActivities } from '../activities/payout-activities.js';
 import { createUsdcPayoutActivities } from '../activities/usdc-payout-activities.js';
 import { createReputationTokenActivities } from '../activities/reputation-token-activities.js';
@@ -103,6 +104,7 @@ export async function createOrchestratorWorker(deps: OrchestratorDeps): Promise<
     signer,
     refreshReputation: (runnerIds) => reputation.activities.recomputeReputation({ runnerIds }),
   });
+  if (deps.receipts.lighthouseApiKey) await preloadLighthouseSdk(deps.receipts.lighthouseUrl);
   worker = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,

@@ -29,7 +29,15 @@ type Sdk = { uploadBuffer: (buffer: unknown, apiKey: string, options?: { cidVers
 
 let sdk: Promise<Sdk> | null = null;
 
-/** The SDK pulls in ethers (about 0.3 s to load), so only an orchestrator that pins loads it. */
+/**
+ * Loads the SDK before the worker takes activities: it pulls in ethers (0.3 s here when idle, seconds on a loaded
+ * machine), and loaded by the first pin it ate that attempt's bound, so an upload Lighthouse had answered was sent
+ * again by the retry (seen on a loaded CI machine). Only an orchestrator that pins loads it.
+ */
+export async function preloadLighthouseSdk(nodeUrl: string | null): Promise<void> {
+  await lighthouseSdk(nodeUrl);
+}
+
 async function lighthouseSdk(nodeUrl: string | null): Promise<Sdk> {
   sdk ??= import('@lighthouse-web3/sdk').then((m) => (m.default ?? m) as unknown as Sdk);
   const loaded = await sdk;

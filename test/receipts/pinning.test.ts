@@ -10,6 +10,9 @@ import { startLighthouseFake, type LighthouseFake } from '../support/lighthouse-
 import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
 
 const API_KEY = 'lh-test-key-5f2c';
+// Short, so the hung upload's attempt ends soon; not so short that a loaded machine times out an attempt Lighthouse
+// answered (a fresh CI run's 1.5 s did: the upload was sent again, and "pinned once" failed).
+const PIN_ATTEMPT_TIMEOUT_MS = 6000;
 let stack: TestStack;
 let lighthouse: LighthouseFake;
 
@@ -17,7 +20,7 @@ beforeAll(async () => {
   lighthouse = await startLighthouseFake(API_KEY);
   stack = await startStack({
     orchestrator: 'process',
-    receipts: { lighthouseApiKey: API_KEY, lighthouseUrl: lighthouse.url, pin: { attemptTimeoutMs: 1500, retryInitialMs: 100, retryMaxMs: 400 } },
+    receipts: { lighthouseApiKey: API_KEY, lighthouseUrl: lighthouse.url, pin: { attemptTimeoutMs: PIN_ATTEMPT_TIMEOUT_MS, retryInitialMs: 100, retryMaxMs: 400 } },
   });
   await stack.startRunner();
 });
