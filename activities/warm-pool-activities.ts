@@ -45,7 +45,14 @@ export function createWarmPoolActivities(deps: { db: Db }) {
         const target = { ...fixed, ...byHour.get(hour) };
         const [rows, faults] = await Promise.all([
           db.$queryRaw<Array<{ runner_id: string; idle_models: string[]; reputation_score: number | null; blocked: boolean }>>`
-            SELECT u.runner_id, u.idle_models, r.reputation_score, (r.shadowbanned_reason IS NOT NULL OR r.update_required IS NOT NULL) AS blocked
+            SELECT u.runner_id, u.idle_models, r.reputation_score,
+              (r.shadowbanned_reason IS NOT NULL OR r.update_required IS NOT NULL OR EXISTS (
+                -- Held at its fleet member's daily earning cap in this minute (the hold was decided before the minute
+                -- ended, lasts past its start, and is still the member's: a hold the owner lifted by raising the cap is not).
+                SELECT 1 FROM runner_decisions d JOIN fleet_members fm ON fm.id = r.fleet_member_id
+                WHERE d.runner_id = u.runner_id AND d.kind = 'cap_reached' AND d.decided_at < ${new Date(m + MINUTE)}
+                  AND fm.cap_reached_until > ${minute} AND (d.detail->>'no_new_jobs_until')::timestamp = fm.cap_reached_until
+              )) AS blocked
             FROM runner_uptime_minutes u JOIN runners r ON r.id = u.runner_id
             WHERE u.minute = ${minute} AND cardinality(u.idle_models) > 0`,
           db.jobAttempt.findMany({ where: { createdAt: { gte: minute, lt: new Date(m + MINUTE) } }, select: { workerId: true }, distinct: ['workerId'] }),

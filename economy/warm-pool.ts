@@ -94,7 +94,7 @@ export interface WarmCandidate {
   /** Loaded in every heartbeat of the minute while idle. */
   idleModels: string[];
   reputation: number | null;
-  /** Shadowbanned or below the minimum version: it could not have taken a job, so its warmth is worth nothing. */
+  /** Shadowbanned, below the minimum version, or held at its fleet member's daily cap: it could not have taken a job, so its warmth is worth nothing. */
   blocked: boolean;
 }
 

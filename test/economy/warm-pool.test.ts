@@ -17,6 +17,7 @@ import { WARM_POOL_SHARE_BPS, warmMinuteMicrocredits } from '../../economy/rates
 import { chooseWarmPool, DEMAND_DAYS, demandTarget, demandWindows, parseWarmPoolTarget, type WarmCandidate } from '../../economy/warm-pool.js';
 import { createRunnerToken } from '../../gateway/runners.js';
 import { WARM_POOL_SCHEDULE_ID } from '../../platform/workflow-api.js';
+import { recordDecisions } from '../../platform/runner-decisions.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { runScheduled } from '../support/schedules.js';
 import { api, startStack, TEST_RUNNER_HEARTBEAT_MS, type TestStack } from '../support/stack.js';
@@ -179,6 +180,28 @@ describe('on a real stack', () => {
     // The two best: unrated runners sort below a rated one.
     expect(posted.map((t) => t.id).sort()).toEqual([`warm:warm-f:${minute.toISOString()}`, `warm:warm-h:${minute.toISOString()}`]);
     await expectBalanced();
+  });
+
+  test('a runner held at its fleet member’s daily cap earns no warm minute; one whose hold was lifted does', async () => {
+    const minute = new Date(Math.floor(Date.now() / MINUTE) * MINUTE - 34 * MINUTE);
+    const until = new Date(minute.getTime() + 3 * 3_600_000);
+    await stack.db.fleet.create({ data: { id: 'fleet-warm', timeZone: 'UTC' } });
+    await stack.db.fleetMember.createMany({
+      data: [
+        { id: 'fm-held', fleetId: 'fleet-warm', role: 'member', email: 'held@example.com', capReachedUntil: until },
+        { id: 'fm-lifted', fleetId: 'fleet-warm', role: 'member', email: 'lifted@example.com', capReachedUntil: null },
+      ],
+    });
+    for (const [runnerId, memberId] of [['warm-i', 'fm-held'], ['warm-j', 'fm-lifted']] as const) {
+      await createRunnerToken(stack.db, runnerId);
+      await stack.db.runner.update({ where: { id: runnerId }, data: { fleetMemberId: memberId } });
+      await recordDecisions(stack.db, [{ runnerId, kind: 'cap_reached', key: `cap:${memberId}:${until.toISOString()}`, detail: { no_new_jobs_until: until.toISOString() }, at: new Date(minute.getTime() - 10 * MINUTE) }]);
+    }
+    await stack.db.runnerUptimeMinute.createMany({ data: ['warm-i', 'warm-j'].map((runnerId) => ({ runnerId, minute, warm: true, idleModels: ['trd-tiny'] })) });
+    const { creditWarmMinutes } = createWarmPoolActivities({ db: stack.db });
+    expect(await creditWarmMinutes({ target: { 'trd-tiny': 5 }, settleMs: 0, lookbackMinutes: 1, now: new Date(minute.getTime() + MINUTE + 1000).toISOString() })).toMatchObject({ minutes: 1, credits: 1 });
+    const posted = await stack.db.ledgerTransaction.findMany({ where: { kind: 'warm_pool_credit', id: { endsWith: `:${minute.toISOString()}` } } });
+    expect(posted.map((t) => t.id)).toEqual([`warm:warm-j:${minute.toISOString()}`]);
   });
 
   const expectBalanced = async () => {
