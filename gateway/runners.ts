@@ -66,7 +66,6 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
     const beat = RunnerHeartbeatBody.parse(jsonBody(req));
     // Read at each beat: a new minimum reaches every runner at its next heartbeat.
     const update = updateNotice(beat.runner_version ?? null, deps.runnerVersions);
-    const before = await db.runner.findUnique({ where: { id: res.locals.runnerId }, select: { updateRequired: true } });
     const runner = await db.runner.update({
       where: { id: res.locals.runnerId },
       data: {
@@ -84,8 +83,9 @@ export function runnersRouter(deps: { db: Db; temporal: Client; dispatch: Dispat
         lastHeartbeatAt: new Date(),
       },
     });
-    // Falling below the minimum version is a decision about the runner (it gets no new jobs), recorded once per message.
-    if (runner.updateRequired && runner.updateRequired !== before?.updateRequired) {
+    // Falling below the minimum version is a decision about the runner (it gets no new jobs), recorded once per version
+    // and message by its key: only a runner below the minimum pays for the write, not every heartbeat.
+    if (runner.updateRequired) {
       await recordDecisions(db, [{ runnerId: runner.id, kind: 'update_required', key: `update:${runner.runnerVersion}:${runner.updateRequired}`, detail: { message: runner.updateRequired, version: runner.runnerVersion }, at: new Date() }]);
     }
     // Uptime, by the minute, for reputation and the worker card; a minute is warm once any beat in it had a model ready for jobs.

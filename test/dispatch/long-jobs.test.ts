@@ -45,6 +45,9 @@ test('a job on a runner that slowed down moves to a faster free runner', async (
 
   const attempts = await stack.db.jobAttempt.findMany({ where: { jobId: created.json.id } });
   expect(attempts.map((a) => [a.workerId, a.outcome])).toEqual([['fader', 'moved_to_faster_runner']]);
+  // The move is a decision about the slow runner, recorded once, to be signed into its chain.
+  const moved = await stack.db.runnerDecision.findMany({ where: { runnerId: 'fader', kind: 'job_moved' } });
+  expect(moved.map((d) => [d.dedupeKey, (d.detail as { job_id: string }).job_id])).toEqual([[`moved:${attempts[0]!.id}`, created.json.id]]);
   const earned = await stack.db.ledgerEntry.findMany({ where: { transaction: { jobId: created.json.id }, account: { startsWith: 'runner:' } } });
   expect(earned.map((e) => e.account)).toEqual(['runner:sprinter']);
   expect(await stack.db.receipt.count({ where: { jobId: created.json.id } })).toBe(1);

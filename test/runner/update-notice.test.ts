@@ -73,6 +73,9 @@ test('the minimum raised above it mid-job: the job finishes on it; no new jobs; 
   const row = await stack.db.runner.findUniqueOrThrow({ where: { id: RUNNER } });
   expect(row.updateRequired).toContain('below the minimum version 99.0.0');
   expect((await api(stack, 'GET', '/v1/dispatch/eligible?model=trd-tiny')).json.data).toEqual([]);
+  // One decision about the runner however many heartbeats said it since, to be signed into its chain.
+  const decided = await stack.db.runnerDecision.findMany({ where: { runnerId: RUNNER, kind: 'update_required' } });
+  expect(decided.map((d) => d.detail)).toEqual([{ message: row.updateRequired, version: VERSION }]);
 
   // A runner that ignored the notice (an old daemon) is refused at the endpoint with the same words.
   const tls = { serverRootCACertificate: readFileSync(stack.runnerEndpoint.tls.caFile), serverNameOverride: stack.runnerEndpoint.tls.serverName };
