@@ -79,8 +79,9 @@ export async function cappedRunnerPosting(tx: Tx, workerId: string, share: Posti
   const fleet = await tx.fleet.findUniqueOrThrow({ where: { id: member.fleetId } });
   const earned = await memberEarnedSince(tx, member.id, startOfDayIn(fleet.timeZone, now));
   const cap = member.dailyCapMicrocredits;
-  if (earned + BigInt(share.amount) >= cap) {
-    const until = nextDayStartIn(fleet.timeZone, now);
+  const until = nextDayStartIn(fleet.timeZone, now);
+  // Every job settling past the cap crosses it again: the hold and its decision are written by the first one only.
+  if (earned + BigInt(share.amount) >= cap && member.capReachedUntil?.getTime() !== until.getTime()) {
     await tx.fleetMember.update({ where: { id: member.id }, data: { capReachedUntil: until } });
     await recordCapReached(tx, member, earned + BigInt(share.amount), until, now);
   }

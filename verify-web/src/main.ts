@@ -246,7 +246,7 @@ async function checkOne(doc: unknown, expectedCid: string | null): Promise<void>
 async function checkDecisions(doc: { runner_id?: unknown; decisions?: unknown }): Promise<void> {
   const runner = String(doc.runner_id);
   const { keys, source } = await publishedKeys();
-  const byKid = new Map(keys.map((k) => [k.kid, publicKeyFromPem(k.public_key_pem)]));
+  const byKid = keysById(keys);
   const check = await verifyDecisionChain(doc.decisions, runner, (kid) => byKid.get(kid) ?? null);
   const list = Array.isArray(doc.decisions) ? (doc.decisions as Array<{ envelope?: { seq?: number; kind?: string; decided_at?: string; detail?: object } }>) : [];
   $('lines').replaceChildren(
