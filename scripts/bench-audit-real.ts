@@ -7,7 +7,9 @@
  *
  *   --part cost: prefill verification time / generation time, and
  *     re-execution time / generation time, per job at --cost-tokens (default
- *     64,256,512), greedy and seeded-sampled jobs alike;
+ *     64,256,512), greedy and seeded-sampled jobs alike; beside them the
+ *     floor any prefill has on this machine: prompt + output in one batched
+ *     forward pass that scores nothing (llama.cpp's own prompt processing);
  *   --part matrix: each cheat at temperature 0, 0.7 and 1.0, seeded and
  *     unseeded (an unseeded job's seed stays the runner's, so only prefill
  *     can check it): catch rate per cell by prefill, by re-execution (seeded
@@ -83,6 +85,19 @@ const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 };
+/** The least a prefill can cost here: prompt and output through the model in one batched call, no token scored. */
+async function batchedPass(job: Job, g: Generation): Promise<number> {
+  const model = engine.llamaModel;
+  const tokens = [...model.tokenize(job.prompt), ...model.tokenize(g.text)];
+  const sequence = await engine.newSequence();
+  try {
+    const started = performance.now();
+    await sequence.controlledEvaluate([...tokens.slice(0, -1), [tokens.at(-1)!, { generateNext: { token: true } }]]);
+    return performance.now() - started;
+  } finally {
+    sequence.dispose();
+  }
+}
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
   const value = await fn();
@@ -101,9 +116,9 @@ if (PART === 'all' || PART === 'cost') {
     await verifyByPrefill(engine, { ...job, claimed: claimOf(await engine.generate(job)), minTokenProbability: MIN_P });
   }
   console.log(`\ncost per job, one greedy and one seeded sampled (temperature 0.7) job per length, a raw prompt the model continues to max_tokens:`);
-  console.log('  tokens  generate   prefill    re-execute   prefill/generate  re-execute/generate');
+  console.log('  tokens  generate   prefill    re-execute   prefill/generate  re-execute/generate  batched pass/generate');
   for (const [i, tokens] of COST_TOKENS.entries()) {
-    const rows: Array<{ g: number; p: number; r: number }> = [];
+    const rows: Array<{ g: number; p: number; r: number; b: number }> = [];
     for (const temperature of [0, 0.7]) {
       const job: Job = { prompt: `Chapter ${i + 1}\n\nThe history of the city begins in the year 1200, when`, maxTokens: tokens, temperature, seed: temperature > 0 ? 99 + i : undefined };
       const [g, gMs] = await timed(() => engine.generate(job));
@@ -111,10 +126,10 @@ if (PART === 'all' || PART === 'cost') {
       const [p, pMs] = await timed(() => verifyByPrefill(engine, { ...job, claimed: claimOf(g), minTokenProbability: MIN_P }));
       const [r, rMs] = await timed(() => verifyByReexecution(engine, { ...job, claimed: claimOf(g) }));
       if (!p.passed || !r.passed) console.log(`  HONEST JOB FAILED: prefill ${p.reason ?? 'passed'}; re-execution ${r.reason ?? 'passed'}`);
-      rows.push({ g: gMs, p: pMs, r: rMs });
+      rows.push({ g: gMs, p: pMs, r: rMs, b: await batchedPass(job, g) });
     }
     for (const [k, row] of rows.entries()) {
-      console.log(`  ${String(tokens).padStart(6)}  ${(row.g / 1000).toFixed(2).padStart(7)} s  ${(row.p / 1000).toFixed(2).padStart(7)} s  ${(row.r / 1000).toFixed(2).padStart(9)} s  ${(row.p / row.g).toFixed(3).padStart(16)}  ${(row.r / row.g).toFixed(3).padStart(19)}   (${k === 0 ? 'greedy' : 'sampled'})`);
+      console.log(`  ${String(tokens).padStart(6)}  ${(row.g / 1000).toFixed(2).padStart(7)} s  ${(row.p / 1000).toFixed(2).padStart(7)} s  ${(row.r / 1000).toFixed(2).padStart(9)} s  ${(row.p / row.g).toFixed(3).padStart(16)}  ${(row.r / row.g).toFixed(3).padStart(19)}  ${(row.b / row.g).toFixed(3).padStart(21)}   (${k === 0 ? 'greedy' : 'sampled'})`);
     }
   }
 }
