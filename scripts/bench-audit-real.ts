@@ -87,13 +87,11 @@ const quantile = (xs: number[], q: number) => {
 };
 /** The least a prefill can cost here: prompt and output through the model in one batched call, no token scored. */
 async function batchedPass(job: Job, g: Generation): Promise<number> {
-  const model = engine.llamaModel;
-  const tokens = [...model.tokenize(job.prompt), ...model.tokenize(g.text)];
+  const tokens = [...engine.promptTokens(job), ...engine.llamaModel.tokenize(g.text)];
   const sequence = await engine.newSequence();
   try {
-    const started = performance.now();
-    await sequence.controlledEvaluate([...tokens.slice(0, -1), [tokens.at(-1)!, { generateNext: { token: true } }]]);
-    return performance.now() - started;
+    const [, ms] = await timed(() => sequence.controlledEvaluate([...tokens.slice(0, -1), [tokens.at(-1)!, { generateNext: { token: true } }]]));
+    return ms;
   } finally {
     sequence.dispose();
   }
