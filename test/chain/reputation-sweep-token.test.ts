@@ -25,7 +25,7 @@ import { createReputationTokenActivities } from '../../activities/reputation-tok
 import { REPUTATION_SCHEDULE_ID, type SweepInput } from '../../platform/workflow-api.js';
 import { startTestChain, type TestChain } from '../support/evm.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
-import { runScheduled } from '../support/schedules.js';
+import { runScheduled, waitForPendingFailure } from '../support/schedules.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -64,22 +64,6 @@ const hotWallet = () => createWalletClient({ chain: { ...localChain, rpcUrls: { 
 async function revertOf(functionName: 'transferFrom' | 'approve', args: readonly unknown[], from: `0x${string}`): Promise<string | undefined> {
   const err = await chain.evm.publicClient.simulateContract({ address: token, abi: (await compileContracts()).TrdReputation.abi, functionName, args, account: from } as never).then(() => null, (e: unknown) => e);
   return ((err as BaseError | null)?.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null)?.data?.errorName;
-}
-
-/** The running sweep's pending activity failure, once it matches. */
-async function waitForPendingFailure(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let seen = '';
-  while (Date.now() < deadline) {
-    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "reputationSweep" AND ExecutionStatus = "Running"' })) {
-      for (const a of (await stack.client.workflow.getHandle(w.workflowId).describe()).raw.pendingActivities ?? []) {
-        seen = `${a.lastFailure?.applicationFailureInfo?.type}: ${a.lastFailure?.message}`;
-        if (pattern.test(seen)) return seen;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no pending sweep activity failed with ${pattern} within ${timeoutMs} ms; last: ${seen}`);
 }
 
 /** A succeeded job of the runner with a receipt: its CID becomes the runner's receipt head. */
@@ -160,7 +144,7 @@ describe('a failed mint, and no second token', () => {
     await chain.evm.rpc('hardhat_setNextBlockBaseFeePerGas', [`0x${(100n * 10n ** 9n).toString(16)}`]);
     await chain.evm.rpc('evm_mine');
     const { workflowId } = await sweep(async () => {
-      expect(await waitForPendingFailure(/GasPriceAboveCap/)).toMatch(/above the cap TRD_CHAIN_MAX_FEE_WEI/);
+      expect(await waitForPendingFailure(stack, 'reputationSweep', /GasPriceAboveCap/)).toMatch(/above the cap TRD_CHAIN_MAX_FEE_WEI/);
       await chain.evm.rpc('hardhat_setNextBlockBaseFeePerGas', ['0x3b9aca00']);
       await chain.evm.rpc('evm_mine');
     });

@@ -22,7 +22,7 @@ import { creditsToUsdcBaseUnits } from '../../economy/rates.js';
 import { PAYOUT_SCHEDULE_ID, type SettlementSummary } from '../../platform/workflow-api.js';
 import { startTestChain, type TestChain } from '../support/evm.js';
 import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
-import { runScheduled } from '../support/schedules.js';
+import { runScheduled, waitForPendingFailure } from '../support/schedules.js';
 import { api, startStack, type TestStack } from '../support/stack.js';
 
 const HISTORIES = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
@@ -74,23 +74,6 @@ async function cashOut(key: string, credits: number): Promise<string> {
 const runBatch = (during?: () => Promise<void>) => runScheduled<SettlementSummary>(stack, PAYOUT_SCHEDULE_ID, 'payoutSettlement', during);
 const hotNonce = () => chain.evm.publicClient.getTransactionCount({ address: chain.hotWallet.address, blockTag: 'latest' });
 const balance = async (account: string) => Number((await stack.db.accountBalance.findUnique({ where: { account } }))?.balance ?? 0n);
-
-/** The running batch's pending activity failure, once it matches. */
-async function waitForPendingFailure(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let seen = '';
-  while (Date.now() < deadline) {
-    for await (const w of stack.client.workflow.list({ query: 'WorkflowType = "payoutSettlement" AND ExecutionStatus = "Running"' })) {
-      const d = await stack.client.workflow.getHandle(w.workflowId).describe();
-      for (const a of d.raw.pendingActivities ?? []) {
-        seen = `${a.lastFailure?.applicationFailureInfo?.type}: ${a.lastFailure?.message}`;
-        if (pattern.test(seen)) return seen;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no pending payout activity failed with ${pattern} within ${timeoutMs} ms; last: ${seen}`);
-}
 
 /** Each payout's one transaction, and the ledger's clearing account empty again. */
 async function expectPaidOnce(ids: string[], addresses: string[], credits: number[]): Promise<void> {
@@ -196,7 +179,7 @@ describe('USDC payout settlement', () => {
     const want = BigInt(creditsToUsdcBaseUnits(10_000));
     const id = await cashOut(o.key, 10_000);
     const { result } = await runBatch(async () => {
-      const why = await waitForPendingFailure(/HotWalletUnderfunded/);
+      const why = await waitForPendingFailure(stack, 'payoutSettlement', /HotWalletUnderfunded/);
       expect(why).toMatch(/holds .* USDC .* needs 80\.000000 USDC .*fund it/);
       await chain.mintUsdc(chain.hotWallet.address, want);
     });
@@ -214,7 +197,7 @@ describe('USDC payout settlement', () => {
     await chain.evm.rpc('hardhat_setNextBlockBaseFeePerGas', [`0x${(50_000_000_000n * 1000n).toString(16)}`]);
     await chain.evm.rpc('evm_mine');
     const { result } = await runBatch(async () => {
-      expect(await waitForPendingFailure(/GasPriceAboveCap: the base fee is \d+ wei, above the cap/)).toBeTruthy();
+      expect(await waitForPendingFailure(stack, 'payoutSettlement', /GasPriceAboveCap: the base fee is \d+ wei, above the cap/)).toBeTruthy();
       expect(await stack.db.usdcTransfer.findUnique({ where: { payoutId: id } })).toBeNull();
     });
     expect(result).toMatchObject({ payouts: 1, paid: 1 });
@@ -284,7 +267,7 @@ describe('kills and outages', () => {
         chain.evm.process.child.kill('SIGSTOP');
         await new Promise((r) => setTimeout(r, 3000));
         chain.evm.process.child.kill('SIGCONT');
-        await waitForPendingFailure(/AwaitingInclusion: .*was not known to the node.*sent again/);
+        await waitForPendingFailure(stack, 'payoutSettlement', /AwaitingInclusion: .*was not known to the node.*sent again/);
         await resumeBlocks();
       });
       expect(result).toMatchObject({ payouts: 1, paid: 1 });

@@ -30,3 +30,19 @@ export async function runScheduled<T>(stack: TestStack, scheduleId: string, work
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** The running `workflowType`'s pending activity failure (type: message), once one matches: why a step waits. */
+export async function waitForPendingFailure(stack: TestStack, workflowType: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = '';
+  while (Date.now() < deadline) {
+    for await (const w of stack.client.workflow.list({ query: `WorkflowType = "${workflowType}" AND ExecutionStatus = "Running"` })) {
+      for (const a of (await stack.client.workflow.getHandle(w.workflowId).describe()).raw.pendingActivities ?? []) {
+        seen = `${a.lastFailure?.applicationFailureInfo?.type}: ${a.lastFailure?.message}`;
+        if (pattern.test(seen)) return seen;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no pending ${workflowType} activity failed with ${pattern} within ${timeoutMs} ms; last: ${seen}`);
+}
