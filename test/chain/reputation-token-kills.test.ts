@@ -16,6 +16,7 @@ import { FIXTURE_PAYLOAD_KEYS } from '../support/fixture-keys.js';
 import { startRpcGate, type RpcGate } from '../support/rpc-gate.js';
 import { runScheduled, waitForPendingFailure } from '../support/schedules.js';
 import { startStack, type TestStack } from '../support/stack.js';
+import { until } from '../support/until.js';
 
 const DAY = 86_400_000;
 // The budget outlasts a kill and restart of the orchestrator (the killed attempt's step timeout included).
@@ -57,16 +58,6 @@ const memoOf = async (workflowId: string) => (await stack.client.workflow.getHan
 const mintTxs = (runnerId: string) => stack.db.chainTransaction.findMany({ where: { purpose: 'reputation-mint', key: { startsWith: `reputation-mint:${runnerId}:` } } });
 const hotNonce = () => chain.evm.publicClient.getTransactionCount({ address: chain.hotWallet.address, blockTag: 'latest' });
 const knownToNode = (hash: string) => chain.evm.publicClient.getTransaction({ hash: hash as `0x${string}` }).then(() => true, () => false);
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the reputation token through kills and outages', () => {
   test('the orchestrator SIGKILLed after signing a mint, before any broadcast reached the node: the restarted one sends the stored bytes, one token', async () => {

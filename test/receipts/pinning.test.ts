@@ -8,6 +8,7 @@ import { receiptDocumentBytes } from '@trd/protocol';
 import { pinWorkflowId } from '../../platform/workflow-api.js';
 import { startLighthouseFake, type LighthouseFake } from '../support/lighthouse-fake.js';
 import { api, startStack, waitForJob, type TestStack } from '../support/stack.js';
+import { until } from '../support/until.js';
 
 const API_KEY = 'lh-test-key-5f2c';
 // Short, so the hung upload's attempt ends soon; not so short that a loaded machine times out an attempt Lighthouse
@@ -39,14 +40,6 @@ async function job(prompt: string): Promise<{ id: string; cid: string; bytes: Bu
 const pins = (cid: string) => stack.db.receiptPin.findMany({ where: { cid }, orderBy: { provider: 'asc' } });
 const uploadsOf = (bytes: Buffer) => lighthouse.uploads.filter((u) => u.bytes.equals(bytes));
 
-async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('pinning a receipt', () => {
   test('stores it locally and pins it to Lighthouse under the same CID, which its gateway resolves to the same bytes', async () => {
     lighthouse.mode = 'raw';
@@ -69,7 +62,7 @@ describe('pinning a receipt', () => {
     const { id, cid, bytes } = await job('Pinning service is down');
     // The job finished while Lighthouse answered 503.
     expect((await api(stack, 'GET', `/v1/jobs/${id}`)).json.status).toBe('succeeded');
-    await until('three failed uploads', () => uploadsOf(bytes).length >= 3);
+    await until('three failed uploads', () => uploadsOf(bytes).length >= 3, 20_000, 100);
     expect((await pins(cid)).map((p) => p.provider)).toEqual(['local']);
     expect((await stack.client.workflow.getHandle(pinWorkflowId(cid)).describe()).status.name).toBe('RUNNING');
     lighthouse.setDown(false);
@@ -83,7 +76,7 @@ describe('pinning a receipt', () => {
   test('a pin in flight when the orchestrator is killed completes after it restarts', async () => {
     lighthouse.hangNext(1);
     const { cid, bytes } = await job('Kill the orchestrator while I am being pinned');
-    await until('the upload to hang', () => uploadsOf(bytes).some((u) => u.answered === 'hung'));
+    await until('the upload to hang', () => uploadsOf(bytes).some((u) => u.answered === 'hung'), 20_000, 100);
     await stack.stopOrchestrator('SIGKILL');
     await stack.startOrchestrator();
     await stack.client.workflow.getHandle(pinWorkflowId(cid)).result();
